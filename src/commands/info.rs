@@ -1,0 +1,160 @@
+//! INFO: server statistics in Redis's `field:value` text format, with
+//! Redis's section and field names so that dashboards, exporters and client
+//! ready-checks read it unchanged.
+
+use std::fmt::Write as _;
+
+use super::{Command, Ctx, Flags, KeySpec};
+use crate::protocol::Args;
+use crate::server::{Server, REDIS_VERSION};
+
+pub static COMMANDS: &[Command] =
+    &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: info }];
+
+type Section = fn(&Server, &mut String);
+
+/// Sections in the order INFO prints them.
+const SECTIONS: &[(&str, Section)] = &[
+    ("server", server_section),
+    ("clients", clients_section),
+    ("memory", memory_section),
+    ("persistence", persistence_section),
+    ("stats", stats_section),
+    ("replication", replication_section),
+    ("keyspace", keyspace_section),
+];
+
+/// INFO [section [section ...]]
+fn info(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let wanted: Vec<String> = args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let everything = wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "default"));
+    let mut text = String::new();
+    for (name, render) in SECTIONS {
+        if everything || wanted.iter().any(|w| w == name) {
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            let _ = write!(text, "# {}\r\n", capitalize(name));
+            render(ctx.server, &mut text);
+        }
+    }
+    ctx.out.verbatim(&text);
+}
+
+fn capitalize(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| first.to_ascii_uppercase().to_string() + chars.as_str())
+}
+
+macro_rules! field {
+    ($out:expr, $name:expr, $value:expr) => {
+        let _ = write!($out, "{}:{}\r\n", $name, $value);
+    };
+}
+
+fn server_section(server: &Server, out: &mut String) {
+    let uptime = server.started.elapsed().as_secs();
+    field!(out, "redis_version", REDIS_VERSION);
+    field!(out, "redistill_version", crate::cli::VERSION);
+    field!(out, "redis_mode", "standalone");
+    field!(out, "os", std::env::consts::OS);
+    field!(out, "arch_bits", usize::BITS);
+    field!(out, "multiplexing_api", "epoll");
+    field!(out, "process_id", std::process::id());
+    field!(out, "run_id", server.run_id());
+    field!(out, "tcp_port", server.port());
+    field!(out, "server_time_usec", crate::clock::now_us());
+    field!(out, "uptime_in_seconds", uptime);
+    field!(out, "uptime_in_days", uptime / 86_400);
+    field!(out, "hz", 10);
+    field!(out, "io_threads_active", usize::from(server.config.server.worker_threads() > 1));
+    field!(out, "worker_threads", server.config.server.worker_threads());
+}
+
+fn clients_section(server: &Server, out: &mut String) {
+    field!(out, "connected_clients", server.connected_clients());
+    field!(out, "maxclients", server.config.server.max_connections);
+    field!(out, "blocked_clients", 0);
+}
+
+fn memory_section(server: &Server, out: &mut String) {
+    let used = server.store.memory() as u64;
+    let rss = resident_set_bytes();
+    let max = server.config.memory.max_memory;
+    field!(out, "used_memory", used);
+    field!(out, "used_memory_human", human_bytes(used));
+    field!(out, "used_memory_rss", rss);
+    field!(out, "used_memory_rss_human", human_bytes(rss));
+    field!(out, "maxmemory", max);
+    field!(out, "maxmemory_human", human_bytes(max));
+    field!(out, "maxmemory_policy", server.config.memory.eviction_policy.as_str());
+    let ratio = if used == 0 { 1.0 } else { rss as f64 / used as f64 };
+    field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+}
+
+fn persistence_section(_server: &Server, out: &mut String) {
+    field!(out, "loading", 0);
+    field!(out, "rdb_changes_since_last_save", 0);
+    field!(out, "rdb_bgsave_in_progress", 0);
+    field!(out, "aof_enabled", 0);
+}
+
+fn stats_section(server: &Server, out: &mut String) {
+    let stats = server.metrics.snapshot();
+    field!(out, "total_connections_received", stats.connections_received);
+    field!(out, "total_commands_processed", stats.commands_processed);
+    field!(out, "total_net_input_bytes", stats.net_input_bytes);
+    field!(out, "total_net_output_bytes", stats.net_output_bytes);
+    field!(out, "rejected_connections", server.rejected_connections());
+    field!(out, "expired_keys", server.store.expired_total());
+    field!(out, "evicted_keys", 0);
+    field!(out, "keyspace_hits", stats.keyspace_hits);
+    field!(out, "keyspace_misses", stats.keyspace_misses);
+    field!(out, "total_error_replies", stats.error_replies);
+}
+
+fn replication_section(_server: &Server, out: &mut String) {
+    field!(out, "role", "master");
+    field!(out, "connected_slaves", 0);
+}
+
+fn keyspace_section(server: &Server, out: &mut String) {
+    for (index, db) in server.store.iter().enumerate() {
+        let keys = db.len();
+        if keys > 0 {
+            let _ = write!(out, "db{index}:keys={keys},expires={},avg_ttl=0\r\n", db.expires());
+        }
+    }
+}
+
+/// Redis's `bytesToHuman`: `512B`, `1.50K`, `2.00M`, `3.25G`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(f64, &str); 4] = [(1024.0, "K"), (1048576.0, "M"), (1073741824.0, "G"), (1099511627776.0, "T")];
+    let value = n as f64;
+    if value < 1024.0 {
+        return format!("{n}B");
+    }
+    let (scale, unit) = UNITS.iter().rev().find(|(scale, _)| value >= *scale).copied().unwrap_or(UNITS[0]);
+    format!("{:.2}{unit}", value / scale)
+}
+
+/// Resident memory of this process, from /proc/self/statm (0 if unknown).
+pub fn resident_set_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions; it only reads a system constant.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page_size).unwrap_or(4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(2 * 1024 * 1024), "2.00M");
+    }
+}

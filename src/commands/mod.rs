@@ -1,0 +1,279 @@
+//! Command dispatch: the command table, the per-connection session, and the
+//! checks every command goes through (lookup, arity, authentication) before
+//! its implementation runs.
+//!
+//! Each family lives in its own file and exports its entries for the table
+//! (`strings`, `keys`, `connection`, `server`, `info`). An implementation is
+//! a plain function that reads its arguments and writes its reply; it never
+//! sees the socket.
+
+pub mod connection;
+pub mod info;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+
+use crate::metrics::WorkerStats;
+use crate::protocol::{Args, ReplyBuffer};
+use crate::server::Server;
+
+pub const SYNTAX_ERROR: &str = "ERR syntax error";
+pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+
+/// What a command may do, for COMMAND's flags and for dispatch checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(u16);
+
+impl Flags {
+    pub const WRITE: Flags = Flags(1);
+    pub const READONLY: Flags = Flags(1 << 1);
+    pub const FAST: Flags = Flags(1 << 2);
+    /// May run before the connection has authenticated.
+    pub const NO_AUTH: Flags = Flags(1 << 3);
+    pub const ADMIN: Flags = Flags(1 << 4);
+    pub const DENYOOM: Flags = Flags(1 << 5);
+    pub const NONE: Flags = Flags(0);
+
+    pub const fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Flag names as COMMAND reports them.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [
+            (Flags::WRITE, "write"),
+            (Flags::READONLY, "readonly"),
+            (Flags::DENYOOM, "denyoom"),
+            (Flags::ADMIN, "admin"),
+            (Flags::NO_AUTH, "no_auth"),
+            (Flags::FAST, "fast"),
+        ]
+        .into_iter()
+        .filter(move |(flag, _)| self.contains(*flag))
+        .map(|(_, name)| name)
+    }
+}
+
+/// Which arguments are keys: Redis's (first, last, step) triple, where a
+/// negative `last` counts from the end.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+impl KeySpec {
+    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
+    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
+    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &Args<'_>);
+
+/// One entry of the command table.
+pub struct Command {
+    /// Lower-case name, as Redis reports it in errors and COMMAND.
+    pub name: &'static str,
+    /// Redis arity: `n` means exactly n arguments (name included), `-n` at
+    /// least n.
+    pub arity: i32,
+    pub flags: Flags,
+    pub keys: KeySpec,
+    /// ACL category, e.g. `string`, `keyspace`, `connection`.
+    pub group: &'static str,
+    pub run: Handler,
+}
+
+impl Command {
+    fn accepts(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+}
+
+/// Per-connection state that commands read and change.
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub addr: Option<SocketAddr>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    /// Set by QUIT: flush the reply, then close.
+    pub close_after_reply: bool,
+}
+
+impl Session {
+    pub fn new(id: u64, addr: Option<SocketAddr>, authenticated: bool) -> Self {
+        Self { id, addr, db: 0, authenticated, name: None, lib_name: None, lib_ver: None, close_after_reply: false }
+    }
+}
+
+/// Everything a command implementation may use.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub session: &'a mut Session,
+    pub out: &'a mut ReplyBuffer,
+    pub stats: &'a WorkerStats,
+    /// The time every command of this batch sees (unix ms).
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    /// Reply with an error and count it.
+    pub fn error(&mut self, msg: &str) {
+        self.stats.error_replies.incr();
+        self.out.error(msg);
+    }
+
+    /// The selected database.
+    pub fn db(&self) -> &crate::store::Table {
+        self.server.store.db(self.session.db)
+    }
+
+    /// Count a key lookup for INFO's keyspace_hits / keyspace_misses.
+    pub fn count_lookup(&self, hit: bool) {
+        if hit {
+            self.stats.keyspace_hits.incr();
+        } else {
+            self.stats.keyspace_misses.incr();
+        }
+    }
+
+    /// Parse argument `i` as an integer, replying with Redis's error if it
+    /// is not one.
+    pub fn integer_arg(&mut self, args: &Args<'_>, i: usize) -> Option<i64> {
+        let value = crate::protocol::parse::parse_i64(args.get(i));
+        if value.is_none() {
+            self.error(NOT_AN_INTEGER);
+        }
+        value
+    }
+}
+
+/// Every command Redistill knows, in COMMAND order.
+pub fn all() -> impl Iterator<Item = &'static Command> {
+    connection::COMMANDS
+        .iter()
+        .chain(strings::COMMANDS)
+        .chain(keys::COMMANDS)
+        .chain(server::COMMANDS)
+        .chain(info::COMMANDS)
+}
+
+type Index = HashMap<&'static [u8], &'static Command, FixedState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| all().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Names longer than this cannot be commands.
+const MAX_NAME_LEN: usize = 32;
+
+/// Find a command by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    if name.len() > MAX_NAME_LEN {
+        return None;
+    }
+    let mut lower = [0u8; MAX_NAME_LEN];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    index().get(&*lower).copied()
+}
+
+/// Run one parsed command and write its reply.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    ctx.stats.commands_processed.incr();
+    let Some(command) = lookup(args.get(0)) else {
+        let msg = unknown_command_message(args);
+        return ctx.error(&msg);
+    };
+    if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
+        return ctx.error(NOAUTH);
+    }
+    if !command.accepts(args.len()) {
+        return ctx.error(&arity_message(command.name));
+    }
+    (command.run)(ctx, args);
+}
+
+pub fn arity_message(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Redis's text, which clients match on to detect missing commands:
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
+fn unknown_command_message(args: &Args<'_>) -> String {
+    let mut listed = String::new();
+    for arg in args.iter().skip(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        let text = String::from_utf8_lossy(arg);
+        listed.push('\'');
+        listed.extend(text.chars().take(room));
+        listed.push_str("' ");
+    }
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    format!("ERR unknown command '{name}', with args beginning with: {listed}")
+}
+
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+pub fn unknown_subcommand(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
+    let cmd = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
+    ctx.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = std::collections::HashSet::new();
+        for command in all() {
+            assert!(seen.insert(command.name), "duplicate {}", command.name);
+            assert_eq!(command.name, command.name.to_ascii_lowercase());
+        }
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nope").is_none());
+    }
+
+    #[test]
+    fn unknown_command_text_matches_redis() {
+        let buf = b"foo a b";
+        let ranges = [0..3, 4..5, 6..7];
+        let args = Args::new(buf, &ranges);
+        assert_eq!(unknown_command_message(&args), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+    }
+}

@@ -1,0 +1,19 @@
+//! Redistill: a Redis-compatible in-memory cache server.
+//!
+//! The crate is laid out the way a request flows through the server:
+//! `net` accepts sockets and runs one mio event loop per worker thread,
+//! `protocol` turns bytes into commands and replies back into bytes,
+//! `commands` implements each Redis command against the `store`, a striped
+//! table of RwLock-protected hash maps. `config`, `metrics` and `log` are the
+//! supporting cast.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod log;
+pub mod metrics;
+pub mod net;
+pub mod protocol;
+pub mod server;
+pub mod store;

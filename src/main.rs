@@ -1,0 +1,90 @@
+//! The `redistill` daemon: parse flags, load the configuration, start the
+//! network threads and the expiry sweep, and run until SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use redistill::cli::{self, CliAction};
+use redistill::server::Server;
+use redistill::{config, log, log_error, log_info, net, store};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(CliAction::Run(args)) => args,
+        Ok(CliAction::Help) => {
+            println!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(CliAction::Version) => {
+            println!("redistill {}", cli::VERSION);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("redistill: {message}\n\n{}", cli::usage());
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match config::load(&args) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("redistill: configuration error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    log::set_level(loaded.config.server.log_level);
+    match run(loaded) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            log_error!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(loaded: config::Loaded) -> Result<(), String> {
+    let source = loaded.source.as_ref().map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    let server = Arc::new(Server::new(loaded.config));
+    let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let network = net::start(&server)
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", server.config.server.bind, server.config.server.port))?;
+    let stop_sweep = Arc::new(AtomicBool::new(false));
+    let sweep = store::expiry::spawn(Arc::clone(&server.store), Arc::clone(&stop_sweep))
+        .map_err(|e| format!("cannot start the expiry thread: {e}"))?;
+    log_startup(&server, &source);
+
+    if let Some(signal) = signals.forever().next() {
+        log_info!("received signal {signal}, shutting down");
+    }
+    server.begin_shutdown();
+    network.wake_all();
+    for thread in network.threads {
+        let _ = thread.join();
+    }
+    stop_sweep.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = sweep.join();
+    log_info!("bye");
+    Ok(())
+}
+
+fn log_startup(server: &Server, source: &str) {
+    let c = &server.config;
+    log_info!("redistill {} starting (config: {source})", cli::VERSION);
+    log_info!(
+        "listening on {}:{} with {} worker threads, {} shards per database, {} databases",
+        c.server.bind,
+        server.port(),
+        c.server.worker_threads(),
+        c.server.shard_count(),
+        c.server.databases
+    );
+    let max_memory = if c.memory.max_memory == 0 { "unlimited".to_string() } else { c.memory.max_memory.to_string() };
+    log_info!(
+        "max_memory {max_memory}, eviction policy {}, auth {}",
+        c.memory.eviction_policy.as_str(),
+        if c.security.password.is_some() { "required" } else { "off" }
+    );
+    log_info!("ready to accept connections");
+}

@@ -1,0 +1,313 @@
+//! One client connection: its socket, its buffers, its parser and session,
+//! and the loop that turns received bytes into replies.
+//!
+//! [`Connection::drive`] runs whenever the socket may be readable or
+//! writable. It executes every complete command already buffered (at most
+//! `batch_size` before flushing), writes all their replies with one write
+//! call, and reads more. A read shorter than the free buffer space means
+//! the socket is drained: with edge-triggered epoll, new data will raise a
+//! new event, so the extra read that would only return `EAGAIN` is skipped.
+//!
+//! Backpressure: once a client has more than [`HIGH_WATER`] bytes of
+//! replies waiting, its commands stop executing until the socket drains, so
+//! a client that pipelines without reading cannot make the server buffer
+//! without bound. What does pile up behind the reply in flight is capped by
+//! `client_output_buffer_limit`.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::buffer_pool::BufferPool;
+use crate::commands::{self, Ctx, Session};
+use crate::metrics::WorkerStats;
+use crate::protocol::{Limits, Parsed, Parser, ReplyBuffer};
+use crate::server::Server;
+
+/// Replies waiting beyond this stop the connection's command execution.
+pub const HIGH_WATER: usize = 1024 * 1024;
+
+/// Reads per `drive` call before yielding to other connections.
+const MAX_ROUNDS: usize = 16;
+
+/// What the worker should do with a connection after driving it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Wait for the next readiness event.
+    Open,
+    /// More work is ready; drive again after other connections had a turn.
+    Yield,
+    /// Close the connection now.
+    Close(CloseReason),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    Quit,
+    ProtocolError,
+    QueryBufferLimit,
+    OutputBufferLimit,
+    IdleTimeout,
+    Shutdown,
+    IoError,
+}
+
+/// The worker's resources a connection uses while it runs.
+pub struct Env<'a> {
+    pub server: &'a Server,
+    pub stats: &'a WorkerStats,
+    pub pool: &'a mut BufferPool,
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    /// Received bytes; `input[start..end]` is not yet parsed. Empty (no
+    /// allocation) while the connection is idle.
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    parser: Parser,
+    out: ReplyBuffer,
+    pub session: Session,
+    /// The socket may hold unread bytes (an event said so and no short read
+    /// has happened since).
+    may_have_input: bool,
+    /// The peer closed its side; finish answering, then close.
+    eof: bool,
+    /// Close once the pending replies are written (protocol error, QUIT).
+    closing: Option<CloseReason>,
+    /// Last time the client sent anything (for `timeout`).
+    pub last_active: Instant,
+    /// Already in the worker's queue of connections with work left.
+    pub queued: bool,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, session: Session) -> Self {
+        Self {
+            stream,
+            input: Vec::new(),
+            start: 0,
+            end: 0,
+            parser: Parser::new(),
+            out: ReplyBuffer::default(),
+            session,
+            may_have_input: true,
+            eof: false,
+            closing: None,
+            last_active: Instant::now(),
+            queued: false,
+        }
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.session.addr
+    }
+
+    pub fn has_pending_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Note a readiness event from the poller.
+    pub fn on_readable(&mut self) {
+        self.may_have_input = true;
+    }
+
+    /// Do all the work the connection has: execute, write, read, repeat.
+    pub fn drive(&mut self, env: &mut Env<'_>) -> Status {
+        self.acquire_buffers(env.pool);
+        let status = self.run(env);
+        if status == Status::Open {
+            self.release_buffers(env.pool);
+        }
+        status
+    }
+
+    fn run(&mut self, env: &mut Env<'_>) -> Status {
+        for _ in 0..MAX_ROUNDS {
+            let more_commands = self.execute(env);
+            if let Some(status) = self.flush(env) {
+                return status;
+            }
+            if let Some(reason) = self.closing.take() {
+                return Status::Close(reason);
+            }
+            if more_commands {
+                continue;
+            }
+            if self.eof {
+                return Status::Close(CloseReason::ClientClosed);
+            }
+            if !self.may_have_input {
+                return Status::Open;
+            }
+            if let Err(reason) = self.read(env) {
+                return Status::Close(reason);
+            }
+        }
+        Status::Yield
+    }
+
+    /// Execute buffered commands until the input runs out, `batch_size`
+    /// commands ran, or the replies pass the high-water mark. Returns true
+    /// if it stopped with complete commands possibly left.
+    fn execute(&mut self, env: &Env<'_>) -> bool {
+        let config = &env.server.config.server;
+        let now = crate::clock::now_ms();
+        let mut executed = 0;
+        let mut more = false;
+        while self.start < self.end && self.closing.is_none() {
+            if executed == config.batch_size || self.out.pending() > HIGH_WATER {
+                more = true;
+                break;
+            }
+            let frame = &self.input[self.start..self.end];
+            let limits = Limits { max_bulk_len: config.proto_max_bulk_len, authenticated: self.session.authenticated };
+            match self.parser.parse(frame, limits) {
+                Parsed::Command(len) => {
+                    let args = self.parser.args(frame);
+                    let mut ctx = Ctx {
+                        server: env.server,
+                        session: &mut self.session,
+                        out: &mut self.out,
+                        stats: env.stats,
+                        now,
+                    };
+                    commands::dispatch(&mut ctx, &args);
+                    self.parser.reset();
+                    self.start += len;
+                    executed += 1;
+                    if self.session.close_after_reply {
+                        self.closing = Some(CloseReason::Quit);
+                    }
+                }
+                Parsed::Empty(len) => self.start += len,
+                Parsed::Incomplete => break,
+                Parsed::Error(error) => {
+                    env.stats.error_replies.incr();
+                    self.out.error(&format!("ERR {}", error.message()));
+                    crate::log_debug!("protocol error from {:?}: {}", self.peer(), error.message());
+                    self.closing = Some(CloseReason::ProtocolError);
+                }
+            }
+        }
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        more
+    }
+
+    /// Write pending replies. Returns a status if the connection must stop
+    /// here (socket full, or an error), None once everything is written.
+    fn flush(&mut self, env: &Env<'_>) -> Option<Status> {
+        let before = self.out.pending();
+        if before == 0 {
+            return None;
+        }
+        let result = self.out.write_to(&mut self.stream);
+        env.stats.net_output_bytes.add((before - self.out.pending()) as u64);
+        match result {
+            Ok(true) => None,
+            Ok(false) => {
+                let limit = env.server.config.server.client_output_buffer_limit as usize;
+                if limit > 0 && self.out.backlog() > limit {
+                    crate::log_info!(
+                        "closing client {:?}: output buffer over client_output_buffer_limit ({limit} bytes)",
+                        self.peer()
+                    );
+                    return Some(Status::Close(CloseReason::OutputBufferLimit));
+                }
+                Some(Status::Open)
+            }
+            Err(_) => Some(Status::Close(CloseReason::IoError)),
+        }
+    }
+
+    /// One read into the input buffer, growing it if a single frame fills
+    /// it. Sets `eof` on end of stream and clears `may_have_input` when the
+    /// socket has been drained.
+    fn read(&mut self, env: &Env<'_>) -> Result<(), CloseReason> {
+        self.make_room(env)?;
+        let space = self.input.len() - self.end;
+        match self.stream.read(&mut self.input[self.end..]) {
+            Ok(0) => {
+                self.eof = true;
+                self.may_have_input = false;
+            }
+            Ok(n) => {
+                self.end += n;
+                self.last_active = Instant::now();
+                env.stats.net_input_bytes.add(n as u64);
+                if n < space {
+                    self.may_have_input = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.may_have_input = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(CloseReason::IoError),
+        }
+        Ok(())
+    }
+
+    /// Ensure free space at the end of the input buffer: compact if parsed
+    /// bytes sit at the front, otherwise double it, up to the query buffer
+    /// limit. Growth follows the bytes actually received, never a length
+    /// the client declared.
+    fn make_room(&mut self, env: &Env<'_>) -> Result<(), CloseReason> {
+        if self.end < self.input.len() {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            return Ok(());
+        }
+        let limit = env.server.config.server.client_query_buffer_limit as usize;
+        let len = self.input.len();
+        if len >= limit {
+            crate::log_info!(
+                "closing client {:?}: query buffer over client_query_buffer_limit ({limit} bytes)",
+                self.peer()
+            );
+            return Err(CloseReason::QueryBufferLimit);
+        }
+        self.input.resize((len * 2).clamp(len + 1, limit), 0);
+        Ok(())
+    }
+
+    fn acquire_buffers(&mut self, pool: &mut BufferPool) {
+        if self.input.is_empty() {
+            self.input = pool.take_read();
+        }
+        if self.out.staging_capacity() == 0 {
+            self.out.set_staging(pool.take_write());
+        }
+    }
+
+    /// Give the buffers back while nothing is in flight, so idle
+    /// connections hold no buffer memory.
+    fn release_buffers(&mut self, pool: &mut BufferPool) {
+        if self.start == self.end && self.out.is_empty() {
+            pool.give_read(std::mem::take(&mut self.input));
+            pool.give_write(self.out.take_staging());
+            self.parser.shrink();
+        }
+    }
+
+    /// Return the buffers before the connection is dropped.
+    pub fn recycle(mut self, pool: &mut BufferPool) {
+        pool.give_read(std::mem::take(&mut self.input));
+        if self.out.is_empty() {
+            pool.give_write(self.out.take_staging());
+        }
+    }
+}

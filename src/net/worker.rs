@@ -1,0 +1,210 @@
+//! A worker thread: one mio poll loop over a slab of connections.
+//!
+//! The acceptor hands each new socket to one worker, which owns it for its
+//! whole life: no connection state is ever shared between threads, so the
+//! only cross-core traffic on the request path is the store's shard locks.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use super::buffer_pool::BufferPool;
+use super::connection::{CloseReason, Connection, Env, Status};
+use crate::commands::Session;
+use crate::server::Server;
+
+/// The token of the waker the acceptor uses to announce new sockets.
+pub const WAKER: Token = Token(usize::MAX);
+
+/// How long the poll sleeps with nothing to do, which is also how often
+/// shutdown and idle timeouts are checked.
+const TICK: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for replies to drain before closing sockets.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A socket handed over by the acceptor.
+pub struct Incoming {
+    pub stream: TcpStream,
+    pub addr: SocketAddr,
+}
+
+pub struct Worker {
+    index: usize,
+    poll: Poll,
+    server: Arc<Server>,
+    incoming: Receiver<Incoming>,
+    connections: Slab<Connection>,
+    pool: BufferPool,
+    /// Connections that yielded with work left, driven after the next poll.
+    ready: VecDeque<usize>,
+    /// Number of connections this worker owns, read by the acceptor.
+    load: Arc<AtomicUsize>,
+    last_timeout_check: Instant,
+}
+
+impl Worker {
+    pub fn new(
+        index: usize,
+        poll: Poll,
+        server: Arc<Server>,
+        incoming: Receiver<Incoming>,
+        load: Arc<AtomicUsize>,
+    ) -> Self {
+        let config = &server.config.server;
+        let buffers = config.buffer_pool_size / config.worker_threads().max(1);
+        let pool = BufferPool::new(buffers, config.buffer_size);
+        Self {
+            index,
+            poll,
+            server,
+            incoming,
+            connections: Slab::new(),
+            pool,
+            ready: VecDeque::new(),
+            load,
+            last_timeout_check: Instant::now(),
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        while !self.server.is_shutting_down() {
+            let timeout = if self.ready.is_empty() { TICK } else { Duration::ZERO };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                crate::log_error!("worker {}: poll failed: {e}", self.index);
+                break;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.register_incoming(),
+                    Token(key) => {
+                        if let Some(conn) = self.connections.get_mut(key) {
+                            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                                conn.on_readable();
+                            }
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            self.drive_ready();
+            self.close_idle_connections();
+        }
+        self.shutdown();
+    }
+
+    fn register_incoming(&mut self) {
+        while let Ok(Incoming { mut stream, addr }) = self.incoming.try_recv() {
+            let entry = self.connections.vacant_entry();
+            let key = entry.key();
+            let registered =
+                self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE);
+            if let Err(e) = registered {
+                crate::log_warn!("worker {}: cannot register client {addr}: {e}", self.index);
+                self.forget_client();
+                continue;
+            }
+            let session = Session::new(self.server.next_client_id(), Some(addr), !self.server.requires_auth());
+            entry.insert(Connection::new(stream, session));
+            crate::log_debug!("worker {}: client {addr} connected", self.index);
+            // Bytes may have arrived before registration; look now.
+            self.drive(key);
+        }
+    }
+
+    fn drive(&mut self, key: usize) {
+        let Some(conn) = self.connections.get_mut(key) else { return };
+        let mut env = Env { server: &self.server, stats: self.server.metrics.worker(self.index), pool: &mut self.pool };
+        match conn.drive(&mut env) {
+            Status::Open => {}
+            Status::Yield => {
+                if !conn.queued {
+                    conn.queued = true;
+                    self.ready.push_back(key);
+                }
+            }
+            Status::Close(reason) => self.close(key, reason),
+        }
+    }
+
+    /// Give each yielded connection one more turn (those that yield again
+    /// go to the back of the queue for the next loop).
+    fn drive_ready(&mut self) {
+        for _ in 0..self.ready.len() {
+            let Some(key) = self.ready.pop_front() else { break };
+            if let Some(conn) = self.connections.get_mut(key) {
+                conn.queued = false;
+                self.drive(key);
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize, reason: CloseReason) {
+        let mut conn = self.connections.remove(key);
+        let _ = self.poll.registry().deregister(conn.stream_mut());
+        crate::log_debug!("worker {}: client {:?} closed ({reason:?})", self.index, conn.peer());
+        conn.recycle(&mut self.pool);
+        self.forget_client();
+    }
+
+    fn forget_client(&self) {
+        self.server.remove_client();
+        self.load.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Close connections idle for longer than `timeout` seconds (checked
+    /// about once a second).
+    fn close_idle_connections(&mut self) {
+        let timeout = self.server.config.server.timeout;
+        if timeout == 0 || self.last_timeout_check.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_timeout_check = Instant::now();
+        let limit = Duration::from_secs(timeout);
+        let idle: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, conn)| conn.last_active.elapsed() > limit)
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            crate::log_debug!("worker {}: closing idle client", self.index);
+            self.close(key, CloseReason::IdleTimeout);
+        }
+    }
+
+    /// Answer what every client already sent, give the replies a moment to
+    /// drain, then close everything.
+    fn shutdown(&mut self) {
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            while Instant::now() < deadline {
+                let Some(conn) = self.connections.get_mut(key) else { break };
+                conn.on_readable();
+                let mut env =
+                    Env { server: &self.server, stats: self.server.metrics.worker(self.index), pool: &mut self.pool };
+                match conn.drive(&mut env) {
+                    Status::Yield => continue,
+                    Status::Open if conn.has_pending_output() => std::thread::sleep(Duration::from_millis(1)),
+                    _ => break,
+                }
+            }
+            if self.connections.contains(key) {
+                self.close(key, CloseReason::Shutdown);
+            }
+        }
+    }
+}

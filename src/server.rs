@@ -1,0 +1,133 @@
+//! State shared by every thread of a running server: the configuration,
+//! the keyspace, statistics, and the client count.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Version reported to clients as `redis_version`: clients switch features
+/// on by it (Rails uses `EXPIRE ... NX` from 7.0), so it names the Redis
+/// release whose behaviour Redistill follows.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+pub struct Server {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub metrics: Metrics,
+    pub started: Instant,
+    /// `requirepass`; changeable at run time.
+    password: RwLock<Option<String>>,
+    next_client_id: AtomicU64,
+    connected_clients: AtomicUsize,
+    rejected_connections: AtomicU64,
+    shutting_down: AtomicBool,
+    /// The address actually bound (the configured port may be 0).
+    local_addr: OnceLock<SocketAddr>,
+    /// Random per-process id, as Redis's INFO `run_id`.
+    run_id: String,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Self {
+        let store = Store::new(config.server.databases, config.server.shard_count());
+        let metrics = Metrics::new(config.server.worker_threads());
+        let password = config.security.password.clone();
+        Self {
+            config,
+            store: Arc::new(store),
+            metrics,
+            started: Instant::now(),
+            password: RwLock::new(password),
+            next_client_id: AtomicU64::new(1),
+            connected_clients: AtomicUsize::new(0),
+            rejected_connections: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            local_addr: OnceLock::new(),
+            run_id: random_hex_id(),
+        }
+    }
+
+    pub fn requires_auth(&self) -> bool {
+        self.password.read().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+
+    /// Compare a password in constant time (for equal lengths), so response
+    /// timing does not reveal how much of a guess was right.
+    pub fn check_password(&self, candidate: &[u8]) -> bool {
+        let password = self.password.read().unwrap_or_else(PoisonError::into_inner);
+        match password.as_deref() {
+            None => true,
+            Some(expected) => constant_time_eq(expected.as_bytes(), candidate),
+        }
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Reserve a client slot; false when `max_connections` is reached.
+    pub fn try_add_client(&self) -> bool {
+        let max = self.config.server.max_connections;
+        self.connected_clients.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    pub fn remove_client(&self) {
+        self.connected_clients.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn connected_clients(&self) -> usize {
+        self.connected_clients.load(Ordering::Acquire)
+    }
+
+    pub fn count_rejected_connection(&self) {
+        self.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected_connections(&self) -> u64 {
+        self.rejected_connections.load(Ordering::Relaxed)
+    }
+
+    pub fn set_local_addr(&self, addr: SocketAddr) {
+        let _ = self.local_addr.set(addr);
+    }
+
+    /// The TCP port clients connect to (0 before the listener is bound).
+    pub fn port(&self) -> u16 {
+        self.local_addr.get().map_or(0, SocketAddr::port)
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 40 hex characters, like Redis's run_id: seeded from the process's random
+/// hasher state, the time and the pid (it identifies a run, it is no secret).
+fn random_hex_id() -> String {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::RandomState::default();
+    (0..5u64)
+        .map(|i| state.hash_one((i, crate::clock::now_us(), std::process::id())) as u32)
+        .map(|word| format!("{word:08x}"))
+        .collect()
+}
