@@ -2,11 +2,11 @@
 //! the keyspace, statistics, and the client count.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -20,8 +20,8 @@ pub struct Server {
     pub store: Arc<Store>,
     pub metrics: Metrics,
     pub started: Instant,
-    /// `requirepass`; changeable at run time.
-    password: RwLock<Option<String>>,
+    /// Settings CONFIG SET can change while the server runs.
+    pub live: LiveSettings,
     next_client_id: AtomicU64,
     connected_clients: AtomicUsize,
     rejected_connections: AtomicU64,
@@ -36,13 +36,13 @@ impl Server {
     pub fn new(config: Config) -> Self {
         let store = Store::new(config.server.databases, config.server.shard_count());
         let metrics = Metrics::new(config.server.worker_threads());
-        let password = config.security.password.clone();
+        let live = LiveSettings::new(&config);
         Self {
             config,
             store: Arc::new(store),
             metrics,
             started: Instant::now(),
-            password: RwLock::new(password),
+            live,
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             rejected_connections: AtomicU64::new(0),
@@ -53,14 +53,13 @@ impl Server {
     }
 
     pub fn requires_auth(&self) -> bool {
-        self.password.read().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.live.password().is_some()
     }
 
     /// Compare a password in constant time (for equal lengths), so response
     /// timing does not reveal how much of a guess was right.
     pub fn check_password(&self, candidate: &[u8]) -> bool {
-        let password = self.password.read().unwrap_or_else(PoisonError::into_inner);
-        match password.as_deref() {
+        match self.live.password() {
             None => true,
             Some(expected) => constant_time_eq(expected.as_bytes(), candidate),
         }
@@ -111,6 +110,63 @@ impl Server {
 
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+/// The settings that can change at run time (CONFIG SET), readable from any
+/// thread without a lock on the request path.
+pub struct LiveSettings {
+    max_memory: AtomicU64,
+    policy: AtomicU8,
+    timeout: AtomicU64,
+    password: RwLock<Option<String>>,
+}
+
+impl LiveSettings {
+    fn new(config: &Config) -> Self {
+        let settings = Self {
+            max_memory: AtomicU64::new(config.memory.max_memory),
+            policy: AtomicU8::new(0),
+            timeout: AtomicU64::new(config.server.timeout),
+            password: RwLock::new(config.security.password.clone()),
+        };
+        settings.set_eviction_policy(config.memory.eviction_policy);
+        settings
+    }
+
+    /// Bytes the cache may use; 0 is unlimited.
+    pub fn max_memory(&self) -> u64 {
+        self.max_memory.load(Ordering::Relaxed)
+    }
+
+    pub fn set_max_memory(&self, bytes: u64) {
+        self.max_memory.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn eviction_policy(&self) -> EvictionPolicy {
+        EvictionPolicy::ALL[usize::from(self.policy.load(Ordering::Relaxed))]
+    }
+
+    pub fn set_eviction_policy(&self, policy: EvictionPolicy) {
+        let index = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(index as u8, Ordering::Relaxed);
+    }
+
+    /// Idle seconds before a client is closed; 0 is never.
+    pub fn timeout(&self) -> u64 {
+        self.timeout.load(Ordering::Relaxed)
+    }
+
+    pub fn set_timeout(&self, seconds: u64) {
+        self.timeout.store(seconds, Ordering::Relaxed);
+    }
+
+    pub fn password(&self) -> Option<String> {
+        self.password.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set_password(&self, password: Option<String>) {
+        *self.password.write().unwrap_or_else(PoisonError::into_inner) = password;
     }
 }
 

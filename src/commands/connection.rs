@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
-use super::{arity_message, is, unknown_subcommand, Command, Ctx, Flags, KeySpec};
+use super::{arity_message, dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol};
 use crate::server::REDIS_VERSION;
@@ -147,34 +147,31 @@ fn select(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
+const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "id", arity: 2, run: |ctx, _| ctx.out.integer(ctx.session.id as i64) },
+    Subcommand { name: "getname", arity: 2, run: client_getname },
+    Subcommand { name: "setname", arity: 3, run: client_setname },
+    Subcommand { name: "setinfo", arity: 4, run: client_setinfo },
+    Subcommand { name: "help", arity: 2, run: client_help },
+];
+
 /// CLIENT subcommand [arguments]
 fn client(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let sub = args.get(1);
-    let expected = match () {
-        _ if is(sub, "ID") => 2,
-        _ if is(sub, "GETNAME") => 2,
-        _ if is(sub, "SETNAME") => 3,
-        _ if is(sub, "SETINFO") => 4,
-        _ if is(sub, "HELP") => 2,
-        _ => return unknown_subcommand(ctx, args),
-    };
-    if args.len() != expected {
-        let name = format!("client|{}", String::from_utf8_lossy(sub).to_ascii_lowercase());
-        return ctx.error(&arity_message(&name));
+    dispatch_subcommand(ctx, args, "client", CLIENT_SUBCOMMANDS);
+}
+
+/// CLIENT GETNAME
+fn client_getname(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    match &ctx.session.name {
+        Some(name) => ctx.out.bulk(name),
+        None => ctx.out.null(),
     }
-    match () {
-        _ if is(sub, "ID") => ctx.out.integer(ctx.session.id as i64),
-        _ if is(sub, "GETNAME") => match &ctx.session.name {
-            Some(name) => ctx.out.bulk(name),
-            None => ctx.out.null(),
-        },
-        _ if is(sub, "SETNAME") => {
-            if set_client_name(ctx, args.get(2)) {
-                ctx.out.ok();
-            }
-        }
-        _ if is(sub, "SETINFO") => client_setinfo(ctx, args.get(2), args.get(3)),
-        _ => client_help(ctx),
+}
+
+/// CLIENT SETNAME name
+fn client_setname(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if set_client_name(ctx, args.get(2)) {
+        ctx.out.ok();
     }
 }
 
@@ -194,7 +191,8 @@ fn set_client_name(ctx: &mut Ctx<'_>, name: &[u8]) -> bool {
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value
-fn client_setinfo(ctx: &mut Ctx<'_>, attr: &[u8], value: &[u8]) {
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let (attr, value) = (args.get(2), args.get(3));
     let attr_name = String::from_utf8_lossy(attr).into_owned();
     let slot = if is(attr, "LIB-NAME") {
         &mut ctx.session.lib_name
@@ -210,7 +208,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, attr: &[u8], value: &[u8]) {
     ctx.out.ok();
 }
 
-fn client_help(ctx: &mut Ctx<'_>) {
+fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GETNAME",

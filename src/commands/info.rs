@@ -78,16 +78,19 @@ fn clients_section(server: &Server, out: &mut String) {
 }
 
 fn memory_section(server: &Server, out: &mut String) {
-    let used = server.store.memory() as u64;
+    let used = crate::memory::refresh();
     let rss = resident_set_bytes();
-    let max = server.config.memory.max_memory;
+    let max = server.live.max_memory();
     field!(out, "used_memory", used);
     field!(out, "used_memory_human", human_bytes(used));
     field!(out, "used_memory_rss", rss);
     field!(out, "used_memory_rss_human", human_bytes(rss));
+    field!(out, "used_memory_peak", crate::memory::peak());
+    field!(out, "used_memory_peak_human", human_bytes(crate::memory::peak()));
+    field!(out, "used_memory_dataset", server.store.memory());
     field!(out, "maxmemory", max);
     field!(out, "maxmemory_human", human_bytes(max));
-    field!(out, "maxmemory_policy", server.config.memory.eviction_policy.as_str());
+    field!(out, "maxmemory_policy", server.live.eviction_policy().as_str());
     let ratio = if used == 0 { 1.0 } else { rss as f64 / used as f64 };
     field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
 }

@@ -5,7 +5,6 @@ use super::strings::TimeUnit;
 use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
-use crate::store::Change;
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::FAST);
@@ -23,11 +22,7 @@ pub static COMMANDS: &[Command] = &[
 /// DEL key [key ...]
 fn del(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
-    let removed = args
-        .iter()
-        .skip(1)
-        .filter(|key| db.mutate(key, ctx.now, |current| (Change::Remove, current.is_some())))
-        .count();
+    let removed = args.iter().skip(1).filter(|key| db.update(key, ctx.now, |slot| slot.remove())).count();
     ctx.out.integer(removed as i64);
 }
 
@@ -112,17 +107,17 @@ fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &st
     };
     let now = ctx.now;
     let db = ctx.server.store.db(ctx.session.db);
-    let applied = db.mutate(args.get(1), now, |current| {
-        let Some(entry) = current else { return (Change::Keep, false) };
+    let applied = db.update(args.get(1), now, |slot| {
         let new = deadline.max(0) as u64;
-        if !conditions.allow(entry.expires_at(), new) {
-            return (Change::Keep, false);
+        if !slot.exists() || !conditions.allow(slot.expires_at(), new) {
+            return false;
         }
         if deadline <= now as i64 {
-            return (Change::Remove, true);
+            slot.remove();
+        } else {
+            slot.set_expires_at(Some(new));
         }
-        entry.set_expires_at(Some(new));
-        (Change::Keep, true)
+        true
     });
     ctx.out.integer(i64::from(applied));
 }
@@ -153,13 +148,10 @@ fn remaining_ms(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
 /// PERSIST key: drop the deadline; 1 if there was one.
 fn persist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
-    let removed = db.mutate(args.get(1), ctx.now, |current| {
-        let had_deadline = current.is_some_and(|entry| {
-            let had = entry.expires_at().is_some();
-            entry.set_expires_at(None);
-            had
-        });
-        (Change::Keep, had_deadline)
+    let removed = db.update(args.get(1), ctx.now, |slot| {
+        let had_deadline = slot.expires_at().is_some();
+        slot.set_expires_at(None);
+        had_deadline
     });
     ctx.out.integer(i64::from(removed));
 }

@@ -7,6 +7,7 @@
 //! a plain function that reads its arguments and writes its reply; it never
 //! sees the socket.
 
+pub mod config;
 pub mod connection;
 pub mod info;
 pub mod keys;
@@ -97,15 +98,23 @@ pub struct Command {
     pub run: Handler,
 }
 
-impl Command {
-    fn accepts(&self, argc: usize) -> bool {
-        let argc = argc as i64;
-        let arity = i64::from(self.arity);
-        if arity >= 0 {
-            argc == arity
-        } else {
-            argc >= -arity
-        }
+/// One subcommand of a container command (CLIENT, COMMAND, CONFIG).
+pub struct Subcommand {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Arity counted over the whole command line, as Redis does.
+    pub arity: i32,
+    pub run: Handler,
+}
+
+/// Does an argument count satisfy a Redis arity?
+fn accepts(arity: i32, argc: usize) -> bool {
+    let argc = argc as i64;
+    let arity = i64::from(arity);
+    if arity >= 0 {
+        argc == arity
+    } else {
+        argc >= -arity
     }
 }
 
@@ -179,6 +188,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
         .chain(info::COMMANDS)
+        .chain(config::COMMANDS)
 }
 
 type Index = HashMap<&'static [u8], &'static Command, FixedState>;
@@ -210,11 +220,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         let msg = unknown_command_message(args);
         return ctx.error(&msg);
     };
+    // Redis checks arity before authentication.
+    if !accepts(command.arity, args.len()) {
+        return ctx.error(&arity_message(command.name));
+    }
     if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
         return ctx.error(NOAUTH);
-    }
-    if !command.accepts(args.len()) {
-        return ctx.error(&arity_message(command.name));
     }
     (command.run)(ctx, args);
 }
@@ -242,8 +253,21 @@ fn unknown_command_message(args: &Args<'_>) -> String {
     format!("ERR unknown command '{name}', with args beginning with: {listed}")
 }
 
+/// Run the subcommand named by `args[1]`, with Redis's errors for an
+/// unknown one (`ERR unknown subcommand ...`) and for a wrong argument
+/// count (`... for 'client|setname' command`).
+pub fn dispatch_subcommand(ctx: &mut Ctx<'_>, args: &Args<'_>, parent: &str, table: &[Subcommand]) {
+    let Some(sub) = table.iter().find(|s| is(args.get(1), s.name)) else {
+        return unknown_subcommand(ctx, args);
+    };
+    if !accepts(sub.arity, args.len()) {
+        return ctx.error(&arity_message(&format!("{parent}|{}", sub.name)));
+    }
+    (sub.run)(ctx, args);
+}
+
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
-pub fn unknown_subcommand(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+fn unknown_subcommand(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
     let cmd = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
     ctx.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));

@@ -1,7 +1,7 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL and COMMAND (the command
 //! table's self-description, which redis-cli and client libraries read).
 
-use super::{is, unknown_subcommand, Command, Ctx, Flags, KeySpec, SYNTAX_ERROR};
+use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, SYNTAX_ERROR};
 use crate::protocol::Args;
 
 pub static COMMANDS: &[Command] = &[
@@ -54,33 +54,38 @@ fn flushall(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// COMMAND [COUNT | INFO name... | DOCS [name...] | LIST]
+const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "count", arity: 2, run: |ctx, _| ctx.out.integer(super::all().count() as i64) },
+    Subcommand { name: "list", arity: -2, run: command_list },
+    Subcommand { name: "info", arity: -2, run: command_info_named },
+    Subcommand { name: "docs", arity: -2, run: command_docs },
+];
+
+/// COMMAND [COUNT | LIST | INFO [name ...] | DOCS [name ...]]
 fn command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if args.len() == 1 {
         return all_command_info(ctx);
     }
-    let sub = args.get(1);
-    if is(sub, "COUNT") && args.len() == 2 {
-        ctx.out.integer(super::all().count() as i64);
-    } else if is(sub, "LIST") && args.len() == 2 {
-        ctx.out.array(super::all().count());
-        super::all().for_each(|c| ctx.out.bulk(c.name.as_bytes()));
-    } else if is(sub, "INFO") {
-        let names: Vec<&[u8]> = args.iter().skip(2).collect();
-        if names.is_empty() {
-            return all_command_info(ctx);
+    dispatch_subcommand(ctx, args, "command", COMMAND_SUBCOMMANDS);
+}
+
+/// COMMAND LIST
+fn command_list(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    ctx.out.array(super::all().count());
+    super::all().for_each(|c| ctx.out.bulk(c.name.as_bytes()));
+}
+
+/// COMMAND INFO [name ...]: unknown names get a null.
+fn command_info_named(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() == 2 {
+        return all_command_info(ctx);
+    }
+    ctx.out.array(args.len() - 2);
+    for name in args.iter().skip(2) {
+        match super::lookup(name) {
+            Some(c) => command_info(ctx, c),
+            None => ctx.out.null(),
         }
-        ctx.out.array(names.len());
-        for name in names {
-            match super::lookup(name) {
-                Some(c) => command_info(ctx, c),
-                None => ctx.out.null_array(),
-            }
-        }
-    } else if is(sub, "DOCS") {
-        command_docs(ctx, args);
-    } else {
-        unknown_subcommand(ctx, args);
     }
 }
 

@@ -1,12 +1,10 @@
 //! String commands: GET, SET and its variants, MGET, MSET, and the integer
 //! counters (INCR, DECR, INCRBY, DECRBY).
 
-use bytes::Bytes;
-
 use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
-use crate::protocol::Args;
-use crate::store::{Change, Entry};
+use crate::protocol::{Args, ReplyBuffer};
+use crate::store::{EntryRef, SlotMut};
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
@@ -29,17 +27,22 @@ pub static COMMANDS: &[Command] = &[
 fn get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let hit = db.view(args.get(1), ctx.now, |entry| match entry {
+    let hit = db.view(args.get(1), ctx.now, |entry| reply_value(out, entry));
+    ctx.count_lookup(hit);
+}
+
+/// Reply with an entry's value, or null; returns whether there was one.
+pub fn reply_value(out: &mut ReplyBuffer, entry: Option<EntryRef<'_>>) -> bool {
+    match entry {
         Some(entry) => {
-            out.bulk_bytes(entry.value());
+            entry.reply(out);
             true
         }
         None => {
             out.null();
             false
         }
-    });
-    ctx.count_lookup(hit);
+    }
 }
 
 /// When a SET may write.
@@ -70,13 +73,24 @@ struct SetOptions {
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
 fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(options) = parse_set_options(ctx, args) else { return };
-    let old = store_value(ctx, args.get(1), args.get(2), &options);
-    match (options.return_old, old) {
-        (true, Ok(Some(old))) | (true, Err(Some(old))) => ctx.out.bulk_bytes(&old),
-        (true, _) => ctx.out.null(),
-        (false, Ok(_)) => ctx.out.ok(),
-        (false, Err(_)) => ctx.out.null(),
-    }
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    db.update(args.get(1), ctx.now, |slot| {
+        if options.return_old {
+            match slot.value() {
+                Some(old) => out.bulk(old),
+                None => out.null(),
+            }
+        }
+        let written = store_value(slot, args.get(2), &options);
+        if !options.return_old {
+            if written {
+                out.ok();
+            } else {
+                out.null();
+            }
+        }
+    });
 }
 
 /// Parse SET's options, replying with Redis's error when they are invalid.
@@ -153,28 +167,28 @@ pub fn parse_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &s
     }
 }
 
-/// Store `value` under `key` as SET does. `Ok(old)` if it was written,
-/// `Err(old)` if the NX/XX condition stopped it; `old` is the previous value
-/// when the caller asked for it.
-fn store_value(ctx: &Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) -> Result<Option<Bytes>, Option<Bytes>> {
-    let db = ctx.server.store.db(ctx.session.db);
-    db.mutate(key, ctx.now, |current| {
-        let old = if options.return_old { current.as_ref().map(|e| e.value().clone()) } else { None };
-        let allowed = match options.condition {
-            Condition::Always => true,
-            Condition::IfAbsent => current.is_none(),
-            Condition::IfPresent => current.is_some(),
-        };
-        if !allowed {
-            return (Change::Keep, Err(old));
-        }
+/// Store `value` in `slot` as SET does; false if the NX/XX condition
+/// stopped it.
+fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions) -> bool {
+    let allowed = match options.condition {
+        Condition::Always => true,
+        Condition::IfAbsent => !slot.exists(),
+        Condition::IfPresent => slot.exists(),
+    };
+    if allowed {
         let deadline = match options.expiry {
             Expiry::Clear => None,
-            Expiry::Keep => current.and_then(|e| e.expires_at()),
+            Expiry::Keep => slot.expires_at(),
             Expiry::At(at) => Some(at),
         };
-        (Change::Put(Entry::new(Bytes::copy_from_slice(value), deadline)), Ok(old))
-    })
+        slot.put(value, deadline);
+    }
+    allowed
+}
+
+/// Run SET-like `options` on `key` and return whether it was written.
+fn set_key(ctx: &Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) -> bool {
+    ctx.db().update(key, ctx.now, |slot| store_value(slot, value, options))
 }
 
 /// SETEX key seconds value
@@ -190,14 +204,14 @@ fn psetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn set_with_expiry(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &str) {
     let Some(deadline) = parse_deadline(ctx, args.get(2), unit, command) else { return };
     let options = SetOptions { condition: Condition::Always, expiry: Expiry::At(deadline), return_old: false };
-    let _ = store_value(ctx, args.get(1), args.get(3), &options);
+    set_key(ctx, args.get(1), args.get(3), &options);
     ctx.out.ok();
 }
 
 /// SETNX key value
 fn setnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let options = SetOptions { condition: Condition::IfAbsent, expiry: Expiry::Clear, return_old: false };
-    let written = store_value(ctx, args.get(1), args.get(2), &options).is_ok();
+    let written = set_key(ctx, args.get(1), args.get(2), &options);
     ctx.out.integer(i64::from(written));
 }
 
@@ -207,16 +221,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.out.array(args.len() - 1);
     for key in args.iter().skip(1) {
         let out = &mut *ctx.out;
-        let hit = db.view(key, ctx.now, |entry| match entry {
-            Some(entry) => {
-                out.bulk_bytes(entry.value());
-                true
-            }
-            None => {
-                out.null();
-                false
-            }
-        });
+        let hit = db.view(key, ctx.now, |entry| reply_value(out, entry));
         ctx.count_lookup(hit);
     }
 }
@@ -232,8 +237,7 @@ fn mset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     db.with_keys_locked(keys, |locked| {
         for pair in 0..(args.len() - 1) / 2 {
             let (key, value) = (args.get(1 + 2 * pair), args.get(2 + 2 * pair));
-            let entry = Entry::new(Bytes::copy_from_slice(value), None);
-            locked.mutate(key, ctx.now, |_| (Change::Put(entry), ()));
+            locked.update(key, ctx.now, |slot| slot.put(value, None));
         }
     });
     ctx.out.ok();
@@ -268,20 +272,16 @@ fn decrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// deadline, and reply with the new value.
 fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     let db = ctx.server.store.db(ctx.session.db);
-    let result = db.mutate(key, ctx.now, |current| {
-        let (old, deadline) = match &current {
-            Some(entry) => match parse_i64(entry.value()) {
-                Some(n) => (n, entry.expires_at()),
-                None => return (Change::Keep, Err(NOT_AN_INTEGER)),
-            },
-            None => (0, None),
+    let result = db.update(key, ctx.now, |slot| {
+        let old = match slot.value() {
+            Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
+            None => 0,
         };
-        let Some(new) = old.checked_add(delta) else {
-            return (Change::Keep, Err("ERR increment or decrement would overflow"));
-        };
+        let new = old.checked_add(delta).ok_or("ERR increment or decrement would overflow")?;
         let mut digits = [0u8; 20];
-        let text = crate::protocol::reply::format_i64(new, &mut digits);
-        (Change::Put(Entry::new(Bytes::copy_from_slice(text), deadline)), Ok(new))
+        let deadline = slot.expires_at();
+        slot.put(crate::protocol::reply::format_i64(new, &mut digits), deadline);
+        Ok(new)
     });
     match result {
         Ok(n) => ctx.out.integer(n),

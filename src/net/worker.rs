@@ -167,7 +167,7 @@ impl Worker {
     /// Close connections idle for longer than `timeout` seconds (checked
     /// about once a second).
     fn close_idle_connections(&mut self) {
-        let timeout = self.server.config.server.timeout;
+        let timeout = self.server.live.timeout();
         if timeout == 0 || self.last_timeout_check.elapsed() < Duration::from_secs(1) {
             return;
         }

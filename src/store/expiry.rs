@@ -71,8 +71,6 @@ pub fn spawn(store: Arc<Store>, stop: Arc<AtomicBool>) -> std::io::Result<thread
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Change, Entry};
-    use bytes::Bytes;
 
     #[test]
     fn reclaims_untouched_expired_keys_in_every_db() {
@@ -81,9 +79,7 @@ mod tests {
             for i in 0..100 {
                 let key = format!("k{i}");
                 let deadline = if i % 2 == 0 { Some(1) } else { None };
-                store
-                    .db(db)
-                    .mutate(key.as_bytes(), 0, |_| (Change::Put(Entry::new(Bytes::from_static(b"v"), deadline)), ()));
+                store.db(db).update(key.as_bytes(), 0, |slot| slot.put(b"v", deadline));
             }
         }
         let removed = sweep(&store, &mut Cursor::default(), Duration::from_secs(10));

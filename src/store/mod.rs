@@ -5,8 +5,7 @@ pub mod entry;
 pub mod expiry;
 pub mod table;
 
-pub use entry::Entry;
-pub use table::{Change, Table};
+pub use table::{EntryRef, SlotMut, Table};
 
 /// All databases (SELECT 0 .. databases-1).
 pub struct Store {

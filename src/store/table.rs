@@ -22,17 +22,10 @@ use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use std::hash::BuildHasher;
 
-use super::entry::{Entry, Slot};
+use bytes::Bytes;
 
-/// What a [`Table::mutate`] callback wants done with the key.
-pub enum Change {
-    /// Leave the entry as it is (possibly modified in place).
-    Keep,
-    /// Delete the key.
-    Remove,
-    /// Store this entry under the key, replacing any old one.
-    Put(Entry),
-}
+use super::entry::{Entry, Slot};
+use crate::protocol::ReplyBuffer;
 
 /// Per-shard counters, written only under the shard's write lock and read
 /// without it by INFO and DBSIZE.
@@ -90,7 +83,7 @@ impl Table {
     }
 
     /// Look at a key's live entry under the shard's read lock.
-    pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+    pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
         let map = read(&shard.map);
@@ -98,18 +91,19 @@ impl Table {
             Some(slot) if slot.entry.is_expired(now) => {
                 drop(map);
                 let result = f(None);
-                self.lock_shard(self.shard_of(hash)).mutate_hashed(hash, key, now, |_| (Change::Keep, ()));
+                // Reclaim it now rather than waiting for the sweep.
+                self.update(key, now, |_| ());
                 result
             }
-            Some(slot) => f(Some(&slot.entry)),
+            Some(slot) => f(Some(EntryRef { entry: &slot.entry })),
             None => f(None),
         }
     }
 
-    /// Read-modify-write one key under its shard's write lock.
-    pub fn mutate<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<&mut Entry>) -> (Change, R)) -> R {
+    /// Read, create, change or delete one key under its shard's write lock.
+    pub fn update<R>(&self, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         let hash = self.hash(key);
-        self.lock_shard(self.shard_of(hash)).mutate_hashed(hash, key, now, f)
+        self.lock_shard(self.shard_of(hash)).update_hashed(hash, key, now, f)
     }
 
     /// Write-lock the shards holding `keys`, in ascending shard order so
@@ -179,67 +173,37 @@ pub struct LockedKeys<'t> {
 }
 
 impl LockedKeys<'_> {
-    /// [`Table::mutate`] for a key whose shard is held.
-    pub fn mutate<R>(&mut self, key: &[u8], now: u64, f: impl FnOnce(Option<&mut Entry>) -> (Change, R)) -> R {
+    /// [`Table::update`] for a key whose shard is held.
+    pub fn update<R>(&mut self, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         let hash = self.table.hash(key);
         let shard = self.table.shard_of(hash);
         let position = self.guards.iter().position(|(i, _)| *i == shard);
         let Some(position) = position else {
             unreachable!("key's shard was not locked by with_keys_locked");
         };
-        self.guards[position].1.mutate_hashed(hash, key, now, f)
+        self.guards[position].1.update_hashed(hash, key, now, f)
     }
 }
 
 impl ShardGuard<'_> {
-    /// The heart of every write: find the key, hide it if it has expired,
-    /// let `f` decide, apply the change and keep the counters right.
-    pub fn mutate_hashed<R>(
-        &mut self,
-        hash: u64,
-        key: &[u8],
-        now: u64,
-        f: impl FnOnce(Option<&mut Entry>) -> (Change, R),
-    ) -> R {
+    /// The heart of every write: find the key (hiding and reclaiming it if
+    /// it has expired) and let `f` work on it through a [`SlotMut`].
+    pub fn update_hashed<R>(&mut self, hash: u64, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         let hasher = self.hasher;
-        let entry = self.map.entry(hash, |slot| &*slot.key == key, |slot| hasher.hash_one(&slot.key));
-        match entry {
-            TableEntry::Occupied(mut occupied) => {
-                let before = Footprint::of(occupied.get());
-                let expired = occupied.get().entry.is_expired(now);
-                let (change, result) = if expired { f(None) } else { f(Some(&mut occupied.get_mut().entry)) };
-                let after = match change {
-                    Change::Keep if expired => {
-                        occupied.remove();
-                        Footprint::NONE
-                    }
-                    Change::Keep => Footprint::of(occupied.get()),
-                    Change::Remove => {
-                        occupied.remove();
-                        Footprint::NONE
-                    }
-                    Change::Put(new) => {
-                        occupied.get_mut().entry = new;
-                        Footprint::of(occupied.get())
-                    }
-                };
-                if expired {
-                    self.stats.expired.fetch_add(1, Ordering::Relaxed);
-                }
-                self.account(before, after);
-                result
-            }
-            TableEntry::Vacant(vacant) => {
-                let (change, result) = f(None);
-                if let Change::Put(new) = change {
-                    let slot = Slot { key: key.into(), entry: new };
-                    let after = Footprint::of(&slot);
-                    vacant.insert(slot);
-                    self.account(Footprint::NONE, after);
-                }
-                result
+        let stats = self.stats;
+        let mut entry = self.map.entry(hash, |slot| &*slot.key == key, |slot| hasher.hash_one(&slot.key));
+        if let TableEntry::Occupied(occupied) = entry {
+            if occupied.get().entry.is_expired(now) {
+                let (slot, vacant) = occupied.remove();
+                account(stats, Footprint::of(&slot), Footprint::NONE);
+                stats.expired.fetch_add(1, Ordering::Relaxed);
+                entry = TableEntry::Vacant(vacant);
+            } else {
+                entry = TableEntry::Occupied(occupied);
             }
         }
+        let mut slot = SlotMut { key, stats, state: Some(entry) };
+        f(&mut slot)
     }
 
     /// Remove every expired entry in this shard; returns how many.
@@ -268,11 +232,108 @@ impl ShardGuard<'_> {
     }
 
     fn account(&self, before: Footprint, after: Footprint) {
-        let stats = self.stats;
-        adjust(&stats.keys, before.keys, after.keys);
-        adjust(&stats.expires, before.expires, after.expires);
-        adjust(&stats.memory, before.bytes, after.bytes);
+        account(self.stats, before, after);
     }
+}
+
+/// A read-only view of a live entry.
+pub struct EntryRef<'a> {
+    entry: &'a Entry,
+}
+
+impl EntryRef<'_> {
+    pub fn value(&self) -> &[u8] {
+        self.entry.value()
+    }
+
+    pub fn expires_at(&self) -> Option<u64> {
+        self.entry.expires_at()
+    }
+
+    /// Write the value as a bulk reply (large values without copying).
+    pub fn reply(&self, out: &mut ReplyBuffer) {
+        out.bulk_bytes(self.entry.value());
+    }
+}
+
+/// One key, write-locked: read it, create it, change it or delete it.
+/// An expired entry has already been removed when a `SlotMut` is handed out.
+pub struct SlotMut<'a> {
+    key: &'a [u8],
+    stats: &'a ShardStats,
+    state: Option<TableEntry<'a, Slot>>,
+}
+
+impl SlotMut<'_> {
+    fn current(&self) -> Option<&Entry> {
+        match &self.state {
+            Some(TableEntry::Occupied(o)) => Some(&o.get().entry),
+            _ => None,
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.current().is_some()
+    }
+
+    pub fn value(&self) -> Option<&[u8]> {
+        self.current().map(|e| &e.value()[..])
+    }
+
+    pub fn expires_at(&self) -> Option<u64> {
+        self.current().and_then(Entry::expires_at)
+    }
+
+    /// Store `value` with this deadline, replacing any previous entry.
+    pub fn put(&mut self, value: &[u8], expires_at: Option<u64>) {
+        let entry = Entry::new(Bytes::copy_from_slice(value), expires_at);
+        let stats = self.stats;
+        self.state = match self.state.take() {
+            Some(TableEntry::Occupied(mut o)) => {
+                let before = Footprint::of(o.get());
+                o.get_mut().entry = entry;
+                account(stats, before, Footprint::of(o.get()));
+                Some(TableEntry::Occupied(o))
+            }
+            Some(TableEntry::Vacant(v)) => {
+                let slot = Slot { key: self.key.into(), entry };
+                account(stats, Footprint::NONE, Footprint::of(&slot));
+                Some(TableEntry::Occupied(v.insert(slot)))
+            }
+            None => None,
+        };
+    }
+
+    /// Change the deadline of an existing entry (no-op if there is none).
+    pub fn set_expires_at(&mut self, at: Option<u64>) {
+        if let Some(TableEntry::Occupied(o)) = &mut self.state {
+            let before = Footprint::of(o.get());
+            o.get_mut().entry.set_expires_at(at);
+            account(self.stats, before, Footprint::of(o.get()));
+        }
+    }
+
+    /// Delete the entry; returns whether there was one.
+    pub fn remove(&mut self) -> bool {
+        match self.state.take() {
+            Some(TableEntry::Occupied(o)) => {
+                let (slot, vacant) = o.remove();
+                account(self.stats, Footprint::of(&slot), Footprint::NONE);
+                self.state = Some(TableEntry::Vacant(vacant));
+                true
+            }
+            other => {
+                self.state = other;
+                false
+            }
+        }
+    }
+}
+
+fn account(stats: &ShardStats, before: Footprint, after: Footprint) {
+    adjust(&stats.keys, before.keys, after.keys);
+    adjust(&stats.expires, before.expires, after.expires);
+    adjust(&stats.memory, before.bytes, after.bytes);
 }
 
 /// What a set of slots contributes to a shard's counters.
@@ -322,14 +383,13 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn put(table: &Table, key: &str, value: &str, expires_at: Option<u64>) {
-        table.mutate(key.as_bytes(), 0, |_| (Change::Put(Entry::new(Bytes::from(value.to_string()), expires_at)), ()));
+        table.update(key.as_bytes(), 0, |slot| slot.put(value.as_bytes(), expires_at));
     }
 
-    fn get(table: &Table, key: &str, now: u64) -> Option<Bytes> {
-        table.view(key.as_bytes(), now, |e| e.map(|e| e.value().clone()))
+    fn get(table: &Table, key: &str, now: u64) -> Option<Vec<u8>> {
+        table.view(key.as_bytes(), now, |e| e.map(|e| e.value().to_vec()))
     }
 
     #[test]
@@ -340,7 +400,7 @@ mod tests {
         assert_eq!(table.len(), 2);
         assert_eq!(table.expires(), 1);
         assert_eq!(get(&table, "a", 0).as_deref(), Some(&b"1"[..]));
-        table.mutate(b"a", 0, |_| (Change::Remove, ()));
+        assert!(table.update(b"a", 0, |slot| slot.remove()));
         assert_eq!(get(&table, "a", 0), None);
         assert_eq!(table.len(), 1);
     }
@@ -375,7 +435,7 @@ mod tests {
         let keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
         table.with_keys_locked(keys.iter().map(|k| k.as_bytes()), |locked| {
             for k in &keys {
-                locked.mutate(k.as_bytes(), 0, |_| (Change::Put(Entry::new(Bytes::from_static(b"x"), None)), ()));
+                locked.update(k.as_bytes(), 0, |slot| slot.put(b"x", None));
             }
         });
         assert_eq!(table.len(), 50);

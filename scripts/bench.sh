@@ -1,0 +1,486 @@
+#!/usr/bin/env bash
+# bench.sh - throughput of Redistill vs. a real redis-server, in the same run.
+#
+# Builds target/release/redistill (unless --no-build), starts it and a
+# redis-server on free local ports, and runs redis-benchmark against both,
+# alternating Redistill, Redis, Redistill, Redis ... for ROUNDS rounds, in two
+# modes:
+#   pinned    servers on CPU 0 (taskset -c 0), redis-benchmark on CPU 1
+#             (taskset -c 1); Redistill gets --threads 1 by default
+#   unpinned  no pinning; Redistill gets --threads 2 by default
+# Per mode it prints a table: test, median ops/s of each server, the ratio
+# Redistill/Redis and every round's numbers. If memtier_benchmark is on PATH it
+# is run against both servers too (ROUNDS alternating runs of MEMTIER_TIME
+# seconds each, --ratio=1:1 --pipeline=30 --threads=2 --clients=20). Missing redis-server/redis-tools are
+# installed with apt-get. Ratios never make the script fail; breakage does
+# (a server that does not start or dies, a benchmark that fails or hangs).
+#
+# Usage:
+#   scripts/bench.sh                 full run (1M requests x 3 rounds x 2 modes)
+#   scripts/bench.sh --quick         smoke run (100k requests, 1 round)
+#   scripts/bench.sh --no-build --mode pinned --rounds 5
+#   REQUESTS=200000 PIPELINE=1 scripts/bench.sh
+#
+# Flags (each has an environment variable of the same meaning; flags win):
+#   --quick                 REQUESTS=100000, ROUNDS=1, MEMTIER_TIME=5 unless set
+#   --no-build              do not run cargo build --release (BUILD=0)
+#   --rounds N              ROUNDS, default 3
+#   -n, --requests N        REQUESTS, default 1000000 (redis-benchmark -n)
+#   -P, --pipeline N        PIPELINE, default 16 (redis-benchmark -P)
+#   -c, --clients N         CLIENTS, default 50 (redis-benchmark -c)
+#   -d, --data-size N       DATA_SIZE, default 256 (redis-benchmark -d)
+#   -r, --keyspace N        KEYSPACE, default 100000 (redis-benchmark -r)
+#   -t, --tests LIST        TESTS, default set,get (redis-benchmark -t)
+#   --mode pinned|unpinned|both   MODES, default both (pinned,unpinned)
+#   --threads-pinned N      THREADS_PINNED, default 1 (Redistill --threads)
+#   --threads-unpinned N    THREADS_UNPINNED, default 2
+#   --server-cpus LIST      SERVER_CPUS, default 0 (taskset -c, pinned mode)
+#   --client-cpus LIST      CLIENT_CPUS, default 1
+#   --memtier auto|yes|no   MEMTIER, default auto (= run when on PATH)
+#   --memtier-time S        MEMTIER_TIME, default 20 (--test-time)
+#   --out FILE              RESULTS_OUT: also write raw results as CSV
+#   -h, --help              this text
+# Other environment variables:
+#   REDISTILL_PORT / REDIS_PORT  first port to try (16379 / 16380); the next
+#                                free one is used when taken
+#   STARTUP_TIMEOUT  seconds to wait for PING (20)
+#   BENCH_TIMEOUT    seconds one benchmark run may take before it counts as
+#                    hung (600; redis-benchmark spins forever on a dead server)
+#   REDISTILL_BIN    use this binary/command instead of building Redistill
+#                    (implies --no-build). If its name is redis-server* it is
+#                    started with redis-server arguments, so the whole script
+#                    can be tried as redis-server vs redis-server.
+#   REDISTILL_STYLE  redistill|redis: force the argument style of REDISTILL_BIN
+#   KEEP_TMP=1       keep the temporary directory (logs, raw CSV)
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+usage() {
+    # Print the header comment (from line 2 up to the first non-comment line).
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
+}
+
+# ------------------------------------------------------------ settings ---
+
+# Empty means "not given"; defaults are applied after the flags are parsed,
+# so that --quick only changes what was not set explicitly.
+ROUNDS=${ROUNDS:-}
+REQUESTS=${REQUESTS:-}
+PIPELINE=${PIPELINE:-16}
+CLIENTS=${CLIENTS:-50}
+DATA_SIZE=${DATA_SIZE:-256}
+KEYSPACE=${KEYSPACE:-100000}
+TESTS=${TESTS:-set,get}
+MODES=${MODES:-pinned,unpinned}
+THREADS_PINNED=${THREADS_PINNED:-1}
+THREADS_UNPINNED=${THREADS_UNPINNED:-2}
+SERVER_CPUS=${SERVER_CPUS:-0}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+MEMTIER=${MEMTIER:-auto}
+MEMTIER_TIME=${MEMTIER_TIME:-}
+REDISTILL_PORT=${REDISTILL_PORT:-16379}
+REDIS_PORT=${REDIS_PORT:-16380}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
+BUILD=${BUILD:-1}
+QUICK=0
+REDISTILL_BIN=${REDISTILL_BIN:-}
+REDISTILL_STYLE=${REDISTILL_STYLE:-}
+RESULTS_OUT=${RESULTS_OUT:-}
+KEEP_TMP=${KEEP_TMP:-0}
+
+parse_args() {
+    while (($#)); do
+        case $1 in
+        --quick) QUICK=1 ;;
+        --no-build) BUILD=0 ;;
+        --rounds) ROUNDS=${2:?--rounds needs a value}; shift ;;
+        -n | --requests) REQUESTS=${2:?$1 needs a value}; shift ;;
+        -P | --pipeline) PIPELINE=${2:?$1 needs a value}; shift ;;
+        -c | --clients) CLIENTS=${2:?$1 needs a value}; shift ;;
+        -d | --data-size) DATA_SIZE=${2:?$1 needs a value}; shift ;;
+        -r | --keyspace) KEYSPACE=${2:?$1 needs a value}; shift ;;
+        -t | --tests) TESTS=${2:?$1 needs a value}; shift ;;
+        --mode | --modes) MODES=${2:?$1 needs a value}; shift ;;
+        --threads-pinned) THREADS_PINNED=${2:?$1 needs a value}; shift ;;
+        --threads-unpinned) THREADS_UNPINNED=${2:?$1 needs a value}; shift ;;
+        --server-cpus) SERVER_CPUS=${2:?$1 needs a value}; shift ;;
+        --client-cpus) CLIENT_CPUS=${2:?$1 needs a value}; shift ;;
+        --memtier) MEMTIER=${2:?$1 needs a value}; shift ;;
+        --memtier-time) MEMTIER_TIME=${2:?$1 needs a value}; shift ;;
+        --out) RESULTS_OUT=${2:?$1 needs a value}; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+        esac
+        shift
+    done
+
+    if ((QUICK)); then
+        ROUNDS=${ROUNDS:-1}
+        REQUESTS=${REQUESTS:-100000}
+        MEMTIER_TIME=${MEMTIER_TIME:-5}
+    fi
+    ROUNDS=${ROUNDS:-3}
+    REQUESTS=${REQUESTS:-1000000}
+    MEMTIER_TIME=${MEMTIER_TIME:-20}
+    [[ $MODES == both ]] && MODES=pinned,unpinned
+
+    local name
+    for name in ROUNDS REQUESTS PIPELINE CLIENTS DATA_SIZE KEYSPACE \
+        THREADS_PINNED THREADS_UNPINNED MEMTIER_TIME STARTUP_TIMEOUT BENCH_TIMEOUT \
+        REDISTILL_PORT REDIS_PORT; do
+        [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '${!name}'"
+    done
+    local mode
+    for mode in ${MODES//,/ }; do
+        [[ $mode == pinned || $mode == unpinned ]] || die "unknown mode '$mode' (pinned|unpinned|both)"
+    done
+    [[ $MEMTIER =~ ^(auto|yes|no)$ ]] || die "--memtier must be auto, yes or no"
+}
+
+# ------------------------------------------------------------- globals ---
+
+TMP_DIR=""
+RESULTS="" # whitespace-separated rows: mode tool server round test ops
+SERVER_PIDS=()
+CHILD_PID="" # the benchmark currently running, if any
+USED_PORTS=()
+REDISTILL_CMD=""
+ACTIVE_MODES=()
+
+cleanup() {
+    local rc=$?
+    local pid
+    [[ -n $CHILD_PID ]] && stop_pid "$CHILD_PID"
+    for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
+    if [[ -n $TMP_DIR && -d $TMP_DIR ]]; then
+        if ((rc != 0)) || [[ $KEEP_TMP == 1 ]]; then
+            log "logs and raw output kept in $TMP_DIR"
+        else
+            rm -rf "$TMP_DIR"
+        fi
+    fi
+    exit "$rc"
+}
+
+# run_child OUT ERR CMD...: run CMD in the background with stdout to OUT and
+# stderr to ERR, and wait for it. Unlike a foreground command, `wait` returns
+# as soon as a TERM/INT trap fires, so the script (and cleanup, which stops
+# CMD) reacts at once.
+run_child() {
+    local out=$1 err=$2 rc=0
+    shift 2
+    "$@" >"$out" 2>"$err" </dev/null &
+    CHILD_PID=$!
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+
+# ---------------------------------------------------------------- setup ---
+
+check_tools() {
+    ensure_redis_tools
+    have timeout || die "timeout (coreutils) not found"
+    have awk || die "awk not found"
+    local mode cpus
+    cpus=$(nproc 2>/dev/null || echo 1)
+    for mode in ${MODES//,/ }; do
+        if [[ $mode == pinned ]]; then
+            if ! have taskset; then
+                warn "taskset not found (package util-linux): skipping pinned mode"
+                continue
+            elif ((cpus < 2)); then
+                warn "only $cpus CPU(s): skipping pinned mode"
+                continue
+            fi
+        fi
+        ACTIVE_MODES+=("$mode")
+    done
+    ((${#ACTIVE_MODES[@]})) || die "no mode left to run"
+    case $MEMTIER in
+    yes) have memtier_benchmark || die "--memtier yes but memtier_benchmark is not on PATH" ;;
+    auto) if have memtier_benchmark; then MEMTIER=yes; else MEMTIER=no; fi ;;
+    esac
+}
+
+# Decide which command plays "Redistill": the freshly built binary, or
+# REDISTILL_BIN (and in which argument style to start it).
+resolve_redistill() {
+    if [[ -n $REDISTILL_BIN ]]; then
+        REDISTILL_CMD=$(command -v "$REDISTILL_BIN") || die "REDISTILL_BIN '$REDISTILL_BIN' not found"
+        if [[ -z $REDISTILL_STYLE ]]; then
+            case $(basename "$REDISTILL_CMD") in
+            redis-server*) REDISTILL_STYLE=redis ;;
+            *) REDISTILL_STYLE=redistill ;;
+            esac
+        fi
+        warn "REDISTILL_BIN set: using $REDISTILL_CMD ($REDISTILL_STYLE arguments) as 'redistill'"
+        return 0
+    fi
+    REDISTILL_STYLE=${REDISTILL_STYLE:-redistill}
+    local target_dir=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+    if [[ $BUILD == 1 ]]; then
+        have cargo || die "cargo not found (or pass --no-build with a built binary)"
+        log "cargo build --release"
+        (cd "$REPO_ROOT" && cargo build --release)
+    fi
+    REDISTILL_CMD=$target_dir/release/redistill
+    [[ -x $REDISTILL_CMD ]] || die "$REDISTILL_CMD not found (build it, or drop --no-build)"
+}
+
+# --------------------------------------------------------------- servers ---
+
+# cpu_prefix MODE ROLE: print the command prefix (taskset ...) for a process
+# with ROLE server|client in MODE, one word per line.
+pin_prefix() {
+    local mode=$1 role=$2
+    [[ $mode == pinned ]] || return 0
+    if [[ $role == server ]]; then
+        printf '%s\n' taskset -c "$SERVER_CPUS"
+    else
+        printf '%s\n' taskset -c "$CLIENT_CPUS"
+    fi
+}
+
+# start_server NAME MODE PORT_VAR: start server NAME (redistill|redis) for
+# MODE on a free port; stores the port in the variable named PORT_VAR and the
+# pid in <NAME>_PID.
+start_server() {
+    local name=$1 mode=$2 port_var=$3
+    local base prefix=() cmd=() port pid logfile dir
+    if [[ $name == redistill ]]; then base=$REDISTILL_PORT; else base=$REDIS_PORT; fi
+    port=$(find_free_port "$base" "${USED_PORTS[@]}")
+    USED_PORTS+=("$port")
+    mapfile -t prefix < <(pin_prefix "$mode" server)
+    dir=$TMP_DIR/$name-$mode
+    mkdir -p "$dir"
+    logfile=$dir/server.log
+
+    local style=redis bin=redis-server threads=
+    if [[ $name == redistill ]]; then
+        style=$REDISTILL_STYLE
+        bin=$REDISTILL_CMD
+        if [[ $mode == pinned ]]; then threads=$THREADS_PINNED; else threads=$THREADS_UNPINNED; fi
+    fi
+    if [[ $style == redistill ]]; then
+        # An empty config file, so that the repo's redistill.toml is not used.
+        : >"$dir/empty.toml"
+        cmd=("$bin" --port "$port" --bind 127.0.0.1 --threads "$threads" --config "$dir/empty.toml")
+    else
+        cmd=("$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
+            --daemonize no --dir "$dir")
+    fi
+
+    local shown
+    printf -v shown '%q ' "${prefix[@]}" "${cmd[@]}"
+    log "starting $name ($mode): ${shown% }"
+    (cd "$dir" && exec "${prefix[@]}" "${cmd[@]}") >"$logfile" 2>&1 </dev/null &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    wait_for_ping "$port" "$pid" "$STARTUP_TIMEOUT" "$logfile" ||
+        die "$name did not start (mode $mode, port $port)"
+    kill -0 "$pid" 2>/dev/null || die "$name exited right after answering PING (port $port taken?)"
+    printf -v "$port_var" '%s' "$port"
+    printf -v "${name^^}_PID" '%s' "$pid"
+}
+
+stop_servers() {
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
+    SERVER_PIDS=()
+}
+
+# assert_alive NAME PID: fail when a server died during a benchmark.
+assert_alive() {
+    kill -0 "$2" 2>/dev/null && return 0
+    warn "$1 (pid $2) died; log tail:"
+    tail -n 30 "$TMP_DIR/$1-"*/server.log >&2 || true
+    die "$1 crashed during the benchmark"
+}
+
+# ----------------------------------------------------------- benchmarks ---
+
+# run_redis_benchmark MODE NAME PORT PID ROUND: one redis-benchmark run;
+# appends "mode redis-benchmark name round TEST ops" rows to RESULTS.
+run_redis_benchmark() {
+    local mode=$1 name=$2 port=$3 pid=$4 round=$5
+    local prefix=() out err rows
+    mapfile -t prefix < <(pin_prefix "$mode" client)
+    out=$TMP_DIR/rb-$mode-$name-$round.csv
+    err=$TMP_DIR/rb-$mode-$name-$round.err
+
+    if ! run_child "$out" "$err" timeout "$BENCH_TIMEOUT" "${prefix[@]}" redis-benchmark \
+        -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" -P "$PIPELINE" -c "$CLIENTS" \
+        -d "$DATA_SIZE" -r "$KEYSPACE" --csv; then
+        cat "$err" >&2 || true
+        assert_alive "$name" "$pid"
+        die "redis-benchmark against $name failed or exceeded ${BENCH_TIMEOUT}s (mode $mode, round $round)"
+    fi
+    assert_alive "$name" "$pid"
+
+    # redis-benchmark 7 --csv prints a header, then one line per test:
+    #   "test","rps","avg_latency_ms","min_latency_ms",...
+    #   "SET","480769.22","1.244",...
+    # (older versions have no header and only "test","rps").
+    rows=$(awk -F'","' '
+        { gsub(/^"|"\r?$/, "") }
+        $1 == "test" { next }
+        NF >= 2 && $2 ~ /^[0-9]+(\.[0-9]+)?$/ && $2 > 0 {
+            t = $1; gsub(/[ \t]+/, "_", t)   # "MSET (10 keys)" -> one word
+            print t, $2
+        }' "$out")
+    if [[ -z $rows ]]; then
+        warn "unexpected redis-benchmark output:"
+        cat "$out" "$err" >&2 || true
+        die "no results parsed from redis-benchmark against $name (mode $mode, round $round)"
+    fi
+    local test ops
+    while read -r test ops; do
+        RESULTS+="$mode redis-benchmark $name $round $test $ops"$'\n'
+        log "  $mode round $round  $name  $test  $ops ops/s"
+    done <<<"$rows"
+}
+
+# run_memtier MODE NAME PORT PID ROUND: one memtier_benchmark run; rows for
+# Sets, Gets and Totals.
+run_memtier() {
+    local mode=$1 name=$2 port=$3 pid=$4 round=$5
+    local prefix=() out rows
+    mapfile -t prefix < <(pin_prefix "$mode" client)
+    out=$TMP_DIR/memtier-$mode-$name-$round.txt
+
+    if ! run_child "$out" "$out.err" timeout "$((MEMTIER_TIME + BENCH_TIMEOUT))" "${prefix[@]}" \
+        memtier_benchmark -s 127.0.0.1 -p "$port" --ratio=1:1 --data-size="$DATA_SIZE" \
+        --pipeline=30 --threads=2 --clients=20 --distinct-client-seed \
+        --test-time="$MEMTIER_TIME" --hide-histogram; then
+        tail -n 30 "$out.err" >&2 || true
+        tail -n 30 "$out" >&2 || true
+        assert_alive "$name" "$pid"
+        die "memtier_benchmark against $name failed (mode $mode, round $round)"
+    fi
+    assert_alive "$name" "$pid"
+
+    # The "ALL STATS" table: Type, Ops/sec, Hits/sec, ... with rows
+    # Sets, Gets, Waits, Totals.
+    rows=$(awk '$1 ~ /^(Sets|Gets|Totals)$/ && $2 ~ /^[0-9]+(\.[0-9]+)?$/ { print $1, $2 }' "$out")
+    [[ -n $rows ]] || { tail -n 30 "$out" >&2; die "no results parsed from memtier_benchmark against $name"; }
+    local test ops
+    while read -r test ops; do
+        RESULTS+="$mode memtier $name $round $test $ops"$'\n'
+        log "  $mode memtier round $round  $name  $test  $ops ops/s"
+    done <<<"$rows"
+}
+
+# run_mode MODE: start both servers, alternate benchmarks, stop them.
+run_mode() {
+    local mode=$1 round
+    local RT_PORT RS_PORT REDISTILL_PID REDIS_PID
+    section "mode: $mode"
+    start_server redistill "$mode" RT_PORT
+    start_server redis "$mode" RS_PORT
+
+    for ((round = 1; round <= ROUNDS; round++)); do
+        run_redis_benchmark "$mode" redistill "$RT_PORT" "$REDISTILL_PID" "$round"
+        run_redis_benchmark "$mode" redis "$RS_PORT" "$REDIS_PID" "$round"
+    done
+    if [[ $MEMTIER == yes ]]; then
+        for ((round = 1; round <= ROUNDS; round++)); do
+            run_memtier "$mode" redistill "$RT_PORT" "$REDISTILL_PID" "$round"
+            run_memtier "$mode" redis "$RS_PORT" "$REDIS_PID" "$round"
+        done
+    fi
+    stop_servers
+}
+
+# -------------------------------------------------------------- report ---
+
+# values MODE TOOL SERVER TEST: that combination's numbers, in round order.
+values() {
+    awk -v m="$1" -v t="$2" -v s="$3" -v x="$4" \
+        '$1 == m && $2 == t && $3 == s && $5 == x { print $6 }' <<<"$RESULTS"
+}
+
+# print_table MODE TOOL
+print_table() {
+    local mode=$1 tool=$2 threads params
+    local tests
+    tests=$(awk -v m="$mode" -v t="$tool" '$1 == m && $2 == t && !seen[$5]++ { print $5 }' <<<"$RESULTS")
+    [[ -n $tests ]] || return 0
+
+    if [[ $mode == pinned ]]; then threads=$THREADS_PINNED; else threads=$THREADS_UNPINNED; fi
+    if [[ $tool == redis-benchmark ]]; then
+        params="redis-benchmark -t $TESTS -n $REQUESTS -P $PIPELINE -c $CLIENTS -d $DATA_SIZE -r $KEYSPACE"
+    else
+        params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
+    fi
+    echo
+    echo "### $mode / $tool"
+    if [[ $mode == pinned ]]; then
+        echo "servers on CPU $SERVER_CPUS, load generator on CPU $CLIENT_CPUS; redistill --threads $threads"
+    else
+        echo "no CPU pinning; redistill --threads $threads"
+    fi
+    echo "$params; median of $ROUNDS round(s)"
+    echo
+    printf '%-16s %18s %18s %10s\n' test "redistill ops/s" "redis ops/s" ratio
+    printf '%-16s %18s %18s %10s\n' ---- --------------- ----------- -----
+    local test a b
+    while read -r test; do
+        a=$(values "$mode" "$tool" redistill "$test" | median)
+        b=$(values "$mode" "$tool" redis "$test" | median)
+        printf '%-16s %18s %18s %10s\n' "$test" "$a" "$b" "$(ratio "$a" "$b")"
+    done <<<"$tests"
+    echo
+    echo "per round (ops/s):"
+    while read -r test; do
+        printf '  %-14s redistill: %s\n' "$test" "$(values "$mode" "$tool" redistill "$test" | paste -sd' ')"
+        printf '  %-14s redis:     %s\n' "" "$(values "$mode" "$tool" redis "$test" | paste -sd' ')"
+    done <<<"$tests"
+}
+
+report() {
+    section "results" 2>&1
+    echo "host: $(nproc) CPU(s), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+    echo "redistill: $REDISTILL_CMD ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
+    echo "redis:     $(redis-server --version | head -n1)"
+    local mode tool
+    for mode in "${ACTIVE_MODES[@]}"; do
+        for tool in redis-benchmark memtier; do
+            print_table "$mode" "$tool"
+        done
+    done
+    if [[ -n $RESULTS_OUT ]]; then
+        {
+            echo "mode,tool,server,round,test,ops_per_sec"
+            awk 'NF { print $1 "," $2 "," $3 "," $4 "," $5 "," $6 }' <<<"$RESULTS"
+        } >"$RESULTS_OUT"
+        log "raw results written to $RESULTS_OUT"
+    fi
+}
+
+# ---------------------------------------------------------------- main ---
+
+main() {
+    parse_args "$@"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    check_tools
+    resolve_redistill
+    TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")
+    log "modes: ${ACTIVE_MODES[*]}; rounds: $ROUNDS; requests: $REQUESTS; memtier: $MEMTIER"
+
+    local mode
+    for mode in "${ACTIVE_MODES[@]}"; do
+        run_mode "$mode"
+    done
+    report
+}
+
+main "$@"

@@ -1,0 +1,145 @@
+//! CONFIG GET / SET / RESETSTAT: the server's settings under Redis's
+//! parameter names, so tools that read `maxmemory` or `save` find them.
+
+use super::{dispatch_subcommand, Command, Ctx, Flags, KeySpec, Subcommand};
+use crate::config::parse_memory;
+use crate::protocol::parse::parse_i64;
+use crate::protocol::Args;
+use crate::server::Server;
+
+pub static COMMANDS: &[Command] =
+    &[Command { name: "config", arity: -2, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: config }];
+
+type Getter = fn(&Server) -> String;
+/// Validates a new value and, when `apply` is true, installs it.
+type Setter = fn(&Server, &str, bool) -> Result<(), &'static str>;
+
+/// One parameter: its Redis name, how to read it, and how to change it
+/// (None for settings fixed at start-up).
+struct Parameter {
+    name: &'static str,
+    get: Getter,
+    set: Option<Setter>,
+}
+
+const PARAMETERS: &[Parameter] = &[
+    Parameter { name: "maxmemory", get: |s| s.live.max_memory().to_string(), set: Some(set_maxmemory) },
+    Parameter {
+        name: "maxmemory-policy",
+        get: |s| s.live.eviction_policy().as_str().to_string(),
+        set: Some(set_maxmemory_policy),
+    },
+    Parameter { name: "timeout", get: |s| s.live.timeout().to_string(), set: Some(set_timeout) },
+    Parameter {
+        name: "requirepass",
+        // The password itself is never echoed back.
+        get: |s| if s.requires_auth() { "********".into() } else { String::new() },
+        set: Some(set_requirepass),
+    },
+    Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
+    Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
+    Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
+    Parameter { name: "port", get: |s| s.port().to_string(), set: None },
+    Parameter { name: "tcp-keepalive", get: |s| s.config.performance.tcp_keepalive.to_string(), set: None },
+    Parameter { name: "proto-max-bulk-len", get: |s| s.config.server.proto_max_bulk_len.to_string(), set: None },
+    Parameter {
+        name: "client-query-buffer-limit",
+        get: |s| s.config.server.client_query_buffer_limit.to_string(),
+        set: None,
+    },
+    Parameter { name: "io-threads", get: |s| s.config.server.worker_threads().to_string(), set: None },
+    Parameter { name: "save", get: |_| String::new(), set: None },
+    Parameter { name: "appendonly", get: |_| "no".into(), set: None },
+    Parameter { name: "hz", get: |_| "10".into(), set: None },
+    Parameter { name: "replica-read-only", get: |_| "yes".into(), set: None },
+    Parameter { name: "cluster-enabled", get: |_| "no".into(), set: None },
+];
+
+const CONFIG_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "get", arity: -3, run: config_get },
+    Subcommand { name: "set", arity: -4, run: config_set },
+    Subcommand { name: "resetstat", arity: 2, run: config_resetstat },
+];
+
+/// CONFIG GET pattern [pattern ...] | SET name value [name value ...] | RESETSTAT
+fn config(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    dispatch_subcommand(ctx, args, "config", CONFIG_SUBCOMMANDS);
+}
+
+/// CONFIG RESETSTAT
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    ctx.server.metrics.reset();
+    ctx.out.ok();
+}
+
+fn config_get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let patterns: Vec<&[u8]> = args.iter().skip(2).collect();
+    let found: Vec<&Parameter> = PARAMETERS
+        .iter()
+        .filter(|p| patterns.iter().any(|pattern| crate::glob::matches(pattern, p.name.as_bytes(), true)))
+        .collect();
+    ctx.out.map(found.len());
+    for parameter in found {
+        ctx.out.bulk(parameter.name.as_bytes());
+        ctx.out.bulk((parameter.get)(ctx.server).as_bytes());
+    }
+}
+
+/// All name/value pairs are checked before any is applied, as in Redis.
+fn config_set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() % 2 != 0 {
+        return ctx.error(&super::arity_message("config|set"));
+    }
+    let mut changes = Vec::new();
+    for pair in (2..args.len()).step_by(2) {
+        let name = String::from_utf8_lossy(args.get(pair)).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(args.get(pair + 1)).into_owned();
+        let Some(setter) = PARAMETERS.iter().find(|p| p.name == name).and_then(|p| p.set) else {
+            return ctx.error(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        };
+        if let Err(reason) = setter(ctx.server, &value, false) {
+            return ctx.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"));
+        }
+        changes.push((value, setter));
+    }
+    for (value, setter) in changes {
+        let _ = setter(ctx.server, &value, true);
+    }
+    ctx.out.ok();
+}
+
+fn set_maxmemory(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let bytes = parse_memory(value).map_err(|_| "argument must be a memory value")?;
+    if apply {
+        server.live.set_max_memory(bytes);
+    }
+    Ok(())
+}
+
+fn set_maxmemory_policy(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let policy = value.parse().map_err(|_| {
+        "argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, \
+         volatile-random, allkeys-random, volatile-ttl, noeviction"
+    })?;
+    if apply {
+        server.live.set_eviction_policy(policy);
+    }
+    Ok(())
+}
+
+fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let seconds = parse_i64(value.as_bytes())
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or("argument couldn't be parsed into an integer")?;
+    if apply {
+        server.live.set_timeout(seconds);
+    }
+    Ok(())
+}
+
+fn set_requirepass(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    if apply {
+        server.live.set_password((!value.is_empty()).then(|| value.to_string()));
+    }
+    Ok(())
+}

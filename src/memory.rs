@@ -1,0 +1,60 @@
+//! The allocator and what it tells us about memory use.
+//!
+//! Redistill uses jemalloc, like Redis, for three reasons: its size classes
+//! keep fragmentation low under cache churn (many same-sized values freed
+//! and reallocated), it reports the bytes the program really holds
+//! (`stats.allocated`), which is what `max_memory` is measured against, and
+//! it can hand freed pages back to the operating system on demand, so RSS
+//! drops after FLUSHDB or a wave of expiry instead of staying at the peak.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tikv_jemalloc_ctl::{epoch, stats};
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The highest `allocated()` seen by [`refresh`].
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+/// Refresh jemalloc's statistics (they are cached until the epoch moves)
+/// and return the bytes allocated by the program.
+pub fn refresh() -> u64 {
+    let _ = epoch::advance();
+    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    PEAK.fetch_max(allocated, Ordering::Relaxed);
+    allocated
+}
+
+/// Bytes allocated as of the last refresh.
+pub fn allocated() -> u64 {
+    stats::allocated::read().unwrap_or(0) as u64
+}
+
+/// Bytes in pages jemalloc has mapped and are resident, as of the last
+/// refresh.
+pub fn resident() -> u64 {
+    stats::resident::read().unwrap_or(0) as u64
+}
+
+/// The peak of `allocated()`.
+pub fn peak() -> u64 {
+    PEAK.load(Ordering::Relaxed)
+}
+
+/// Return all unused dirty pages to the operating system now.
+pub fn purge() {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge"; 4096 is MALLCTL_ARENAS_ALL.
+    const NAME: &[u8] = b"arena.4096.purge\0";
+    // SAFETY: NAME is NUL-terminated, and this mallctl neither reads nor
+    // writes a value, so null pointers with zero lengths are what it takes.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            NAME.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
