@@ -11,25 +11,24 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 struct Anchor {
     instant: Instant,
-    unix_ms: u64,
+    unix_us: u64,
 }
 
 fn anchor() -> &'static Anchor {
     static ANCHOR: OnceLock<Anchor> = OnceLock::new();
     ANCHOR.get_or_init(|| Anchor {
         instant: Instant::now(),
-        unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        unix_us: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64),
     })
 }
 
 /// Milliseconds since the unix epoch, never going backwards.
 pub fn now_ms() -> u64 {
-    let anchor = anchor();
-    anchor.unix_ms + anchor.instant.elapsed().as_millis() as u64
+    now_us() / 1000
 }
 
-/// Microseconds since the unix epoch, on the same monotonic base (TIME).
+/// Microseconds since the unix epoch, never going backwards (TIME).
 pub fn now_us() -> u64 {
     let anchor = anchor();
-    anchor.unix_ms * 1000 + anchor.instant.elapsed().as_micros() as u64
+    anchor.unix_us + anchor.instant.elapsed().as_micros() as u64
 }

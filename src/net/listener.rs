@@ -115,7 +115,8 @@ impl Acceptor {
         configure(&stream, &self.server);
         let worker = self.least_loaded();
         worker.load.fetch_add(1, Ordering::Relaxed);
-        if worker.sender.send(Incoming { stream, addr }).is_err() || worker.waker.wake().is_err() {
+        let id = self.server.next_client_id();
+        if worker.sender.send(Incoming { stream, addr, id }).is_err() || worker.waker.wake().is_err() {
             crate::log_error!("worker unavailable; dropping client {addr}");
             worker.load.fetch_sub(1, Ordering::Relaxed);
             self.server.remove_client();

@@ -35,6 +35,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Incoming {
     pub stream: TcpStream,
     pub addr: SocketAddr,
+    /// Assigned in accept order, so a later connection has a higher id.
+    pub id: u64,
 }
 
 pub struct Worker {
@@ -106,7 +108,7 @@ impl Worker {
     }
 
     fn register_incoming(&mut self) {
-        while let Ok(Incoming { mut stream, addr }) = self.incoming.try_recv() {
+        while let Ok(Incoming { mut stream, addr, id }) = self.incoming.try_recv() {
             let entry = self.connections.vacant_entry();
             let key = entry.key();
             let registered =
@@ -116,7 +118,7 @@ impl Worker {
                 self.forget_client();
                 continue;
             }
-            let session = Session::new(self.server.next_client_id(), Some(addr), !self.server.requires_auth());
+            let session = Session::new(id, Some(addr), !self.server.requires_auth());
             entry.insert(Connection::new(stream, session));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
             // Bytes may have arrived before registration; look now.
