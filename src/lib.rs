@@ -5,17 +5,21 @@
 //! `protocol` turns bytes into commands and replies back into bytes,
 //! `commands` implements each Redis command against the `store`, a striped
 //! table of RwLock-protected hash maps. `config`, `metrics` and `log` are the
-//! supporting cast.
+//! supporting cast; `http` serves `/health` and `/metrics` on a port of its
+//! own, and `systemd` tells a service manager when the server is ready.
 
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod glob;
+pub mod http;
 pub mod log;
+pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod systemd;

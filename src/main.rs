@@ -2,12 +2,11 @@
 //! network threads and the expiry sweep, and run until SIGTERM or SIGINT.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use redistill::cli::{self, CliAction};
 use redistill::server::Server;
-use redistill::{config, log, log_error, log_info, net, store};
+use redistill::{config, http, log, log_error, log_info, maintenance, net, systemd};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -50,21 +49,37 @@ fn run(loaded: config::Loaded) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let network = net::start(&server)
         .map_err(|e| format!("cannot listen on {}:{}: {e}", server.config.server.bind, server.config.server.port))?;
-    let stop_sweep = Arc::new(AtomicBool::new(false));
-    let sweep = store::expiry::spawn(Arc::clone(&server.store), Arc::clone(&stop_sweep))
-        .map_err(|e| format!("cannot start the expiry thread: {e}"))?;
+    let maintenance =
+        maintenance::spawn(Arc::clone(&server)).map_err(|e| format!("cannot start the maintenance thread: {e}"))?;
+    server.mark_startup_memory();
+    let http = http::start(&server).map_err(|e| {
+        format!(
+            "cannot listen on {}:{} (health_check_port): {e}",
+            server.config.server.bind, server.config.server.health_check_port
+        )
+    })?;
     log_startup(&server, &source);
+    if let Some(http) = &http {
+        log_info!("health and metrics on http://{}/health and /metrics", http.local_addr());
+    }
+    // Only now, with every listener bound, is the server ready for systemd.
+    systemd::ready(&format!("Accepting connections on {}:{}", server.config.server.bind, server.port()));
 
     if let Some(signal) = signals.forever().next() {
         log_info!("received signal {signal}, shutting down");
     }
+    systemd::stopping("Shutting down");
     server.begin_shutdown();
     network.wake_all();
     for thread in network.threads {
         let _ = thread.join();
     }
-    stop_sweep.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = sweep.join();
+    // Stopped after the workers have drained, so /health reports 503
+    // throughout the shutdown rather than going silent at its start.
+    if let Some(http) = http {
+        http.stop();
+    }
+    let _ = maintenance.join();
     log_info!("bye");
     Ok(())
 }

@@ -30,6 +30,9 @@ pub struct Server {
     local_addr: OnceLock<SocketAddr>,
     /// Random per-process id, as Redis's INFO `run_id`.
     run_id: String,
+    /// Bytes allocated once the server was up and idle (buffer pools,
+    /// empty tables): `max_memory` limits what is allocated beyond this.
+    startup_memory: AtomicU64,
 }
 
 impl Server {
@@ -49,6 +52,7 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             local_addr: OnceLock::new(),
             run_id: random_hex_id(),
+            startup_memory: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +106,27 @@ impl Server {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Record the idle footprint; call once everything has started.
+    pub fn mark_startup_memory(&self) {
+        self.startup_memory.store(crate::memory::refresh(), Ordering::Relaxed);
+    }
+
+    pub fn startup_memory(&self) -> u64 {
+        self.startup_memory.load(Ordering::Relaxed)
+    }
+
+    /// Allocated bytes above the idle footprint: what `max_memory` limits.
+    pub fn used_memory_over_startup(&self) -> u64 {
+        crate::memory::refresh().saturating_sub(self.startup_memory())
+    }
+
+    /// Whether a command that needs memory must be refused now: the limit
+    /// is crossed and nothing can be evicted (or the policy forbids it).
+    pub fn must_refuse_writes(&self) -> bool {
+        let pressure = &self.store.pressure;
+        pressure.over_limit() && (pressure.stuck() || self.live.eviction_policy() == EvictionPolicy::NoEviction)
     }
 
     pub fn begin_shutdown(&self) {

@@ -11,11 +11,13 @@ pub mod config;
 pub mod connection;
 pub mod info;
 pub mod keys;
+mod long_double;
 pub mod server;
 pub mod strings;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
@@ -27,6 +29,7 @@ use crate::server::Server;
 pub const SYNTAX_ERROR: &str = "ERR syntax error";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// What a command may do, for COMMAND's flags and for dispatch checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +154,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Reply with an error and count it.
     pub fn error(&mut self, msg: &str) {
-        self.stats.error_replies.incr();
+        self.stats.count_error(msg);
         self.out.error(msg);
     }
 
@@ -191,11 +194,13 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(config::COMMANDS)
 }
 
-type Index = HashMap<&'static [u8], &'static Command, FixedState>;
+/// Name -> (position in [`all`], command). The position is the command's
+/// stable id for per-command statistics.
+type Index = HashMap<&'static [u8], (usize, &'static Command), FixedState>;
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX.get_or_init(|| all().map(|c| (c.name.as_bytes(), c)).collect())
+    INDEX.get_or_init(|| all().enumerate().map(|(id, c)| (c.name.as_bytes(), (id, c))).collect())
 }
 
 /// Names longer than this cannot be commands.
@@ -203,6 +208,11 @@ const MAX_NAME_LEN: usize = 32;
 
 /// Find a command by name, case-insensitively, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    lookup_with_id(name).map(|(_, command)| command)
+}
+
+/// [`lookup`], also returning the command's position in [`all`].
+pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static Command)> {
     if name.len() > MAX_NAME_LEN {
         return None;
     }
@@ -214,20 +224,31 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 }
 
 /// Run one parsed command and write its reply.
+///
+/// Statistics as Redis keeps them: a command refused before it runs (wrong
+/// arity, not authenticated) counts as rejected; one that runs is timed
+/// (two clock reads) and counts as failed if it replied with an error.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.stats.commands_processed.incr();
-    let Some(command) = lookup(args.get(0)) else {
+    let Some((id, command)) = lookup_with_id(args.get(0)) else {
         let msg = unknown_command_message(args);
         return ctx.error(&msg);
     };
     // Redis checks arity before authentication.
     if !accepts(command.arity, args.len()) {
+        ctx.stats.record_rejected(id);
         return ctx.error(&arity_message(command.name));
     }
     if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
+        ctx.stats.record_rejected(id);
         return ctx.error(NOAUTH);
     }
+    let errors_before = ctx.stats.error_replies.get();
+    let started = Instant::now();
     (command.run)(ctx, args);
+    let elapsed = started.elapsed();
+    // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
+    ctx.stats.record_command(id, elapsed, ctx.stats.error_replies.get() > errors_before);
 }
 
 pub fn arity_message(name: &str) -> String {

@@ -1,71 +1,65 @@
-//! Active expiry: reclaim keys whose deadline passed even if no client
-//! ever touches them again.
+//! Active expiry and compaction passes over the shards.
 //!
 //! Lazy expiry (every access checks the deadline) keeps expired keys
-//! invisible; this sweep gives their memory back. Ten times a second it
-//! walks the shards that hold keys with a deadline, one shard lock at a
-//! time, and stops for the tick when its time budget is spent, resuming
-//! where it left off. Shards are small (keys / num_shards), so each lock is
-//! held for a short, bounded step and clients are never stalled behind a
-//! whole-database scan.
+//! invisible; these passes give their memory back without anyone touching
+//! them. The maintenance thread runs them ten times a second with a time
+//! budget, one shard lock at a time, resuming where the last pass stopped.
+//! Shards are small (keys / num_shards), so each lock is held for a short,
+//! bounded step and clients never stall behind a whole-database scan.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::Store;
-use crate::clock;
 
-/// How often the sweep runs (Redis's default `hz` is 10).
-const TICK: Duration = Duration::from_millis(100);
-
-/// CPU time the sweep may use per tick: a quarter of a core, as Redis's
-/// slow expire cycle allows itself.
-const BUDGET: Duration = Duration::from_millis(25);
-
-/// Where the sweep resumes on the next tick.
+/// A position in the (database, shard) space, for passes that resume.
 #[derive(Default)]
-pub struct Cursor {
+pub struct ShardCursor {
     db: usize,
     shard: usize,
 }
 
-/// Sweep shards from `cursor` until all have been visited once or the
-/// budget runs out. Returns the number of keys reclaimed.
-pub fn sweep(store: &Store, cursor: &mut Cursor, budget: Duration) -> usize {
-    let started = Instant::now();
-    let total_shards: usize = store.iter().map(|t| t.shard_count()).sum();
-    let mut removed = 0;
-    for _ in 0..total_shards {
-        if cursor.db >= store.databases() {
-            cursor.db = 0;
-        }
-        let table = store.db(cursor.db);
-        if table.shard_has_expires(cursor.shard) {
-            removed += table.lock_shard(cursor.shard).remove_expired(clock::now_ms());
-        }
-        cursor.shard += 1;
-        if cursor.shard == table.shard_count() {
-            cursor.shard = 0;
-            cursor.db += 1;
-        }
-        if started.elapsed() >= budget {
-            break;
+impl ShardCursor {
+    /// Visit shards from the cursor on, at most one full round, until
+    /// `visit` returns false or `budget` is spent.
+    pub fn visit(&mut self, store: &Store, budget: Duration, mut visit: impl FnMut(&super::Table, usize) -> bool) {
+        let started = Instant::now();
+        let total: usize = store.iter().map(|t| t.shard_count()).sum();
+        for _ in 0..total {
+            if self.db >= store.databases() {
+                self.db = 0;
+            }
+            let table = store.db(self.db);
+            let keep_going = visit(table, self.shard);
+            self.shard += 1;
+            if self.shard >= table.shard_count() {
+                self.shard = 0;
+                self.db += 1;
+            }
+            if !keep_going || started.elapsed() >= budget {
+                return;
+            }
         }
     }
+}
+
+/// Reclaim expired keys, shard by shard. Returns how many were removed.
+pub fn sweep_expired(store: &Store, cursor: &mut ShardCursor, now: u64, budget: Duration) -> usize {
+    let mut removed = 0;
+    cursor.visit(store, budget, |table, shard| {
+        if table.shard_has_expires(shard) {
+            removed += table.lock_shard(shard).remove_expired(now);
+        }
+        true
+    });
     removed
 }
 
-/// Run the sweep every tick until `stop` is set.
-pub fn spawn(store: Arc<Store>, stop: Arc<AtomicBool>) -> std::io::Result<thread::JoinHandle<()>> {
-    thread::Builder::new().name("expiry".into()).spawn(move || {
-        let mut cursor = Cursor::default();
-        while !stop.load(Ordering::Relaxed) {
-            sweep(&store, &mut cursor, BUDGET);
-            thread::sleep(TICK);
-        }
-    })
+/// Compact shards in which dead records outweigh live ones.
+pub fn compact_sparse(store: &Store, cursor: &mut ShardCursor, now: u64, budget: Duration) {
+    cursor.visit(store, budget, |table, shard| {
+        table.lock_shard(shard).compact_if_sparse(now);
+        true
+    });
 }
 
 #[cfg(test)]
@@ -82,7 +76,7 @@ mod tests {
                 store.db(db).update(key.as_bytes(), 0, |slot| slot.put(b"v", deadline));
             }
         }
-        let removed = sweep(&store, &mut Cursor::default(), Duration::from_secs(10));
+        let removed = sweep_expired(&store, &mut ShardCursor::default(), 10, Duration::from_secs(10));
         assert_eq!(removed, 150);
         assert!(store.iter().all(|t| t.len() == 50 && t.expires() == 0));
     }

@@ -1,20 +1,72 @@
-//! The keyspace: numbered databases, each a striped table of entries, and
-//! the background sweep that reclaims expired keys.
+//! The keyspace: numbered databases, each a striped table whose shards keep
+//! their records in a segment log, and the sweeps that give memory back
+//! (expiry, compaction, eviction).
 
-pub mod entry;
+pub mod evict;
 pub mod expiry;
+pub mod segment;
 pub mod table;
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crate::config::EvictionPolicy;
+pub use evict::SweepMode;
 pub use table::{EntryRef, SlotMut, Table};
+
+/// Shared between the maintenance thread, which measures memory, and the
+/// writers, which help evict when it says the limit is crossed.
+#[derive(Default)]
+pub struct Pressure {
+    over_limit: AtomicBool,
+    /// Over the limit and a full eviction round freed nothing (noeviction,
+    /// or volatile-* with no volatile keys): writes must be refused.
+    stuck: AtomicBool,
+    policy: AtomicU8,
+}
+
+impl Pressure {
+    pub fn over_limit(&self) -> bool {
+        self.over_limit.load(Ordering::Relaxed)
+    }
+
+    pub fn set_over_limit(&self, over: bool) {
+        if self.over_limit() != over {
+            self.over_limit.store(over, Ordering::Relaxed);
+        }
+    }
+
+    pub fn stuck(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    pub fn set_stuck(&self, stuck: bool) {
+        if self.stuck() != stuck {
+            self.stuck.store(stuck, Ordering::Relaxed);
+        }
+    }
+
+    pub fn policy(&self) -> EvictionPolicy {
+        EvictionPolicy::ALL[usize::from(self.policy.load(Ordering::Relaxed))]
+    }
+
+    pub fn set_policy(&self, policy: EvictionPolicy) {
+        let index = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(index as u8, Ordering::Relaxed);
+    }
+}
 
 /// All databases (SELECT 0 .. databases-1).
 pub struct Store {
     dbs: Box<[Table]>,
+    pub pressure: Arc<Pressure>,
 }
 
 impl Store {
     pub fn new(databases: usize, shards_per_db: usize) -> Self {
-        Self { dbs: (0..databases.max(1)).map(|_| Table::new(shards_per_db)).collect() }
+        let pressure = Arc::new(Pressure::default());
+        let dbs = (0..databases.max(1)).map(|_| Table::new(shards_per_db, Arc::clone(&pressure))).collect();
+        Self { dbs, pressure }
     }
 
     pub fn db(&self, index: usize) -> &Table {
@@ -33,12 +85,16 @@ impl Store {
         self.dbs.iter().for_each(Table::clear);
     }
 
-    /// Approximate bytes held by all keys and values.
+    /// Bytes held by all segments and index tables.
     pub fn memory(&self) -> usize {
         self.dbs.iter().map(Table::memory).sum()
     }
 
     pub fn expired_total(&self) -> u64 {
         self.dbs.iter().map(Table::expired_total).sum()
+    }
+
+    pub fn evicted_total(&self) -> u64 {
+        self.dbs.iter().map(Table::evicted_total).sum()
     }
 }

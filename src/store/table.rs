@@ -1,44 +1,79 @@
 //! The striped key table of one database.
 //!
 //! Keys are spread over a power-of-two number of shards, each a `RwLock`
-//! over its own hash table, so workers on different cores rarely touch the
-//! same lock. A key is hashed once: middle bits of the hash pick the shard
-//! and the same hash is handed to the shard's table (which uses the low bits
-//! for the bucket and the top seven as tags, so the shard bits don't skew
-//! either).
+//! over its own index and segment log (see `segment.rs`), so workers on
+//! different cores rarely touch the same lock. A key is hashed once: middle
+//! bits of the hash pick the shard and the same hash is handed to the
+//! shard's index (which uses the low bits for the bucket and the top seven
+//! as tags, so the shard bits skew neither).
 //!
-//! Readers take the shard's read lock and look at the entry in place (the
-//! reply is encoded under the lock, so small values are copied once, into
-//! the output buffer, with no reference count traffic). Writers take the
-//! write lock for one lookup and update. Expired entries are invisible at
-//! once; they are reclaimed on the next write to the key, by a reader that
-//! finds them, or by the active expiry sweep.
+//! The index is a hash table of 4-byte record locations. The two top bits
+//! of each location are the entry's access frequency for the clock sweep: a
+//! reader bumps them with a relaxed atomic under the *read* lock, so a GET
+//! never takes a write lock for bookkeeping.
+//!
+//! Expired entries are invisible at once; they are reclaimed on the next
+//! write to the key, by a reader that finds them, or by the active sweep.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
-use std::hash::BuildHasher;
 
-use bytes::Bytes;
-
-use super::entry::{Entry, Slot};
+use super::evict::SweepMode;
+use super::segment::{Log, LogFull, Loc, Record, LOC_MASK, MAX_SEGMENTS};
+use crate::config::EvictionPolicy;
+use super::Pressure;
 use crate::protocol::ReplyBuffer;
+
+/// Top two bits of an index slot: a saturating access counter (0-3).
+const FREQ_SHIFT: u32 = 30;
+const FREQ_MAX: u32 = 3;
+
+pub fn frequency(slot: u32) -> u32 {
+    slot >> FREQ_SHIFT
+}
+
+pub fn with_frequency(loc: Loc, freq: u32) -> u32 {
+    (loc & LOC_MASK) | (freq.min(FREQ_MAX) << FREQ_SHIFT)
+}
+
+/// Bytes an index slot costs (4-byte location plus hashbrown's control byte).
+const INDEX_SLOT_BYTES: usize = std::mem::size_of::<AtomicU32>() + 1;
 
 /// Per-shard counters, written only under the shard's write lock and read
 /// without it by INFO and DBSIZE.
 #[derive(Default)]
-struct ShardStats {
+pub(crate) struct ShardStats {
     keys: AtomicUsize,
     expires: AtomicUsize,
     memory: AtomicUsize,
-    expired: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    pub(crate) evicted: AtomicU64,
+}
+
+impl ShardStats {
+    /// Count a key the sweep removed because it expired or was evicted.
+    pub(crate) fn record_removal(&self, had_expiry: bool, expired: bool) {
+        adjust(&self.keys, 1, 0);
+        adjust(&self.expires, usize::from(had_expiry), 0);
+        let counter = if expired { &self.expired } else { &self.evicted };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A shard's contents: the index and the records it points into.
+#[derive(Default)]
+pub struct ShardData {
+    pub(crate) index: HashTable<AtomicU32>,
+    pub(crate) log: Log,
 }
 
 struct Shard {
-    map: RwLock<HashTable<Slot>>,
+    data: RwLock<ShardData>,
     stats: ShardStats,
 }
 
@@ -47,30 +82,37 @@ pub struct Table {
     shards: Box<[CachePadded<Shard>]>,
     mask: u64,
     hasher: RandomState,
+    pressure: Arc<Pressure>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
 pub struct ShardGuard<'a> {
-    map: RwLockWriteGuard<'a, HashTable<Slot>>,
-    stats: &'a ShardStats,
-    hasher: &'a RandomState,
+    pub(crate) data: RwLockWriteGuard<'a, ShardData>,
+    pub(crate) stats: &'a ShardStats,
+    pub(crate) hasher: &'a RandomState,
+}
+
+/// Hash a key the way a table with `hasher` does.
+pub(crate) fn hash_key(hasher: &RandomState, key: &[u8]) -> u64 {
+    hasher.hash_one(key)
 }
 
 impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
-    pub fn new(shards: usize) -> Self {
+    pub fn new(shards: usize, pressure: Arc<Pressure>) -> Self {
         let count = shards.max(1).next_power_of_two();
         Self {
             shards: (0..count)
-                .map(|_| CachePadded::new(Shard { map: RwLock::new(HashTable::new()), stats: ShardStats::default() }))
+                .map(|_| CachePadded::new(Shard { data: RwLock::new(ShardData::default()), stats: ShardStats::default() }))
                 .collect(),
             mask: count as u64 - 1,
             hasher: RandomState::default(),
+            pressure,
         }
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        hash_key(&self.hasher, key)
     }
 
     /// Which shard holds keys with this hash.
@@ -82,28 +124,39 @@ impl Table {
         self.shards.len()
     }
 
-    /// Look at a key's live entry under the shard's read lock.
+    /// Look at a key's live entry under the shard's read lock. Counts as
+    /// an access for eviction.
     pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
-        let map = read(&shard.map);
-        match map.find(hash, |slot| &*slot.key == key) {
-            Some(slot) if slot.entry.is_expired(now) => {
-                drop(map);
-                let result = f(None);
-                // Reclaim it now rather than waiting for the sweep.
-                self.update(key, now, |_| ());
-                result
-            }
-            Some(slot) => f(Some(EntryRef { entry: &slot.entry })),
-            None => f(None),
+        let data = read(&shard.data);
+        let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == key);
+        let Some(slot) = found else { return f(None) };
+        let loc = slot.load(Ordering::Relaxed);
+        let record = data.log.record(loc);
+        if record.is_expired(now) {
+            drop(data);
+            let result = f(None);
+            // Reclaim it now rather than waiting for the sweep.
+            self.update(key, now, |_| ());
+            return result;
         }
+        touch(slot, loc);
+        f(Some(EntryRef { record, log: &data.log, loc }))
     }
 
     /// Read, create, change or delete one key under its shard's write lock.
+    ///
+    /// While memory is over the limit, the writer first sweeps one segment
+    /// of the shard it holds anyway: a bounded step that keeps the limit
+    /// from being overrun before the maintenance thread catches up.
     pub fn update<R>(&self, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         let hash = self.hash(key);
-        self.lock_shard(self.shard_of(hash)).update_hashed(hash, key, now, f)
+        let mut shard = self.lock_shard(self.shard_of(hash));
+        if self.pressure.over_limit() {
+            shard.sweep_oldest(SweepMode::Evict(self.pressure.policy()), now);
+        }
+        shard.update_hashed(hash, key, now, f)
     }
 
     /// Write-lock the shards holding `keys`, in ascending shard order so
@@ -123,12 +176,16 @@ impl Table {
 
     pub fn lock_shard(&self, index: usize) -> ShardGuard<'_> {
         let shard = &self.shards[index];
-        ShardGuard { map: write(&shard.map), stats: &shard.stats, hasher: &self.hasher }
+        ShardGuard { data: write(&shard.data), stats: &shard.stats, hasher: &self.hasher }
+    }
+
+    fn sum(&self, counter: impl Fn(&ShardStats) -> usize) -> usize {
+        self.shards.iter().map(|s| counter(&s.stats)).sum()
     }
 
     /// Keys in the table, including expired ones not yet reclaimed.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.stats.keys.load(Ordering::Relaxed)).sum()
+        self.sum(|s| s.keys.load(Ordering::Relaxed))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -137,17 +194,27 @@ impl Table {
 
     /// Keys that carry an expiry.
     pub fn expires(&self) -> usize {
-        self.shards.iter().map(|s| s.stats.expires.load(Ordering::Relaxed)).sum()
+        self.sum(|s| s.expires.load(Ordering::Relaxed))
     }
 
-    /// Approximate bytes held by keys, values and table cells.
+    /// Bytes held by segments and index tables.
     pub fn memory(&self) -> usize {
-        self.shards.iter().map(|s| s.stats.memory.load(Ordering::Relaxed)).sum()
+        self.sum(|s| s.memory.load(Ordering::Relaxed))
     }
 
     /// Keys removed because their deadline passed.
     pub fn expired_total(&self) -> u64 {
         self.shards.iter().map(|s| s.stats.expired.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Keys removed to stay under `max_memory`.
+    pub fn evicted_total(&self) -> u64 {
+        self.shards.iter().map(|s| s.stats.evicted.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Whether shard `index` holds no key at all (a lock-free hint).
+    pub fn shard_is_empty(&self, index: usize) -> bool {
+        self.shards[index].stats.keys.load(Ordering::Relaxed) == 0
     }
 
     /// Whether shard `index` holds any key with an expiry (a lock-free
@@ -156,13 +223,24 @@ impl Table {
         self.shards[index].stats.expires.load(Ordering::Relaxed) > 0
     }
 
-    /// Delete every key. Each shard's table is swapped out under its lock
-    /// and freed after the lock is released.
+    /// Delete every key. Each shard's contents are swapped out under its
+    /// lock and freed after the lock is released.
     pub fn clear(&self) {
         for index in 0..self.shards.len() {
             let old = self.lock_shard(index).take_all();
             drop(old);
         }
+        crate::memory::purge();
+    }
+}
+
+/// Count an access in an index slot's frequency bits. Only the first access
+/// after each sweep writes (so hot keys do not bounce a cache line), and a
+/// lost race between two readers just loses one count.
+fn touch(slot: &AtomicU32, current: u32) {
+    let freq = frequency(current);
+    if freq < FREQ_MAX {
+        let _ = slot.compare_exchange(current, with_frequency(current, freq + 1), Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -189,70 +267,76 @@ impl ShardGuard<'_> {
     /// The heart of every write: find the key (hiding and reclaiming it if
     /// it has expired) and let `f` work on it through a [`SlotMut`].
     pub fn update_hashed<R>(&mut self, hash: u64, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
-        let hasher = self.hasher;
+        self.ensure_room(now);
         let stats = self.stats;
-        let mut entry = self.map.entry(hash, |slot| &*slot.key == key, |slot| hasher.hash_one(&slot.key));
-        if let TableEntry::Occupied(occupied) = entry {
-            if occupied.get().entry.is_expired(now) {
-                let (slot, vacant) = occupied.remove();
-                account(stats, Footprint::of(&slot), Footprint::NONE);
-                stats.expired.fetch_add(1, Ordering::Relaxed);
-                entry = TableEntry::Vacant(vacant);
-            } else {
-                entry = TableEntry::Occupied(occupied);
-            }
+        let hasher = self.hasher;
+        let ShardData { index, log } = &mut *self.data;
+        let entry = index.entry(
+            hash,
+            |slot| log.record(slot.load(Ordering::Relaxed)).key() == key,
+            |slot| hash_key(hasher, log.record(slot.load(Ordering::Relaxed)).key()),
+        );
+        let mut slot = SlotMut { key, stats, log, state: Some(entry) };
+        if slot.record().is_some_and(|r| r.is_expired(now)) {
+            slot.remove();
+            stats.expired.fetch_add(1, Ordering::Relaxed);
         }
-        let mut slot = SlotMut { key, stats, state: Some(entry) };
-        f(&mut slot)
+        let result = f(&mut slot);
+        drop(slot);
+        self.publish_memory();
+        result
     }
 
-    /// Remove every expired entry in this shard; returns how many.
-    pub fn remove_expired(&mut self, now: u64) -> usize {
-        let mut removed = Footprint::NONE;
-        let mut count = 0;
-        self.map.retain(|slot| {
-            if slot.entry.is_expired(now) {
-                removed.add(Footprint::of(slot));
-                count += 1;
-                false
-            } else {
-                true
-            }
-        });
-        self.stats.expired.fetch_add(count as u64, Ordering::Relaxed);
-        self.account(removed, Footprint::NONE);
-        count
+    /// A write appends at most one segment. A shard whose log is that close
+    /// to its segment-id limit (a gigabyte of records in one shard) first
+    /// drops its oldest segment, whatever the policy: the shard is full.
+    fn ensure_room(&mut self, now: u64) {
+        while self.data.log.segment_count() + 2 > MAX_SEGMENTS {
+            self.sweep_oldest(SweepMode::Evict(EvictionPolicy::AllKeysRandom), now);
+        }
     }
 
-    fn take_all(&mut self) -> HashTable<Slot> {
+    /// Keep the shard's memory counter in step with its contents.
+    pub(crate) fn publish_memory(&self) {
+        let bytes = self.data.log.footprint() + self.data.index.capacity() * INDEX_SLOT_BYTES;
+        self.stats.memory.store(bytes, Ordering::Relaxed);
+    }
+
+    fn take_all(&mut self) -> ShardData {
         store_relaxed(&self.stats.keys, 0);
         store_relaxed(&self.stats.expires, 0);
         store_relaxed(&self.stats.memory, 0);
-        std::mem::take(&mut *self.map)
-    }
-
-    fn account(&self, before: Footprint, after: Footprint) {
-        account(self.stats, before, after);
+        std::mem::take(&mut *self.data)
     }
 }
 
 /// A read-only view of a live entry.
 pub struct EntryRef<'a> {
-    entry: &'a Entry,
+    record: Record<'a>,
+    log: &'a Log,
+    loc: Loc,
 }
 
 impl EntryRef<'_> {
     pub fn value(&self) -> &[u8] {
-        self.entry.value()
+        self.record.value()
     }
 
     pub fn expires_at(&self) -> Option<u64> {
-        self.entry.expires_at()
+        self.record.expires_at()
     }
 
     /// Write the value as a bulk reply (large values without copying).
     pub fn reply(&self, out: &mut ReplyBuffer) {
-        out.bulk_bytes(self.entry.value());
+        match self.log.shared_value(self.loc) {
+            Some(shared) => out.bulk_bytes(&shared),
+            None => out.bulk(self.record.value()),
+        }
+    }
+
+    /// Bytes the entry occupies, its index slot included.
+    pub fn memory(&self) -> usize {
+        self.record.len() + INDEX_SLOT_BYTES
     }
 }
 
@@ -261,44 +345,59 @@ impl EntryRef<'_> {
 pub struct SlotMut<'a> {
     key: &'a [u8],
     stats: &'a ShardStats,
-    state: Option<TableEntry<'a, Slot>>,
+    log: &'a mut Log,
+    state: Option<TableEntry<'a, AtomicU32>>,
 }
 
 impl SlotMut<'_> {
-    fn current(&self) -> Option<&Entry> {
+    fn slot(&self) -> Option<u32> {
         match &self.state {
-            Some(TableEntry::Occupied(o)) => Some(&o.get().entry),
+            Some(TableEntry::Occupied(o)) => Some(o.get().load(Ordering::Relaxed)),
             _ => None,
         }
     }
 
+    fn record(&self) -> Option<Record<'_>> {
+        self.slot().map(|slot| self.log.record(slot))
+    }
+
     pub fn exists(&self) -> bool {
-        self.current().is_some()
+        self.slot().is_some()
     }
 
     pub fn value(&self) -> Option<&[u8]> {
-        self.current().map(|e| &e.value()[..])
+        self.slot().map(|slot| self.log.record(slot).value())
     }
 
     pub fn expires_at(&self) -> Option<u64> {
-        self.current().and_then(Entry::expires_at)
+        self.record().and_then(|r| r.expires_at())
     }
 
     /// Store `value` with this deadline, replacing any previous entry.
     pub fn put(&mut self, value: &[u8], expires_at: Option<u64>) {
-        let entry = Entry::new(Bytes::copy_from_slice(value), expires_at);
-        let stats = self.stats;
+        let had_expiry = self.expires_at().is_some();
         self.state = match self.state.take() {
             Some(TableEntry::Occupied(mut o)) => {
-                let before = Footprint::of(o.get());
-                o.get_mut().entry = entry;
-                account(stats, before, Footprint::of(o.get()));
+                let slot = o.get().load(Ordering::Relaxed);
+                if !self.log.overwrite(slot, value, expires_at) {
+                    let Some(new) = append(self.log, self.key, value, expires_at) else {
+                        self.state = Some(TableEntry::Occupied(o));
+                        return;
+                    };
+                    self.log.kill(slot);
+                    *o.get_mut().get_mut() = with_frequency(new, frequency(slot));
+                }
+                adjust(&self.stats.expires, usize::from(had_expiry), usize::from(expires_at.is_some()));
                 Some(TableEntry::Occupied(o))
             }
             Some(TableEntry::Vacant(v)) => {
-                let slot = Slot { key: self.key.into(), entry };
-                account(stats, Footprint::NONE, Footprint::of(&slot));
-                Some(TableEntry::Occupied(v.insert(slot)))
+                let Some(new) = append(self.log, self.key, value, expires_at) else {
+                    self.state = Some(TableEntry::Vacant(v));
+                    return;
+                };
+                adjust(&self.stats.keys, 0, 1);
+                adjust(&self.stats.expires, 0, usize::from(expires_at.is_some()));
+                Some(TableEntry::Occupied(v.insert(AtomicU32::new(new))))
             }
             None => None,
         };
@@ -306,19 +405,34 @@ impl SlotMut<'_> {
 
     /// Change the deadline of an existing entry (no-op if there is none).
     pub fn set_expires_at(&mut self, at: Option<u64>) {
-        if let Some(TableEntry::Occupied(o)) = &mut self.state {
-            let before = Footprint::of(o.get());
-            o.get_mut().entry.set_expires_at(at);
-            account(self.stats, before, Footprint::of(o.get()));
+        let Some(slot) = self.slot() else { return };
+        let had = self.expires_at().is_some();
+        if self.log.set_expiry_in_place(slot, at) {
+            adjust(&self.stats.expires, usize::from(had), usize::from(at.is_some()));
+            return;
         }
+        // The record has no room for a deadline: write it again with one.
+        let mut small = [0u8; 128];
+        let value = self.log.record(slot).value();
+        if let Some(copy) = small.get_mut(..value.len()) {
+            copy.copy_from_slice(value);
+            let len = value.len();
+            return self.put(&small[..len], at);
+        }
+        let value = value.to_vec();
+        self.put(&value, at)
     }
 
     /// Delete the entry; returns whether there was one.
     pub fn remove(&mut self) -> bool {
         match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
-                let (slot, vacant) = o.remove();
-                account(self.stats, Footprint::of(&slot), Footprint::NONE);
+                let slot = o.get().load(Ordering::Relaxed);
+                let had_expiry = self.log.record(slot).expires_at().is_some();
+                self.log.kill(slot);
+                let (_, vacant) = o.remove();
+                adjust(&self.stats.keys, 1, 0);
+                adjust(&self.stats.expires, usize::from(had_expiry), 0);
                 self.state = Some(TableEntry::Vacant(vacant));
                 true
             }
@@ -330,31 +444,16 @@ impl SlotMut<'_> {
     }
 }
 
-fn account(stats: &ShardStats, before: Footprint, after: Footprint) {
-    adjust(&stats.keys, before.keys, after.keys);
-    adjust(&stats.expires, before.expires, after.expires);
-    adjust(&stats.memory, before.bytes, after.bytes);
-}
-
-/// What a set of slots contributes to a shard's counters.
-#[derive(Clone, Copy)]
-struct Footprint {
-    keys: usize,
-    expires: usize,
-    bytes: usize,
-}
-
-impl Footprint {
-    const NONE: Footprint = Footprint { keys: 0, expires: 0, bytes: 0 };
-
-    fn of(slot: &Slot) -> Self {
-        Footprint { keys: 1, expires: usize::from(slot.entry.expires_at().is_some()), bytes: slot.memory() }
-    }
-
-    fn add(&mut self, other: Footprint) {
-        self.keys += other.keys;
-        self.expires += other.expires;
-        self.bytes += other.bytes;
+/// Append a record. Every writer first makes sure the shard has segment ids
+/// to spare (see [`ShardGuard::ensure_room`]), so this cannot run out; if it
+/// ever did, the write is dropped and logged rather than crashing the server.
+fn append(log: &mut Log, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Option<Loc> {
+    match log.append(key, value, expires_at) {
+        Ok(loc) => Some(loc),
+        Err(LogFull) => {
+            crate::log_error!("shard log full: write of a {}-byte value dropped", value.len());
+            None
+        }
     }
 }
 
@@ -378,66 +477,4 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn put(table: &Table, key: &str, value: &str, expires_at: Option<u64>) {
-        table.update(key.as_bytes(), 0, |slot| slot.put(value.as_bytes(), expires_at));
-    }
-
-    fn get(table: &Table, key: &str, now: u64) -> Option<Vec<u8>> {
-        table.view(key.as_bytes(), now, |e| e.map(|e| e.value().to_vec()))
-    }
-
-    #[test]
-    fn put_get_remove_and_counters() {
-        let table = Table::new(4);
-        put(&table, "a", "1", None);
-        put(&table, "b", "2", Some(100));
-        assert_eq!(table.len(), 2);
-        assert_eq!(table.expires(), 1);
-        assert_eq!(get(&table, "a", 0).as_deref(), Some(&b"1"[..]));
-        assert!(table.update(b"a", 0, |slot| slot.remove()));
-        assert_eq!(get(&table, "a", 0), None);
-        assert_eq!(table.len(), 1);
-    }
-
-    #[test]
-    fn expired_entries_vanish_and_are_reclaimed() {
-        let table = Table::new(1);
-        put(&table, "k", "v", Some(100));
-        assert!(get(&table, "k", 100).is_some(), "alive at its deadline");
-        assert!(get(&table, "k", 101).is_none());
-        assert_eq!(table.len(), 0, "a reader reclaims what it finds expired");
-        assert_eq!(table.expired_total(), 1);
-        put(&table, "k2", "v", Some(5));
-        assert_eq!(table.lock_shard(0).remove_expired(10), 1);
-        assert_eq!((table.len(), table.expires(), table.memory()), (0, 0, 0));
-    }
-
-    #[test]
-    fn clear_resets_everything() {
-        let table = Table::new(8);
-        for i in 0..100 {
-            put(&table, &i.to_string(), "v", None);
-        }
-        assert_eq!(table.len(), 100);
-        table.clear();
-        assert_eq!((table.len(), table.memory()), (0, 0));
-    }
-
-    #[test]
-    fn multi_key_lock_covers_all_keys() {
-        let table = Table::new(16);
-        let keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
-        table.with_keys_locked(keys.iter().map(|k| k.as_bytes()), |locked| {
-            for k in &keys {
-                locked.update(k.as_bytes(), 0, |slot| slot.put(b"x", None));
-            }
-        });
-        assert_eq!(table.len(), 50);
-    }
 }

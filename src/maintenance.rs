@@ -1,0 +1,125 @@
+//! The maintenance thread: keeps memory under `max_memory`, reclaims
+//! expired keys and compacts shards full of dead records.
+//!
+//! Memory is measured as jemalloc's allocated bytes above the server's idle
+//! footprint (`used_memory_startup`: buffer pools and empty tables). While
+//! a limit is set the thread checks it every millisecond; above 95% of the
+//! limit it sweeps the oldest segment of one shard after another (see
+//! `store/evict.rs`) until usage is back under that mark. If a write flood
+//! outruns it and usage crosses the limit itself, writers help: each write
+//! first sweeps one segment of the shard it has locked. Under `noeviction`,
+//! or when a whole round finds nothing it may evict, writes are refused
+//! with Redis's OOM error instead.
+
+use std::io;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::config::EvictionPolicy;
+use crate::server::Server;
+use crate::store::expiry::{self, ShardCursor};
+use crate::store::SweepMode;
+use crate::{clock, memory};
+
+/// Evict down to this fraction of the limit, so writers rarely have to.
+const LOW_WATER_PERCENT: u64 = 95;
+
+/// Segments swept between two measurements of memory.
+const EVICTION_BATCH: usize = 32;
+
+/// How often expiry and compaction run, and their time budget per run.
+const SLOW_TICK: Duration = Duration::from_millis(100);
+const SLOW_BUDGET: Duration = Duration::from_millis(20);
+
+pub fn spawn(server: Arc<Server>) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().name("maintenance".into()).spawn(move || Maintenance::new(server).run())
+}
+
+struct Maintenance {
+    server: Arc<Server>,
+    evict_cursor: ShardCursor,
+    expiry_cursor: ShardCursor,
+    compact_cursor: ShardCursor,
+    last_slow_tick: Instant,
+    /// Shard visits in a row that freed nothing.
+    fruitless: usize,
+}
+
+impl Maintenance {
+    fn new(server: Arc<Server>) -> Self {
+        Self {
+            server,
+            evict_cursor: ShardCursor::default(),
+            expiry_cursor: ShardCursor::default(),
+            compact_cursor: ShardCursor::default(),
+            last_slow_tick: Instant::now(),
+            fruitless: 0,
+        }
+    }
+
+    fn run(mut self) {
+        while !self.server.is_shutting_down() {
+            let busy = self.enforce_limit();
+            if self.last_slow_tick.elapsed() >= SLOW_TICK {
+                self.last_slow_tick = Instant::now();
+                let store = &self.server.store;
+                expiry::sweep_expired(store, &mut self.expiry_cursor, clock::now_ms(), SLOW_BUDGET);
+                expiry::compact_sparse(store, &mut self.compact_cursor, clock::now_ms(), SLOW_BUDGET);
+            }
+            if !busy {
+                let idle = if self.server.live.max_memory() > 0 { 1 } else { 10 };
+                thread::sleep(Duration::from_millis(idle));
+            }
+        }
+    }
+
+    /// Measure memory and evict if needed. Returns true while evicting.
+    fn enforce_limit(&mut self) -> bool {
+        let server = Arc::clone(&self.server);
+        let pressure = &server.store.pressure;
+        let policy = server.live.eviction_policy();
+        pressure.set_policy(policy);
+        let max = server.live.max_memory();
+        if max == 0 {
+            pressure.set_over_limit(false);
+            pressure.set_stuck(false);
+            return false;
+        }
+        let used = server.used_memory_over_startup();
+        pressure.set_over_limit(used > max);
+        if used <= max / 100 * LOW_WATER_PERCENT {
+            self.fruitless = 0;
+            pressure.set_stuck(false);
+            return false;
+        }
+        if policy == EvictionPolicy::NoEviction {
+            pressure.set_stuck(used > max);
+            return false;
+        }
+        self.evict_batch(policy);
+        pressure.set_stuck(used > max && self.fruitless >= self.total_shards());
+        true
+    }
+
+    fn evict_batch(&mut self, policy: EvictionPolicy) {
+        let now = clock::now_ms();
+        let mut swept = 0;
+        let fruitless = &mut self.fruitless;
+        self.evict_cursor.visit(&self.server.store, Duration::MAX, |table, shard| {
+            if table.shard_is_empty(shard) || (policy.is_volatile() && !table.shard_has_expires(shard)) {
+                *fruitless += 1;
+                return true;
+            }
+            let freed = table.lock_shard(shard).sweep_oldest(SweepMode::Evict(policy), now);
+            *fruitless = if freed > 0 { 0 } else { *fruitless + 1 };
+            swept += 1;
+            swept < EVICTION_BATCH
+        });
+        let _ = memory::refresh();
+    }
+
+    fn total_shards(&self) -> usize {
+        self.server.store.iter().map(|t| t.shard_count()).sum()
+    }
+}

@@ -1,0 +1,502 @@
+//! Where a shard's keys and values live: an append-only log of segments.
+//!
+//! Each entry is one *record*, packed into a 64 KiB segment with no
+//! per-record allocation and no allocator rounding:
+//!
+//! ```text
+//! flags (1 byte) | key length (varint) | value length (varint)
+//!   | [expiry, u64 LE, if flags has EXPIRY] | key bytes | value bytes
+//! ```
+//!
+//! A 10-byte key with a 256-byte value costs 270 bytes plus its 4-byte slot
+//! in the shard's index, against about 390 in Redis (separate allocations
+//! for key, value object and dict entry, each rounded up to a size class).
+//!
+//! Records are written at the head segment. Overwriting a value of the same
+//! encoded size rewrites it in place; otherwise the old record is marked dead
+//! and a new one appended. Segments are released whole, oldest first, by the
+//! clock sweep (see `evict.rs`), which copies the records that deserve to
+//! stay to the head: eviction and compaction are the same pass, so memory
+//! is always returned in whole segments and never fragments.
+//!
+//! Records too large to share a segment (over [`JUMBO_RECORD`] bytes) get a
+//! segment of their own, held as `Bytes` so a GET sends the value straight
+//! from it without copying.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// Capacity of a regular segment.
+pub const SEGMENT_SIZE: usize = 64 * 1024;
+
+/// Records larger than this get a segment of their own.
+pub const JUMBO_RECORD: usize = 16 * 1024;
+
+/// Segment ids fit in 14 bits of a location (see [`Loc`]).
+pub const MAX_SEGMENTS: usize = 1 << 14;
+
+const FLAG_EXPIRY: u8 = 1;
+const FLAG_DEAD: u8 = 2;
+
+/// Where a record is: segment id (14 bits) and byte offset (16 bits). The
+/// two top bits of the u32 that stores it in the index are left for the
+/// entry's access frequency.
+pub type Loc = u32;
+
+pub const LOC_MASK: u32 = (1 << 30) - 1;
+
+pub fn loc(segment: usize, offset: usize) -> Loc {
+    debug_assert!(segment < MAX_SEGMENTS && offset < SEGMENT_SIZE);
+    ((segment as u32) << 16) | offset as u32
+}
+
+fn split(loc: Loc) -> (usize, usize) {
+    (((loc & LOC_MASK) >> 16) as usize, (loc & 0xffff) as usize)
+}
+
+/// The decoded fixed part of a record.
+#[derive(Clone, Copy, Debug)]
+struct Header {
+    flags: u8,
+    key_len: usize,
+    value_len: usize,
+    /// Bytes before the key: flags, lengths and expiry.
+    len: usize,
+}
+
+impl Header {
+    fn parse(data: &[u8]) -> Header {
+        let flags = data[0];
+        let (key_len, a) = read_varint(data, 1);
+        let (value_len, b) = read_varint(data, a);
+        let len = if flags & FLAG_EXPIRY != 0 { b + 8 } else { b };
+        Header { flags, key_len, value_len, len }
+    }
+
+    fn record_len(&self) -> usize {
+        self.len + self.key_len + self.value_len
+    }
+}
+
+/// Encoded size of a record.
+pub fn record_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize {
+    1 + varint_len(key_len) + varint_len(value_len) + if has_expiry { 8 } else { 0 } + key_len + value_len
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut value = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = data[pos];
+        pos += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return (value, pos);
+        }
+        shift += 7;
+    }
+}
+
+fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8], expires_at: Option<u64>) {
+    out.push(if expires_at.is_some() { FLAG_EXPIRY } else { 0 });
+    write_varint(out, key.len());
+    write_varint(out, value.len());
+    if let Some(at) = expires_at {
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+}
+
+/// A record, read in place.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    data: &'a [u8],
+    header: Header,
+}
+
+impl<'a> Record<'a> {
+    fn at(data: &'a [u8], offset: usize) -> Record<'a> {
+        let header = Header::parse(&data[offset..]);
+        Record { data: &data[offset..offset + header.record_len()], header }
+    }
+
+    pub fn key(&self) -> &'a [u8] {
+        &self.data[self.header.len..self.header.len + self.header.key_len]
+    }
+
+    pub fn value(&self) -> &'a [u8] {
+        &self.data[self.header.len + self.header.key_len..]
+    }
+
+    /// Unix ms deadline, if any (a stored 0 means the deadline was removed).
+    pub fn expires_at(&self) -> Option<u64> {
+        if self.header.flags & FLAG_EXPIRY == 0 {
+            return None;
+        }
+        let start = self.header.len - 8;
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&self.data[start..start + 8]);
+        Some(u64::from_le_bytes(raw)).filter(|&at| at != 0)
+    }
+
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at().is_some_and(|at| now > at)
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn is_dead(&self) -> bool {
+        self.header.flags & FLAG_DEAD != 0
+    }
+}
+
+enum Storage {
+    /// Shared by many records; `len()` is the bytes written so far.
+    Regular(Vec<u8>),
+    /// One record, immutable, sent to clients without copying.
+    Jumbo(Bytes),
+}
+
+/// One segment and how many of its bytes still belong to live records.
+pub struct Segment {
+    storage: Storage,
+    live: usize,
+}
+
+impl Segment {
+    fn data(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Regular(v) => v,
+            Storage::Jumbo(b) => b,
+        }
+    }
+
+    /// Bytes of memory the segment holds.
+    pub fn footprint(&self) -> usize {
+        match &self.storage {
+            Storage::Regular(v) => v.capacity(),
+            Storage::Jumbo(b) => b.len(),
+        }
+    }
+
+    pub fn is_jumbo(&self) -> bool {
+        matches!(self.storage, Storage::Jumbo(_))
+    }
+
+    /// The live records of the segment with their offsets.
+    pub fn records(&self) -> impl Iterator<Item = (usize, Record<'_>)> {
+        let data = self.data();
+        let mut offset = 0;
+        std::iter::from_fn(move || {
+            while offset < data.len() {
+                let record = Record::at(data, offset);
+                let at = offset;
+                offset += record.len();
+                if !record.is_dead() {
+                    return Some((at, record));
+                }
+            }
+            None
+        })
+    }
+
+    /// The value of the jumbo record at `offset`, as a shared slice.
+    pub fn shared_value(&self, record: &Record<'_>) -> Option<Bytes> {
+        match &self.storage {
+            Storage::Jumbo(bytes) => Some(bytes.slice(bytes.len() - record.header.value_len..)),
+            Storage::Regular(_) => None,
+        }
+    }
+}
+
+/// The log could not take another record: every segment id is in use.
+#[derive(Debug)]
+pub struct LogFull;
+
+/// All segments of one shard, in write order.
+#[derive(Default)]
+pub struct Log {
+    segments: Vec<Option<Segment>>,
+    free_ids: Vec<usize>,
+    /// Segment ids, oldest first.
+    order: VecDeque<usize>,
+    /// The regular segment new records go to.
+    head: Option<usize>,
+    /// Bytes held by all segments.
+    footprint: usize,
+    /// Bytes of live records.
+    live: usize,
+}
+
+impl Log {
+    pub fn record(&self, loc: Loc) -> Record<'_> {
+        let (segment, offset) = split(loc);
+        Record::at(self.segment(segment).data(), offset)
+    }
+
+    /// A jumbo record's value as shared bytes (None for regular records).
+    pub fn shared_value(&self, loc: Loc) -> Option<Bytes> {
+        let (segment, offset) = split(loc);
+        let segment = self.segment(segment);
+        segment.shared_value(&Record::at(segment.data(), offset))
+    }
+
+    fn segment(&self, id: usize) -> &Segment {
+        match &self.segments[id] {
+            Some(segment) => segment,
+            None => unreachable!("location points at a released segment"),
+        }
+    }
+
+    fn segment_mut(&mut self, id: usize) -> &mut Segment {
+        match &mut self.segments[id] {
+            Some(segment) => segment,
+            None => unreachable!("location points at a released segment"),
+        }
+    }
+
+    /// Write a new record and return where it is.
+    pub fn append(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<Loc, LogFull> {
+        let len = record_len(key.len(), value.len(), expires_at.is_some());
+        if len > JUMBO_RECORD {
+            let mut data = Vec::with_capacity(len);
+            encode(&mut data, key, value, expires_at);
+            let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), live: len })?;
+            self.live += len;
+            return Ok(loc(id, 0));
+        }
+        let id = match self.head {
+            Some(id) if self.head_room(id) >= len => id,
+            _ => {
+                let id = self.add_segment(Segment { storage: Storage::Regular(Vec::with_capacity(SEGMENT_SIZE)), live: 0 })?;
+                self.head = Some(id);
+                id
+            }
+        };
+        let segment = self.segment_mut(id);
+        let Storage::Regular(data) = &mut segment.storage else { unreachable!("the head is a regular segment") };
+        let offset = data.len();
+        encode(data, key, value, expires_at);
+        segment.live += len;
+        self.live += len;
+        Ok(loc(id, offset))
+    }
+
+    fn head_room(&self, id: usize) -> usize {
+        SEGMENT_SIZE - self.segment(id).data().len()
+    }
+
+    fn add_segment(&mut self, segment: Segment) -> Result<usize, LogFull> {
+        let id = match self.free_ids.pop() {
+            Some(id) => id,
+            None if self.segments.len() < MAX_SEGMENTS => {
+                self.segments.push(None);
+                self.segments.len() - 1
+            }
+            None => return Err(LogFull),
+        };
+        self.footprint += segment.footprint();
+        self.segments[id] = Some(segment);
+        self.order.push_back(id);
+        Ok(id)
+    }
+
+    /// Rewrite a record's value (and deadline) in place if the new record
+    /// has exactly the old one's size and lives in a regular segment.
+    pub fn overwrite(&mut self, loc: Loc, value: &[u8], expires_at: Option<u64>) -> bool {
+        let (id, offset) = split(loc);
+        let record = self.record(loc);
+        let header = record.header;
+        let same_shape = record_len(header.key_len, value.len(), expires_at.is_some()) == header.record_len()
+            && header.value_len == value.len()
+            && (header.flags & FLAG_EXPIRY != 0) == expires_at.is_some();
+        let Storage::Regular(data) = &mut self.segment_mut(id).storage else { return false };
+        if !same_shape {
+            return false;
+        }
+        if let Some(at) = expires_at {
+            data[offset + header.len - 8..offset + header.len].copy_from_slice(&at.to_le_bytes());
+        }
+        let value_start = offset + header.len + header.key_len;
+        data[value_start..value_start + value.len()].copy_from_slice(value);
+        true
+    }
+
+    /// Change a record's deadline in place, if it has room for one.
+    pub fn set_expiry_in_place(&mut self, loc: Loc, expires_at: Option<u64>) -> bool {
+        let (id, offset) = split(loc);
+        let header = self.record(loc).header;
+        if header.flags & FLAG_EXPIRY == 0 {
+            return expires_at.is_none();
+        }
+        match &mut self.segment_mut(id).storage {
+            Storage::Regular(data) => {
+                let at = expires_at.unwrap_or(0).to_le_bytes();
+                data[offset + header.len - 8..offset + header.len].copy_from_slice(&at);
+                true
+            }
+            Storage::Jumbo(_) => false,
+        }
+    }
+
+    /// Mark a record dead. A segment left with no live record is released
+    /// at once (unless it is the head, which is still being filled).
+    pub fn kill(&mut self, loc: Loc) {
+        let (id, offset) = split(loc);
+        let len = self.record(loc).len();
+        let head = self.head;
+        self.live -= len;
+        let segment = self.segment_mut(id);
+        if let Storage::Regular(data) = &mut segment.storage {
+            data[offset] |= FLAG_DEAD;
+        }
+        segment.live -= len;
+        if segment.live == 0 && head != Some(id) {
+            self.release(id);
+        }
+    }
+
+    fn release(&mut self, id: usize) -> Option<Segment> {
+        let segment = self.segments[id].take()?;
+        self.footprint -= segment.footprint();
+        self.live -= segment.live;
+        self.order.retain(|&s| s != id);
+        self.free_ids.push(id);
+        if self.head == Some(id) {
+            self.head = None;
+        }
+        Some(segment)
+    }
+
+    /// Detach the oldest segment for the sweep. Its records stay readable
+    /// through the returned segment; the caller moves or drops each one.
+    pub fn take_oldest(&mut self) -> Option<(usize, Segment)> {
+        let id = *self.order.front()?;
+        self.release(id).map(|segment| (id, segment))
+    }
+
+    /// Put a jumbo segment that survived the sweep back, as the newest.
+    pub fn requeue(&mut self, segment: Segment) -> Result<Loc, LogFull> {
+        let live = segment.live;
+        let id = self.add_segment(segment)?;
+        self.live += live;
+        Ok(loc(id, 0))
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn footprint(&self) -> usize {
+        self.footprint
+    }
+
+    pub fn live_bytes(&self) -> usize {
+        self.live
+    }
+
+    /// Bytes in segments that belong to dead records (reclaimable).
+    pub fn dead_bytes(&self) -> usize {
+        self.order.iter().map(|&id| self.segment(id)).map(|s| s.data().len() - s.live).sum()
+    }
+
+    /// Drop everything.
+    pub fn clear(&mut self) -> Log {
+        std::mem::take(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let mut log = Log::default();
+        let a = log.append(b"key", b"value", None).unwrap();
+        let b = log.append(b"k2", &[7u8; 300], Some(1234)).unwrap();
+        assert_eq!(log.record(a).key(), b"key");
+        assert_eq!(log.record(a).value(), b"value");
+        assert_eq!(log.record(a).expires_at(), None);
+        assert_eq!(log.record(b).value(), &[7u8; 300][..]);
+        assert_eq!(log.record(b).expires_at(), Some(1234));
+        assert_eq!(log.record(b).len(), record_len(2, 300, true));
+    }
+
+    #[test]
+    fn compact_encoding() {
+        assert_eq!(record_len(10, 256, false), 1 + 1 + 2 + 10 + 256);
+    }
+
+    #[test]
+    fn in_place_updates() {
+        let mut log = Log::default();
+        let a = log.append(b"n", b"10", Some(5)).unwrap();
+        assert!(log.overwrite(a, b"11", Some(6)));
+        assert_eq!((log.record(a).value(), log.record(a).expires_at()), (&b"11"[..], Some(6)));
+        assert!(!log.overwrite(a, b"100", Some(6)), "a longer value needs a new record");
+        assert!(log.set_expiry_in_place(a, None));
+        assert_eq!(log.record(a).expires_at(), None);
+    }
+
+    #[test]
+    fn jumbo_values_are_shared() {
+        let mut log = Log::default();
+        let value = vec![1u8; JUMBO_RECORD + 10];
+        let a = log.append(b"big", &value, None).unwrap();
+        assert_eq!(log.record(a).value(), &value[..]);
+        assert_eq!(log.shared_value(a).as_deref(), Some(&value[..]));
+    }
+
+    #[test]
+    fn dead_segments_are_released() {
+        let mut log = Log::default();
+        let value = vec![0u8; 1000];
+        let locs: Vec<Loc> = (0..200).map(|i| log.append(format!("{i}").as_bytes(), &value, None).unwrap()).collect();
+        assert!(log.segment_count() >= 3);
+        let before = log.footprint();
+        for &l in &locs[..100] {
+            log.kill(l);
+        }
+        assert!(log.footprint() < before, "a fully dead segment goes back to the allocator");
+        let live: usize = log.order.iter().map(|&id| log.segment(id).records().count()).sum();
+        assert_eq!(live, 100);
+    }
+
+    #[test]
+    fn take_oldest_walks_in_write_order() {
+        let mut log = Log::default();
+        let value = vec![0u8; 10_000];
+        for i in 0..20 {
+            log.append(format!("k{i}").as_bytes(), &value, None).unwrap();
+        }
+        let (_, oldest) = log.take_oldest().unwrap();
+        let first = oldest.records().next().map(|(_, r)| r.key().to_vec());
+        assert_eq!(first.as_deref(), Some(&b"k0"[..]));
+    }
+}
