@@ -108,10 +108,10 @@ impl Default for ServerConfig {
             port: 6379,
             threads: 0,
             max_connections: 10_000,
-            num_shards: 1024,
+            num_shards: 256,
             batch_size: 256,
             buffer_size: 16 * KIB as usize,
-            buffer_pool_size: 1024,
+            buffer_pool_size: 256,
             health_check_port: 0,
             databases: 16,
             timeout: 0,
@@ -739,10 +739,10 @@ mod tests {
         assert_eq!(c.server.port, 6379);
         assert_eq!(c.server.threads, 0);
         assert_eq!(c.server.max_connections, 10_000);
-        assert_eq!(c.server.num_shards, 1024);
+        assert_eq!(c.server.num_shards, 256);
         assert_eq!(c.server.batch_size, 256);
         assert_eq!(c.server.buffer_size, 16_384);
-        assert_eq!(c.server.buffer_pool_size, 1024);
+        assert_eq!(c.server.buffer_pool_size, 256);
         assert_eq!(c.server.health_check_port, 0);
         assert_eq!(c.server.databases, 16);
         assert_eq!(c.server.timeout, 0);

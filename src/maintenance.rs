@@ -28,6 +28,10 @@ const LOW_WATER_PERCENT: u64 = 95;
 /// Segments swept between two measurements of memory.
 const EVICTION_BATCH: usize = 32;
 
+/// Full rounds over all shards that free nothing before writes are refused
+/// (under volatile-ttl a round may only move long-lived keys forward).
+const STUCK_ROUNDS: usize = 4;
+
 /// How often expiry and compaction run, and their time budget per run.
 const SLOW_TICK: Duration = Duration::from_millis(100);
 const SLOW_BUDGET: Duration = Duration::from_millis(20);
@@ -83,11 +87,13 @@ impl Maintenance {
         let max = server.live.max_memory();
         if max == 0 {
             pressure.set_over_limit(false);
+            pressure.set_debt(0);
             pressure.set_stuck(false);
             return false;
         }
         let used = server.used_memory_over_startup();
         pressure.set_over_limit(used > max);
+        pressure.set_debt(used.saturating_sub(max));
         if used <= max / 100 * LOW_WATER_PERCENT {
             self.fruitless = 0;
             pressure.set_stuck(false);
@@ -98,7 +104,7 @@ impl Maintenance {
             return false;
         }
         self.evict_batch(policy);
-        pressure.set_stuck(used > max && self.fruitless >= self.total_shards());
+        pressure.set_stuck(used > max && self.fruitless >= STUCK_ROUNDS * self.total_shards());
         true
     }
 
@@ -107,7 +113,7 @@ impl Maintenance {
         let mut swept = 0;
         let fruitless = &mut self.fruitless;
         self.evict_cursor.visit(&self.server.store, Duration::MAX, |table, shard| {
-            if table.shard_is_empty(shard) || (policy.is_volatile() && !table.shard_has_expires(shard)) {
+            if !table.may_evict_from(shard) {
                 *fruitless += 1;
                 return true;
             }

@@ -37,7 +37,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Self {
-        let store = Store::new(config.server.databases, config.server.shard_count());
+        let store = Store::new(config.server.databases, config.server.shard_count(), config.memory.max_memory);
         let metrics = Metrics::new(config.server.worker_threads());
         let live = LiveSettings::new(&config);
         Self {

@@ -7,7 +7,7 @@ pub mod expiry;
 pub mod segment;
 pub mod table;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::config::EvictionPolicy;
@@ -19,6 +19,10 @@ pub use table::{EntryRef, SlotMut, Table};
 #[derive(Default)]
 pub struct Pressure {
     over_limit: AtomicBool,
+    /// Bytes still to free since the last measurement. Writers that find it
+    /// positive sweep a segment and pay down what they freed, so together
+    /// they evict what the excess calls for, not a segment per write.
+    debt: AtomicI64,
     /// Over the limit and a full eviction round freed nothing (noeviction,
     /// or volatile-* with no volatile keys): writes must be refused.
     stuck: AtomicBool,
@@ -33,6 +37,21 @@ impl Pressure {
     pub fn set_over_limit(&self, over: bool) {
         if self.over_limit() != over {
             self.over_limit.store(over, Ordering::Relaxed);
+        }
+    }
+
+    /// Set the bytes writers should free before the next measurement.
+    pub fn set_debt(&self, bytes: u64) {
+        self.debt.store(i64::try_from(bytes).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn in_debt(&self) -> bool {
+        self.debt.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn pay(&self, freed: usize) {
+        if freed > 0 {
+            self.debt.fetch_sub(i64::try_from(freed).unwrap_or(i64::MAX), Ordering::Relaxed);
         }
     }
 
@@ -63,9 +82,13 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(databases: usize, shards_per_db: usize) -> Self {
+    /// `max_memory` (0 = none) sizes the shards' log segments: see
+    /// [`segment::segment_size_for`].
+    pub fn new(databases: usize, shards_per_db: usize, max_memory: u64) -> Self {
         let pressure = Arc::new(Pressure::default());
-        let dbs = (0..databases.max(1)).map(|_| Table::new(shards_per_db, Arc::clone(&pressure))).collect();
+        let shards = shards_per_db.max(1).next_power_of_two();
+        let segment_size = segment::segment_size_for(max_memory / shards as u64);
+        let dbs = (0..databases.max(1)).map(|_| Table::new(shards, segment_size, Arc::clone(&pressure))).collect();
         Self { dbs, pressure }
     }
 

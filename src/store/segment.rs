@@ -27,10 +27,31 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-/// Capacity of a regular segment.
+/// Largest capacity of a regular segment (offsets are 16 bits).
 pub const SEGMENT_SIZE: usize = 64 * 1024;
 
-/// Records larger than this get a segment of their own.
+/// Smallest segment capacity [`segment_size_for`] picks.
+const MIN_SEGMENT_SIZE: usize = 4 * 1024;
+
+/// The segment size for a shard expected to hold `shard_bytes`: small
+/// enough that a shard has at least 16 segments, so each sweep step (and
+/// the head still being filled) is a small fraction of the shard, and no
+/// larger than [`SEGMENT_SIZE`]. Without a limit, shards can grow
+/// unbounded and get the largest segments.
+pub fn segment_size_for(shard_bytes: u64) -> usize {
+    if shard_bytes == 0 {
+        return SEGMENT_SIZE;
+    }
+    let size = (shard_bytes / 16).next_power_of_two() as usize;
+    size.clamp(MIN_SEGMENT_SIZE, SEGMENT_SIZE)
+}
+
+/// A new segment starts this small and doubles as it fills, so a shard
+/// holding a few keys does not pin a whole segment's worth of memory.
+const FIRST_CAPACITY: usize = 1024;
+
+/// Records larger than this get a segment of their own (at most a quarter
+/// of the log's segment size).
 pub const JUMBO_RECORD: usize = 16 * 1024;
 
 /// Segment ids fit in 14 bits of a location (see [`Loc`]).
@@ -113,6 +134,18 @@ fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
         }
         shift += 7;
     }
+}
+
+/// Make room for `len` more bytes in a regular segment, doubling its
+/// capacity up to `limit`. Returns the bytes added.
+fn grow_for(data: &mut Vec<u8>, len: usize, limit: usize) -> usize {
+    let needed = data.len() + len;
+    let before = data.capacity();
+    if needed > before {
+        let target = (before * 2).max(needed).min(limit);
+        data.reserve_exact(target - data.len());
+    }
+    data.capacity() - before
 }
 
 fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8], expires_at: Option<u64>) {
@@ -239,8 +272,9 @@ impl Segment {
 pub struct LogFull;
 
 /// All segments of one shard, in write order.
-#[derive(Default)]
 pub struct Log {
+    /// Capacity of each regular segment.
+    segment_size: usize,
     segments: Vec<Option<Segment>>,
     free_ids: Vec<usize>,
     /// Segment ids, oldest first.
@@ -253,7 +287,29 @@ pub struct Log {
     live: usize,
 }
 
+impl Default for Log {
+    fn default() -> Self {
+        Log::new(SEGMENT_SIZE)
+    }
+}
+
 impl Log {
+    pub fn new(segment_size: usize) -> Self {
+        Self {
+            segment_size: segment_size.min(SEGMENT_SIZE),
+            segments: Vec::new(),
+            free_ids: Vec::new(),
+            order: VecDeque::new(),
+            head: None,
+            footprint: 0,
+            live: 0,
+        }
+    }
+
+    fn jumbo_threshold(&self) -> usize {
+        JUMBO_RECORD.min(self.segment_size / 4)
+    }
+
     pub fn record(&self, loc: Loc) -> Record<'_> {
         let (segment, offset) = split(loc);
         Record::at(self.segment(segment).data(), offset)
@@ -283,7 +339,7 @@ impl Log {
     /// Write a new record and return where it is.
     pub fn append(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<Loc, LogFull> {
         let len = record_len(key.len(), value.len(), expires_at.is_some());
-        if len > JUMBO_RECORD {
+        if len > self.jumbo_threshold() {
             let mut data = Vec::with_capacity(len);
             encode(&mut data, key, value, expires_at);
             let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), live: len })?;
@@ -293,22 +349,26 @@ impl Log {
         let id = match self.head {
             Some(id) if self.head_room(id) >= len => id,
             _ => {
-                let id = self.add_segment(Segment { storage: Storage::Regular(Vec::with_capacity(SEGMENT_SIZE)), live: 0 })?;
+                let segment = Segment { storage: Storage::Regular(Vec::with_capacity(FIRST_CAPACITY)), live: 0 };
+                let id = self.add_segment(segment)?;
                 self.head = Some(id);
                 id
             }
         };
+        let limit = self.segment_size;
         let segment = self.segment_mut(id);
         let Storage::Regular(data) = &mut segment.storage else { unreachable!("the head is a regular segment") };
         let offset = data.len();
+        let grown = grow_for(data, len, limit);
         encode(data, key, value, expires_at);
         segment.live += len;
         self.live += len;
+        self.footprint += grown;
         Ok(loc(id, offset))
     }
 
     fn head_room(&self, id: usize) -> usize {
-        SEGMENT_SIZE - self.segment(id).data().len()
+        self.segment_size - self.segment(id).data().len()
     }
 
     fn add_segment(&mut self, segment: Segment) -> Result<usize, LogFull> {
@@ -425,9 +485,9 @@ impl Log {
         self.order.iter().map(|&id| self.segment(id)).map(|s| s.data().len() - s.live).sum()
     }
 
-    /// Drop everything.
-    pub fn clear(&mut self) -> Log {
-        std::mem::take(self)
+    /// Take everything out, leaving an empty log of the same shape.
+    pub fn take(&mut self) -> Log {
+        std::mem::replace(self, Log::new(self.segment_size))
     }
 }
 
@@ -446,6 +506,14 @@ mod tests {
         assert_eq!(log.record(b).value(), &[7u8; 300][..]);
         assert_eq!(log.record(b).expires_at(), Some(1234));
         assert_eq!(log.record(b).len(), record_len(2, 300, true));
+    }
+
+    #[test]
+    fn segment_size_follows_the_shard_budget() {
+        assert_eq!(segment_size_for(0), SEGMENT_SIZE);
+        assert_eq!(segment_size_for(50 * 1024 * 1024 / 256), 16 * 1024);
+        assert_eq!(segment_size_for(1024), MIN_SEGMENT_SIZE);
+        assert_eq!(segment_size_for(1 << 40), SEGMENT_SIZE);
     }
 
     #[test]

@@ -24,9 +24,9 @@ use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use super::evict::SweepMode;
-use super::segment::{Log, LogFull, Loc, Record, LOC_MASK, MAX_SEGMENTS};
-use crate::config::EvictionPolicy;
+use super::segment::{Loc, Log, LogFull, Record, LOC_MASK, MAX_SEGMENTS};
 use super::Pressure;
+use crate::config::EvictionPolicy;
 use crate::protocol::ReplyBuffer;
 
 /// Top two bits of an index slot: a saturating access counter (0-3).
@@ -66,7 +66,6 @@ impl ShardStats {
 }
 
 /// A shard's contents: the index and the records it points into.
-#[derive(Default)]
 pub struct ShardData {
     pub(crate) index: HashTable<AtomicU32>,
     pub(crate) log: Log,
@@ -99,12 +98,15 @@ pub(crate) fn hash_key(hasher: &RandomState, key: &[u8]) -> u64 {
 
 impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
-    pub fn new(shards: usize, pressure: Arc<Pressure>) -> Self {
+    /// `segment_size` is the capacity of each shard's log segments.
+    pub fn new(shards: usize, segment_size: usize, pressure: Arc<Pressure>) -> Self {
         let count = shards.max(1).next_power_of_two();
+        let shard = || Shard {
+            data: RwLock::new(ShardData { index: HashTable::new(), log: Log::new(segment_size) }),
+            stats: ShardStats::default(),
+        };
         Self {
-            shards: (0..count)
-                .map(|_| CachePadded::new(Shard { data: RwLock::new(ShardData::default()), stats: ShardStats::default() }))
-                .collect(),
+            shards: (0..count).map(|_| CachePadded::new(shard())).collect(),
             mask: count as u64 - 1,
             hasher: RandomState::default(),
             pressure,
@@ -147,14 +149,16 @@ impl Table {
 
     /// Read, create, change or delete one key under its shard's write lock.
     ///
-    /// While memory is over the limit, the writer first sweeps one segment
-    /// of the shard it holds anyway: a bounded step that keeps the limit
-    /// from being overrun before the maintenance thread catches up.
+    /// While memory is over the limit (and the excess not yet paid off),
+    /// the writer first sweeps one segment of the shard it holds anyway: a
+    /// bounded step that keeps the limit from being overrun before the
+    /// maintenance thread catches up.
     pub fn update<R>(&self, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         let hash = self.hash(key);
-        let mut shard = self.lock_shard(self.shard_of(hash));
-        if self.pressure.over_limit() {
-            shard.sweep_oldest(SweepMode::Evict(self.pressure.policy()), now);
+        let index = self.shard_of(hash);
+        let mut shard = self.lock_shard(index);
+        if self.pressure.in_debt() && self.may_evict_from(index) {
+            self.pressure.pay(shard.sweep_oldest(SweepMode::Evict(self.pressure.policy()), now));
         }
         shard.update_hashed(hash, key, now, f)
     }
@@ -210,6 +214,16 @@ impl Table {
     /// Keys removed to stay under `max_memory`.
     pub fn evicted_total(&self) -> u64 {
         self.shards.iter().map(|s| s.stats.evicted.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Whether the current policy can find anything to evict in shard
+    /// `index` (a sweep that may only copy records forward is skipped).
+    pub fn may_evict_from(&self, index: usize) -> bool {
+        match self.pressure.policy() {
+            EvictionPolicy::NoEviction => false,
+            policy if policy.is_volatile() => self.shard_has_expires(index),
+            _ => !self.shard_is_empty(index),
+        }
     }
 
     /// Whether shard `index` holds no key at all (a lock-free hint).
@@ -276,13 +290,14 @@ impl ShardGuard<'_> {
             |slot| log.record(slot.load(Ordering::Relaxed)).key() == key,
             |slot| hash_key(hasher, log.record(slot.load(Ordering::Relaxed)).key()),
         );
-        let mut slot = SlotMut { key, stats, log, state: Some(entry) };
-        if slot.record().is_some_and(|r| r.is_expired(now)) {
-            slot.remove();
-            stats.expired.fetch_add(1, Ordering::Relaxed);
-        }
-        let result = f(&mut slot);
-        drop(slot);
+        let result = {
+            let mut slot = SlotMut { key, stats, log, state: Some(entry) };
+            if slot.record().is_some_and(|r| r.is_expired(now)) {
+                slot.remove();
+                stats.expired.fetch_add(1, Ordering::Relaxed);
+            }
+            f(&mut slot)
+        };
         self.publish_memory();
         result
     }
@@ -306,7 +321,8 @@ impl ShardGuard<'_> {
         store_relaxed(&self.stats.keys, 0);
         store_relaxed(&self.stats.expires, 0);
         store_relaxed(&self.stats.memory, 0);
-        std::mem::take(&mut *self.data)
+        let index = std::mem::take(&mut self.data.index);
+        ShardData { index, log: self.data.log.take() }
     }
 }
 
