@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+
+use crossbeam_utils::CachePadded;
 use std::time::Instant;
 
 use crate::config::{Config, EvictionPolicy};
@@ -33,12 +35,15 @@ pub struct Server {
     /// Bytes allocated once the server was up and idle (buffer pools,
     /// empty tables): `max_memory` limits what is allocated beyond this.
     startup_memory: AtomicU64,
+    /// One per worker, held while it executes commands (see [`Gate`]).
+    gates: Box<[CachePadded<Mutex<()>>]>,
 }
 
 impl Server {
     pub fn new(config: Config) -> Self {
         let store = Store::new(config.server.databases, config.server.shard_count(), config.memory.max_memory);
-        let metrics = Metrics::new(config.server.worker_threads());
+        let workers = config.server.worker_threads();
+        let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config);
         Self {
             config,
@@ -53,6 +58,7 @@ impl Server {
             local_addr: OnceLock::new(),
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
+            gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
         }
     }
 
@@ -211,4 +217,39 @@ fn random_hex_id() -> String {
         .map(|i| state.hash_one((i, crate::clock::now_us(), std::process::id())) as u32)
         .map(|word| format!("{word:08x}"))
         .collect()
+}
+
+/// What makes EXEC atomic across shards: each worker holds its own gate
+/// while it executes a batch of commands, and a transaction runs holding
+/// every gate, so no other client runs a command in the middle of it.
+///
+/// A worker's own gate is uncontended except while some EXEC runs, so the
+/// common path pays one uncontended lock per batch, not per command. EXEC
+/// first lets go of its own gate and then takes all of them in index
+/// order, so two transactions can never wait on each other in a cycle.
+pub struct Gate<'a> {
+    server: &'a Server,
+    worker: usize,
+    held: Option<MutexGuard<'a, ()>>,
+}
+
+impl<'a> Gate<'a> {
+    pub fn enter(server: &'a Server, worker: usize) -> Self {
+        let held = Some(lock(&server.gates[worker]));
+        Self { server, worker, held }
+    }
+
+    /// Run `f` while no other worker executes anything.
+    pub fn exclusive<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.held = None;
+        let all: Vec<MutexGuard<'a, ()>> = self.server.gates.iter().map(|gate| lock(gate)).collect();
+        let result = f();
+        drop(all);
+        self.held = Some(lock(&self.server.gates[self.worker]));
+        result
+    }
+}
+
+fn lock(gate: &Mutex<()>) -> MutexGuard<'_, ()> {
+    gate.lock().unwrap_or_else(PoisonError::into_inner)
 }

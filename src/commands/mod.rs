@@ -7,6 +7,7 @@
 //! a plain function that reads its arguments and writes its reply; it never
 //! sees the socket.
 
+pub mod admin;
 pub mod config;
 pub mod connection;
 pub mod info;
@@ -14,6 +15,7 @@ pub mod keys;
 mod long_double;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -43,6 +45,8 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 3);
     pub const ADMIN: Flags = Flags(1 << 4);
     pub const DENYOOM: Flags = Flags(1 << 5);
+    /// Runs at once inside MULTI instead of being queued.
+    pub const NO_QUEUE: Flags = Flags(1 << 6);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -133,11 +137,26 @@ pub struct Session {
     pub lib_ver: Option<Vec<u8>>,
     /// Set by QUIT: flush the reply, then close.
     pub close_after_reply: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<transactions::Multi>,
+    /// Keys this client WATCHes.
+    pub watch: Option<crate::store::watch::WatchSet>,
 }
 
 impl Session {
     pub fn new(id: u64, addr: Option<SocketAddr>, authenticated: bool) -> Self {
-        Self { id, addr, db: 0, authenticated, name: None, lib_name: None, lib_ver: None, close_after_reply: false }
+        Self {
+            id,
+            addr,
+            db: 0,
+            authenticated,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            close_after_reply: false,
+            multi: None,
+            watch: None,
+        }
     }
 }
 
@@ -190,8 +209,10 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
+        .chain(admin::COMMANDS)
         .chain(info::COMMANDS)
         .chain(config::COMMANDS)
+        .chain(transactions::COMMANDS)
 }
 
 /// Name -> (position in [`all`], command). The position is the command's
@@ -232,16 +253,24 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.stats.commands_processed.incr();
     let Some((id, command)) = lookup_with_id(args.get(0)) else {
         let msg = unknown_command_message(args);
+        fail_transaction(ctx);
         return ctx.error(&msg);
     };
     // Redis checks arity before authentication.
     if !accepts(command.arity, args.len()) {
-        ctx.stats.record_rejected(id);
-        return ctx.error(&arity_message(command.name));
+        return reject(ctx, id, &arity_message(command.name));
     }
     if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
-        ctx.stats.record_rejected(id);
-        return ctx.error(NOAUTH);
+        return reject(ctx, id, NOAUTH);
+    }
+    if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
+        return reject(ctx, id, OOM);
+    }
+    if let Some(multi) = &mut ctx.session.multi {
+        if !command.flags.contains(Flags::NO_QUEUE) {
+            multi.queue(args);
+            return ctx.out.simple("QUEUED");
+        }
     }
     let errors_before = ctx.stats.error_replies.get();
     let started = Instant::now();
@@ -249,6 +278,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let elapsed = started.elapsed();
     // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
     ctx.stats.record_command(id, elapsed, ctx.stats.error_replies.get() > errors_before);
+}
+
+/// Refuse a command before it runs; inside MULTI this also dooms the
+/// transaction to EXECABORT.
+fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
+    ctx.stats.record_rejected(id);
+    fail_transaction(ctx);
+    ctx.error(msg);
+}
+
+fn fail_transaction(ctx: &mut Ctx<'_>) {
+    if let Some(multi) = &mut ctx.session.multi {
+        multi.fail();
+    }
 }
 
 pub fn arity_message(name: &str) -> String {

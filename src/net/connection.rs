@@ -21,10 +21,10 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
-use crate::commands::{self, Ctx, Session};
+use crate::commands::{self, transactions, Ctx, Session};
 use crate::metrics::WorkerStats;
 use crate::protocol::{Limits, Parsed, Parser, ReplyBuffer};
-use crate::server::Server;
+use crate::server::{Gate, Server};
 
 /// Replies waiting beyond this stop the connection's command execution.
 pub const HIGH_WATER: usize = 1024 * 1024;
@@ -58,8 +58,16 @@ pub enum CloseReason {
 /// The worker's resources a connection uses while it runs.
 pub struct Env<'a> {
     pub server: &'a Server,
+    /// The index of the worker thread running the connection.
+    pub worker: usize,
     pub stats: &'a WorkerStats,
     pub pool: &'a mut BufferPool,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(server: &'a Server, worker: usize, pool: &'a mut BufferPool) -> Self {
+        Self { server, worker, stats: server.metrics.worker(worker), pool }
+    }
 }
 
 pub struct Connection {
@@ -163,6 +171,7 @@ impl Connection {
         let now = crate::clock::now_ms();
         let mut executed = 0;
         let mut more = false;
+        let mut gate = None;
         while self.start < self.end && self.closing.is_none() {
             if executed == config.batch_size || self.out.pending() > HIGH_WATER {
                 more = true;
@@ -173,6 +182,8 @@ impl Connection {
             match self.parser.parse(frame, limits) {
                 Parsed::Command(len) => {
                     let args = self.parser.args(frame);
+                    let gate = gate.get_or_insert_with(|| Gate::enter(env.server, env.worker));
+                    let exclusive = transactions::needs_exclusive(&args, self.session.multi.is_some());
                     let mut ctx = Ctx {
                         server: env.server,
                         session: &mut self.session,
@@ -180,7 +191,11 @@ impl Connection {
                         stats: env.stats,
                         now,
                     };
-                    commands::dispatch(&mut ctx, &args);
+                    if exclusive {
+                        gate.exclusive(|| commands::dispatch(&mut ctx, &args));
+                    } else {
+                        commands::dispatch(&mut ctx, &args);
+                    }
                     self.parser.reset();
                     self.start += len;
                     executed += 1;

@@ -128,7 +128,7 @@ impl Worker {
 
     fn drive(&mut self, key: usize) {
         let Some(conn) = self.connections.get_mut(key) else { return };
-        let mut env = Env { server: &self.server, stats: self.server.metrics.worker(self.index), pool: &mut self.pool };
+        let mut env = Env::new(&self.server, self.index, &mut self.pool);
         match conn.drive(&mut env) {
             Status::Open => {}
             Status::Yield => {
@@ -196,8 +196,7 @@ impl Worker {
             while Instant::now() < deadline {
                 let Some(conn) = self.connections.get_mut(key) else { break };
                 conn.on_readable();
-                let mut env =
-                    Env { server: &self.server, stats: self.server.metrics.worker(self.index), pool: &mut self.pool };
+                let mut env = Env::new(&self.server, self.index, &mut self.pool);
                 match conn.drive(&mut env) {
                     Status::Yield => continue,
                     Status::Open if conn.has_pending_output() => std::thread::sleep(Duration::from_millis(1)),

@@ -19,7 +19,7 @@
 use std::sync::atomic::Ordering;
 
 use super::segment::{loc, Record, Segment, LOC_MASK};
-use super::table::{frequency, hash_key, with_frequency, ShardData, ShardGuard};
+use super::table::{frequency, with_frequency, ShardData, ShardGuard};
 use crate::config::EvictionPolicy;
 
 /// What a sweep pass may do with live records.
@@ -103,7 +103,8 @@ impl ShardGuard<'_> {
     }
 
     fn sweep_record(&mut self, old: u32, record: Record<'_>, mode: SweepMode, now: u64, cutoff: u64) {
-        let hash = hash_key(self.hasher, record.key());
+        let table = self.table;
+        let hash = table.hash(record.key());
         let stats = self.stats;
         let ShardData { index, log } = &mut *self.data;
         let Ok(mut entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) else {
@@ -120,6 +121,7 @@ impl ShardGuard<'_> {
         }
         entry.remove();
         stats.record_removal(record.expires_at().is_some(), expired);
+        table.key_changed(record.key());
     }
 
     /// A jumbo segment holds one record: keep the segment itself (no copy)
@@ -127,7 +129,9 @@ impl ShardGuard<'_> {
     fn sweep_jumbo(&mut self, id: usize, segment: Segment, mode: SweepMode, now: u64, cutoff: u64) {
         let Some((_, record)) = segment.records().next() else { return };
         let (expired, expires_at) = (record.is_expired(now), record.expires_at());
-        let hash = hash_key(self.hasher, record.key());
+        let key = record.key().to_vec();
+        let table = self.table;
+        let hash = table.hash(&key);
         let stats = self.stats;
         let ShardData { index, log } = &mut *self.data;
         let old = loc(id, 0);
@@ -144,6 +148,7 @@ impl ShardGuard<'_> {
         }
         entry.remove();
         stats.record_removal(expires_at.is_some(), expired);
+        table.key_changed(&key);
     }
 
     /// Compact when more than half of the shard's segment bytes are dead:
@@ -160,6 +165,7 @@ impl ShardGuard<'_> {
 
     /// Remove every expired record in this shard; returns how many.
     pub fn remove_expired(&mut self, now: u64) -> usize {
+        let table = self.table;
         let expired: Vec<(u64, u32)> = self
             .data
             .index
@@ -167,7 +173,7 @@ impl ShardGuard<'_> {
             .map(|slot| slot.load(Ordering::Relaxed))
             .filter_map(|slot| {
                 let record = self.data.log.record(slot);
-                record.is_expired(now).then(|| (hash_key(self.hasher, record.key()), slot & LOC_MASK))
+                record.is_expired(now).then(|| (table.hash(record.key()), slot & LOC_MASK))
             })
             .collect();
         let stats = self.stats;
@@ -175,6 +181,7 @@ impl ShardGuard<'_> {
         for &(hash, old) in &expired {
             if let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) {
                 entry.remove();
+                table.key_changed(log.record(old).key());
                 log.kill(old);
                 stats.record_removal(true, true);
             }

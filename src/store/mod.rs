@@ -6,6 +6,7 @@ pub mod evict;
 pub mod expiry;
 pub mod segment;
 pub mod table;
+pub mod watch;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -79,6 +80,7 @@ impl Pressure {
 pub struct Store {
     dbs: Box<[Table]>,
     pub pressure: Arc<Pressure>,
+    pub watches: Arc<watch::Watches>,
 }
 
 impl Store {
@@ -88,8 +90,11 @@ impl Store {
         let pressure = Arc::new(Pressure::default());
         let shards = shards_per_db.max(1).next_power_of_two();
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
-        let dbs = (0..databases.max(1)).map(|_| Table::new(shards, segment_size, Arc::clone(&pressure))).collect();
-        Self { dbs, pressure }
+        let watches = Arc::new(watch::Watches::default());
+        let dbs = (0..databases.max(1))
+            .map(|db| Table::for_db(db, shards, segment_size, Arc::clone(&pressure), Arc::clone(&watches)))
+            .collect();
+        Self { dbs, pressure, watches }
     }
 
     pub fn db(&self, index: usize) -> &Table {

@@ -25,6 +25,7 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use super::evict::SweepMode;
 use super::segment::{Loc, Log, LogFull, Record, LOC_MASK, MAX_SEGMENTS};
+use super::watch::Watches;
 use super::Pressure;
 use crate::config::EvictionPolicy;
 use crate::protocol::ReplyBuffer;
@@ -82,13 +83,16 @@ pub struct Table {
     mask: u64,
     hasher: RandomState,
     pressure: Arc<Pressure>,
+    /// This table's database number, for WATCH.
+    db: usize,
+    watches: Arc<Watches>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
 pub struct ShardGuard<'a> {
     pub(crate) data: RwLockWriteGuard<'a, ShardData>,
     pub(crate) stats: &'a ShardStats,
-    pub(crate) hasher: &'a RandomState,
+    pub(crate) table: &'a Table,
 }
 
 /// Hash a key the way a table with `hasher` does.
@@ -100,6 +104,17 @@ impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
     /// `segment_size` is the capacity of each shard's log segments.
     pub fn new(shards: usize, segment_size: usize, pressure: Arc<Pressure>) -> Self {
+        Self::for_db(0, shards, segment_size, pressure, Arc::default())
+    }
+
+    /// A table for database `db`, reporting changes to `watches`.
+    pub fn for_db(
+        db: usize,
+        shards: usize,
+        segment_size: usize,
+        pressure: Arc<Pressure>,
+        watches: Arc<Watches>,
+    ) -> Self {
         let count = shards.max(1).next_power_of_two();
         let shard = || Shard {
             data: RwLock::new(ShardData { index: HashTable::new(), log: Log::new(segment_size) }),
@@ -110,6 +125,8 @@ impl Table {
             mask: count as u64 - 1,
             hasher: RandomState::default(),
             pressure,
+            db,
+            watches,
         }
     }
 
@@ -180,7 +197,7 @@ impl Table {
 
     pub fn lock_shard(&self, index: usize) -> ShardGuard<'_> {
         let shard = &self.shards[index];
-        ShardGuard { data: write(&shard.data), stats: &shard.stats, hasher: &self.hasher }
+        ShardGuard { data: write(&shard.data), stats: &shard.stats, table: self }
     }
 
     fn sum(&self, counter: impl Fn(&ShardStats) -> usize) -> usize {
@@ -216,6 +233,11 @@ impl Table {
         self.shards.iter().map(|s| s.stats.evicted.load(Ordering::Relaxed)).sum()
     }
 
+    /// Tell WATCH that `key` changed.
+    pub(crate) fn key_changed(&self, key: &[u8]) {
+        self.watches.touch(self.db, key);
+    }
+
     /// Whether the current policy can find anything to evict in shard
     /// `index` (a sweep that may only copy records forward is skipped).
     pub fn may_evict_from(&self, index: usize) -> bool {
@@ -244,6 +266,7 @@ impl Table {
             let old = self.lock_shard(index).take_all();
             drop(old);
         }
+        self.watches.touch_db(Some(self.db));
         crate::memory::purge();
     }
 }
@@ -283,21 +306,24 @@ impl ShardGuard<'_> {
     pub fn update_hashed<R>(&mut self, hash: u64, key: &[u8], now: u64, f: impl FnOnce(&mut SlotMut<'_>) -> R) -> R {
         self.ensure_room(now);
         let stats = self.stats;
-        let hasher = self.hasher;
+        let table = self.table;
         let ShardData { index, log } = &mut *self.data;
         let entry = index.entry(
             hash,
             |slot| log.record(slot.load(Ordering::Relaxed)).key() == key,
-            |slot| hash_key(hasher, log.record(slot.load(Ordering::Relaxed)).key()),
+            |slot| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key()),
         );
-        let result = {
-            let mut slot = SlotMut { key, stats, log, state: Some(entry) };
+        let (result, modified) = {
+            let mut slot = SlotMut { key, stats, log, state: Some(entry), modified: false };
             if slot.record().is_some_and(|r| r.is_expired(now)) {
                 slot.remove();
                 stats.expired.fetch_add(1, Ordering::Relaxed);
             }
-            f(&mut slot)
+            (f(&mut slot), slot.modified)
         };
+        if modified {
+            table.key_changed(key);
+        }
         self.publish_memory();
         result
     }
@@ -363,6 +389,8 @@ pub struct SlotMut<'a> {
     stats: &'a ShardStats,
     log: &'a mut Log,
     state: Option<TableEntry<'a, AtomicU32>>,
+    /// Whether the key was written or deleted (for WATCH).
+    modified: bool,
 }
 
 impl SlotMut<'_> {
@@ -391,6 +419,7 @@ impl SlotMut<'_> {
 
     /// Store `value` with this deadline, replacing any previous entry.
     pub fn put(&mut self, value: &[u8], expires_at: Option<u64>) {
+        self.modified = true;
         let had_expiry = self.expires_at().is_some();
         self.state = match self.state.take() {
             Some(TableEntry::Occupied(mut o)) => {
@@ -422,6 +451,7 @@ impl SlotMut<'_> {
     /// Change the deadline of an existing entry (no-op if there is none).
     pub fn set_expires_at(&mut self, at: Option<u64>) {
         let Some(slot) = self.slot() else { return };
+        self.modified = true;
         let had = self.expires_at().is_some();
         if self.log.set_expiry_in_place(slot, at) {
             adjust(&self.stats.expires, usize::from(had), usize::from(at.is_some()));
@@ -443,6 +473,7 @@ impl SlotMut<'_> {
     pub fn remove(&mut self) -> bool {
         match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
+                self.modified = true;
                 let slot = o.get().load(Ordering::Relaxed);
                 let had_expiry = self.log.record(slot).expires_at().is_some();
                 self.log.kill(slot);
