@@ -13,11 +13,14 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// A client's "a watched key changed" flag, shared with the registry.
 pub type DirtyFlag = Arc<AtomicBool>;
 
+/// (database, key) -> the flags of the clients watching it.
+type Registry = HashMap<(usize, Vec<u8>), Vec<DirtyFlag>>;
+
 #[derive(Default)]
 pub struct Watches {
     /// Number of (key, client) registrations.
     count: AtomicUsize,
-    keys: RwLock<HashMap<(usize, Vec<u8>), Vec<DirtyFlag>>>,
+    keys: RwLock<Registry>,
 }
 
 impl Watches {
