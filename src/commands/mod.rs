@@ -12,6 +12,7 @@ pub mod config;
 pub mod connection;
 pub mod info;
 pub mod keys;
+pub mod keyspace;
 mod long_double;
 pub mod server;
 pub mod strings;
@@ -213,6 +214,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(info::COMMANDS)
         .chain(config::COMMANDS)
         .chain(transactions::COMMANDS)
+        .chain(keyspace::COMMANDS)
 }
 
 /// Name -> (position in [`all`], command). The position is the command's

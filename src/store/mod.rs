@@ -91,8 +91,11 @@ impl Store {
         let shards = shards_per_db.max(1).next_power_of_two();
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
         let watches = Arc::new(watch::Watches::default());
+        let hasher = foldhash::fast::RandomState::default();
         let dbs = (0..databases.max(1))
-            .map(|db| Table::for_db(db, shards, segment_size, Arc::clone(&pressure), Arc::clone(&watches)))
+            .map(|db| {
+                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), Arc::clone(&watches), hasher.clone())
+            })
             .collect();
         Self { dbs, pressure, watches }
     }

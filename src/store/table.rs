@@ -104,16 +104,19 @@ impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
     /// `segment_size` is the capacity of each shard's log segments.
     pub fn new(shards: usize, segment_size: usize, pressure: Arc<Pressure>) -> Self {
-        Self::for_db(0, shards, segment_size, pressure, Arc::default())
+        Self::for_db(0, shards, segment_size, pressure, Arc::default(), RandomState::default())
     }
 
-    /// A table for database `db`, reporting changes to `watches`.
+    /// A table for database `db`, reporting changes to `watches`. All the
+    /// databases of a store share one `hasher`, so SWAPDB can exchange
+    /// their shards as they are.
     pub fn for_db(
         db: usize,
         shards: usize,
         segment_size: usize,
         pressure: Arc<Pressure>,
         watches: Arc<Watches>,
+        hasher: RandomState,
     ) -> Self {
         let count = shards.max(1).next_power_of_two();
         let shard = || Shard {
@@ -123,7 +126,7 @@ impl Table {
         Self {
             shards: (0..count).map(|_| CachePadded::new(shard())).collect(),
             mask: count as u64 - 1,
-            hasher: RandomState::default(),
+            hasher,
             pressure,
             db,
             watches,
@@ -231,6 +234,55 @@ impl Table {
     /// Keys removed to stay under `max_memory`.
     pub fn evicted_total(&self) -> u64 {
         self.shards.iter().map(|s| s.stats.evicted.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Call `f` with every live key of shard `index`, under its read lock.
+    /// SCAN and KEYS walk the table a shard at a time with this, so each
+    /// shard is seen whole at one instant.
+    pub fn for_each_key(&self, index: usize, now: u64, mut f: impl FnMut(&[u8])) {
+        let data = read(&self.shards[index].data);
+        for slot in data.index.iter() {
+            let record = data.log.record(slot.load(Ordering::Relaxed));
+            if !record.is_expired(now) {
+                f(record.key());
+            }
+        }
+    }
+
+    /// A random live key, or None if the table is empty. `seed` picks the
+    /// starting shard and the position in it.
+    pub fn random_key(&self, now: u64, seed: u64) -> Option<Vec<u8>> {
+        let count = self.shards.len();
+        (0..count).find_map(|i| {
+            let data = read(&self.shards[(seed as usize).wrapping_add(i) % count].data);
+            let start = (seed >> 32) as usize % data.index.len().max(1);
+            let live = |slot: &AtomicU32| {
+                let record = data.log.record(slot.load(Ordering::Relaxed));
+                (!record.is_expired(now)).then(|| record.key().to_vec())
+            };
+            data.index.iter().skip(start).chain(data.index.iter().take(start)).find_map(live)
+        })
+    }
+
+    /// Exchange the contents of two tables (SWAPDB), shard by shard, with
+    /// both shards locked (lower database first, so two SWAPDBs cannot
+    /// deadlock). Clients watching keys of either database see a change.
+    pub fn swap_with(&self, other: &Table) {
+        let (first, second) = if self.db <= other.db { (self, other) } else { (other, self) };
+        for index in 0..self.shards.len() {
+            let mut a = first.lock_shard(index);
+            let mut b = second.lock_shard(index);
+            std::mem::swap(&mut *a.data, &mut *b.data);
+            for (x, y) in [(&a.stats.keys, &b.stats.keys), (&a.stats.expires, &b.stats.expires)] {
+                let (vx, vy) = (x.load(Ordering::Relaxed), y.load(Ordering::Relaxed));
+                store_relaxed(x, vy);
+                store_relaxed(y, vx);
+            }
+            a.publish_memory();
+            b.publish_memory();
+        }
+        self.watches.touch_db(Some(self.db));
+        self.watches.touch_db(Some(other.db));
     }
 
     /// Tell WATCH that `key` changed.
@@ -374,6 +426,11 @@ impl EntryRef<'_> {
             Some(shared) => out.bulk_bytes(&shared),
             None => out.bulk(self.record.value()),
         }
+    }
+
+    /// The access counter the clock sweep reads (0-3).
+    pub fn frequency(&self) -> u32 {
+        frequency(self.loc)
     }
 
     /// Bytes the entry occupies, its index slot included.

@@ -1,0 +1,354 @@
+//! Commands over the keyspace as a whole or across keys and databases:
+//! SCAN, KEYS, RANDOMKEY, RENAME, RENAMENX, COPY, MOVE, SWAPDB, OBJECT.
+
+use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
+use crate::config::EvictionPolicy;
+use crate::glob;
+use crate::protocol::parse::parse_i64;
+use crate::protocol::Args;
+use crate::store::Table;
+
+const R: Flags = Flags::READONLY;
+const W: Flags = Flags::WRITE;
+
+pub static COMMANDS: &[Command] = &[
+    Command { name: "scan", arity: -2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: scan },
+    Command { name: "keys", arity: 2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: keys },
+    Command { name: "randomkey", arity: 1, flags: R, keys: KeySpec::NONE, group: "keyspace", run: randomkey },
+    Command { name: "rename", arity: 3, flags: W, keys: KeySpec::ALL, group: "keyspace", run: rename },
+    Command {
+        name: "renamenx",
+        arity: 3,
+        flags: W.with(Flags::FAST),
+        keys: KeySpec::ALL,
+        group: "keyspace",
+        run: renamenx,
+    },
+    Command {
+        name: "copy",
+        arity: -3,
+        flags: W.with(Flags::DENYOOM),
+        keys: KeySpec::ALL,
+        group: "keyspace",
+        run: copy,
+    },
+    Command {
+        name: "move",
+        arity: 3,
+        flags: W.with(Flags::FAST),
+        keys: KeySpec::ONE,
+        group: "keyspace",
+        run: move_key,
+    },
+    Command {
+        name: "swapdb",
+        arity: 3,
+        flags: W.with(Flags::FAST),
+        keys: KeySpec::NONE,
+        group: "keyspace",
+        run: swapdb,
+    },
+    Command { name: "object", arity: -2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: object },
+];
+
+const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+const DB_RANGE: &str = "ERR DB index is out of range";
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+///
+/// The cursor is the next shard to visit. Each step returns whole shards,
+/// each read at one instant, so every key present for the whole iteration
+/// is returned at least once, and the shard count never changes under a
+/// cursor. COUNT is, as in Redis, a hint of how many keys to look at.
+fn scan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(cursor) = parse_i64(args.get(1)).and_then(|c| usize::try_from(c).ok()) else {
+        return ctx.error("ERR invalid cursor");
+    };
+    let mut pattern = None;
+    let mut count = 10usize;
+    let mut only_strings = true;
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return ctx.error(SYNTAX_ERROR);
+        }
+        let value = args.get(i + 1);
+        match args.get(i) {
+            opt if is(opt, "MATCH") => pattern = Some(value),
+            opt if is(opt, "COUNT") => match parse_i64(value) {
+                Some(n) if n >= 1 => count = n as usize,
+                Some(_) => return ctx.error(SYNTAX_ERROR),
+                None => return ctx.error(NOT_AN_INTEGER),
+            },
+            opt if is(opt, "TYPE") => only_strings = is(value, "string"),
+            _ => return ctx.error(SYNTAX_ERROR),
+        }
+        i += 2;
+    }
+    let db = ctx.db();
+    let mut shard = cursor;
+    let mut keys = Vec::new();
+    let mut examined = 0;
+    while shard < db.shard_count() && (examined < count || shard == cursor) {
+        db.for_each_key(shard, ctx.now, |key| {
+            examined += 1;
+            if only_strings && pattern.is_none_or(|p| glob::matches(p, key, false)) {
+                keys.push(key.to_vec());
+            }
+        });
+        shard += 1;
+    }
+    let next = if shard >= db.shard_count() { 0 } else { shard };
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(keys.len());
+    keys.iter().for_each(|k| ctx.out.bulk(k));
+}
+
+/// KEYS pattern
+fn keys(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let pattern = args.get(1);
+    let db = ctx.db();
+    let mut keys = Vec::new();
+    for shard in 0..db.shard_count() {
+        db.for_each_key(shard, ctx.now, |key| {
+            if glob::matches(pattern, key, false) {
+                keys.push(key.to_vec());
+            }
+        });
+    }
+    ctx.out.array(keys.len());
+    keys.iter().for_each(|k| ctx.out.bulk(k));
+}
+
+/// RANDOMKEY
+fn randomkey(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    let seed = crate::clock::now_us().wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ctx.session.id;
+    match ctx.db().random_key(ctx.now, seed) {
+        Some(key) => ctx.out.bulk(&key),
+        None => ctx.out.null(),
+    }
+}
+
+/// A key's value and deadline, copied out.
+type Snapshot = (Vec<u8>, Option<u64>);
+
+fn snapshot(db: &Table, key: &[u8], now: u64) -> Option<Snapshot> {
+    db.view(key, now, |entry| entry.map(|e| (e.value().to_vec(), e.expires_at())))
+}
+
+/// Move `src` to `dst` in one database with both shards locked, so no
+/// client sees the key under both names or neither. `only_if_absent` is
+/// RENAMENX. Returns None if `src` does not exist, else whether it moved.
+fn rename_in(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], only_if_absent: bool) -> Option<bool> {
+    let now = ctx.now;
+    ctx.db().with_keys_locked([src, dst].into_iter(), |locked| {
+        let (value, deadline) =
+            locked.update(src, now, |slot| slot.value().map(|v| (v.to_vec(), slot.expires_at())))?;
+        if src == dst {
+            return Some(!only_if_absent);
+        }
+        if only_if_absent && locked.update(dst, now, |slot| slot.exists()) {
+            return Some(false);
+        }
+        locked.update(src, now, |slot| slot.remove());
+        locked.update(dst, now, |slot| slot.put(&value, deadline));
+        Some(true)
+    })
+}
+
+/// RENAME key newkey
+fn rename(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    match rename_in(ctx, args.get(1), args.get(2), false) {
+        Some(_) => ctx.out.ok(),
+        None => ctx.error("ERR no such key"),
+    }
+}
+
+/// RENAMENX key newkey
+fn renamenx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    match rename_in(ctx, args.get(1), args.get(2), true) {
+        Some(moved) => ctx.out.integer(i64::from(moved)),
+        None => ctx.error("ERR no such key"),
+    }
+}
+
+/// Parse a database index argument; None after replying with the error.
+fn db_index(ctx: &mut Ctx<'_>, arg: &[u8], not_integer: &str) -> Option<usize> {
+    let Some(index) = parse_i64(arg) else {
+        ctx.error(not_integer);
+        return None;
+    };
+    match usize::try_from(index) {
+        Ok(index) if index < ctx.server.store.databases() => Some(index),
+        _ => {
+            ctx.error(DB_RANGE);
+            None
+        }
+    }
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let mut target = ctx.session.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(args.get(i), "REPLACE") {
+            replace = true;
+            i += 1;
+        } else if is(args.get(i), "DB") && i + 1 < args.len() {
+            let Some(index) = db_index(ctx, args.get(i + 1), NOT_AN_INTEGER) else { return };
+            target = index;
+            i += 2;
+        } else {
+            return ctx.error(SYNTAX_ERROR);
+        }
+    }
+    let (src, dst) = (args.get(1), args.get(2));
+    if target == ctx.session.db && src == dst {
+        return ctx.error(SAME_OBJECT);
+    }
+    let Some((value, deadline)) = snapshot(ctx.db(), src, ctx.now) else { return ctx.out.integer(0) };
+    let copied = ctx.server.store.db(target).update(dst, ctx.now, |slot| {
+        if slot.exists() && !replace {
+            return false;
+        }
+        slot.put(&value, deadline);
+        true
+    });
+    ctx.out.integer(i64::from(copied));
+}
+
+/// MOVE key db
+fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(target) = db_index(ctx, args.get(2), NOT_AN_INTEGER) else { return };
+    if target == ctx.session.db {
+        return ctx.error(SAME_OBJECT);
+    }
+    let key = args.get(1);
+    let Some((value, deadline)) = snapshot(ctx.db(), key, ctx.now) else { return ctx.out.integer(0) };
+    let moved = ctx.server.store.db(target).update(key, ctx.now, |slot| {
+        if slot.exists() {
+            return false;
+        }
+        slot.put(&value, deadline);
+        true
+    });
+    if moved {
+        ctx.db().update(key, ctx.now, |slot| slot.remove());
+    }
+    ctx.out.integer(i64::from(moved));
+}
+
+/// SWAPDB index1 index2
+fn swapdb(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(a) = db_index(ctx, args.get(1), "ERR invalid first DB index") else { return };
+    let Some(b) = db_index(ctx, args.get(2), "ERR invalid second DB index") else { return };
+    if a != b {
+        let store = &ctx.server.store;
+        store.db(a).swap_with(store.db(b));
+    }
+    ctx.out.ok();
+}
+
+const OBJECT_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "encoding", arity: 3, run: object_encoding },
+    Subcommand { name: "freq", arity: 3, run: object_freq },
+    Subcommand { name: "idletime", arity: 3, run: object_idletime },
+    Subcommand { name: "refcount", arity: 3, run: object_refcount },
+    Subcommand { name: "help", arity: 2, run: object_help },
+];
+
+/// OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key, OBJECT HELP
+fn object(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    dispatch_subcommand(ctx, args, "object", OBJECT_SUBCOMMANDS);
+}
+
+/// Look at a key for OBJECT; None (after a null reply) if it does not exist.
+fn object_of<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&crate::store::EntryRef<'_>) -> R) -> Option<R> {
+    let result = ctx.db().view(key, ctx.now, |entry| entry.map(|e| f(&e)));
+    if result.is_none() {
+        ctx.out.null();
+    }
+    result
+}
+
+/// The encoding Redis would use for a string: `int`, `embstr` (up to 44
+/// bytes) or `raw`. Redistill stores every value the same way; clients and
+/// tools only read this to understand sizes.
+fn object_encoding(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let encoding = object_of(ctx, args.get(2), |e| {
+        let value = e.value();
+        if value.len() <= 20 && parse_i64(value).is_some() {
+            "int"
+        } else if value.len() <= 44 {
+            "embstr"
+        } else {
+            "raw"
+        }
+    });
+    if let Some(encoding) = encoding {
+        ctx.out.bulk(encoding.as_bytes());
+    }
+}
+
+fn lfu_policy(ctx: &Ctx<'_>) -> bool {
+    matches!(ctx.server.live.eviction_policy(), EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu)
+}
+
+/// OBJECT FREQ: the entry's access counter (0-3), under an LFU policy.
+fn object_freq(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if !lfu_policy(ctx) {
+        return ctx.error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
+             switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+    }
+    if let Some(freq) = object_of(ctx, args.get(2), |e| e.frequency()) {
+        ctx.out.integer(i64::from(freq));
+    }
+}
+
+/// OBJECT IDLETIME: Redistill keeps access counts, not access times, so an
+/// existing key reports 0 (and, as in Redis, an error under LFU).
+fn object_idletime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if lfu_policy(ctx) {
+        return ctx.error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching \
+             between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+    }
+    if object_of(ctx, args.get(2), |_| ()).is_some() {
+        ctx.out.integer(0);
+    }
+}
+
+/// OBJECT REFCOUNT: values are never shared between keys.
+fn object_refcount(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if object_of(ctx, args.get(2), |_| ()).is_some() {
+        ctx.out.integer(1);
+    }
+}
+
+fn object_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    let lines = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    lines.iter().for_each(|line| ctx.out.simple(line));
+}
