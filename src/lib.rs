@@ -9,6 +9,7 @@
 //! own, and `systemd` tells a service manager when the server is ready.
 
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -37,6 +37,7 @@ pub struct Server {
     startup_memory: AtomicU64,
     /// One per worker, held while it executes commands (see [`Gate`]).
     gates: Box<[CachePadded<Mutex<()>>]>,
+    pub clients: crate::clients::Clients,
 }
 
 impl Server {
@@ -59,6 +60,7 @@ impl Server {
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
+            clients: crate::clients::Clients::default(),
         }
     }
 

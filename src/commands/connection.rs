@@ -11,7 +11,14 @@ const CONN_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 pub static COMMANDS: &[Command] = &[
     Command { name: "ping", arity: -1, flags: CONN, keys: KeySpec::NONE, group: "connection", run: ping },
     Command { name: "echo", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: echo },
-    Command { name: "quit", arity: -1, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: quit },
+    Command {
+        name: "quit",
+        arity: -1,
+        flags: CONN_NO_AUTH.with(Flags::NO_QUEUE),
+        keys: KeySpec::NONE,
+        group: "connection",
+        run: quit,
+    },
     Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: hello },
     Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: auth },
     Command { name: "select", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: select },
@@ -67,7 +74,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 fn peer(ctx: &Ctx<'_>) -> String {
-    ctx.session.addr.map_or_else(|| "unknown".into(), |a| a.to_string())
+    ctx.session.addr().map_or_else(|| "unknown".into(), |a| a.to_string())
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -113,6 +120,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         }
     }
     ctx.out.protocol = protocol;
+    ctx.session.client.set_resp(if protocol == Protocol::Resp3 { 3 } else { 2 });
     hello_reply(ctx, protocol);
 }
 
@@ -140,7 +148,7 @@ fn select(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(index) = ctx.integer_arg(args, 1) else { return };
     match usize::try_from(index) {
         Ok(index) if index < ctx.server.store.databases() => {
-            ctx.session.db = index;
+            ctx.session.select(index);
             ctx.out.ok();
         }
         _ => ctx.error("ERR DB index is out of range"),
@@ -152,6 +160,14 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "getname", arity: 2, run: client_getname },
     Subcommand { name: "setname", arity: 3, run: client_setname },
     Subcommand { name: "setinfo", arity: 4, run: client_setinfo },
+    Subcommand { name: "info", arity: 2, run: client_info },
+    Subcommand { name: "list", arity: -2, run: client_list },
+    Subcommand { name: "kill", arity: -3, run: client_kill },
+    Subcommand { name: "no-evict", arity: 3, run: client_on_off },
+    Subcommand { name: "no-touch", arity: 3, run: client_on_off },
+    Subcommand { name: "reply", arity: 3, run: client_unsupported },
+    Subcommand { name: "pause", arity: -3, run: client_unsupported },
+    Subcommand { name: "unpause", arity: 2, run: client_unsupported },
     Subcommand { name: "help", arity: 2, run: client_help },
 ];
 
@@ -162,8 +178,9 @@ fn client(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// CLIENT GETNAME
 fn client_getname(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
-    match &ctx.session.name {
-        Some(name) => ctx.out.bulk(name),
+    let name = ctx.session.client.names().name.clone();
+    match name {
+        Some(name) => ctx.out.bulk(&name),
         None => ctx.out.null(),
     }
 }
@@ -173,6 +190,138 @@ fn client_setname(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if set_client_name(ctx, args.get(2)) {
         ctx.out.ok();
     }
+}
+
+/// CLIENT INFO
+fn client_info(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    let line = ctx.session.client.describe() + "\n";
+    ctx.out.verbatim(&line);
+}
+
+/// CLIENT LIST [TYPE NORMAL] [ID id [id ...]]
+fn client_list(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let mut ids: Option<Vec<u64>> = None;
+    if args.len() > 2 {
+        let filter = args.get(2);
+        if is(filter, "TYPE") && args.len() == 4 {
+            if !is(args.get(3), "NORMAL") {
+                let kind = String::from_utf8_lossy(args.get(3)).into_owned();
+                return ctx.error(&format!("ERR Unknown client type '{kind}'"));
+            }
+        } else if is(filter, "ID") && args.len() >= 4 {
+            let parsed: Option<Vec<u64>> = args
+                .iter()
+                .skip(3)
+                .map(|a| parse_i64(a).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0))
+                .collect();
+            match parsed {
+                Some(list) => ids = Some(list),
+                None => return ctx.error("ERR Invalid client ID"),
+            }
+        } else {
+            return ctx.error(super::SYNTAX_ERROR);
+        }
+    }
+    let mut text = String::new();
+    for client in ctx.server.clients.snapshot() {
+        if ids.as_ref().is_none_or(|ids| ids.contains(&client.id)) {
+            text.push_str(&client.describe());
+            text.push('\n');
+        }
+    }
+    ctx.out.verbatim(&text);
+}
+
+/// Which clients a CLIENT KILL names.
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip_me: bool,
+    normal_only: bool,
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port]
+/// [TYPE normal] [USER username] [SKIPME yes/no]
+fn client_kill(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(args.get(2)).into_owned();
+        let filter = KillFilter { addr: Some(addr), ..KillFilter::default() };
+        return match kill_matching(ctx, &filter) {
+            0 => ctx.error("ERR No such client"),
+            _ => ctx.out.ok(),
+        };
+    }
+    let mut filter = KillFilter { skip_me: true, ..KillFilter::default() };
+    for pair in args.iter().skip(2).collect::<Vec<_>>().chunks(2) {
+        let [name, value] = pair else { return ctx.error(super::SYNTAX_ERROR) };
+        let text = String::from_utf8_lossy(value).into_owned();
+        match () {
+            _ if is(name, "ID") => match parse_i64(value).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0) {
+                Some(id) => filter.id = Some(id),
+                None => return ctx.error("ERR client-id should be greater than 0"),
+            },
+            _ if is(name, "ADDR") => filter.addr = Some(text),
+            _ if is(name, "LADDR") => filter.laddr = Some(text),
+            _ if is(name, "TYPE") => {
+                if !["normal", "master", "slave", "replica", "pubsub"].iter().any(|t| is(value, t)) {
+                    return ctx.error(&format!("ERR Unknown client type '{text}'"));
+                }
+                filter.normal_only = is(value, "normal");
+                if !filter.normal_only {
+                    return ctx.out.integer(0);
+                }
+            }
+            _ if is(name, "USER") => {
+                if text != "default" {
+                    return ctx.error(&format!("ERR No such user '{text}'"));
+                }
+            }
+            _ if is(name, "SKIPME") && (is(value, "yes") || is(value, "no")) => filter.skip_me = is(value, "yes"),
+            _ => return ctx.error(super::SYNTAX_ERROR),
+        }
+    }
+    let killed = kill_matching(ctx, &filter);
+    ctx.out.integer(killed as i64);
+}
+
+/// Mark every client matching `filter` for closing; returns how many.
+fn kill_matching(ctx: &mut Ctx<'_>, filter: &KillFilter) -> usize {
+    let text = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string());
+    let mut killed = 0;
+    for client in ctx.server.clients.snapshot() {
+        let me = client.id == ctx.session.id;
+        let matches = filter.id.is_none_or(|id| id == client.id)
+            && filter.addr.as_ref().is_none_or(|a| Some(a) == text(client.addr).as_ref())
+            && filter.laddr.as_ref().is_none_or(|a| Some(a) == text(client.local_addr).as_ref())
+            && !(me && filter.skip_me);
+        if matches {
+            killed += 1;
+            if me {
+                ctx.session.close_after_reply = true;
+            } else {
+                client.kill();
+            }
+        }
+    }
+    killed
+}
+
+/// CLIENT NO-EVICT / NO-TOUCH on|off: accepted; Redistill never evicts
+/// clients, and a client's reads count for eviction either way.
+fn client_on_off(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if is(args.get(2), "ON") || is(args.get(2), "OFF") {
+        ctx.out.ok();
+    } else {
+        ctx.error(super::SYNTAX_ERROR);
+    }
+}
+
+/// CLIENT REPLY / PAUSE / UNPAUSE are not implemented.
+fn client_unsupported(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let sub = String::from_utf8_lossy(args.get(1)).to_ascii_uppercase();
+    ctx.error(&format!("ERR CLIENT {sub} is not supported by Redistill"));
 }
 
 /// Redis allows only printable, non-space characters in client names and
@@ -186,7 +335,7 @@ fn set_client_name(ctx: &mut Ctx<'_>, name: &[u8]) -> bool {
         ctx.error("ERR Client names cannot contain spaces, newlines or special characters.");
         return false;
     }
-    ctx.session.name = (!name.is_empty()).then(|| name.to_vec());
+    ctx.session.client.names().name = (!name.is_empty()).then(|| name.to_vec());
     true
 }
 
@@ -194,17 +343,21 @@ fn set_client_name(ctx: &mut Ctx<'_>, name: &[u8]) -> bool {
 fn client_setinfo(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let (attr, value) = (args.get(2), args.get(3));
     let attr_name = String::from_utf8_lossy(attr).into_owned();
-    let slot = if is(attr, "LIB-NAME") {
-        &mut ctx.session.lib_name
-    } else if is(attr, "LIB-VER") {
-        &mut ctx.session.lib_ver
-    } else {
+    let lib_name = is(attr, "LIB-NAME");
+    if !lib_name && !is(attr, "LIB-VER") {
         return ctx.error(&format!("ERR Unrecognized option '{attr_name}'"));
-    };
+    }
     if !valid_attribute(value) {
         return ctx.error(&format!("ERR {attr_name} cannot contain spaces, newlines or special characters."));
     }
-    *slot = (!value.is_empty()).then(|| value.to_vec());
+    let value = (!value.is_empty()).then(|| value.to_vec());
+    let mut names = ctx.session.client.names();
+    if lib_name {
+        names.lib_name = value;
+    } else {
+        names.lib_ver = value;
+    }
+    drop(names);
     ctx.out.ok();
 }
 

@@ -19,12 +19,14 @@ pub mod strings;
 pub mod transactions;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
+use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::server::Server;
@@ -130,12 +132,10 @@ fn accepts(arity: i32, argc: usize) -> bool {
 #[derive(Debug)]
 pub struct Session {
     pub id: u64,
-    pub addr: Option<SocketAddr>,
     pub db: usize,
     pub authenticated: bool,
-    pub name: Option<Vec<u8>>,
-    pub lib_name: Option<Vec<u8>>,
-    pub lib_ver: Option<Vec<u8>>,
+    /// What CLIENT LIST shows of this connection (name and libraries too).
+    pub client: Arc<ClientInfo>,
     /// Set by QUIT: flush the reply, then close.
     pub close_after_reply: bool,
     /// Commands queued since MULTI.
@@ -145,19 +145,17 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(id: u64, addr: Option<SocketAddr>, authenticated: bool) -> Self {
-        Self {
-            id,
-            addr,
-            db: 0,
-            authenticated,
-            name: None,
-            lib_name: None,
-            lib_ver: None,
-            close_after_reply: false,
-            multi: None,
-            watch: None,
-        }
+    pub fn new(client: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Self { id: client.id, db: 0, authenticated, client, close_after_reply: false, multi: None, watch: None }
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.client.addr
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.client.set_db(db);
     }
 }
 
@@ -274,6 +272,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             return ctx.out.simple("QUEUED");
         }
     }
+    ctx.session.client.note_command(id);
     let errors_before = ctx.stats.error_replies.get();
     let started = Instant::now();
     (command.run)(ctx, args);

@@ -51,6 +51,7 @@ pub enum CloseReason {
     QueryBufferLimit,
     OutputBufferLimit,
     IdleTimeout,
+    Killed,
     Shutdown,
     IoError,
 }
@@ -116,7 +117,7 @@ impl Connection {
     }
 
     pub fn peer(&self) -> Option<SocketAddr> {
-        self.session.addr
+        self.session.addr()
     }
 
     pub fn has_pending_output(&self) -> bool {

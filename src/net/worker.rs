@@ -18,6 +18,7 @@ use slab::Slab;
 
 use super::buffer_pool::BufferPool;
 use super::connection::{CloseReason, Connection, Env, Status};
+use crate::clients::ClientInfo;
 use crate::commands::Session;
 use crate::server::Server;
 
@@ -118,7 +119,9 @@ impl Worker {
                 self.forget_client();
                 continue;
             }
-            let session = Session::new(id, Some(addr), !self.server.requires_auth());
+            let client = Arc::new(ClientInfo::new(id, Some(addr), stream.local_addr().ok()));
+            self.server.clients.register(Arc::clone(&client));
+            let session = Session::new(client, !self.server.requires_auth());
             entry.insert(Connection::new(stream, session));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
             // Bytes may have arrived before registration; look now.
@@ -157,6 +160,7 @@ impl Worker {
         let mut conn = self.connections.remove(key);
         let _ = self.poll.registry().deregister(conn.stream_mut());
         crate::log_debug!("worker {}: client {:?} closed ({reason:?})", self.index, conn.peer());
+        self.server.clients.remove(conn.session.id);
         conn.recycle(&mut self.pool);
         self.forget_client();
     }
@@ -166,9 +170,14 @@ impl Worker {
         self.load.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Close connections idle for longer than `timeout` seconds (checked
-    /// about once a second).
+    /// Close connections that CLIENT KILL marked, and those idle for longer
+    /// than `timeout` seconds (checked about once a second).
     fn close_idle_connections(&mut self) {
+        let killed: Vec<usize> =
+            self.connections.iter().filter(|(_, conn)| conn.session.client.is_killed()).map(|(key, _)| key).collect();
+        for key in killed {
+            self.close(key, CloseReason::Killed);
+        }
         let timeout = self.server.live.timeout();
         if timeout == 0 || self.last_timeout_check.elapsed() < Duration::from_secs(1) {
             return;

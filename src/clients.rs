@@ -1,0 +1,140 @@
+//! The list of connected clients, for CLIENT LIST, CLIENT INFO and
+//! CLIENT KILL.
+//!
+//! A connection belongs to one worker thread, but CLIENT LIST may run on
+//! any of them, so what it shows lives in a small shared record per client:
+//! atomics the owner updates as it goes (database, last command, last
+//! activity) and, behind a mutex, the rarely changed name and library.
+//! CLIENT KILL only sets a flag; the owning worker closes the connection on
+//! its next tick (at most 100 ms later), as Redis closes other clients
+//! asynchronously.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// A client's name and library attributes (CLIENT SETNAME / SETINFO).
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: Option<SocketAddr>,
+    pub local_addr: Option<SocketAddr>,
+    created: Instant,
+    /// Milliseconds after `created` of the last command.
+    last_active: AtomicU64,
+    db: AtomicUsize,
+    /// Index of the last command in `commands::all()`, plus one (0: none).
+    last_command: AtomicUsize,
+    resp: AtomicU8,
+    names: Mutex<Names>,
+    killed: AtomicBool,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: Option<SocketAddr>, local_addr: Option<SocketAddr>) -> Self {
+        Self {
+            id,
+            addr,
+            local_addr,
+            created: Instant::now(),
+            last_active: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            last_command: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            names: Mutex::new(Names::default()),
+            killed: AtomicBool::new(false),
+        }
+    }
+
+    /// Record a command about to run (called by its own worker).
+    pub fn note_command(&self, command_index: usize) {
+        self.last_command.store(command_index + 1, Ordering::Relaxed);
+        self.last_active.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_db(&self, db: usize) {
+        self.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_resp(&self, version: u8) {
+        self.resp.store(version, Ordering::Relaxed);
+    }
+
+    pub fn names(&self) -> MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// One line of CLIENT LIST, in Redis's format (fields Redistill has no
+    /// notion of, like the query buffer of another thread's client, are 0).
+    pub fn describe(&self) -> String {
+        let names = self.names().clone();
+        let text = |v: &Option<Vec<u8>>| v.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let command = match self.last_command.load(Ordering::Relaxed) {
+            0 => "NULL",
+            n => crate::commands::all().nth(n - 1).map_or("NULL", |c| c.name),
+        };
+        let age = self.created.elapsed().as_secs();
+        let idle =
+            (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
+        let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        let mut line = String::new();
+        let _ = write!(
+            line,
+            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} \
+             user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            addr(self.addr),
+            addr(self.local_addr),
+            text(&names.name),
+            self.db.load(Ordering::Relaxed),
+            self.resp.load(Ordering::Relaxed),
+            text(&names.lib_name),
+            text(&names.lib_ver),
+        );
+        line
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Clients {
+    fn map(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn register(&self, client: Arc<ClientInfo>) {
+        self.map().insert(client.id, client);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.map().remove(&id);
+    }
+
+    /// All clients, in id (connection) order.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.map().values().cloned().collect()
+    }
+}
