@@ -22,5 +22,6 @@ pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod server;
+pub mod slowlog;
 pub mod store;
 pub mod systemd;

@@ -38,6 +38,7 @@ pub struct Server {
     /// One per worker, held while it executes commands (see [`Gate`]).
     gates: Box<[CachePadded<Mutex<()>>]>,
     pub clients: crate::clients::Clients,
+    pub slowlog: crate::slowlog::SlowLog,
 }
 
 impl Server {
@@ -61,6 +62,7 @@ impl Server {
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
             clients: crate::clients::Clients::default(),
+            slowlog: crate::slowlog::SlowLog::default(),
         }
     }
 

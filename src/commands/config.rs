@@ -31,6 +31,12 @@ const PARAMETERS: &[Parameter] = &[
     },
     Parameter { name: "timeout", get: |s| s.live.timeout().to_string(), set: Some(set_timeout) },
     Parameter {
+        name: "slowlog-log-slower-than",
+        get: |s| s.slowlog.threshold().to_string(),
+        set: Some(set_slowlog_threshold),
+    },
+    Parameter { name: "slowlog-max-len", get: |s| s.slowlog.max_len().to_string(), set: Some(set_slowlog_max_len) },
+    Parameter {
         name: "requirepass",
         // The password itself is never echoed back.
         get: |s| if s.requires_auth() { "********".into() } else { String::new() },
@@ -127,10 +133,14 @@ fn set_maxmemory_policy(server: &Server, value: &str, apply: bool) -> Result<(),
     Ok(())
 }
 
+const NOT_AN_INTEGER: &str = "argument couldn't be parsed into an integer";
+
+fn non_negative(value: &str) -> Result<u64, &'static str> {
+    parse_i64(value.as_bytes()).and_then(|n| u64::try_from(n).ok()).ok_or(NOT_AN_INTEGER)
+}
+
 fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
-    let seconds = parse_i64(value.as_bytes())
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or("argument couldn't be parsed into an integer")?;
+    let seconds = non_negative(value)?;
     if apply {
         server.live.set_timeout(seconds);
     }
@@ -140,6 +150,22 @@ fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static
 fn set_requirepass(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
     if apply {
         server.live.set_password((!value.is_empty()).then(|| value.to_string()));
+    }
+    Ok(())
+}
+
+fn set_slowlog_threshold(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let micros = parse_i64(value.as_bytes()).ok_or(NOT_AN_INTEGER)?;
+    if apply {
+        server.slowlog.set_threshold(micros);
+    }
+    Ok(())
+}
+
+fn set_slowlog_max_len(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let len = non_negative(value)?;
+    if apply {
+        server.slowlog.set_max_len(len as usize);
     }
     Ok(())
 }

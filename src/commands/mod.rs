@@ -118,7 +118,7 @@ pub struct Subcommand {
 }
 
 /// Does an argument count satisfy a Redis arity?
-fn accepts(arity: i32, argc: usize) -> bool {
+pub fn accepts(arity: i32, argc: usize) -> bool {
     let argc = argc as i64;
     let arity = i64::from(arity);
     if arity >= 0 {
@@ -277,6 +277,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let started = Instant::now();
     (command.run)(ctx, args);
     let elapsed = started.elapsed();
+    ctx.server.slowlog.record(elapsed, args, || {
+        let names = ctx.session.client.names();
+        let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
+        (addr, names.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned())
+    });
     // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
     ctx.stats.record_command(id, elapsed, ctx.stats.error_replies.get() > errors_before);
 }

@@ -16,6 +16,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "flushdb", arity: -1, flags: Flags::WRITE, keys: KeySpec::NONE, group: "keyspace", run: flushdb },
     Command { name: "flushall", arity: -1, flags: Flags::WRITE, keys: KeySpec::NONE, group: "keyspace", run: flushall },
     Command { name: "command", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: command },
+    Command { name: "slowlog", arity: -2, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: slowlog },
 ];
 
 /// DBSIZE
@@ -59,6 +60,7 @@ const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "list", arity: -2, run: command_list },
     Subcommand { name: "info", arity: -2, run: command_info_named },
     Subcommand { name: "docs", arity: -2, run: command_docs },
+    Subcommand { name: "getkeys", arity: -3, run: command_getkeys },
 ];
 
 /// COMMAND [COUNT | LIST | INFO [name ...] | DOCS [name ...]]
@@ -129,4 +131,93 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         out.bulk(b"group");
         out.bulk(c.group.as_bytes());
     }
+}
+
+/// COMMAND GETKEYS command [arg ...]: which arguments are keys.
+fn command_getkeys(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(command) = super::lookup(args.get(2)) else {
+        return ctx.error("ERR Invalid command specified");
+    };
+    let argc = args.len() - 2;
+    if !super::accepts(command.arity, argc) {
+        return ctx.error("ERR Invalid number of arguments specified for command");
+    }
+    let spec = command.keys;
+    if spec.first == 0 {
+        return ctx.error("ERR The command has no key arguments");
+    }
+    let last = if spec.last < 0 { argc as i32 + spec.last } else { spec.last };
+    let positions: Vec<usize> = (spec.first..=last).step_by(spec.step.max(1) as usize).map(|p| p as usize).collect();
+    ctx.out.array(positions.len());
+    for position in positions {
+        ctx.out.bulk(args.get(2 + position));
+    }
+}
+
+const SLOWLOG_SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand { name: "get", arity: -2, run: slowlog_get },
+    Subcommand { name: "len", arity: 2, run: |ctx, _| ctx.out.integer(ctx.server.slowlog.len() as i64) },
+    Subcommand { name: "reset", arity: 2, run: slowlog_reset },
+    Subcommand { name: "help", arity: 2, run: slowlog_help },
+];
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP
+fn slowlog(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    dispatch_subcommand(ctx, args, "slowlog", SLOWLOG_SUBCOMMANDS);
+}
+
+/// SLOWLOG GET [count]: newest first; -1 for all, 10 by default.
+fn slowlog_get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() > 3 {
+        return ctx.error(&super::arity_message("slowlog|get"));
+    }
+    let count = if args.len() == 3 {
+        match crate::protocol::parse::parse_i64(args.get(2)) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => return ctx.error("ERR count should be greater than or equal to -1"),
+        }
+    } else {
+        10
+    };
+    let out = &mut *ctx.out;
+    ctx.server.slowlog.newest(count, |entries| {
+        let entries: Vec<_> = entries.collect();
+        out.array(entries.len());
+        for entry in entries {
+            out.array(6);
+            out.integer(entry.id as i64);
+            out.integer(entry.unix_seconds as i64);
+            out.integer(entry.micros as i64);
+            out.array(entry.args.len());
+            entry.args.iter().for_each(|arg| out.bulk(arg));
+            out.bulk(entry.client_addr.as_bytes());
+            out.bulk(entry.client_name.as_bytes());
+        }
+    });
+}
+
+/// SLOWLOG RESET
+fn slowlog_reset(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    ctx.server.slowlog.reset();
+    ctx.out.ok();
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    let lines = [
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    lines.iter().for_each(|line| ctx.out.simple(line));
 }
