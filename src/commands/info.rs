@@ -3,47 +3,66 @@
 //! ready-checks read it unchanged.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::{Command, Ctx, Flags, KeySpec};
+use crate::metrics::CpuUsage;
 use crate::protocol::Args;
 use crate::server::{Server, REDIS_VERSION};
 
 pub static COMMANDS: &[Command] =
     &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: info }];
 
-type Section = fn(&Server, &mut String);
+/// One INFO section.
+struct Section {
+    /// Lower-case name, as the client asks for it.
+    name: &'static str,
+    /// Header as Redis prints it (`# CPU`, `# Commandstats`).
+    header: &'static str,
+    /// Part of a plain `INFO` / `INFO default`. Redis leaves out the
+    /// per-command sections there, since they grow with the command table.
+    default: bool,
+    render: fn(&Server, &mut String),
+}
 
-/// Sections in the order INFO prints them.
-const SECTIONS: &[(&str, Section)] = &[
-    ("server", server_section),
-    ("clients", clients_section),
-    ("memory", memory_section),
-    ("persistence", persistence_section),
-    ("stats", stats_section),
-    ("replication", replication_section),
-    ("keyspace", keyspace_section),
+const fn section(name: &'static str, header: &'static str, default: bool, render: fn(&Server, &mut String)) -> Section {
+    Section { name, header, default, render }
+}
+
+/// Sections in the order Redis 7 prints them.
+const SECTIONS: &[Section] = &[
+    section("server", "Server", true, server_section),
+    section("clients", "Clients", true, clients_section),
+    section("memory", "Memory", true, memory_section),
+    section("persistence", "Persistence", true, persistence_section),
+    section("stats", "Stats", true, stats_section),
+    section("replication", "Replication", true, replication_section),
+    section("cpu", "CPU", true, cpu_section),
+    section("commandstats", "Commandstats", false, commandstats_section),
+    section("errorstats", "Errorstats", true, errorstats_section),
+    section("keyspace", "Keyspace", true, keyspace_section),
 ];
 
 /// INFO [section [section ...]]
+///
+/// No argument or `default` selects the default sections, `all` and
+/// `everything` every section, and names may be combined
+/// (`INFO default commandstats`). Unknown names select nothing, as in Redis.
 fn info(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let wanted: Vec<String> = args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
-    let everything = wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "default"));
+    let all = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything"));
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut text = String::new();
-    for (name, render) in SECTIONS {
-        if everything || wanted.iter().any(|w| w == name) {
+    for section in SECTIONS {
+        if all || (default && section.default) || wanted.iter().any(|w| w == section.name) {
             if !text.is_empty() {
                 text.push_str("\r\n");
             }
-            let _ = write!(text, "# {}\r\n", capitalize(name));
-            render(ctx.server, &mut text);
+            let _ = write!(text, "# {}\r\n", section.header);
+            (section.render)(ctx.server, &mut text);
         }
     }
     ctx.out.verbatim(&text);
-}
-
-fn capitalize(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map_or_else(String::new, |first| first.to_ascii_uppercase().to_string() + chars.as_str())
 }
 
 macro_rules! field {
@@ -87,6 +106,7 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "used_memory_rss_human", human_bytes(rss));
     field!(out, "used_memory_peak", crate::memory::peak());
     field!(out, "used_memory_peak_human", human_bytes(crate::memory::peak()));
+    field!(out, "used_memory_startup", server.startup_memory());
     field!(out, "used_memory_dataset", server.store.memory());
     field!(out, "maxmemory", max);
     field!(out, "maxmemory_human", human_bytes(max));
@@ -110,10 +130,49 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "total_net_output_bytes", stats.net_output_bytes);
     field!(out, "rejected_connections", server.rejected_connections());
     field!(out, "expired_keys", server.store.expired_total());
-    field!(out, "evicted_keys", 0);
+    field!(out, "evicted_keys", crate::metrics::evicted_keys(&server.store));
     field!(out, "keyspace_hits", stats.keyspace_hits);
     field!(out, "keyspace_misses", stats.keyspace_misses);
     field!(out, "total_error_replies", stats.error_replies);
+}
+
+/// CPU seconds as Redis prints them (`%ld.%06ld`). Redis also reports
+/// `used_cpu_*_main_thread`; with several event-loop threads there is no
+/// main thread to report, so those fields are left out rather than made up.
+fn cpu_section(_server: &Server, out: &mut String) {
+    let usage = CpuUsage::now();
+    let seconds = |d: Duration| format!("{}.{:06}", d.as_secs(), d.subsec_micros());
+    field!(out, "used_cpu_sys", seconds(usage.sys));
+    field!(out, "used_cpu_user", seconds(usage.user));
+    field!(out, "used_cpu_sys_children", seconds(usage.children_sys));
+    field!(out, "used_cpu_user_children", seconds(usage.children_user));
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`
+/// for every command used since start (or CONFIG RESETSTAT).
+fn commandstats_section(server: &Server, out: &mut String) {
+    for (command, t) in super::all().zip(server.metrics.command_totals()) {
+        if !t.is_used() {
+            continue;
+        }
+        let per_call = if t.calls == 0 { 0.0 } else { t.nanos as f64 / 1000.0 / t.calls as f64 };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            command.name,
+            t.calls,
+            t.usec(),
+            t.rejected,
+            t.failed
+        );
+    }
+}
+
+/// `errorstat_<CODE>:count=..`, sorted by code as Redis does.
+fn errorstats_section(server: &Server, out: &mut String) {
+    for (code, count) in server.metrics.error_totals() {
+        let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+    }
 }
 
 fn replication_section(_server: &Server, out: &mut String) {

@@ -45,16 +45,23 @@ impl BufferPool {
         self.writes.pop().unwrap_or_else(|| Vec::with_capacity(self.size))
     }
 
+    /// Take back a read buffer. One that grew for a large request is freed
+    /// and replaced by a standard one, so the pool (and the memory counted
+    /// as the server's start-up footprint) stays the same size.
     pub fn give_read(&mut self, buf: Vec<u8>) {
-        if buf.len() == self.size && self.reads.len() < self.capacity {
-            self.reads.push(buf);
+        if self.reads.len() < self.capacity {
+            self.reads.push(if buf.len() == self.size { buf } else { vec![0; self.size] });
         }
     }
 
     pub fn give_write(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() == self.size && self.writes.len() < self.capacity {
-            buf.clear();
-            self.writes.push(buf);
+        if self.writes.len() < self.capacity {
+            if buf.capacity() == self.size {
+                buf.clear();
+                self.writes.push(buf);
+            } else {
+                self.writes.push(Vec::with_capacity(self.size));
+            }
         }
     }
 }
@@ -64,7 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reuses_standard_buffers_and_drops_grown_ones() {
+    fn reuses_standard_buffers_and_replaces_grown_ones() {
         let mut pool = BufferPool::new(1, 64);
         let read = pool.take_read();
         assert_eq!(read.len(), 64);
@@ -74,7 +81,10 @@ mod tests {
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
         let mut grown = pool.take_write();
         grown.extend_from_slice(&[1; 200]);
+        let grown_ptr = grown.as_ptr();
         pool.give_write(grown);
-        assert!(pool.writes.is_empty(), "an oversized buffer is not pooled");
+        let replacement = pool.take_write();
+        assert_eq!(replacement.capacity(), 64, "a grown buffer is replaced by a standard one");
+        assert_ne!(replacement.as_ptr(), grown_ptr);
     }
 }

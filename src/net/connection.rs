@@ -207,8 +207,9 @@ impl Connection {
                 Parsed::Empty(len) => self.start += len,
                 Parsed::Incomplete => break,
                 Parsed::Error(error) => {
-                    env.stats.error_replies.incr();
-                    self.out.error(&format!("ERR {}", error.message()));
+                    let message = format!("ERR {}", error.message());
+                    env.stats.count_error(&message);
+                    self.out.error(&message);
                     crate::log_debug!("protocol error from {:?}: {}", self.peer(), error.message());
                     self.closing = Some(CloseReason::ProtocolError);
                 }
