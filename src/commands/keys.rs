@@ -1,9 +1,9 @@
-//! Keyspace commands: DEL, EXISTS, and the expiry family (EXPIRE, PEXPIRE,
-//! TTL, PTTL, PERSIST).
+//! Keyspace commands: DEL, UNLINK, EXISTS, TYPE, TOUCH, and the expiry
+//! family (EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME,
+//! PEXPIRETIME, PERSIST).
 
 use super::strings::TimeUnit;
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER};
-use crate::protocol::parse::parse_i64;
+use super::{is, Command, Ctx, Flags, KeySpec};
 use crate::protocol::Args;
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
@@ -11,26 +11,45 @@ const W: Flags = Flags::WRITE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
     Command { name: "del", arity: -2, flags: Flags::WRITE, keys: KeySpec::ALL, group: "keyspace", run: del },
+    Command { name: "unlink", arity: -2, flags: W, keys: KeySpec::ALL, group: "keyspace", run: del },
     Command { name: "exists", arity: -2, flags: R, keys: KeySpec::ALL, group: "keyspace", run: exists },
+    Command { name: "type", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: key_type },
+    Command { name: "touch", arity: -2, flags: R, keys: KeySpec::ALL, group: "keyspace", run: exists },
     Command { name: "expire", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: expire },
     Command { name: "pexpire", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: pexpire },
+    Command { name: "expireat", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: expireat },
+    Command { name: "pexpireat", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: pexpireat },
     Command { name: "ttl", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: ttl },
     Command { name: "pttl", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: pttl },
+    Command { name: "expiretime", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: expiretime },
+    Command { name: "pexpiretime", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: pexpiretime },
     Command { name: "persist", arity: 2, flags: W, keys: KeySpec::ONE, group: "keyspace", run: persist },
 ];
 
-/// DEL key [key ...]
+/// DEL key [key ...], and UNLINK key [key ...] (values are freed at once either way)
 fn del(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let removed = args.iter().skip(1).filter(|key| db.update(key, ctx.now, |slot| slot.remove())).count();
     ctx.out.integer(removed as i64);
 }
 
-/// EXISTS key [key ...]: a key named twice counts twice.
+/// EXISTS key [key ...], and TOUCH key [key ...]: a key named twice counts twice.
 fn exists(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
-    let found = args.iter().skip(1).filter(|key| db.view(key, ctx.now, |e| e.is_some())).count();
+    let found = args.iter().skip(1).filter(|key| key_exists(ctx, key)).count();
     ctx.out.integer(found as i64);
+}
+
+/// Whether `key` exists, counted as a keyspace hit or miss.
+fn key_exists(ctx: &Ctx<'_>, key: &[u8]) -> bool {
+    let found = ctx.db().view(key, ctx.now, |e| e.is_some());
+    ctx.count_lookup(found);
+    found
+}
+
+/// TYPE key: `string`, or `none` for a missing key.
+fn key_type(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let found = key_exists(ctx, args.get(1));
+    ctx.out.simple(if found { "string" } else { "none" });
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
@@ -41,6 +60,16 @@ fn expire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
 fn pexpire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     set_deadline(ctx, args, TimeUnit::Millis, "pexpire");
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    set_deadline(ctx, args, TimeUnit::UnixSeconds, "expireat");
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    set_deadline(ctx, args, TimeUnit::UnixMillis, "pexpireat");
 }
 
 /// The conditions EXPIRE's options put on the current deadline.
@@ -90,19 +119,13 @@ fn parse_expire_conditions(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<ExpireC
     Some(c)
 }
 
-/// Shared body of EXPIRE and PEXPIRE. A deadline already in the past
+/// Shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT. Unlike SET's,
+/// the time may be zero or negative; a deadline already in the past
 /// deletes the key, as in Redis.
 fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &str) {
     let Some(conditions) = parse_expire_conditions(ctx, args) else { return };
-    let Some(amount) = parse_i64(args.get(2)) else {
-        return ctx.error(NOT_AN_INTEGER);
-    };
-    let deadline = match unit {
-        TimeUnit::Seconds => amount.checked_mul(1000),
-        _ => Some(amount),
-    }
-    .and_then(|ms| ms.checked_add(ctx.now as i64));
-    let Some(deadline) = deadline else {
+    let Some(amount) = ctx.integer_arg(args, 2) else { return };
+    let Some(deadline) = unit.to_unix_ms(amount, ctx.now) else {
         return ctx.error(&format!("ERR invalid expire time in '{command}' command"));
     };
     let now = ctx.now;
@@ -124,33 +147,51 @@ fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &st
 
 /// TTL key: seconds left, rounded; -1 without a deadline, -2 if missing.
 fn ttl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let remaining = remaining_ms(ctx, args.get(1));
-    ctx.out.integer(if remaining >= 0 { (remaining + 500) / 1000 } else { remaining });
+    reply_deadline(ctx, args.get(1), |at, now| (remaining_ms(at, now) + 500) / 1000);
 }
 
 /// PTTL key: milliseconds left; -1 without a deadline, -2 if missing.
 fn pttl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let remaining = remaining_ms(ctx, args.get(1));
-    ctx.out.integer(remaining);
+    reply_deadline(ctx, args.get(1), remaining_ms);
 }
 
-fn remaining_ms(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
+/// EXPIRETIME key: unix seconds (rounded, as Redis does); -1 without a deadline, -2 if missing.
+fn expiretime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_deadline(ctx, args.get(1), |at, _| ((at + 500) / 1000) as i64);
+}
+
+/// PEXPIRETIME key: unix milliseconds; -1 without a deadline, -2 if missing.
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_deadline(ctx, args.get(1), |at, _| at as i64);
+}
+
+fn remaining_ms(at: u64, now: u64) -> i64 {
+    at.saturating_sub(now) as i64
+}
+
+/// The TTL family's reply: -2 for a missing key, -1 for one without a
+/// deadline, else `f(deadline, now)`. The lookup counts as a hit or miss.
+fn reply_deadline(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> i64) {
     let now = ctx.now;
-    ctx.db().view(key, now, |entry| match entry {
+    let deadline = ctx.db().view(key, now, |entry| entry.map(|e| e.expires_at()));
+    ctx.count_lookup(deadline.is_some());
+    let reply = match deadline {
         None => -2,
-        Some(entry) => match entry.expires_at() {
-            None => -1,
-            Some(at) => at.saturating_sub(now) as i64,
-        },
-    })
+        Some(None) => -1,
+        Some(Some(at)) => f(at, now),
+    };
+    ctx.out.integer(reply);
 }
 
 /// PERSIST key: drop the deadline; 1 if there was one.
 fn persist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let removed = db.update(args.get(1), ctx.now, |slot| {
+        // Only a real change may touch the key (WATCH sees every write).
         let had_deadline = slot.expires_at().is_some();
-        slot.set_expires_at(None);
+        if had_deadline {
+            slot.set_expires_at(None);
+        }
         had_deadline
     });
     ctx.out.integer(i64::from(removed));

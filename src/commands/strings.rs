@@ -1,6 +1,9 @@
-//! String commands: GET, SET and its variants, MGET, MSET, and the integer
-//! counters (INCR, DECR, INCRBY, DECRBY).
+//! String commands: GET, SET and its variants, GETSET, GETDEL, GETEX, MGET,
+//! MSET, MSETNX, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE, the counters
+//! (INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT) and the bit commands (SETBIT,
+//! GETBIT, BITCOUNT).
 
+use super::long_double::LongDouble;
 use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
@@ -8,20 +11,41 @@ use crate::store::{EntryRef, SlotMut};
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
+const WF: Flags = W.with(Flags::FAST);
+/// GETDEL and GETEX write, but never add data: not refused when memory is full.
+const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
     Command { name: "get", arity: 2, flags: R, keys: KeySpec::ONE, group: "string", run: get },
     Command { name: "set", arity: -3, flags: W, keys: KeySpec::ONE, group: "string", run: set },
     Command { name: "setex", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: setex },
     Command { name: "psetex", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: psetex },
-    Command { name: "setnx", arity: 3, flags: W.with(Flags::FAST), keys: KeySpec::ONE, group: "string", run: setnx },
+    Command { name: "setnx", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: setnx },
+    Command { name: "getset", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: getset },
+    Command { name: "getdel", arity: 2, flags: WRITE_FAST, keys: KeySpec::ONE, group: "string", run: getdel },
+    Command { name: "getex", arity: -2, flags: WRITE_FAST, keys: KeySpec::ONE, group: "string", run: getex },
     Command { name: "mget", arity: -2, flags: R, keys: KeySpec::ALL, group: "string", run: mget },
     Command { name: "mset", arity: -3, flags: W, keys: KeySpec::PAIRS, group: "string", run: mset },
-    Command { name: "incr", arity: 2, flags: W.with(Flags::FAST), keys: KeySpec::ONE, group: "string", run: incr },
-    Command { name: "decr", arity: 2, flags: W.with(Flags::FAST), keys: KeySpec::ONE, group: "string", run: decr },
-    Command { name: "incrby", arity: 3, flags: W.with(Flags::FAST), keys: KeySpec::ONE, group: "string", run: incrby },
-    Command { name: "decrby", arity: 3, flags: W.with(Flags::FAST), keys: KeySpec::ONE, group: "string", run: decrby },
+    Command { name: "msetnx", arity: -3, flags: W, keys: KeySpec::PAIRS, group: "string", run: msetnx },
+    Command { name: "append", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: append },
+    Command { name: "strlen", arity: 2, flags: R, keys: KeySpec::ONE, group: "string", run: strlen },
+    Command { name: "getrange", arity: 4, flags: Flags::READONLY, keys: KeySpec::ONE, group: "string", run: getrange },
+    Command { name: "substr", arity: 4, flags: Flags::READONLY, keys: KeySpec::ONE, group: "string", run: getrange },
+    Command { name: "setrange", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: setrange },
+    Command { name: "incr", arity: 2, flags: WF, keys: KeySpec::ONE, group: "string", run: incr },
+    Command { name: "decr", arity: 2, flags: WF, keys: KeySpec::ONE, group: "string", run: decr },
+    Command { name: "incrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrby },
+    Command { name: "decrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: decrby },
+    Command { name: "incrbyfloat", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrbyfloat },
+    Command { name: "setbit", arity: 4, flags: W, keys: KeySpec::ONE, group: "bitmap", run: setbit },
+    Command { name: "getbit", arity: 3, flags: R, keys: KeySpec::ONE, group: "bitmap", run: getbit },
+    Command { name: "bitcount", arity: -2, flags: Flags::READONLY, keys: KeySpec::ONE, group: "bitmap", run: bitcount },
 ];
+
+const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+const BAD_BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 
 /// GET key
 fn get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -44,6 +68,48 @@ pub fn reply_value(out: &mut ReplyBuffer, entry: Option<EntryRef<'_>>) -> bool {
         }
     }
 }
+
+/// Look at a key's value under the read lock (None if it is missing),
+/// counting the lookup as a keyspace hit or miss.
+fn with_value<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R) -> R {
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    let (hit, result) = db.view(key, ctx.now, |entry| {
+        let value = entry.as_ref().map(EntryRef::value);
+        (value.is_some(), f(value, out))
+    });
+    ctx.count_lookup(hit);
+    result
+}
+
+/// Reply with a length, or with the error that stopped the command.
+fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) {
+    match result {
+        Ok(len) => ctx.out.integer(len as i64),
+        Err(msg) => ctx.error(msg),
+    }
+}
+
+/// Replace the value of a key (creating it if needed), keeping its
+/// deadline: what APPEND, SETRANGE, SETBIT and the counters do.
+fn put_keeping_ttl(slot: &mut SlotMut<'_>, value: &[u8]) {
+    let deadline = slot.expires_at();
+    slot.put(value, deadline);
+}
+
+/// The largest string a command may build (`proto-max-bulk-len`).
+fn max_string_len(ctx: &Ctx<'_>) -> u64 {
+    ctx.server.config.server.proto_max_bulk_len
+}
+
+/// `a + b`, if a string of that length is allowed.
+fn checked_len(a: usize, b: usize, limit: u64) -> Result<usize, &'static str> {
+    a.checked_add(b).filter(|&len| len as u64 <= limit).ok_or(STRING_TOO_BIG)
+}
+
+// ---------------------------------------------------------------------------
+// SET and its relatives
+// ---------------------------------------------------------------------------
 
 /// When a SET may write.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,16 +139,23 @@ struct SetOptions {
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
 fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(options) = parse_set_options(ctx, args) else { return };
+    run_set(ctx, args.get(1), args.get(2), &options);
+}
+
+/// Store `value` at `key` as SET with `options` does, and give SET's reply:
+/// the old value (with GET), else OK or null.
+fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    db.update(args.get(1), ctx.now, |slot| {
+    let existed = db.update(key, ctx.now, |slot| {
+        let existed = slot.exists();
         if options.return_old {
             match slot.value() {
                 Some(old) => out.bulk(old),
                 None => out.null(),
             }
         }
-        let written = store_value(slot, args.get(2), &options);
+        let written = store_value(slot, value, options);
         if !options.return_old {
             if written {
                 out.ok();
@@ -90,29 +163,64 @@ fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 out.null();
             }
         }
+        existed
     });
+    // Redis reads the old value like GET does, so it counts as a lookup.
+    if options.return_old {
+        ctx.count_lookup(existed);
+    }
 }
 
-/// Parse SET's options, replying with Redis's error when they are invalid.
-fn parse_set_options(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<SetOptions> {
-    let mut options = SetOptions { condition: Condition::Always, expiry: Expiry::Clear, return_old: false };
-    let mut has_expiry_option = false;
-    let mut i = 3;
+/// Which command's options [`parse_string_options`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OptionsOf {
+    Set,
+    Getex,
+}
+
+/// The options of SET and GETEX as Redis reads them. An option may be
+/// repeated (the last expiry value wins); two that conflict are a syntax
+/// error. The expiry value itself is checked afterwards, by the command.
+#[derive(Default)]
+struct StringOptions<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    expiry: Option<(TimeUnit, &'a [u8])>,
+}
+
+fn parse_string_options<'a>(
+    ctx: &mut Ctx<'_>,
+    args: &Args<'a>,
+    first: usize,
+    of: OptionsOf,
+) -> Option<StringOptions<'a>> {
+    let mut o = StringOptions::default();
+    let set = of == OptionsOf::Set;
+    let mut i = first;
     while i < args.len() {
         let arg = args.get(i);
         let next = (i + 1 < args.len()).then(|| args.get(i + 1));
-        if is(arg, "NX") && options.condition != Condition::IfPresent {
-            options.condition = Condition::IfAbsent;
-        } else if is(arg, "XX") && options.condition != Condition::IfAbsent {
-            options.condition = Condition::IfPresent;
-        } else if is(arg, "GET") {
-            options.return_old = true;
-        } else if is(arg, "KEEPTTL") && !has_expiry_option {
-            options.expiry = Expiry::Keep;
-            has_expiry_option = true;
-        } else if let (Some(unit), Some(value), false) = (expiry_unit(arg), next, has_expiry_option) {
-            options.expiry = Expiry::At(parse_deadline(ctx, value, unit, "set")?);
-            has_expiry_option = true;
+        let unit = expiry_unit(arg);
+        if set && is(arg, "NX") && !o.xx {
+            o.nx = true;
+        } else if set && is(arg, "XX") && !o.nx {
+            o.xx = true;
+        } else if set && is(arg, "GET") {
+            o.get = true;
+        } else if set && is(arg, "KEEPTTL") && o.expiry.is_none() {
+            o.keep_ttl = true;
+        } else if !set && is(arg, "PERSIST") && o.expiry.is_none() {
+            o.persist = true;
+        } else if let (Some(unit), Some(value)) = (unit, next) {
+            let same_unit = o.expiry.is_none_or(|(previous, _)| previous == unit);
+            if o.keep_ttl || o.persist || !same_unit {
+                ctx.error(SYNTAX_ERROR);
+                return None;
+            }
+            o.expiry = Some((unit, value));
             i += 1;
         } else {
             ctx.error(SYNTAX_ERROR);
@@ -120,16 +228,47 @@ fn parse_set_options(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<SetOptions> {
         }
         i += 1;
     }
-    Some(options)
+    Some(o)
+}
+
+/// Parse SET's options, replying with Redis's error when they are invalid.
+fn parse_set_options(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<SetOptions> {
+    let options = parse_string_options(ctx, args, 3, OptionsOf::Set)?;
+    let expiry = match options.expiry {
+        Some((unit, value)) => Expiry::At(parse_deadline(ctx, value, unit, "set")?),
+        None if options.keep_ttl => Expiry::Keep,
+        None => Expiry::Clear,
+    };
+    let condition = match (options.nx, options.xx) {
+        (true, _) => Condition::IfAbsent,
+        (_, true) => Condition::IfPresent,
+        _ => Condition::Always,
+    };
+    Some(SetOptions { condition, expiry, return_old: options.get })
 }
 
 /// How an expiry argument is expressed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TimeUnit {
     Seconds,
     Millis,
     UnixSeconds,
     UnixMillis,
+}
+
+impl TimeUnit {
+    /// `amount` of this unit as a unix time in ms (relative units count
+    /// from `now`); None if the arithmetic overflows.
+    pub fn to_unix_ms(self, amount: i64, now: u64) -> Option<i64> {
+        let ms = match self {
+            TimeUnit::Seconds | TimeUnit::UnixSeconds => amount.checked_mul(1000)?,
+            TimeUnit::Millis | TimeUnit::UnixMillis => amount,
+        };
+        match self {
+            TimeUnit::Seconds | TimeUnit::Millis => ms.checked_add(now as i64),
+            TimeUnit::UnixSeconds | TimeUnit::UnixMillis => Some(ms),
+        }
+    }
 }
 
 fn expiry_unit(arg: &[u8]) -> Option<TimeUnit> {
@@ -144,27 +283,38 @@ fn expiry_unit(arg: &[u8]) -> Option<TimeUnit> {
     .map(|(_, unit)| unit)
 }
 
+/// Why an expiry argument was refused.
+#[derive(Clone, Copy, Debug)]
+enum BadExpiry {
+    NotAnInteger,
+    /// Not positive, or the deadline overflows.
+    Invalid,
+}
+
+impl BadExpiry {
+    fn reply(self, ctx: &mut Ctx<'_>, command: &str) {
+        match self {
+            BadExpiry::NotAnInteger => ctx.error(NOT_AN_INTEGER),
+            BadExpiry::Invalid => ctx.error(&format!("ERR invalid expire time in '{command}' command")),
+        }
+    }
+}
+
+/// An expiry argument of SET-like commands as an absolute deadline in unix
+/// ms: a positive integer whose deadline does not overflow.
+fn deadline(arg: &[u8], unit: TimeUnit, now: u64) -> Result<u64, BadExpiry> {
+    let value = parse_i64(arg).ok_or(BadExpiry::NotAnInteger)?;
+    match unit.to_unix_ms(value, now) {
+        Some(deadline) if value > 0 && deadline > 0 => Ok(deadline as u64),
+        _ => Err(BadExpiry::Invalid),
+    }
+}
+
 /// Turn an expiry argument into an absolute deadline in unix ms, replying
 /// with Redis's errors: not an integer, or not positive / overflowing
 /// (`invalid expire time in '<command>' command`).
 pub fn parse_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &str) -> Option<u64> {
-    let Some(value) = parse_i64(arg) else {
-        ctx.error(NOT_AN_INTEGER);
-        return None;
-    };
-    let deadline = match unit {
-        TimeUnit::Seconds => value.checked_mul(1000).and_then(|ms| ms.checked_add(ctx.now as i64)),
-        TimeUnit::Millis => value.checked_add(ctx.now as i64),
-        TimeUnit::UnixSeconds => value.checked_mul(1000),
-        TimeUnit::UnixMillis => Some(value),
-    };
-    match deadline {
-        Some(deadline) if value > 0 && deadline > 0 => Some(deadline as u64),
-        _ => {
-            ctx.error(&format!("ERR invalid expire time in '{command}' command"));
-            None
-        }
-    }
+    deadline(arg, unit, ctx.now).map_err(|e| e.reply(ctx, command)).ok()
 }
 
 /// Store `value` in `slot` as SET does; false if the NX/XX condition
@@ -215,6 +365,60 @@ fn setnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.out.integer(i64::from(written));
 }
 
+/// GETSET key value: SET key value GET.
+fn getset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let options = SetOptions { condition: Condition::Always, expiry: Expiry::Clear, return_old: true };
+    run_set(ctx, args.get(1), args.get(2), &options);
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    let hit = db.update(args.get(1), ctx.now, |slot| {
+        let Some(value) = slot.value() else {
+            out.null();
+            return false;
+        };
+        out.bulk(value);
+        slot.remove()
+    });
+    ctx.count_lookup(hit);
+}
+
+/// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(options) = parse_string_options(ctx, args, 2, OptionsOf::Getex) else { return };
+    // As in Redis, the key is looked up before the expiry value is checked
+    // (a missing key answers null whatever that value is), and a deadline
+    // that has already passed (EXAT/PXAT) deletes the key after the reply.
+    let now = ctx.now;
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    let result = db.update(args.get(1), now, |slot| -> Result<bool, BadExpiry> {
+        let Some(value) = slot.value() else {
+            out.null();
+            return Ok(false);
+        };
+        let deadline = options.expiry.map(|(unit, arg)| deadline(arg, unit, now)).transpose()?;
+        out.bulk(value);
+        match deadline {
+            Some(at) if at <= now => {
+                slot.remove();
+            }
+            Some(at) => slot.set_expires_at(Some(at)),
+            // Only a real change may touch the key (WATCH sees every write).
+            None if options.persist && slot.expires_at().is_some() => slot.set_expires_at(None),
+            None => {}
+        }
+        Ok(true)
+    });
+    match result {
+        Ok(hit) => ctx.count_lookup(hit),
+        Err(bad) => bad.reply(ctx, "getex"),
+    }
+}
+
 /// MGET key [key ...]
 fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
@@ -229,19 +433,124 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// MSET key value [key value ...], atomically: all shards involved are
 /// locked together, so no reader sees some of the keys set and not others.
 fn mset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    if args.len() % 2 == 0 {
-        return ctx.error(&super::arity_message("mset"));
+    if set_pairs(ctx, args, "mset", false).is_some() {
+        ctx.out.ok();
     }
-    let db = ctx.server.store.db(ctx.session.db);
-    let keys = args.iter().skip(1).step_by(2);
-    db.with_keys_locked(keys, |locked| {
-        for pair in 0..(args.len() - 1) / 2 {
-            let (key, value) = (args.get(1 + 2 * pair), args.get(2 + 2 * pair));
-            locked.update(key, ctx.now, |slot| slot.put(value, None));
+}
+
+/// MSETNX key value [key value ...]: all or none (if any key exists), atomically.
+fn msetnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if let Some(written) = set_pairs(ctx, args, "msetnx", true) {
+        ctx.out.integer(i64::from(written));
+    }
+}
+
+/// MSET and MSETNX: with the shards of all the keys locked, write every
+/// pair (unless `only_if_none_exist` and one of the keys exists). None
+/// after replying with the arity error for an odd argument list.
+fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exist: bool) -> Option<bool> {
+    if args.len() % 2 == 0 {
+        ctx.error(&super::arity_message(command));
+        return None;
+    }
+    let now = ctx.now;
+    let pairs = || (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1)));
+    let written = ctx.db().with_keys_locked(pairs().map(|(key, _)| key), |locked| {
+        if only_if_none_exist && pairs().any(|(key, _)| locked.update(key, now, |slot| slot.exists())) {
+            return false;
+        }
+        for (key, value) in pairs() {
+            locked.update(key, now, |slot| slot.put(value, None));
+        }
+        true
+    });
+    Some(written)
+}
+
+// ---------------------------------------------------------------------------
+// Substrings
+// ---------------------------------------------------------------------------
+
+/// APPEND key value
+fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let suffix = args.get(2);
+    let limit = max_string_len(ctx);
+    let result = ctx.db().update(args.get(1), ctx.now, |slot| {
+        let Some(old) = slot.value() else {
+            slot.put(suffix, None);
+            return Ok(suffix.len());
+        };
+        let len = checked_len(old.len(), suffix.len(), limit)?;
+        let mut value = Vec::with_capacity(len);
+        value.extend_from_slice(old);
+        value.extend_from_slice(suffix);
+        put_keeping_ttl(slot, &value);
+        Ok(len)
+    });
+    reply_length(ctx, result);
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let len = with_value(ctx, args.get(1), |value, _| value.map_or(0, <[u8]>::len));
+    ctx.out.integer(len as i64);
+}
+
+/// Redis's clamping of an inclusive range `start..=end` over `len` items
+/// (negative indexes count from the end); None when it is empty.
+fn clamp_range(len: i64, start: i64, end: i64) -> Option<(i64, i64)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let end = if end < 0 { len + end } else { end }.max(0).min(len - 1);
+    (start <= end).then_some((start, end))
+}
+
+/// GETRANGE key start end (SUBSTR is the same command)
+fn getrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(start) = ctx.integer_arg(args, 2) else { return };
+    let Some(end) = ctx.integer_arg(args, 3) else { return };
+    with_value(ctx, args.get(1), |value, out| {
+        let value = value.unwrap_or_default();
+        match clamp_range(value.len() as i64, start, end) {
+            Some((start, end)) => out.bulk(&value[start as usize..=end as usize]),
+            None => out.bulk(b""),
         }
     });
-    ctx.out.ok();
 }
+
+/// SETRANGE key offset value
+fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    // A string that is too short is zero-padded; an empty value changes
+    // nothing (and creates no key).
+    let Some(offset) = ctx.integer_arg(args, 2) else { return };
+    let Ok(offset) = usize::try_from(offset) else {
+        return ctx.error("ERR offset is out of range");
+    };
+    let patch = args.get(3);
+    let limit = max_string_len(ctx);
+    let result = ctx.db().update(args.get(1), ctx.now, |slot| {
+        let old = slot.value().unwrap_or_default();
+        if patch.is_empty() {
+            return Ok(old.len());
+        }
+        let end = checked_len(offset, patch.len(), limit)?;
+        let mut value = Vec::with_capacity(end.max(old.len()));
+        value.extend_from_slice(old);
+        if value.len() < end {
+            value.resize(end, 0);
+        }
+        value[offset..end].copy_from_slice(patch);
+        put_keeping_ttl(slot, &value);
+        Ok(value.len())
+    });
+    reply_length(ctx, result);
+}
+
+// ---------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------
 
 /// INCR key
 fn incr(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -271,20 +580,179 @@ fn decrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Add `delta` to the integer stored at `key` (0 if absent), keeping its
 /// deadline, and reply with the new value.
 fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
-    let db = ctx.server.store.db(ctx.session.db);
-    let result = db.update(key, ctx.now, |slot| {
+    let result = ctx.db().update(key, ctx.now, |slot| {
         let old = match slot.value() {
             Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
             None => 0,
         };
         let new = old.checked_add(delta).ok_or("ERR increment or decrement would overflow")?;
         let mut digits = [0u8; 20];
-        let deadline = slot.expires_at();
-        slot.put(crate::protocol::reply::format_i64(new, &mut digits), deadline);
+        put_keeping_ttl(slot, crate::protocol::reply::format_i64(new, &mut digits));
         Ok(new)
     });
     match result {
         Ok(n) => ctx.out.integer(n),
         Err(msg) => ctx.error(msg),
+    }
+}
+
+/// INCRBYFLOAT key increment
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    // In Redis's `long double` arithmetic, the result stored and returned
+    // as Redis prints it (see [`LongDouble`]); the deadline is kept.
+    // Both operands fail with the same error, so the increment is read
+    // first, outside the lock.
+    let Some(increment) = LongDouble::parse(args.get(2)) else {
+        return ctx.error(NOT_A_FLOAT);
+    };
+    let result = ctx.db().update(args.get(1), ctx.now, |slot| {
+        let current = match slot.value() {
+            Some(value) => LongDouble::parse(value).ok_or(NOT_A_FLOAT)?,
+            None => LongDouble::ZERO,
+        };
+        let sum = current.add(increment).to_human_string().ok_or("ERR increment would produce NaN or Infinity")?;
+        put_keeping_ttl(slot, sum.as_bytes());
+        Ok(sum)
+    });
+    match result {
+        Ok(sum) => ctx.out.bulk(sum.as_bytes()),
+        Err(msg) => ctx.error(msg),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bits
+// ---------------------------------------------------------------------------
+
+/// A bit offset as SETBIT and GETBIT read it: a non-negative integer whose
+/// byte lies within `proto-max-bulk-len`.
+fn bit_offset_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
+    let limit = max_string_len(ctx);
+    match parse_i64(arg) {
+        Some(offset) if offset >= 0 && (offset as u64 >> 3) < limit => Some(offset as u64),
+        _ => {
+            ctx.error(BAD_BIT_OFFSET);
+            None
+        }
+    }
+}
+
+/// The byte holding bit `offset` and the mask selecting it (bit 0 is the
+/// most significant bit of byte 0).
+fn bit_position(offset: u64) -> (usize, u8) {
+    ((offset >> 3) as usize, 0x80 >> (offset & 7))
+}
+
+/// SETBIT key offset value: replies with the bit's old value.
+fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    // The string grows (zero-padded) to reach the offset, even when the
+    // bit is being cleared.
+    let Some(offset) = bit_offset_arg(ctx, args.get(2)) else { return };
+    let on = match parse_i64(args.get(3)) {
+        Some(bit @ (0 | 1)) => bit == 1,
+        _ => return ctx.error(BAD_BIT),
+    };
+    let (byte, mask) = bit_position(offset);
+    let was_on = ctx.db().update(args.get(1), ctx.now, |slot| {
+        let old = slot.value();
+        let current = old.and_then(|value| value.get(byte).copied());
+        let was_on = current.is_some_and(|b| b & mask != 0);
+        if current.is_some() && was_on == on {
+            return was_on;
+        }
+        let mut value = old.unwrap_or_default().to_vec();
+        if value.len() <= byte {
+            value.resize(byte + 1, 0);
+        }
+        if on {
+            value[byte] |= mask;
+        } else {
+            value[byte] &= !mask;
+        }
+        put_keeping_ttl(slot, &value);
+        was_on
+    });
+    ctx.out.integer(i64::from(was_on));
+}
+
+/// GETBIT key offset: 0 beyond the end of the string or for a missing key.
+fn getbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(offset) = bit_offset_arg(ctx, args.get(2)) else { return };
+    let (byte, mask) = bit_position(offset);
+    let on = with_value(ctx, args.get(1), |value, _| value.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0));
+    ctx.out.integer(i64::from(on));
+}
+
+fn count_ones(bytes: &[u8]) -> i64 {
+    bytes.iter().map(|b| i64::from(b.count_ones())).sum()
+}
+
+/// BITCOUNT key [start end [BYTE | BIT]]
+fn bitcount(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    // Redis 7 (7.0 and 7.2 alike) looks the key up before it reads the
+    // range, so a missing key counts 0 whatever the other arguments are;
+    // Redis 8 checks them first.
+    let result = with_value(ctx, args.get(1), |value, _| {
+        let Some(value) = value else { return Ok(0) };
+        if args.len() == 2 {
+            return Ok(count_ones(value));
+        }
+        if args.len() != 4 && args.len() != 5 {
+            return Err(SYNTAX_ERROR);
+        }
+        let start = parse_i64(args.get(2)).ok_or(NOT_AN_INTEGER)?;
+        let end = parse_i64(args.get(3)).ok_or(NOT_AN_INTEGER)?;
+        // Redis answers this case before it looks at the unit.
+        if start < 0 && end < 0 && start > end {
+            return Ok(0);
+        }
+        let in_bits = match args.len() {
+            5 if is(args.get(4), "BIT") => true,
+            5 if !is(args.get(4), "BYTE") => return Err(SYNTAX_ERROR),
+            _ => false,
+        };
+        let len = value.len() as i64 * if in_bits { 8 } else { 1 };
+        let Some((start, end)) = clamp_range(len, start, end) else { return Ok(0) };
+        if !in_bits {
+            return Ok(count_ones(&value[start as usize..=end as usize]));
+        }
+        let (first, last) = ((start >> 3) as usize, (end >> 3) as usize);
+        // Bits of the edge bytes that lie outside the range.
+        let before_start = !(0xffu8 >> (start & 7));
+        let after_end = 0x7fu8 >> (end & 7);
+        Ok(count_ones(&value[first..=last]) - count_ones(&[value[first] & before_start, value[last] & after_end]))
+    });
+    match result {
+        Ok(count) => ctx.out.integer(count),
+        Err(msg) => ctx.error(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_clamp_like_redis() {
+        // "abcdef": GETRANGE's answers in Redis 7.
+        assert_eq!(clamp_range(6, 0, -1), Some((0, 5)));
+        assert_eq!(clamp_range(6, -3, -1), Some((3, 5)));
+        assert_eq!(clamp_range(6, -100, -50), Some((0, 0)));
+        assert_eq!(clamp_range(6, -1, -100), None);
+        assert_eq!(clamp_range(6, 2, 1), None);
+        assert_eq!(clamp_range(6, 0, 100), Some((0, 5)));
+        assert_eq!(clamp_range(0, 0, -1), None);
+        assert_eq!(clamp_range(6, i64::MIN, i64::MAX), Some((0, 5)));
+        assert_eq!(clamp_range(6, i64::MAX, i64::MIN), None);
+    }
+
+    #[test]
+    fn relative_and_absolute_units() {
+        assert_eq!(TimeUnit::Seconds.to_unix_ms(2, 1000), Some(3000));
+        assert_eq!(TimeUnit::Millis.to_unix_ms(2, 1000), Some(1002));
+        assert_eq!(TimeUnit::UnixSeconds.to_unix_ms(2, 1000), Some(2000));
+        assert_eq!(TimeUnit::UnixMillis.to_unix_ms(-2, 1000), Some(-2));
+        assert_eq!(TimeUnit::Seconds.to_unix_ms(i64::MAX / 1000 + 1, 0), None);
+        assert_eq!(TimeUnit::Millis.to_unix_ms(i64::MAX, 1), None);
     }
 }
