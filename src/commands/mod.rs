@@ -254,7 +254,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some((id, command)) = lookup_with_id(args.get(0)) else {
         let msg = unknown_command_message(args);
         fail_transaction(ctx);
-        return ctx.error(&msg);
+        ctx.stats.count_error("ERR");
+        return ctx.out.error_bytes(&msg);
     };
     // Redis checks arity before authentication.
     if !accepts(command.arity, args.len()) {
@@ -290,6 +291,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// transaction to EXECABORT.
 fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
     ctx.stats.record_rejected(id);
+    if ctx.session.multi.is_some() && all().nth(id).is_some_and(|c| c.name == "exec") {
+        // A malformed EXEC ends the transaction, as in Redis.
+        ctx.session.multi = None;
+        ctx.session.watch = None;
+        let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+        return ctx.error(&format!("EXECABORT Transaction discarded because of: {reason}"));
+    }
     fail_transaction(ctx);
     ctx.error(msg);
 }
@@ -305,22 +313,27 @@ pub fn arity_message(name: &str) -> String {
 }
 
 /// Redis's text, which clients match on to detect missing commands:
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `.
-fn unknown_command_message(args: &Args<'_>) -> String {
-    let mut listed = String::new();
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `. Like
+/// Redis's `%.128s`, names and arguments are raw bytes cut at a NUL, and
+/// the argument list stops growing at 128 bytes.
+fn unknown_command_message(args: &Args<'_>) -> Vec<u8> {
+    let c_string =
+        |arg: &[u8], limit: usize| -> Vec<u8> { arg.iter().take_while(|&&b| b != 0).take(limit).copied().collect() };
+    let mut listed = Vec::new();
     for arg in args.iter().skip(1) {
         if listed.len() >= 128 {
             break;
         }
         let room = 128 - listed.len();
-        let text = String::from_utf8_lossy(arg);
-        listed.push('\'');
-        listed.extend(text.chars().take(room));
-        listed.push_str("' ");
+        listed.push(b'\'');
+        listed.extend(c_string(arg, room));
+        listed.extend_from_slice(b"' ");
     }
-    let name = String::from_utf8_lossy(args.get(0));
-    let name: String = name.chars().take(128).collect();
-    format!("ERR unknown command '{name}', with args beginning with: {listed}")
+    let mut message = b"ERR unknown command '".to_vec();
+    message.extend(c_string(args.get(0), 128));
+    message.extend_from_slice(b"', with args beginning with: ");
+    message.extend(listed);
+    message
 }
 
 /// Run the subcommand named by `args[1]`, with Redis's errors for an
@@ -368,6 +381,12 @@ mod tests {
         let buf = b"foo a b";
         let ranges = [0..3, 4..5, 6..7];
         let args = Args::new(buf, &ranges);
-        assert_eq!(unknown_command_message(&args), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+        assert_eq!(unknown_command_message(&args), b"ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+        let raw = b"f\xbd\x00x \xff";
+        let ranges = [0..4, 5..6];
+        assert_eq!(
+            unknown_command_message(&Args::new(raw, &ranges)),
+            b"ERR unknown command 'f\xbd', with args beginning with: '\xff' "
+        );
     }
 }

@@ -145,6 +145,11 @@ impl ReplyBuffer {
         self.line(b'-', msg.as_bytes());
     }
 
+    /// An error reply from raw bytes (Redis echoes client bytes as they are).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.line(b'-', msg);
+    }
+
     pub fn integer(&mut self, n: i64) {
         self.number(b':', n);
     }
