@@ -61,7 +61,8 @@ pub struct ServerConfig {
     /// IP address to listen on. Loopback by default so a fresh install is
     /// not reachable from the network before a password is set.
     pub bind: String,
-    /// TCP port to listen on. 0 lets the OS pick a free port (handy in tests).
+    /// TCP port for plain (unencrypted) clients. 0 disables plain TCP, which
+    /// is only allowed with TLS enabled, as Redis's `port 0` with `tls-port`.
     pub port: u16,
     /// Worker threads; 0 means one per CPU. See [`ServerConfig::worker_threads`].
     pub threads: usize,
@@ -159,7 +160,7 @@ impl ServerConfig {
 const MAX_SHARDS: usize = 65_536;
 
 /// The `[security]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
     /// Password clients must send with `AUTH`; `None` disables
@@ -167,9 +168,34 @@ pub struct SecurityConfig {
     /// `password = ""` cannot accidentally demand an empty password.
     #[serde(deserialize_with = "deserialize_password")]
     pub password: Option<String>,
-    /// Serve clients over TLS. Not implemented yet, so `true` is rejected
-    /// rather than silently serving plaintext.
+    /// Serve TLS clients on `tls_port`, beside plain TCP on `server.port`.
     pub tls_enabled: bool,
+    /// Port for TLS clients (Redis's `tls-port`).
+    pub tls_port: u16,
+    /// PEM certificate chain the server presents.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates that client certificates must chain to; enables
+    /// client certificate checks.
+    pub tls_ca_file: Option<PathBuf>,
+    /// With `tls_ca_file`: require a client certificate (true) or only
+    /// verify one when offered (false), like Redis's `tls-auth-clients`.
+    pub tls_auth_clients: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            password: None,
+            tls_enabled: false,
+            tls_port: 6380,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_file: None,
+            tls_auth_clients: true,
+        }
+    }
 }
 
 /// The `[performance]` section.
@@ -540,8 +566,24 @@ impl Config {
     }
 
     fn validate_security(&self) -> Result<(), ConfigError> {
-        if self.security.tls_enabled {
-            return Err(ConfigError::invalid("security.tls_enabled", "TLS is not available in this build yet"));
+        let sec = &self.security;
+        if !sec.tls_enabled {
+            if self.server.port == 0 {
+                return Err(ConfigError::invalid("server.port", "0 (no plain TCP) needs security.tls_enabled = true"));
+            }
+            return Ok(());
+        }
+        if sec.tls_cert_file.is_none() {
+            return Err(ConfigError::invalid("security.tls_cert_file", "required when tls_enabled = true"));
+        }
+        if sec.tls_key_file.is_none() {
+            return Err(ConfigError::invalid("security.tls_key_file", "required when tls_enabled = true"));
+        }
+        if sec.tls_port == 0 || sec.tls_port == self.server.port {
+            return Err(ConfigError::invalid(
+                "security.tls_port",
+                format!("{} must be non-zero and differ from server.port", sec.tls_port),
+            ));
         }
         Ok(())
     }
@@ -801,6 +843,11 @@ mod tests {
             "log_level",
             "password",
             "tls_enabled",
+            "tls_port",
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_ca_file",
+            "tls_auth_clients",
             "tcp_nodelay",
             "tcp_keepalive",
             "max_memory",
@@ -1057,7 +1104,7 @@ mod tests {
         c.server.databases = 1;
         c.server.proto_max_bulk_len = MIB;
         c.server.client_query_buffer_limit = MIB;
-        c.server.port = 0;
+        c.server.port = 1;
         c.validate().unwrap();
     }
 
@@ -1070,10 +1117,20 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_rejected_for_now() {
+    fn tls_needs_certificate_key_and_its_own_port() {
         let mut c = Config::default();
         c.security.tls_enabled = true;
-        assert_eq!(validate_err(&c), "security.tls_enabled: TLS is not available in this build yet");
+        assert_eq!(validate_err(&c), "security.tls_cert_file: required when tls_enabled = true");
+        c.security.tls_cert_file = Some("cert.pem".into());
+        assert_eq!(validate_err(&c), "security.tls_key_file: required when tls_enabled = true");
+        c.security.tls_key_file = Some("key.pem".into());
+        c.security.tls_port = c.server.port;
+        assert!(validate_err(&c).starts_with("security.tls_port:"));
+        c.security.tls_port = 6380;
+        c.server.port = 0;
+        assert!(c.validate().is_ok(), "TLS only, no plain TCP");
+        c.security.tls_enabled = false;
+        assert!(validate_err(&c).starts_with("server.port: 0"));
     }
 
     #[test]
