@@ -1,0 +1,1249 @@
+#!/usr/bin/env python3
+"""Differential test: Redistill against a real redis-server.
+
+Starts both servers on free loopback ports (Redis with --save '' --appendonly
+no), then sends the same seeded random command sequence to each over a raw
+socket (RESP2) and compares the replies byte for byte. It stops at the first
+reply that differs and prints the command index, the command, both replies
+and the commands just before it, plus the command line that replays the run.
+
+Replies are compared exactly, with these exceptions, all about time:
+  * TTL / PTTL (and EXPIRETIME / PEXPIRETIME in --extended) may differ by a
+    tolerance, since the two servers do not see a command at the same instant.
+  * DBSIZE counts keys whose expiry has passed but which neither server has
+    reclaimed yet; it may differ by the number of such keys.
+  * A difference on a command whose key is, at that instant, within a few
+    milliseconds of a deadline the run gave it is an expiry race, not a bug:
+    it is counted, both servers' copies of the keys are deleted to bring them
+    back in step, and the run goes on. Too many races fail the run.
+
+The command mix covers the commands Redistill implements (strings, keys,
+DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
+non-integer arguments and unknown commands, over a small key space (so
+commands collide) with short expiries and the odd pause so keys really expire.
+`--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
+GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
+COMMANDS below to add more.
+
+Usage:
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS]
+                          [--redistill-bin PATH] [--redis-bin PATH]
+                          [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
+Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
+Only the Python 3 standard library is needed. `--max-mismatches 1000` lists
+every mismatch of a run (the keys involved are resynchronised after each).
+"""
+
+import argparse
+import os
+import random
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# How close (ms) to a deadline a key must be for a mismatch on it to count as
+# an expiry race. The two servers see each command within well under a
+# millisecond of each other; this leaves room for a loaded CI machine.
+RACE_MARGIN_MS = 40
+# How long after a deadline an expired key may still be counted by DBSIZE
+# (neither server reclaims expired keys the instant they expire).
+RECLAIM_GRACE_MS = 2000
+# Tolerances for the TTL-like replies.
+TTL_TOLERANCE_S = 1
+PTTL_TOLERANCE_MS = 50
+# More excused races than this fraction of the commands (and at least
+# MIN_RACES_ALLOWED) fails the run: races should be rare.
+MAX_RACE_FRACTION = 0.01
+MIN_RACES_ALLOWED = 10
+
+# Env vars Redistill reads; scrubbed so the caller's environment can't leak in.
+SERVER_ENV_VARS = ("REDIS_PORT", "REDIS_PASSWORD", "REDIS_MAX_MEMORY", "REDIS_BIND", "REDISTILL_CONFIG",
+                   "REDISTILL_THREADS")
+
+
+def now_ms():
+    return time.time() * 1000.0
+
+
+# ---------------------------------------------------------------------------
+# RESP
+# ---------------------------------------------------------------------------
+
+
+def encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def reply_end(buf, i=0):
+    """Offset just past the RESP2 reply starting at buf[i], or None if the
+    reply is not complete yet. Raises ValueError on bytes that are not RESP2."""
+    if i >= len(buf):
+        return None
+    le = buf.find(b"\r\n", i)
+    if le < 0:
+        return None
+    kind = buf[i:i + 1]
+    if kind in (b"+", b"-", b":"):
+        return le + 2
+    if kind == b"$":
+        n = int(buf[i + 1:le])
+        if n < 0:
+            return le + 2
+        end = le + 2 + n + 2
+        return end if len(buf) >= end else None
+    if kind == b"*":
+        n = int(buf[i + 1:le])
+        pos = le + 2
+        for _ in range(max(n, 0)):
+            pos = reply_end(buf, pos)
+            if pos is None:
+                return None
+        return pos
+    raise ValueError("not a RESP2 reply: %r" % buf[i:i + 80])
+
+
+class Conn:
+    """A RESP2 connection that hands back each reply as its exact bytes."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def send(self, payload):
+        self.sock.sendall(payload)
+
+    def read_reply(self):
+        while True:
+            end = reply_end(self.buf)
+            if end is not None:
+                reply, self.buf = self.buf[:end], self.buf[end:]
+                return reply
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("server closed the connection (unparsed: %r)" % self.buf[:200])
+            self.buf += chunk
+
+    def call(self, args):
+        self.send(encode(args))
+        return self.read_reply()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def show(b, limit=300):
+    s = repr(bytes(b))
+    if len(s) > limit:
+        s = s[:limit] + "... (%d bytes)" % len(b)
+    return s
+
+
+def show_cmd(args):
+    return " ".join(show(a, 80)[1:] for a in args)
+
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+
+
+def free_port(exclude=()):
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in exclude:
+            return port
+
+
+def ping_once(port):
+    try:
+        c = Conn(port, timeout=1.0)
+        try:
+            return c.call([b"PING"]) == b"+PONG\r\n"
+        finally:
+            c.close()
+    except (OSError, ValueError, ConnectionError):
+        return False
+
+
+class Server:
+    def __init__(self, name, argv_for_port, workdir):
+        self.name = name
+        self.argv_for_port = argv_for_port
+        self.dir = workdir
+        self.log_path = os.path.join(workdir, "%s.log" % name)
+        self.proc = None
+        self.port = None
+
+    def start(self, exclude_ports=()):
+        for _ in range(3):
+            self.port = free_port(exclude_ports)
+            env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_VARS}
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(self.argv_for_port(self.port), cwd=self.dir, env=env,
+                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if ping_once(self.port):
+                    return
+                time.sleep(0.02)
+            self.stop()
+        raise RuntimeError("%s did not start; log tail:\n%s" % (self.name, self.log_tail()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------------------
+# Command generation
+# ---------------------------------------------------------------------------
+
+
+class Cmd:
+    """One generated command.
+
+    args: bytes, or callables taking the send time (unix ms) and returning
+          bytes (absolute timestamps for EXAT / PXAT / EXPIREAT, which must be
+          relative to when the command is sent, not when it was generated).
+    keys: the keys it names (for expiry-race detection and resync).
+    compare: how replies are compared (see compare_replies).
+    sleep_ms: not a command: pause this long (so short expiries pass).
+    """
+
+    def __init__(self, args, keys=(), compare="exact", sleep_ms=0):
+        self.args = args
+        self.keys = list(keys)
+        self.compare = compare
+        self.sleep_ms = sleep_ms
+
+    def resolve(self, t_ms):
+        return [a(t_ms) if callable(a) else a for a in self.args]
+
+
+INT_MAX = 9223372036854775807
+INT_MIN = -9223372036854775808
+BAD_INTS = [b"", b"abc", b"1.5", b" 1", b"1 ", b"01", b"+1", b"-0", b"1e3", b"0x1f", b"9223372036854775808",
+            b"-9223372036854775809", b"--1", b"\x00", b"12abc"]
+EDGE_INTS = [INT_MAX, INT_MIN, INT_MAX - 1, INT_MIN + 1, 0, -1, 1]
+
+
+def at_seconds(off):
+    return lambda t: b"%d" % (int(t // 1000) + off)
+
+
+def at_millis(off):
+    return lambda t: b"%d" % (int(t) + off)
+
+
+class Gen:
+    def __init__(self, rng):
+        self.rng = rng
+        self.keys = [b"k%d" % i for i in range(6)] + [b"n0", b"n1"]
+
+    def chance(self, p):
+        return self.rng.random() < p
+
+    def key(self):
+        if self.chance(0.02):
+            return self.rng.choice([b"", b"k\x00\r\n", b"\xff" * 3])
+        return self.rng.choice(self.keys)
+
+    def some_keys(self, lo=1, hi=4):
+        return [self.key() for _ in range(self.rng.randint(lo, hi))]
+
+    def case(self, name):
+        """Command names and options are case-insensitive: vary them."""
+        r = self.rng.random()
+        if r < 0.8:
+            return name
+        if r < 0.9:
+            return name.lower()
+        return bytes(c ^ 0x20 if (65 <= c <= 90 or 97 <= c <= 122) and self.chance(0.5) else c for c in name)
+
+    def value(self):
+        r = self.rng.random()
+        if r < 0.35:
+            return b"%d" % self.rng.randint(-100, 100)
+        if r < 0.45:
+            return b"%d" % self.rng.choice(EDGE_INTS)
+        if r < 0.55:
+            return self.rng.choice(BAD_INTS)
+        if r < 0.65:
+            return b"%r" % self.rng.choice([0.5, -1.25, 3.0e10, 1e-5, 10.0, 7.1])
+        if r < 0.90:
+            return bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(0, 24)))
+        if r < 0.97:
+            # Around 16 KiB, where Redistill switches to a zero-copy write.
+            n = self.rng.choice([16383, 16384, 16385, 20000, 70000])
+            return bytes([self.rng.randint(97, 122)]) * n
+        return self.rng.choice([b"hello world", b"\r\n", b"$3\r\nfoo\r\n", b"*1\r\n", b"'quoted\""])
+
+    def int_arg(self, lo=-100, hi=100):
+        r = self.rng.random()
+        if r < 0.80:
+            return b"%d" % self.rng.randint(lo, hi)
+        if r < 0.90:
+            return b"%d" % self.rng.choice(EDGE_INTS)
+        return self.rng.choice(BAD_INTS)
+
+    def secs(self):
+        """A relative seconds argument: mostly short, sometimes invalid."""
+        r = self.rng.random()
+        if r < 0.80:
+            return b"%d" % self.rng.randint(1, 3)
+        if r < 0.88:
+            return b"%d" % self.rng.choice([0, -1, -100])
+        if r < 0.94:
+            return b"%d" % self.rng.choice([INT_MAX, INT_MAX // 1000, INT_MAX // 1000 + 1, INT_MIN, 100000])
+        return self.rng.choice(BAD_INTS)
+
+    def millis(self):
+        r = self.rng.random()
+        if r < 0.80:
+            return b"%d" % self.rng.randint(1, 1500)
+        if r < 0.88:
+            return b"%d" % self.rng.choice([0, -1, -5000])
+        if r < 0.94:
+            return b"%d" % self.rng.choice([INT_MAX, INT_MAX - 1, INT_MIN, 100000000])
+        return self.rng.choice(BAD_INTS)
+
+    def unix_s(self):
+        """An absolute unix-seconds argument, resolved at send time."""
+        r = self.rng.random()
+        if r < 0.75:
+            return at_seconds(self.rng.randint(1, 3))
+        if r < 0.85:
+            return at_seconds(self.rng.choice([-1, -100]))
+        if r < 0.92:
+            return self.rng.choice([b"0", b"-1", b"%d" % INT_MAX, b"1"])
+        return self.rng.choice(BAD_INTS)
+
+    def unix_ms(self):
+        r = self.rng.random()
+        if r < 0.75:
+            return at_millis(self.rng.randint(1, 1500))
+        if r < 0.85:
+            return at_millis(self.rng.choice([-1, -5000]))
+        if r < 0.92:
+            return self.rng.choice([b"0", b"-1", b"%d" % INT_MAX, b"1"])
+        return self.rng.choice(BAD_INTS)
+
+    def expiry_opt(self, opt):
+        """The value for an EX / PX / EXAT / PXAT option."""
+        return {b"EX": self.secs, b"PX": self.millis, b"EXAT": self.unix_s, b"PXAT": self.unix_ms}[opt]()
+
+
+# --- generators: one per command; each returns a Cmd ------------------------
+
+
+def g_get(g):
+    k = g.key()
+    return Cmd([g.case(b"GET"), k], [k])
+
+
+def g_set(g):
+    k = g.key()
+    args = [g.case(b"SET"), k, g.value()]
+    for _ in range(g.rng.choice([0, 0, 1, 1, 1, 2, 2, 3])):
+        opt = g.rng.choice([b"EX", b"PX", b"EXAT", b"PXAT", b"NX", b"XX", b"GET", b"KEEPTTL", b"NX", b"GET",
+                            b"XX", b"EX", b"PX"])
+        if g.chance(0.02):
+            opt = g.rng.choice([b"FOO", b"E", b"EXX", b"PERSIST"])
+        args.append(g.case(opt))
+        if opt in (b"EX", b"PX", b"EXAT", b"PXAT"):
+            args.append(g.expiry_opt(opt))
+    if g.chance(0.03):
+        args.append(g.case(g.rng.choice([b"EX", b"PX", b"EXAT", b"PXAT"])))  # missing its value
+    return Cmd(args, [k])
+
+
+def g_setex(g):
+    k = g.key()
+    return Cmd([g.case(b"SETEX"), k, g.secs(), g.value()], [k])
+
+
+def g_psetex(g):
+    k = g.key()
+    return Cmd([g.case(b"PSETEX"), k, g.millis(), g.value()], [k])
+
+
+def g_setnx(g):
+    k = g.key()
+    return Cmd([g.case(b"SETNX"), k, g.value()], [k])
+
+
+def g_mget(g):
+    ks = g.some_keys(1, 5)
+    return Cmd([g.case(b"MGET")] + ks, ks)
+
+
+def g_mset(g):
+    args = [g.case(b"MSET")]
+    ks = []
+    for _ in range(g.rng.randint(1, 4)):
+        k = g.key()
+        ks.append(k)
+        args += [k, g.value()]
+    if g.chance(0.05):
+        args.pop()  # odd number of arguments
+    return Cmd(args, ks)
+
+
+def g_del(g):
+    ks = g.some_keys(1, 4)
+    return Cmd([g.case(b"DEL")] + ks, ks)
+
+
+def g_exists(g):
+    ks = g.some_keys(1, 4)
+    return Cmd([g.case(b"EXISTS")] + ks, ks)
+
+
+def expire_opts(g):
+    opts = []
+    for _ in range(g.rng.choice([0, 0, 0, 1, 1, 2])):
+        opts.append(g.case(g.rng.choice([b"NX", b"XX", b"GT", b"LT", b"NX", b"XX", b"GT", b"LT", b"FOO"])))
+    return opts
+
+
+def g_expire(g):
+    k = g.key()
+    return Cmd([g.case(b"EXPIRE"), k, g.secs()] + expire_opts(g), [k])
+
+
+def g_pexpire(g):
+    k = g.key()
+    return Cmd([g.case(b"PEXPIRE"), k, g.millis()] + expire_opts(g), [k])
+
+
+def g_ttl(g):
+    k = g.key()
+    return Cmd([g.case(b"TTL"), k], [k], compare="ttl_s")
+
+
+def g_pttl(g):
+    k = g.key()
+    return Cmd([g.case(b"PTTL"), k], [k], compare="ttl_ms")
+
+
+def one_key(name):
+    def gen(g):
+        k = g.key()
+        return Cmd([g.case(name), k], [k])
+
+    return gen
+
+
+def g_incrby(g):
+    k = g.key()
+    return Cmd([g.case(b"INCRBY"), k, g.int_arg()], [k])
+
+
+def g_decrby(g):
+    k = g.key()
+    return Cmd([g.case(b"DECRBY"), k, g.int_arg()], [k])
+
+
+def g_dbsize(g):
+    return Cmd([g.case(b"DBSIZE")], compare="dbsize")
+
+
+def g_select(g):
+    r = g.rng.random()
+    if r < 0.85:
+        db = b"%d" % g.rng.choice([0, 0, 0, 1, 1, 15])
+    elif r < 0.93:
+        db = g.rng.choice([b"16", b"-1", b"100", b"%d" % INT_MAX])
+    else:
+        db = g.rng.choice(BAD_INTS)
+    return Cmd([g.case(b"SELECT"), db])
+
+
+def g_echo(g):
+    return Cmd([g.case(b"ECHO"), g.value()])
+
+
+def g_ping(g):
+    return Cmd([g.case(b"PING")] + ([g.value()] if g.chance(0.5) else []))
+
+
+def g_unknown(g):
+    name = g.rng.choice([b"NOSUCHCMD", b"GETT", b"SETT", b"XYZZY", b"GET ", b" GET", b"", b"\x00\xff",
+                         b"SET\r\n", b"a" * 200, b"FOO-BAR"])
+    args = [g.value() for _ in range(g.rng.randint(0, 4))]
+    if g.chance(0.1):
+        args.append(b"x" * 300)  # Redis truncates the quoted arguments
+    return Cmd([name] + args)
+
+
+def g_sleep(g):
+    """Not a command: pause so short expiries actually pass."""
+    return Cmd([], sleep_ms=g.rng.choice([5, 20, 50, 120, 250]))
+
+
+# --- --extended: commands being added; switch them on with --extended ------
+
+
+def g_append(g):
+    k = g.key()
+    return Cmd([g.case(b"APPEND"), k, g.value()], [k])
+
+
+def g_getrange(g):
+    k = g.key()
+    name = g.rng.choice([b"GETRANGE", b"GETRANGE", b"SUBSTR"])
+    return Cmd([g.case(name), k, g.int_arg(-30, 30), g.int_arg(-30, 30)], [k])
+
+
+def g_setrange(g):
+    k = g.key()
+    off = g.int_arg(0, 40) if g.chance(0.9) else g.rng.choice([b"-1", b"536870912", b"536870911"])
+    val = g.value()[:100]
+    if off == b"536870911":
+        val = b""  # don't make both servers allocate 512 MiB
+    return Cmd([g.case(b"SETRANGE"), k, off, val], [k])
+
+
+def g_getdel(g):
+    k = g.key()
+    return Cmd([g.case(b"GETDEL"), k], [k])
+
+
+def g_getex(g):
+    k = g.key()
+    args = [g.case(b"GETEX"), k]
+    for _ in range(g.rng.choice([0, 1, 1, 2])):
+        opt = g.rng.choice([b"EX", b"PX", b"EXAT", b"PXAT", b"PERSIST", b"FOO"])
+        args.append(g.case(opt))
+        if opt in (b"EX", b"PX", b"EXAT", b"PXAT"):
+            args.append(g.expiry_opt(opt))
+    return Cmd(args, [k])
+
+
+def g_incrbyfloat(g):
+    k = g.key()
+    inc = g.rng.choice([b"1", b"-1", b"0.1", b"1.5", b"-2.25", b"1e3", b"3.0e-5", b"10", b"5.0e3", b"0",
+                        b"-0", b"inf", b"nan", b"abc", b"", b"1.7976931348623157e308", b" 1", b"0x10",
+                        b"%r" % g.rng.uniform(-1000, 1000)])
+    return Cmd([g.case(b"INCRBYFLOAT"), k, inc], [k])
+
+
+def g_getset(g):
+    k = g.key()
+    return Cmd([g.case(b"GETSET"), k, g.value()], [k])
+
+
+def g_msetnx(g):
+    args = [g.case(b"MSETNX")]
+    ks = []
+    for _ in range(g.rng.randint(1, 3)):
+        k = g.key()
+        ks.append(k)
+        args += [k, g.value()]
+    return Cmd(args, ks)
+
+
+def g_expireat(g):
+    k = g.key()
+    return Cmd([g.case(b"EXPIREAT"), k, g.unix_s()] + expire_opts(g), [k])
+
+
+def g_pexpireat(g):
+    k = g.key()
+    return Cmd([g.case(b"PEXPIREAT"), k, g.unix_ms()] + expire_opts(g), [k])
+
+
+def g_expiretime(g):
+    k = g.key()
+    return Cmd([g.case(b"EXPIRETIME"), k], [k], compare="abs_s")
+
+
+def g_pexpiretime(g):
+    k = g.key()
+    return Cmd([g.case(b"PEXPIRETIME"), k], [k], compare="abs_ms")
+
+
+def multi_key(name):
+    def gen(g):
+        ks = g.some_keys(1, 3)
+        return Cmd([g.case(name)] + ks, ks)
+
+    return gen
+
+
+def two_keys(name):
+    def gen(g):
+        a, b = g.key(), g.key()
+        return Cmd([g.case(name), a, b], [a, b])
+
+    return gen
+
+
+def g_multi(g):
+    return Cmd([g.case(b"MULTI")])
+
+
+def g_exec(g):
+    return Cmd([g.case(b"EXEC")])
+
+
+def g_discard(g):
+    return Cmd([g.case(b"DISCARD")])
+
+
+def g_keys(g):
+    pattern = g.rng.choice([b"*", b"k*", b"n?", b"[kn]0", b"k[0-2]", b"*\x00*", b"nomatch*", b"[^k]*", b"\\k*"])
+    return Cmd([g.case(b"KEYS"), pattern], g.keys, compare="unordered")
+
+
+def g_copy(g):
+    a, b = g.key(), g.key()
+    args = [g.case(b"COPY"), a, b]
+    if g.chance(0.3):
+        args += [g.case(b"DB"), g.rng.choice([b"0", b"1", b"15", b"16", b"-1", b"x"])]
+    if g.chance(0.4):
+        args.append(g.case(b"REPLACE"))
+    return Cmd(args, [a, b])
+
+
+def g_move(g):
+    k = g.key()
+    return Cmd([g.case(b"MOVE"), k, g.rng.choice([b"0", b"1", b"1", b"15", b"16", b"-1", b"x"])], [k])
+
+
+def g_flushdb(g):
+    return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
+               ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
+
+
+# name -> (generator, weight, Redis arity, extended?). Adding a command is one
+# line here (plus a generator, and an entry in EFFECTS if it changes a key's
+# expiry). Entries marked extended are only sent with --extended.
+COMMANDS = {
+    b"GET": (g_get, 10, 2, False),
+    b"SET": (g_set, 14, -3, False),
+    b"SETEX": (g_setex, 3, 4, False),
+    b"PSETEX": (g_psetex, 3, 4, False),
+    b"SETNX": (g_setnx, 2, 3, False),
+    b"MGET": (g_mget, 3, -2, False),
+    b"MSET": (g_mset, 3, -3, False),
+    b"DEL": (g_del, 3, -2, False),
+    b"EXISTS": (g_exists, 3, -2, False),
+    b"EXPIRE": (g_expire, 4, -3, False),
+    b"PEXPIRE": (g_pexpire, 4, -3, False),
+    b"TTL": (g_ttl, 4, 2, False),
+    b"PTTL": (g_pttl, 4, 2, False),
+    b"PERSIST": (one_key(b"PERSIST"), 2, 2, False),
+    b"INCR": (one_key(b"INCR"), 5, 2, False),
+    b"DECR": (one_key(b"DECR"), 3, 2, False),
+    b"INCRBY": (g_incrby, 4, 3, False),
+    b"DECRBY": (g_decrby, 3, 3, False),
+    b"DBSIZE": (g_dbsize, 2, 1, False),
+    b"SELECT": (g_select, 1, 2, False),
+    b"ECHO": (g_echo, 1, 2, False),
+    b"PING": (g_ping, 1, -1, False),
+    # --extended
+    b"APPEND": (g_append, 3, 3, True),
+    b"STRLEN": (one_key(b"STRLEN"), 2, 2, True),
+    b"GETRANGE": (g_getrange, 3, 4, True),
+    b"SETRANGE": (g_setrange, 2, 4, True),
+    b"GETDEL": (g_getdel, 2, 2, True),
+    b"GETEX": (g_getex, 3, -2, True),
+    b"INCRBYFLOAT": (g_incrbyfloat, 3, 3, True),
+    b"GETSET": (g_getset, 2, 3, True),
+    b"MSETNX": (g_msetnx, 2, -3, True),
+    b"EXPIREAT": (g_expireat, 2, -3, True),
+    b"PEXPIREAT": (g_pexpireat, 2, -3, True),
+    b"EXPIRETIME": (g_expiretime, 2, 2, True),
+    b"PEXPIRETIME": (g_pexpiretime, 2, 2, True),
+    b"TYPE": (one_key(b"TYPE"), 1, 2, True),
+    b"TOUCH": (multi_key(b"TOUCH"), 1, -2, True),
+    b"UNLINK": (multi_key(b"UNLINK"), 1, -2, True),
+    b"RENAME": (two_keys(b"RENAME"), 1, 3, True),
+    b"RENAMENX": (two_keys(b"RENAMENX"), 1, 3, True),
+    b"COPY": (g_copy, 1, -3, True),
+    b"MOVE": (g_move, 1, 3, True),
+    b"KEYS": (g_keys, 1, 2, True),
+    b"FLUSHDB": (g_flushdb, 1, -1, True),
+    # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
+    b"MULTI": (g_multi, 1, 1, True),
+    b"EXEC": (g_exec, 2, 1, True),
+    b"DISCARD": (g_discard, 1, 1, True),
+}
+
+# Pseudo-entries that are always on: they are not commands of their own.
+UNKNOWN_WEIGHT = 2
+ARITY_WEIGHT = 3
+SLEEP_WEIGHT = 1
+
+
+def g_wrong_arity(g, table):
+    name = g.rng.choice(sorted(table))
+    arity = table[name][2]
+    if arity > 0:
+        choices = [n for n in range(1, arity + 3) if n != arity]
+    elif -arity > 1:
+        choices = list(range(1, -arity))
+    else:
+        return table[name][0](g)  # PING takes any count
+    argc = g.rng.choice(choices)
+    args = [g.case(name)] + [g.key() for _ in range(argc - 1)]
+    return Cmd(args, args[1:])
+
+
+class Mix:
+    def __init__(self, rng, extended, only=None, skip=(), with_=()):
+        self.gen = Gen(rng)
+        self.rng = rng
+        self.table = {n: e for n, e in COMMANDS.items()
+                      if (extended or not e[3] or n in with_) and n not in skip}
+        if only:
+            self.table = {n: e for n, e in self.table.items() if n in only}
+        if not self.table:
+            raise RuntimeError("no commands selected")
+        self.choices = sorted(self.table)
+        self.weights = [self.table[n][1] for n in self.choices]
+        for name, weight in ((b"<UNKNOWN>", UNKNOWN_WEIGHT), (b"<ARITY>", ARITY_WEIGHT), (b"<SLEEP>", SLEEP_WEIGHT)):
+            if name not in skip:
+                self.choices.append(name)
+                self.weights.append(weight)
+
+    def next(self):
+        pick = self.rng.choices(self.choices, self.weights)[0]
+        if pick == b"<UNKNOWN>":
+            return g_unknown(self.gen)
+        if pick == b"<ARITY>":
+            return g_wrong_arity(self.gen, self.table)
+        if pick == b"<SLEEP>":
+            return g_sleep(self.gen)
+        return self.table[pick][0](self.gen)
+
+
+# ---------------------------------------------------------------------------
+# Expiry model
+# ---------------------------------------------------------------------------
+#
+# To tell an expiry race from a bug the script keeps, per (db, key), the
+# deadlines (unix ms, script clock) the key may currently have, updated from
+# each command and real Redis's reply to it (Redis is the reference). When the
+# outcome is uncertain (SET ... NX GET) it keeps both the old and the new
+# possibility, so the model over-approximates: it may excuse a little too
+# much near a deadline, never flag a race as a bug.
+
+
+def _int(b):
+    try:
+        return int(b)
+    except ValueError:
+        return None
+
+
+def _deadline(opt, value, t):
+    """Deadline set by an expiry option/argument sent at t (None if not an int)."""
+    v = _int(value)
+    if v is None:
+        return None
+    opt = opt.upper()
+    if opt in (b"EX", b"EXPIRE", b"SETEX"):
+        return t + v * 1000
+    if opt in (b"PX", b"PEXPIRE", b"PSETEX"):
+        return t + v
+    if opt in (b"EXAT", b"EXPIREAT"):
+        return v * 1000
+    if opt in (b"PXAT", b"PEXPIREAT"):
+        return v
+    return None
+
+
+class Model:
+    def __init__(self):
+        self.deadlines = {}  # (db, key) -> set of possible deadlines; absent = none
+
+    def get(self, db, key):
+        return self.deadlines.get((db, key), set())
+
+    def set(self, db, key, deadlines):
+        if deadlines:
+            self.deadlines[(db, key)] = set(deadlines)
+        else:
+            self.deadlines.pop((db, key), None)
+
+    def also(self, db, key, deadlines):
+        self.set(db, key, self.get(db, key) | set(d for d in deadlines if d is not None))
+
+    def near(self, db, key, t):
+        return any(abs(t - d) <= RACE_MARGIN_MS for d in self.get(db, key))
+
+    def recently_expired(self, db, t):
+        """Keys of db whose deadline passed a moment ago (DBSIZE slack)."""
+        return sum(1 for (d, _), lst in self.deadlines.items()
+                   if d == db and any(t - RECLAIM_GRACE_MS <= x <= t + RACE_MARGIN_MS for x in lst))
+
+    def apply(self, db, argv, t, reply):
+        """Update the model for argv, sent at t, to which Redis said reply."""
+        if not argv or reply.startswith(b"-"):
+            return
+        name = argv[0].upper()
+        fn = EFFECTS.get(name)
+        if fn:
+            fn(self, db, argv, t, reply)
+
+
+def _fx_set(m, db, argv, t, reply):
+    k = argv[1]
+    new, keep, get, cond = set(), False, False, False
+    i = 3
+    while i < len(argv):  # Redis semantics: the last expiry option wins
+        opt = argv[i].upper()
+        if opt in (b"EX", b"PX", b"EXAT", b"PXAT") and i + 1 < len(argv):
+            d = _deadline(opt, argv[i + 1], t)
+            new, keep = ({d} if d is not None else set()), False
+            i += 2
+            continue
+        if opt == b"KEEPTTL":
+            keep = True
+        elif opt == b"GET":
+            get = True
+        elif opt in (b"NX", b"XX"):
+            cond = True
+        i += 1
+    after = m.get(db, k) | new if keep else new
+    if reply == b"+OK\r\n" or not cond:
+        m.set(db, k, after)  # it was set
+    elif reply == b"$-1\r\n" and not get:
+        pass  # NX / XX stopped it
+    else:
+        m.also(db, k, after or {None})  # GET hides whether it was set
+
+
+def _fx_setex(m, db, argv, t, reply):
+    m.set(db, argv[1], {_deadline(argv[0], argv[2], t)})
+
+
+def _fx_clear(first, step=1, last=None):
+    """Every key from argv[first] (every step-th) loses its expiry (or the key)."""
+
+    def fx(m, db, argv, t, reply):
+        for k in argv[first:last:step]:
+            m.set(db, k, set())
+
+    return fx
+
+
+def _fx_clear_if_one(m, db, argv, t, reply):
+    if reply == b":1\r\n":
+        m.set(db, argv[1], set())
+
+
+def _fx_expire(m, db, argv, t, reply):
+    if reply == b":1\r\n":
+        d = _deadline(argv[0], argv[2], t)
+        m.set(db, argv[1], {d} if d is not None and d > t else set())
+
+
+def _fx_msetnx(m, db, argv, t, reply):
+    if reply == b":1\r\n":
+        _fx_clear(1, 2)(m, db, argv, t, reply)
+
+
+def _fx_getex(m, db, argv, t, reply):
+    if reply == b"$-1\r\n":
+        return
+    for i in range(2, len(argv)):
+        opt = argv[i].upper()
+        if opt == b"PERSIST":
+            m.set(db, argv[1], set())
+        elif opt in (b"EX", b"PX", b"EXAT", b"PXAT") and i + 1 < len(argv):
+            d = _deadline(opt, argv[i + 1], t)
+            m.set(db, argv[1], {d} if d is not None else set())
+
+
+def _fx_rename(m, db, argv, t, reply):
+    if reply in (b"+OK\r\n", b":1\r\n"):
+        src, dst = argv[1], argv[2]
+        moved = m.get(db, src)
+        m.set(db, src, set())
+        m.set(db, dst, moved)
+
+
+# Commands that change which keys have which deadline. Commands not listed
+# leave deadlines alone (INCR and friends keep a key's expiry).
+def _fx_copy(m, db, argv, t, reply):
+    if reply != b":1\r\n":
+        return
+    dst_db = db
+    for i in range(3, len(argv) - 1):
+        if argv[i].upper() == b"DB":
+            dst_db = int(argv[i + 1])
+    m.set(dst_db, argv[2], m.get(db, argv[1]))
+
+
+def _fx_move(m, db, argv, t, reply):
+    if reply == b":1\r\n":
+        m.set(int(argv[2]), argv[1], m.get(db, argv[1]))
+        m.set(db, argv[1], set())
+
+
+def _fx_flush(m, db, argv, t, reply):
+    everything = argv[0].upper() == b"FLUSHALL"
+    for d, k in list(m.deadlines):
+        if everything or d == db:
+            m.set(d, k, set())
+
+
+EFFECTS = {
+    b"SET": _fx_set,
+    b"SETEX": _fx_setex,
+    b"PSETEX": _fx_setex,
+    b"SETNX": lambda m, db, argv, t, reply: reply == b":1\r\n" and m.set(db, argv[1], set()),
+    b"MSET": _fx_clear(1, 2),
+    b"DEL": _fx_clear(1),
+    b"PERSIST": _fx_clear_if_one,
+    b"EXPIRE": _fx_expire,
+    b"PEXPIRE": _fx_expire,
+    b"EXPIREAT": _fx_expire,
+    b"PEXPIREAT": _fx_expire,
+    b"GETDEL": _fx_clear(1),
+    b"GETSET": _fx_clear(1),
+    b"UNLINK": _fx_clear(1),
+    b"MSETNX": _fx_msetnx,
+    b"GETEX": _fx_getex,
+    b"RENAME": _fx_rename,
+    b"RENAMENX": _fx_rename,
+    b"COPY": _fx_copy,
+    b"MOVE": _fx_move,
+    b"FLUSHDB": _fx_flush,
+    b"FLUSHALL": _fx_flush,
+}
+
+
+# ---------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------
+
+
+def as_int(reply):
+    if reply.startswith(b":") and reply.endswith(b"\r\n"):
+        try:
+            return int(reply[1:-2])
+        except ValueError:
+            return None
+    return None
+
+
+def close_enough(a, b, tol):
+    x, y = as_int(a), as_int(b)
+    if x is None or y is None:
+        return a == b
+    if x < 0 or y < 0:  # -1 no expiry, -2 no key: exact
+        return x == y
+    return abs(x - y) <= tol
+
+
+# Errors that depend only on the command's arguments, never on a key's state:
+# no expiry race can explain a difference that involves one of them.
+ARGUMENT_ERRORS = (b"-ERR syntax error", b"-ERR invalid expire time", b"-ERR wrong number of arguments",
+                   b"-ERR unknown command", b"-ERR DB index", b"-ERR NX and XX", b"-ERR GT and LT",
+                   b"-ERR value is out of range", b"-ERR unknown subcommand")
+
+
+def could_be_race(a, b):
+    """Can a key expiring on one server a moment before the other explain a vs b?"""
+    if a.startswith(b"-") and b.startswith(b"-"):
+        return False  # the two would have to fail differently
+    return not any(r.startswith(e) for r in (a, b) for e in ARGUMENT_ERRORS)
+
+
+def array_items(reply):
+    """The raw elements of a RESP2 array reply, or None if it is not one."""
+    if not reply.startswith(b"*") or reply.startswith(b"*-1"):
+        return None
+    le = reply.find(b"\r\n")
+    items, pos = [], le + 2
+    for _ in range(int(reply[1:le])):
+        end = reply_end(reply, pos)
+        items.append(reply[pos:end])
+        pos = end
+    return items
+
+
+def compare_exec(queued, a, b, model, db, t):
+    """EXEC replies element by element, each with its command's rule.
+    Returns (equal, first differing pair or None)."""
+    xs, ys = array_items(a), array_items(b)
+    if xs is None or ys is None or len(xs) != len(ys) or len(xs) != len(queued):
+        return a == b, (a, b)
+    for (cmd, _), x, y in zip(queued, xs, ys):
+        if not compare_replies(cmd, x, y, model, db, t):
+            return False, (x, y)
+    return True, None
+
+
+def compare_replies(cmd, a, b, model, db, t):
+    if a == b:
+        return True
+    if cmd.compare == "unordered":
+        xs, ys = array_items(a), array_items(b)
+        return xs is not None and ys is not None and sorted(xs) == sorted(ys)
+    if cmd.compare == "ttl_s":
+        return close_enough(a, b, TTL_TOLERANCE_S)
+    if cmd.compare == "ttl_ms":
+        return close_enough(a, b, PTTL_TOLERANCE_MS)
+    if cmd.compare == "abs_s":
+        return close_enough(a, b, TTL_TOLERANCE_S)
+    if cmd.compare == "abs_ms":
+        return close_enough(a, b, PTTL_TOLERANCE_MS)
+    if cmd.compare == "dbsize":
+        x, y = as_int(a), as_int(b)
+        return x is not None and y is not None and abs(x - y) <= model.recently_expired(db, t)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Main loop
+# ---------------------------------------------------------------------------
+
+
+def run(args):
+    rng = random.Random(args.seed)
+    mix = Mix(rng, args.extended, only=args.only, skip=args.skip, with_=args.with_)
+    workdir = tempfile.mkdtemp(prefix="redistill-diff-")
+    config = os.path.join(workdir, "redistill.toml")
+    open(config, "w").close()
+    redistill = Server("redistill", lambda p: [args.redistill_bin, "--port", str(p), "--bind", "127.0.0.1",
+                                               "--config", config, "--threads", str(args.threads)], workdir)
+    redis_dir = os.path.join(workdir, "redis")
+    os.mkdir(redis_dir)
+    redis = Server("redis", lambda p: [args.redis_bin, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir], workdir)
+    conns = []
+    try:
+        redistill.start()
+        redis.start(exclude_ports=(redistill.port,))
+        ca, cb = Conn(redistill.port), Conn(redis.port)
+        conns = [ca, cb]
+        version = cb.call([b"INFO", b"server"])
+        ver = [l for l in version.split(b"\r\n") if l.startswith(b"redis_version:")]
+        print("differential: seed=%d count=%d extended=%s redistill=%s (port %d) redis=%s %s (port %d)" % (
+            args.seed, args.count, args.extended, args.redistill_bin, redistill.port, args.redis_bin,
+            ver[0].decode() if ver else "?", redis.port), flush=True)
+        return loop(args, mix, ca, cb, redistill, redis)
+    finally:
+        for c in conns:
+            c.close()
+        redistill.stop()
+        redis.stop()
+        if args.keep_logs:
+            print("logs kept in %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def loop(args, mix, ca, cb, redistill, redis):
+    model = Model()
+    db = 0
+    txn = None  # commands queued since MULTI (per Redis's replies), or None
+    history = []
+    sent = races = mismatches = transactions = in_transactions = 0
+    started = time.monotonic()
+    for i in range(args.count):
+        cmd = mix.next()
+        if cmd.sleep_ms:
+            time.sleep(cmd.sleep_ms / 1000.0)
+            continue
+        t = now_ms()
+        argv = cmd.resolve(t)
+        payload = encode(argv)
+        try:
+            ca.send(payload)
+            cb.send(payload)
+            ra = ca.read_reply()
+            rb = cb.read_reply()
+        except (OSError, ConnectionError, ValueError) as e:
+            print("\nFAIL at command #%d: %s\n  %s: %s" % (i, show_cmd(argv), type(e).__name__, e))
+            for s in (redistill, redis):
+                if not s.alive():
+                    print("  %s exited; log tail:\n%s" % (s.name, s.log_tail()))
+            return 1
+        sent += 1
+        name = argv[0].upper()
+        # Redis ends a transaction on any EXEC (one rejected for its arity
+        # included: it aborts with EXECABORT), and on a well-formed DISCARD.
+        ends_txn = txn is not None and (name == b"EXEC" or (name == b"DISCARD" and len(argv) == 1))
+        keys = cmd.keys
+        diff = (ra, rb)
+        if ends_txn and name == b"EXEC":
+            keys = [k for c, _ in txn for k in c.keys]
+            ok, diff = compare_exec(txn, ra, rb, model, db, t)
+        else:
+            ok = compare_replies(cmd, ra, rb, model, db, t)
+        if not ok and could_be_race(*diff) and any(model.near(db, k, t) for k in keys):
+            races += 1
+            if args.verbose:
+                print("  expiry race at #%d: %s: redistill %s, redis %s" % (i, show_cmd(argv), show(ra), show(rb)))
+            ok = True
+            txn = resync(ca, cb, model, db, keys, txn if not ends_txn else None)
+            continue
+        history.append((i, argv, ra, rb))
+        del history[:-args.context]
+        if not ok:
+            mismatches += 1
+            report(i, argv, ra, rb, history, args)
+            if mismatches >= args.max_mismatches:
+                break
+            txn = resync(ca, cb, model, db, keys, txn if not ends_txn and name != b"MULTI" else True)
+            continue
+        # Follow the transaction and the selected database, from Redis's
+        # replies, and apply each command's effect on expiries when it runs.
+        if ends_txn:
+            if name == b"EXEC" and rb.startswith(b"*"):
+                transactions += 1
+                in_transactions += len(txn)
+                for (c, a), reply in zip(txn, array_items(rb) or []):
+                    model.apply(db, a, t, reply)
+                    if a[0].upper() == b"SELECT" and reply == b"+OK\r\n":
+                        db = int(a[1])
+            txn = None
+        elif txn is not None:
+            if rb == b"+QUEUED\r\n":
+                txn.append((cmd, argv))
+        elif name == b"MULTI" and rb == b"+OK\r\n":
+            txn = []
+        else:
+            model.apply(db, argv, t, rb)
+            if name == b"SELECT" and ra == b"+OK\r\n" == rb:
+                db = int(argv[1])
+    elapsed = time.monotonic() - started
+    allowed = max(MIN_RACES_ALLOWED, int(sent * MAX_RACE_FRACTION))
+    print("differential: %d commands in %.1fs (%d in %d executed transactions), %d mismatches, "
+          "%d expiry races excused (at most %d allowed)" % (
+              sent, elapsed, in_transactions, transactions, mismatches, races, allowed))
+    failed = mismatches > 0 or races > allowed
+    if races > allowed:
+        print("FAIL: too many expiry races: replies on keys near their deadline disagree more than timing explains")
+    print("differential: %d passed, %d failed" % (sent - mismatches, mismatches + (races > allowed)))
+    if failed:
+        print(replay_line(args))
+    return 1 if failed else 0
+
+
+def resync(ca, cb, model, db, keys, txn):
+    """Bring both servers back in step after replies differed: leave any
+    transaction either may be in (txn is not None), delete the keys involved.
+    Returns the new transaction state (None)."""
+    if txn is not None:
+        ca.call([b"DISCARD"])
+        cb.call([b"DISCARD"])
+    keys = list(dict.fromkeys(keys))
+    for k in keys:
+        model.set(db, k, set())
+    if keys:
+        ca.call([b"DEL"] + keys)
+        cb.call([b"DEL"] + keys)
+    return None
+
+
+def report(i, argv, ra, rb, history, args):
+    print("\nMISMATCH at command #%d: %s" % (i, show_cmd(argv)))
+    print("  redistill: %s" % show(ra))
+    print("  redis:     %s" % show(rb))
+    if len(history) > 1:
+        print("  preceding commands (index: command -> redistill | redis):")
+        for j, hargv, ha, hb in history[:-1]:
+            same = "" if ha == hb else "   <- differs (tolerated)"
+            print("    #%d: %s -> %s | %s%s" % (j, show_cmd(hargv), show(ha, 80), show(hb, 80), same))
+
+
+def replay_line(args):
+    line = "replay: python3 scripts/differential.py --seed %d --count %d" % (args.seed, args.count)
+    if args.extended:
+        line += " --extended"
+    if args.with_:
+        line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
+    if args.only:
+        line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
+    if args.skip:
+        line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(args.skip)))
+    return line
+
+
+def names(s):
+    return {n.strip().upper().encode() for n in s.split(",") if n.strip()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    p.add_argument("--count", type=int, default=5000, help="commands to generate (default 5000)")
+    p.add_argument("--extended", action="store_true",
+                   help="also send the commands being added (APPEND, STRLEN, GETRANGE, GETEX, INCRBYFLOAT, ...)")
+    p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
+    p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
+    p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
+    p.add_argument("--with", dest="with_", type=names, default=set(),
+                   help="comma-separated --extended commands to switch on one by one (e.g. APPEND,STRLEN)")
+    p.add_argument("--only", type=names, default=None, help="comma-separated commands to restrict the mix to")
+    p.add_argument("--skip", type=names, default=set(),
+                   help="comma-separated commands to leave out; <unknown>, <arity> and <sleep> name the "
+                        "unknown-command, wrong-arity and pause entries")
+    p.add_argument("--max-mismatches", type=int, default=1,
+                   help="stop after this many mismatches (default 1); later ones resync the keys and go on")
+    p.add_argument("--context", type=int, default=8, help="preceding commands to print with a mismatch")
+    p.add_argument("--keep-logs", action="store_true", help="keep the servers' work dir and logs")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each excused expiry race")
+    args = p.parse_args()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1 << 32)
+    args.context += 1
+    for b in (args.redistill_bin, args.redis_bin):
+        if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+            print("differential: not an executable: %s" % b, file=sys.stderr)
+            return 2
+    unknown = (args.with_ | (args.only or set())) - set(COMMANDS)
+    if unknown:
+        print("differential: not in the command table: %s" % ", ".join(sorted(n.decode() for n in unknown)),
+              file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except RuntimeError as e:
+        print("differential: setup failed: %s" % e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+// ioredis 5 against the Redistill release binary, run with `node --test`
+// from this directory (after `npm ci`). The test starts the server itself on
+// a free loopback port with an empty config file and stops it at the end.
+//
+// Environment:
+//   REDISTILL_BIN                binary to test (default ../../target/release/redistill)
+//   REDISTILL_TEST_REDIS_SERVER  run against this real redis-server instead
+
+"use strict";
+
+const { test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const Redis = require("ioredis");
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const REFERENCE = process.env.REDISTILL_TEST_REDIS_SERVER || "";
+const BIN = process.env.REDISTILL_BIN || path.join(REPO_ROOT, "target", "release", "redistill");
+const SERVER_ENV_VARS = ["REDIS_PORT", "REDIS_PASSWORD", "REDIS_MAX_MEMORY", "REDIS_BIND", "REDISTILL_CONFIG", "REDISTILL_THREADS"];
+
+let server = null; // { proc, port, dir, log: () => string }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Resolves true when a fresh connection answers PING with +PONG.
+function pingOnce(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    let buf = "";
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on("error", () => done(false));
+    sock.on("connect", () => sock.write("*1\r\n$4\r\nPING\r\n"));
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (buf.endsWith("\r\n")) done(buf.startsWith("+PONG"));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer() {
+  if (!REFERENCE && !fs.existsSync(BIN)) {
+    throw new Error(`Redistill binary not found at ${BIN}: run \`cargo build --release\` first`);
+  }
+  let lastLog = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "redistill-node-"));
+    const logPath = path.join(dir, "server.log");
+    const logFd = fs.openSync(logPath, "a");
+    let argv;
+    if (REFERENCE) {
+      argv = [REFERENCE, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+    } else {
+      const config = path.join(dir, "redistill.toml");
+      fs.writeFileSync(config, "");
+      argv = [BIN, "--port", String(port), "--bind", "127.0.0.1", "--config", config, "--threads", "2"];
+    }
+    const env = { ...process.env };
+    for (const v of SERVER_ENV_VARS) delete env[v];
+    const proc = spawn(argv[0], argv.slice(1), { cwd: dir, env, stdio: ["ignore", logFd, logFd] });
+    fs.closeSync(logFd);
+    let exited = false;
+    proc.on("exit", () => {
+      exited = true;
+    });
+    const log = () => {
+      try {
+        return fs.readFileSync(logPath, "utf8").split("\n").slice(-40).join("\n");
+      } catch {
+        return "";
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !exited) {
+      if (await pingOnce(port)) return { proc, port, dir, log, exited: () => exited };
+      await sleep(20);
+    }
+    lastLog = log();
+    proc.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  throw new Error(`server did not start; log tail:\n${lastLog}`);
+}
+
+async function stopServer(s) {
+  if (!s) return;
+  if (!s.exited()) {
+    const gone = new Promise((resolve) => s.proc.once("exit", resolve));
+    s.proc.kill("SIGTERM");
+    const timer = setTimeout(() => s.proc.kill("SIGKILL"), 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+  fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+// Runs fn with a connected client (ready check done) and always quits it.
+async function withClient(opts, fn) {
+  const client = new Redis({
+    host: "127.0.0.1",
+    port: server.port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null, // fail fast instead of reconnecting forever
+    ...opts,
+  });
+  const errors = [];
+  client.on("error", (e) => errors.push(e));
+  try {
+    await client.connect();
+    await fn(client);
+  } finally {
+    if (client.status === "ready") {
+      assert.equal(await client.quit(), "OK");
+    } else {
+      client.disconnect();
+    }
+  }
+  assert.deepEqual(errors, [], "client emitted errors");
+}
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  await stopServer(server);
+  server = null;
+});
+
+test("connects with the INFO ready check", async () => {
+  await withClient({ enableReadyCheck: true }, async (r) => {
+    assert.equal(r.status, "ready");
+    // What the ready check parsed: loading must be 0 or absent.
+    const info = await r.info();
+    const fields = Object.fromEntries(
+      info
+        .split("\r\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
+    );
+    assert.ok(fields.redis_version, "INFO has redis_version");
+    assert.ok(fields.loading === undefined || fields.loading === "0", `loading:${fields.loading}`);
+    assert.equal(await r.ping(), "PONG");
+    await r.flushall();
+  });
+});
+
+test("SET, GET, SETEX, INCR, DEL", async () => {
+  await withClient({}, async (r) => {
+    assert.equal(await r.set("greeting", "hello"), "OK");
+    assert.equal(await r.get("greeting"), "hello");
+    assert.equal(await r.get("missing"), null);
+    assert.equal(await r.set("greeting", "bye", "EX", 60, "GET"), "hello");
+    assert.equal(await r.set("greeting", "x", "NX"), null);
+
+    assert.equal(await r.setex("token", 30, "abc"), "OK");
+    const ttl = await r.ttl("token");
+    assert.ok(ttl > 0 && ttl <= 30, `ttl ${ttl}`);
+    await assert.rejects(r.setex("token", 0, "abc"), /invalid expire time in 'setex' command/);
+
+    assert.equal(await r.incr("hits"), 1);
+    assert.equal(await r.incr("hits"), 2);
+    assert.equal(await r.incrby("hits", 40), 42);
+    assert.equal(await r.decr("hits"), 41);
+    await assert.rejects(r.incr("greeting"), /value is not an integer or out of range/);
+
+    assert.equal(await r.del("greeting", "token", "hits", "missing"), 3);
+    assert.equal(await r.exists("greeting", "token", "hits"), 0);
+    assert.equal(await r.ttl("token"), -2);
+  });
+});
+
+test("binary values round-trip as Buffers", async () => {
+  await withClient({}, async (r) => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const big = Buffer.alloc(300_000, 0xab);
+    assert.equal(await r.set(Buffer.from([0, 0xff, 0x0d, 0x0a]), every), "OK");
+    assert.deepEqual(await r.getBuffer(Buffer.from([0, 0xff, 0x0d, 0x0a])), every);
+    assert.equal(await r.set("big", big), "OK");
+    assert.deepEqual(await r.getBuffer("big"), big);
+    assert.equal(await r.del("big", Buffer.from([0, 0xff, 0x0d, 0x0a])), 2);
+  });
+});
+
+test("pipeline without MULTI", async () => {
+  await withClient({}, async (r) => {
+    const res = await r
+      .pipeline()
+      .set("p:a", "1")
+      .incr("p:a")
+      .incr("p:counter")
+      .expire("p:counter", 60)
+      .incr("p:text-not-int")
+      .set("p:text", "abc")
+      .incr("p:text")
+      .mset("p:x", "x", "p:y", "y")
+      .mget("p:a", "p:x", "p:y", "p:none")
+      .get("p:a")
+      .exec();
+    const errs = res.map(([e]) => e && e.message);
+    const vals = res.map(([, v]) => v);
+    assert.deepEqual(vals, ["OK", 2, 1, 1, 1, "OK", undefined, "OK", ["2", "x", "y", null], "2"]);
+    assert.deepEqual(errs, [null, null, null, null, null, null, "ERR value is not an integer or out of range", null, null, null]);
+
+    // A bigger pipeline, replies in order.
+    const p = r.pipeline();
+    for (let i = 0; i < 1000; i++) p.incr("p:many");
+    const many = await p.exec();
+    assert.deepEqual(
+      many.map(([e, v]) => (e ? e.message : v)),
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+    );
+    await r.flushall();
+  });
+});
+
+test("offline queue: commands issued before connect are sent after the ready check", async () => {
+  const r = new Redis({ host: "127.0.0.1", port: server.port, retryStrategy: () => null });
+  const [setRes, getRes] = await Promise.all([r.set("early", "bird"), r.get("early")]);
+  assert.equal(setRes, "OK");
+  assert.equal(getRes, "bird");
+  assert.equal(await r.del("early"), 1);
+  assert.equal(await r.quit(), "OK");
+});
+
+test("connectionName and db options", async () => {
+  await withClient({ connectionName: "node-worker", db: 3 }, async (r) => {
+    assert.equal(await r.client("GETNAME"), "node-worker");
+    await r.set("in-db-3", "yes");
+    assert.equal(await r.dbsize(), 1);
+  });
+  await withClient({}, async (r) => {
+    assert.equal(await r.get("in-db-3"), null);
+    await r.flushall();
+  });
+});
+
+test("server survived", async () => {
+  assert.equal(server.exited(), false, `server exited; log tail:\n${server.log()}`);
+});
