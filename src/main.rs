@@ -87,6 +87,9 @@ fn run(loaded: config::Loaded) -> Result<(), String> {
 fn log_startup(server: &Server, source: &str) {
     let c = &server.config;
     log_info!("redistill {} starting (config: {source})", cli::VERSION);
+    if c.security.tls_enabled {
+        log_info!("TLS on {}:{} (client certificates: {})", c.server.bind, server.tls_port(), client_certs(c));
+    }
     log_info!(
         "listening on {}:{} with {} worker threads, {} shards per database, {} databases",
         c.server.bind,
@@ -102,4 +105,12 @@ fn log_startup(server: &Server, source: &str) {
         if c.security.password.is_some() { "required" } else { "off" }
     );
     log_info!("ready to accept connections");
+}
+
+fn client_certs(c: &config::Config) -> &'static str {
+    match (&c.security.tls_ca_file, c.security.tls_auth_clients) {
+        (None, _) => "not requested",
+        (Some(_), true) => "required",
+        (Some(_), false) => "optional",
+    }
 }

@@ -28,8 +28,10 @@ pub struct Server {
     connected_clients: AtomicUsize,
     rejected_connections: AtomicU64,
     shutting_down: AtomicBool,
-    /// The address actually bound (the configured port may be 0).
+    /// The plain TCP address actually bound (none when its port is 0).
     local_addr: OnceLock<SocketAddr>,
+    /// The TLS address, when TLS is enabled.
+    tls_addr: OnceLock<SocketAddr>,
     /// Random per-process id, as Redis's INFO `run_id`.
     run_id: String,
     /// Bytes allocated once the server was up and idle (buffer pools,
@@ -58,6 +60,7 @@ impl Server {
             rejected_connections: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             local_addr: OnceLock::new(),
+            tls_addr: OnceLock::new(),
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
@@ -107,6 +110,15 @@ impl Server {
 
     pub fn set_local_addr(&self, addr: SocketAddr) {
         let _ = self.local_addr.set(addr);
+    }
+
+    pub fn set_tls_addr(&self, addr: SocketAddr) {
+        let _ = self.tls_addr.set(addr);
+    }
+
+    /// The TLS port (0 when TLS is off).
+    pub fn tls_port(&self) -> u16 {
+        self.tls_addr.get().map_or(0, SocketAddr::port)
     }
 
     /// The TCP port clients connect to (0 before the listener is bound).

@@ -46,6 +46,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
     Parameter { name: "port", get: |s| s.port().to_string(), set: None },
+    Parameter { name: "tls-port", get: |s| s.tls_port().to_string(), set: None },
     Parameter { name: "tcp-keepalive", get: |s| s.config.performance.tcp_keepalive.to_string(), set: None },
     Parameter { name: "proto-max-bulk-len", get: |s| s.config.server.proto_max_bulk_len.to_string(), set: None },
     Parameter {

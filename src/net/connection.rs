@@ -14,13 +14,14 @@
 //! without bound. What does pile up behind the reply in flight is capped by
 //! `client_output_buffer_limit`.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
+use super::tls::{Transport, HANDSHAKE_TIMEOUT};
 use crate::commands::{self, transactions, Ctx, Session};
 use crate::metrics::WorkerStats;
 use crate::protocol::{Limits, Parsed, Parser, ReplyBuffer};
@@ -52,6 +53,7 @@ pub enum CloseReason {
     OutputBufferLimit,
     IdleTimeout,
     Killed,
+    HandshakeTimeout,
     Shutdown,
     IoError,
 }
@@ -72,7 +74,7 @@ impl<'a> Env<'a> {
 }
 
 pub struct Connection {
-    stream: TcpStream,
+    transport: Transport,
     /// Received bytes; `input[start..end]` is not yet parsed. Empty (no
     /// allocation) while the connection is idle.
     input: Vec<u8>,
@@ -90,14 +92,17 @@ pub struct Connection {
     closing: Option<CloseReason>,
     /// Last time the client sent anything (for `timeout`).
     pub last_active: Instant,
+    /// When the connection was accepted (for the TLS handshake timeout).
+    opened: Instant,
     /// Already in the worker's queue of connections with work left.
     pub queued: bool,
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, session: Session) -> Self {
+    pub fn new(transport: Transport, session: Session) -> Self {
         Self {
-            stream,
+            transport,
+            opened: Instant::now(),
             input: Vec::new(),
             start: 0,
             end: 0,
@@ -113,7 +118,12 @@ impl Connection {
     }
 
     pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+        &mut self.transport.socket
+    }
+
+    /// A TLS client that has not finished its handshake in time.
+    pub fn handshake_expired(&self) -> bool {
+        self.transport.is_handshaking() && self.opened.elapsed() > HANDSHAKE_TIMEOUT
     }
 
     pub fn peer(&self) -> Option<SocketAddr> {
@@ -121,7 +131,7 @@ impl Connection {
     }
 
     pub fn has_pending_output(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || self.transport.has_pending()
     }
 
     /// Note a readiness event from the poller.
@@ -227,12 +237,12 @@ impl Connection {
     fn flush(&mut self, env: &Env<'_>) -> Option<Status> {
         let before = self.out.pending();
         if before == 0 {
-            return None;
+            return self.flush_transport();
         }
-        let result = self.out.write_to(&mut self.stream);
+        let result = self.out.write_to(&mut self.transport);
         env.stats.net_output_bytes.add((before - self.out.pending()) as u64);
         match result {
-            Ok(true) => None,
+            Ok(true) => self.flush_transport(),
             Ok(false) => {
                 let limit = env.server.config.server.client_output_buffer_limit as usize;
                 if limit > 0 && self.out.backlog() > limit {
@@ -248,22 +258,31 @@ impl Connection {
         }
     }
 
+    /// Push out TLS records still held by rustls; wait for the socket if
+    /// it is full.
+    fn flush_transport(&mut self) -> Option<Status> {
+        match self.transport.flush_pending() {
+            Ok(true) => None,
+            Ok(false) => Some(Status::Open),
+            Err(_) => Some(Status::Close(CloseReason::IoError)),
+        }
+    }
+
     /// One read into the input buffer, growing it if a single frame fills
     /// it. Sets `eof` on end of stream and clears `may_have_input` when the
     /// socket has been drained.
     fn read(&mut self, env: &Env<'_>) -> Result<(), CloseReason> {
         self.make_room(env)?;
-        let space = self.input.len() - self.end;
-        match self.stream.read(&mut self.input[self.end..]) {
-            Ok(0) => {
+        match self.transport.read(&mut self.input[self.end..]) {
+            Ok((0, _)) => {
                 self.eof = true;
                 self.may_have_input = false;
             }
-            Ok(n) => {
+            Ok((n, drained)) => {
                 self.end += n;
                 self.last_active = Instant::now();
                 env.stats.net_input_bytes.add(n as u64);
-                if n < space {
+                if drained {
                     self.may_have_input = false;
                 }
             }

@@ -27,8 +27,7 @@ use crate::server::Server;
 /// Redis's default `tcp-backlog`.
 const BACKLOG: i32 = 511;
 
-const LISTENER: Token = Token(0);
-pub const ACCEPTOR_WAKER: Token = Token(1);
+pub const ACCEPTOR_WAKER: Token = Token(usize::MAX);
 
 /// Bind a non-blocking listening socket with SO_REUSEADDR (so a restart
 /// does not wait for TIME_WAIT sockets of the previous process).
@@ -51,22 +50,32 @@ pub struct WorkerHandle {
     pub load: Arc<AtomicUsize>,
 }
 
+/// A listening socket and whether its clients speak TLS.
+pub struct Listener {
+    pub socket: TcpListener,
+    pub tls: bool,
+}
+
 pub struct Acceptor {
     poll: Poll,
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     workers: Vec<WorkerHandle>,
     server: Arc<Server>,
 }
 
 impl Acceptor {
+    /// Listener `i` is registered with token `i`; the acceptor's waker
+    /// uses [`ACCEPTOR_WAKER`], past them.
     pub fn new(
         poll: Poll,
-        mut listener: TcpListener,
+        mut listeners: Vec<Listener>,
         workers: Vec<WorkerHandle>,
         server: Arc<Server>,
     ) -> io::Result<Self> {
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        Ok(Self { poll, listener, workers, server })
+        for (index, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(&mut listener.socket, Token(index), Interest::READABLE)?;
+        }
+        Ok(Self { poll, listeners, workers, server })
     }
 
     pub fn run(mut self) {
@@ -79,16 +88,18 @@ impl Acceptor {
                 crate::log_error!("acceptor: poll failed: {e}");
                 break;
             }
-            if events.iter().any(|e| e.token() == LISTENER) {
-                self.accept_all();
+            for index in 0..self.listeners.len() {
+                if events.iter().any(|e| e.token() == Token(index)) {
+                    self.accept_all(index);
+                }
             }
         }
     }
 
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, index: usize) {
         loop {
-            match self.listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr),
+            match self.listeners[index].socket.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr, self.listeners[index].tls),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -101,7 +112,7 @@ impl Acceptor {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr, tls: bool) {
         self.server.metrics.acceptor().connections_received.incr();
         if self.server.is_shutting_down() {
             return;
@@ -116,7 +127,7 @@ impl Acceptor {
         let worker = self.least_loaded();
         worker.load.fetch_add(1, Ordering::Relaxed);
         let id = self.server.next_client_id();
-        if worker.sender.send(Incoming { stream, addr, id }).is_err() || worker.waker.wake().is_err() {
+        if worker.sender.send(Incoming { stream, addr, id, tls }).is_err() || worker.waker.wake().is_err() {
             crate::log_error!("worker unavailable; dropping client {addr}");
             worker.load.fetch_sub(1, Ordering::Relaxed);
             self.server.remove_client();

@@ -4,6 +4,7 @@
 pub mod buffer_pool;
 pub mod connection;
 pub mod listener;
+pub mod tls;
 pub mod worker;
 
 use std::io;
@@ -15,7 +16,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Waker};
 
 use crate::server::Server;
-use listener::{Acceptor, WorkerHandle, ACCEPTOR_WAKER};
+use listener::{Acceptor, Listener, WorkerHandle, ACCEPTOR_WAKER};
 use worker::{Worker, WAKER};
 
 /// The running network threads.
@@ -33,11 +34,27 @@ impl Network {
     }
 }
 
-/// Bind the listener and start the acceptor and `threads` workers.
+/// Bind the listeners (plain TCP unless its port is 0, and TLS when
+/// enabled) and start the acceptor and `threads` workers.
 pub fn start(server: &Arc<Server>) -> io::Result<Network> {
-    let addr = server.config.server.listen_addr().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let listener = listener::bind(addr)?;
-    server.set_local_addr(listener.local_addr()?);
+    let config = &server.config;
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let addr = config.server.listen_addr().map_err(invalid)?;
+    let tls_config = match config.security.tls_enabled {
+        true => Some(tls::server_config(&config.security).map_err(invalid)?),
+        false => None,
+    };
+    let mut listeners = Vec::new();
+    if config.server.port != 0 {
+        let socket = listener::bind(addr)?;
+        server.set_local_addr(socket.local_addr()?);
+        listeners.push(Listener { socket, tls: false });
+    }
+    if tls_config.is_some() {
+        let socket = listener::bind(std::net::SocketAddr::new(addr.ip(), config.security.tls_port))?;
+        server.set_tls_addr(socket.local_addr()?);
+        listeners.push(Listener { socket, tls: true });
+    }
     let mut threads = Vec::new();
     let mut wakers = Vec::new();
     let mut handles = Vec::new();
@@ -46,14 +63,14 @@ pub fn start(server: &Arc<Server>) -> io::Result<Network> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (sender, receiver) = mpsc::channel();
         let load = Arc::new(AtomicUsize::new(0));
-        let worker = Worker::new(index, poll, Arc::clone(server), receiver, Arc::clone(&load));
+        let worker = Worker::new(index, poll, Arc::clone(server), receiver, Arc::clone(&load), tls_config.clone());
         threads.push(std::thread::Builder::new().name(format!("worker-{index}")).spawn(move || worker.run())?);
         wakers.push(Arc::clone(&waker));
         handles.push(WorkerHandle { sender, waker, load });
     }
     let poll = Poll::new()?;
     wakers.push(Arc::new(Waker::new(poll.registry(), ACCEPTOR_WAKER)?));
-    let acceptor = Acceptor::new(poll, listener, handles, Arc::clone(server))?;
+    let acceptor = Acceptor::new(poll, listeners, handles, Arc::clone(server))?;
     threads.push(std::thread::Builder::new().name("acceptor".into()).spawn(move || acceptor.run())?);
     Ok(Network { threads, wakers })
 }

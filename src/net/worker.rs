@@ -18,6 +18,7 @@ use slab::Slab;
 
 use super::buffer_pool::BufferPool;
 use super::connection::{CloseReason, Connection, Env, Status};
+use super::tls::{Tls, Transport};
 use crate::clients::ClientInfo;
 use crate::commands::Session;
 use crate::server::Server;
@@ -38,6 +39,8 @@ pub struct Incoming {
     pub addr: SocketAddr,
     /// Assigned in accept order, so a later connection has a higher id.
     pub id: u64,
+    /// Accepted on the TLS port.
+    pub tls: bool,
 }
 
 pub struct Worker {
@@ -52,6 +55,8 @@ pub struct Worker {
     /// Number of connections this worker owns, read by the acceptor.
     load: Arc<AtomicUsize>,
     last_timeout_check: Instant,
+    /// TLS settings, for connections accepted on the TLS port.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Worker {
@@ -61,6 +66,7 @@ impl Worker {
         server: Arc<Server>,
         incoming: Receiver<Incoming>,
         load: Arc<AtomicUsize>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
         let config = &server.config.server;
         let buffers = config.buffer_pool_size / config.worker_threads().max(1);
@@ -75,6 +81,7 @@ impl Worker {
             ready: VecDeque::new(),
             load,
             last_timeout_check: Instant::now(),
+            tls,
         }
     }
 
@@ -109,7 +116,18 @@ impl Worker {
     }
 
     fn register_incoming(&mut self) {
-        while let Ok(Incoming { mut stream, addr, id }) = self.incoming.try_recv() {
+        while let Ok(Incoming { mut stream, addr, id, tls }) = self.incoming.try_recv() {
+            let tls = match (tls, &self.tls) {
+                (true, Some(config)) => match Tls::new(config) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        crate::log_warn!("worker {}: TLS session for {addr} failed: {e}", self.index);
+                        self.forget_client();
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             let entry = self.connections.vacant_entry();
             let key = entry.key();
             let registered =
@@ -122,7 +140,7 @@ impl Worker {
             let client = Arc::new(ClientInfo::new(id, Some(addr), stream.local_addr().ok()));
             self.server.clients.register(Arc::clone(&client));
             let session = Session::new(client, !self.server.requires_auth());
-            entry.insert(Connection::new(stream, session));
+            entry.insert(Connection::new(Transport { socket: stream, tls }, session));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
             // Bytes may have arrived before registration; look now.
             self.drive(key);
@@ -173,10 +191,17 @@ impl Worker {
     /// Close connections that CLIENT KILL marked, and those idle for longer
     /// than `timeout` seconds (checked about once a second).
     fn close_idle_connections(&mut self) {
-        let killed: Vec<usize> =
-            self.connections.iter().filter(|(_, conn)| conn.session.client.is_killed()).map(|(key, _)| key).collect();
-        for key in killed {
-            self.close(key, CloseReason::Killed);
+        let killed: Vec<(usize, CloseReason)> = self
+            .connections
+            .iter()
+            .filter_map(|(key, conn)| match () {
+                _ if conn.session.client.is_killed() => Some((key, CloseReason::Killed)),
+                _ if conn.handshake_expired() => Some((key, CloseReason::HandshakeTimeout)),
+                _ => None,
+            })
+            .collect();
+        for (key, reason) in killed {
+            self.close(key, reason);
         }
         let timeout = self.server.live.timeout();
         if timeout == 0 || self.last_timeout_check.elapsed() < Duration::from_secs(1) {
