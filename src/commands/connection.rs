@@ -380,8 +380,5 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for line in lines {
-        ctx.out.simple(line);
-    }
+    ctx.help(&lines);
 }

@@ -349,6 +349,5 @@ fn object_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    lines.iter().for_each(|line| ctx.out.simple(line));
+    ctx.help(&lines);
 }

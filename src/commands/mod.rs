@@ -176,6 +176,12 @@ impl Ctx<'_> {
         self.out.error(msg);
     }
 
+    /// A HELP reply: one status line per entry.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.out.array(lines.len());
+        lines.iter().for_each(|line| self.out.simple(line));
+    }
+
     /// The selected database.
     pub fn db(&self) -> &crate::store::Table {
         self.server.store.db(self.session.db)

@@ -218,6 +218,5 @@ fn slowlog_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    lines.iter().for_each(|line| ctx.out.simple(line));
+    ctx.help(&lines);
 }
