@@ -30,7 +30,7 @@ pub struct ClientInfo {
     pub addr: Option<SocketAddr>,
     pub local_addr: Option<SocketAddr>,
     created: Instant,
-    /// Milliseconds after `created` of the last command.
+    /// Unix milliseconds of the last command.
     last_active: AtomicU64,
     db: AtomicUsize,
     /// Index of the last command in `commands::all()`, plus one (0: none).
@@ -47,7 +47,7 @@ impl ClientInfo {
             addr,
             local_addr,
             created: Instant::now(),
-            last_active: AtomicU64::new(0),
+            last_active: AtomicU64::new(crate::clock::now_ms()),
             db: AtomicUsize::new(0),
             last_command: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
@@ -56,10 +56,11 @@ impl ClientInfo {
         }
     }
 
-    /// Record a command about to run (called by its own worker).
-    pub fn note_command(&self, command_index: usize) {
+    /// Record a command about to run at `now` (unix ms, the batch's clock
+    /// reading, so this costs no clock read of its own).
+    pub fn note_command(&self, command_index: usize, now: u64) {
         self.last_command.store(command_index + 1, Ordering::Relaxed);
-        self.last_active.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_active.store(now, Ordering::Relaxed);
     }
 
     pub fn set_db(&self, db: usize) {

@@ -279,7 +279,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             return ctx.out.simple("QUEUED");
         }
     }
-    ctx.session.client.note_command(id);
+    ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
     let started = Instant::now();
     (command.run)(ctx, args);
