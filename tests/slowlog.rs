@@ -51,3 +51,22 @@ fn command_getkeys() {
     c.expect_cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
     c.expect_cmd(&["COMMAND", "GETKEYS", "DEL", "x", "y", "z"], "*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n");
 }
+
+#[test]
+fn command_info_has_key_specs() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let info = c.call_resp(&["COMMAND", "INFO", "GET"]);
+    let entry = info.items()[0].items();
+    assert_eq!(entry[0].text(), "get");
+    assert_eq!(entry[1].int(), 2);
+    assert_eq!((entry[3].int(), entry[4].int(), entry[5].int()), (1, 1, 1));
+    let spec = entry[8].items()[0].pairs();
+    let begin = spec.iter().find(|(k, _)| k == "begin_search").expect("begin_search").1.pairs();
+    assert_eq!(begin[0].1.text(), "index");
+    assert_eq!(begin[1].1.pairs()[0].1.int(), 1);
+    let find = spec.iter().find(|(k, _)| k == "find_keys").expect("find_keys").1.pairs();
+    assert_eq!(find[0].1.text(), "range");
+    let range: Vec<i64> = find[1].1.pairs().iter().map(|(_, v)| v.int()).collect();
+    assert_eq!(range, [0, 1, 0]);
+}

@@ -2,7 +2,7 @@
 //! table's self-description, which redis-cli and client libraries read).
 
 use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, SYNTAX_ERROR};
-use crate::protocol::Args;
+use crate::protocol::{Args, ReplyBuffer};
 
 pub static COMMANDS: &[Command] = &[
     Command {
@@ -112,8 +112,44 @@ fn command_info(ctx: &mut Ctx<'_>, c: &Command) {
     out.set(1);
     out.simple(&format!("@{}", c.group));
     out.array(0);
+    key_specs(out, c);
     out.array(0);
-    out.array(0);
+}
+
+/// Redis 7's key specifications, derived from the (first, last, step)
+/// triple: where the keys begin (an index) and how far they run (a range,
+/// `lastkey` relative to the first key, or -1 for "to the end").
+fn key_specs(out: &mut ReplyBuffer, c: &Command) {
+    if c.keys.first == 0 {
+        return out.array(0);
+    }
+    let access: &[&str] = if c.flags.contains(Flags::WRITE) { &["RW", "update"] } else { &["RO", "access"] };
+    let last_key = if c.keys.last < 0 { i64::from(c.keys.last) } else { i64::from(c.keys.last - c.keys.first) };
+    out.array(1);
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(access.len());
+    access.iter().for_each(|f| out.simple(f));
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.integer(i64::from(c.keys.first));
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.integer(last_key);
+    out.bulk(b"keystep");
+    out.integer(i64::from(c.keys.step));
+    out.bulk(b"limit");
+    out.integer(0);
 }
 
 /// COMMAND DOCS [name ...]: a map from name to a short doc map. redis-cli
