@@ -8,8 +8,12 @@
 #   pinned    servers on CPU 0 (taskset -c 0), redis-benchmark on CPU 1
 #             (taskset -c 1); Redistill gets --threads 1 by default
 #   unpinned  no pinning; Redistill gets --threads 2 by default
-# Per mode it prints a table: test, median ops/s of each server, the ratio
-# Redistill/Redis and every round's numbers. If memtier_benchmark is on PATH it
+# Per mode (and workload) it prints a table: test, median ops/s of each
+# server, the ratio Redistill/Redis, median p50/p99 latency (ms, from
+# redis-benchmark's --csv output), server CPU seconds per million operations
+# (utime+stime of the server process from /proc/PID/stat before and after each
+# run, in units of `getconf CLK_TCK`) and every round's numbers. Each test
+# (-t set,get) is its own redis-benchmark run so that CPU time is per test. If memtier_benchmark is on PATH it
 # is run against both servers too (ROUNDS alternating runs of MEMTIER_TIME
 # seconds each, --ratio=1:1 --pipeline=30 --threads=2 --clients=20). Missing redis-server/redis-tools are
 # installed with apt-get. Ratios never make the script fail; breakage does
@@ -38,8 +42,26 @@
 #   --client-cpus LIST      CLIENT_CPUS, default 1
 #   --memtier auto|yes|no   MEMTIER, default auto (= run when on PATH)
 #   --memtier-time S        MEMTIER_TIME, default 20 (--test-time)
+#   --workloads LIST        WORKLOADS: run these named workloads instead of
+#                           the single one given by -P/-c/-d/-t/-r (see below);
+#                           LIST is comma-separated, or "all"
 #   --out FILE              RESULTS_OUT: also write raw results as CSV
+#   --markdown FILE         MARKDOWN_OUT: also write the tables as Markdown
 #   -h, --help              this text
+# Workloads (--workloads; -n/--requests and --rounds still apply; the servers
+# are FLUSHALLed before each workload):
+#   interactive    -P 1  -c 50   -d 256    -t set,get
+#   production     -P 16 -c 50   -d 256    -t set,get  (the default run's shape)
+#   deep-pipeline  -P 64 -c 100  -d 256    -t set,get
+#   get-heavy      -P 16 -c 50   -d 256    -t get, after an unmeasured SET
+#                  preload of the keyspace. redis-benchmark cannot mix GET and
+#                  SET in one run at a ratio, so GET-only stands in for a
+#                  GET-heavy (e.g. 90:10) mix.
+#   value-4k       -P 16 -c 50   -d 4096   -t set,get
+#   value-64k      -P 16 -c 50   -d 65536  -t set,get  (-r 10000, to bound memory)
+#   conns-1000     -P 1  -c 1000 -d 256    -t set,get
+# Without --workloads one workload named "default" runs with the flags above
+# (set,get -P 16 -c 50 -d 256 unless changed), as before.
 # Other environment variables:
 #   REDISTILL_PORT / REDIS_PORT  first port to try (16379 / 16380); the next
 #                                free one is used when taken
@@ -92,7 +114,10 @@ QUICK=0
 REDISTILL_BIN=${REDISTILL_BIN:-}
 REDISTILL_STYLE=${REDISTILL_STYLE:-}
 RESULTS_OUT=${RESULTS_OUT:-}
+MARKDOWN_OUT=${MARKDOWN_OUT:-}
+WORKLOADS=${WORKLOADS:-}
 KEEP_TMP=${KEEP_TMP:-0}
+BENCH_ARGS=""
 
 parse_args() {
     while (($#)); do
@@ -114,6 +139,8 @@ parse_args() {
         --memtier) MEMTIER=${2:?$1 needs a value}; shift ;;
         --memtier-time) MEMTIER_TIME=${2:?$1 needs a value}; shift ;;
         --out) RESULTS_OUT=${2:?$1 needs a value}; shift ;;
+        --markdown) MARKDOWN_OUT=${2:?$1 needs a value}; shift ;;
+        --workloads) WORKLOADS=${2:?$1 needs a value}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
         esac
@@ -141,12 +168,55 @@ parse_args() {
         [[ $mode == pinned || $mode == unpinned ]] || die "unknown mode '$mode' (pinned|unpinned|both)"
     done
     [[ $MEMTIER =~ ^(auto|yes|no)$ ]] || die "--memtier must be auto, yes or no"
+    resolve_workloads
+}
+
+# workload_table: all named workloads, in run order, one per line:
+# name pipeline clients data_size tests keyspace.
+workload_table() {
+    local small=$((KEYSPACE < 10000 ? KEYSPACE : 10000))
+    printf '%s\n' \
+        "interactive 1 50 256 set,get $KEYSPACE" \
+        "production 16 50 256 set,get $KEYSPACE" \
+        "deep-pipeline 64 100 256 set,get $KEYSPACE" \
+        "get-heavy 16 50 256 get $KEYSPACE" \
+        "value-4k 16 50 4096 set,get $KEYSPACE" \
+        "value-64k 16 50 65536 set,get $small" \
+        "conns-1000 1 1000 256 set,get $KEYSPACE"
+}
+
+# resolve_workloads: fill WORKLOAD_SPECS with one "name P c d tests keyspace"
+# line per workload to run.
+resolve_workloads() {
+    WORKLOAD_SPECS=()
+    if [[ -z $WORKLOADS ]]; then
+        WORKLOAD_SPECS=("default $PIPELINE $CLIENTS $DATA_SIZE $TESTS $KEYSPACE")
+        return 0
+    fi
+    local table name found line
+    table=$(workload_table)
+    if [[ $WORKLOADS == all ]]; then
+        mapfile -t WORKLOAD_SPECS <<<"$table"
+        return 0
+    fi
+    for name in ${WORKLOADS//,/ }; do
+        found=""
+        while read -r line; do
+            [[ ${line%% *} == "$name" ]] && found=$line
+        done <<<"$table"
+        [[ -n $found ]] || die "unknown workload '$name' (known: $(awk '{ print $1 }' <<<"$table" | paste -sd, -), all)"
+        WORKLOAD_SPECS+=("$found")
+    done
 }
 
 # ------------------------------------------------------------- globals ---
 
 TMP_DIR=""
-RESULTS="" # whitespace-separated rows: mode tool server round test ops
+# whitespace-separated rows:
+#   mode tool workload server round test ops p50_ms p99_ms cpu_s_per_mop
+# ("n/a" where a number is not known).
+RESULTS=""
+WORKLOAD_SPECS=()
 SERVER_PIDS=()
 CHILD_PID="" # the benchmark currently running, if any
 USED_PORTS=()
@@ -306,55 +376,86 @@ assert_alive() {
 
 # ----------------------------------------------------------- benchmarks ---
 
-# run_redis_benchmark MODE NAME PORT PID ROUND: one redis-benchmark run;
-# appends "mode redis-benchmark name round TEST ops" rows to RESULTS.
+# run_redis_benchmark MODE NAME PORT PID ROUND WORKLOAD PIPELINE CLIENTS
+# DATA_SIZE KEYSPACE TEST: one redis-benchmark run of one test; appends
+# "mode redis-benchmark workload name round TEST ops p50 p99 cpu" rows to
+# RESULTS.
 run_redis_benchmark() {
-    local mode=$1 name=$2 port=$3 pid=$4 round=$5
-    local prefix=() out err rows
+    local mode=$1 name=$2 port=$3 pid=$4 round=$5 workload=$6
+    local pipeline=$7 clients=$8 data_size=$9 keyspace=${10} test=${11}
+    local prefix=() out err rows before after
     mapfile -t prefix < <(pin_prefix "$mode" client)
-    out=$TMP_DIR/rb-$mode-$name-$round.csv
-    err=$TMP_DIR/rb-$mode-$name-$round.err
+    out=$TMP_DIR/rb-$mode-$workload-$name-$round-$test.csv
+    err=$TMP_DIR/rb-$mode-$workload-$name-$round-$test.err
 
+    before=$(proc_cpu_ticks "$pid")
     if ! run_child "$out" "$err" timeout "$BENCH_TIMEOUT" "${prefix[@]}" redis-benchmark \
-        -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$REQUESTS" -P "$PIPELINE" -c "$CLIENTS" \
-        -d "$DATA_SIZE" -r "$KEYSPACE" --csv; then
+        -h 127.0.0.1 -p "$port" -t "$test" -n "$REQUESTS" -P "$pipeline" -c "$clients" \
+        -d "$data_size" -r "$keyspace" --csv; then
         cat "$err" >&2 || true
         assert_alive "$name" "$pid"
-        die "redis-benchmark against $name failed or exceeded ${BENCH_TIMEOUT}s (mode $mode, round $round)"
+        die "redis-benchmark against $name failed or exceeded ${BENCH_TIMEOUT}s (mode $mode, workload $workload, round $round)"
     fi
+    after=$(proc_cpu_ticks "$pid")
     assert_alive "$name" "$pid"
 
     # redis-benchmark 7 --csv prints a header, then one line per test:
-    #   "test","rps","avg_latency_ms","min_latency_ms",...
+    #   "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
+    #   "p95_latency_ms","p99_latency_ms","max_latency_ms"
     #   "SET","480769.22","1.244",...
-    # (older versions have no header and only "test","rps").
+    # (older versions have no header and only "test","rps": latency n/a).
     rows=$(awk -F'","' '
         { gsub(/^"|"\r?$/, "") }
-        $1 == "test" { next }
+        $1 == "test" { for (i = 1; i <= NF; i++) col[$i] = i; next }
         NF >= 2 && $2 ~ /^[0-9]+(\.[0-9]+)?$/ && $2 > 0 {
             t = $1; gsub(/[ \t]+/, "_", t)   # "MSET (10 keys)" -> one word
-            print t, $2
+            p50 = ("p50_latency_ms" in col) ? $(col["p50_latency_ms"]) : "n/a"
+            p99 = ("p99_latency_ms" in col) ? $(col["p99_latency_ms"]) : "n/a"
+            print t, $2, p50, p99
         }' "$out")
     if [[ -z $rows ]]; then
         warn "unexpected redis-benchmark output:"
         cat "$out" "$err" >&2 || true
         die "no results parsed from redis-benchmark against $name (mode $mode, round $round)"
     fi
-    local test ops
-    while read -r test ops; do
-        RESULTS+="$mode redis-benchmark $name $round $test $ops"$'\n'
-        log "  $mode round $round  $name  $test  $ops ops/s"
+    # One test per run, so the server's CPU time belongs to it (a test such
+    # as "mset" still yields one row; several rows share it evenly).
+    local nrows cpu row_test ops p50 p99
+    nrows=$(wc -l <<<"$rows")
+    cpu=$(cpu_per_million "$((after - before))" "$((REQUESTS * nrows))")
+    while read -r row_test ops p50 p99; do
+        RESULTS+="$mode redis-benchmark $workload $name $round $row_test $ops $p50 $p99 $cpu"$'\n'
+        log "  $mode $workload round $round  $name  $row_test  $ops ops/s  p50 ${p50}ms  p99 ${p99}ms  cpu ${cpu}s/Mop"
     done <<<"$rows"
+}
+
+# preload MODE NAME PORT DATA_SIZE KEYSPACE: fill the keyspace with SETs
+# (not measured), so that a GET-only workload reads existing keys.
+preload() {
+    local mode=$1 name=$2 port=$3 data_size=$4 keyspace=$5
+    log "  preloading $name: $((keyspace * 3)) random SETs over $keyspace keys (not measured)"
+    run_child "$TMP_DIR/preload.out" "$TMP_DIR/preload.err" timeout "$BENCH_TIMEOUT" redis-benchmark \
+        -h 127.0.0.1 -p "$port" -t set -n "$((keyspace * 3))" -P 64 -c 50 -d "$data_size" \
+        -r "$keyspace" -q ||
+        die "preloading $name failed (mode $mode): $(tail -n 5 "$TMP_DIR/preload.err")"
+}
+
+# flush NAME PORT: FLUSHALL, so that each workload starts from an empty server.
+flush() {
+    local reply
+    reply=$(timeout 60 redis-cli -h 127.0.0.1 -p "$2" flushall 2>&1 </dev/null || true)
+    [[ $reply == OK ]] || die "FLUSHALL on $1 failed: $reply"
 }
 
 # run_memtier MODE NAME PORT PID ROUND: one memtier_benchmark run; rows for
 # Sets, Gets and Totals.
 run_memtier() {
     local mode=$1 name=$2 port=$3 pid=$4 round=$5
-    local prefix=() out rows
+    local prefix=() out rows before after
     mapfile -t prefix < <(pin_prefix "$mode" client)
     out=$TMP_DIR/memtier-$mode-$name-$round.txt
 
+    before=$(proc_cpu_ticks "$pid")
     if ! run_child "$out" "$out.err" timeout "$((MEMTIER_TIME + BENCH_TIMEOUT))" "${prefix[@]}" \
         memtier_benchmark -s 127.0.0.1 -p "$port" --ratio=1:1 --data-size="$DATA_SIZE" \
         --pipeline=30 --threads=2 --clients=20 --distinct-client-seed \
@@ -364,30 +465,56 @@ run_memtier() {
         assert_alive "$name" "$pid"
         die "memtier_benchmark against $name failed (mode $mode, round $round)"
     fi
+    after=$(proc_cpu_ticks "$pid")
     assert_alive "$name" "$pid"
 
     # The "ALL STATS" table: Type, Ops/sec, Hits/sec, ... with rows
     # Sets, Gets, Waits, Totals.
     rows=$(awk '$1 ~ /^(Sets|Gets|Totals)$/ && $2 ~ /^[0-9]+(\.[0-9]+)?$/ { print $1, $2 }' "$out")
     [[ -n $rows ]] || { tail -n 30 "$out" >&2; die "no results parsed from memtier_benchmark against $name"; }
-    local test ops
+    # CPU per million operations: the run's CPU time over the Totals rate x
+    # test time (memtier's operation count is not exact, the rate is).
+    local test ops total cpu
+    total=$(awk '$1 == "Totals" { print $2 }' <<<"$rows")
+    cpu=$(cpu_per_million "$((after - before))" "$(awk -v r="${total:-0}" -v t="$MEMTIER_TIME" 'BEGIN { printf "%d", r * t }')")
     while read -r test ops; do
-        RESULTS+="$mode memtier $name $round $test $ops"$'\n'
-        log "  $mode memtier round $round  $name  $test  $ops ops/s"
+        RESULTS+="$mode memtier memtier $name $round $test $ops n/a n/a $cpu"$'\n'
+        log "  $mode memtier round $round  $name  $test  $ops ops/s  cpu ${cpu}s/Mop"
     done <<<"$rows"
 }
 
-# run_mode MODE: start both servers, alternate benchmarks, stop them.
+# run_workload MODE SPEC: one workload ("name P c d tests keyspace") against
+# both running servers, ROUNDS rounds, each test alternating Redistill, Redis.
+run_workload() {
+    local mode=$1 workload pipeline clients data_size tests keyspace round test
+    read -r workload pipeline clients data_size tests keyspace <<<"$2"
+    log "workload $workload: -t $tests -P $pipeline -c $clients -d $data_size -r $keyspace -n $REQUESTS"
+    flush redistill "$RT_PORT"
+    flush redis "$RS_PORT"
+    if [[ ,$tests, == *,get,* && ,$tests, != *,set,* ]]; then
+        preload "$mode" redistill "$RT_PORT" "$data_size" "$keyspace"
+        preload "$mode" redis "$RS_PORT" "$data_size" "$keyspace"
+    fi
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for test in ${tests//,/ }; do
+            run_redis_benchmark "$mode" redistill "$RT_PORT" "$REDISTILL_PID" "$round" \
+                "$workload" "$pipeline" "$clients" "$data_size" "$keyspace" "$test"
+            run_redis_benchmark "$mode" redis "$RS_PORT" "$REDIS_PID" "$round" \
+                "$workload" "$pipeline" "$clients" "$data_size" "$keyspace" "$test"
+        done
+    done
+}
+
+# run_mode MODE: start both servers, run the workloads, stop them.
 run_mode() {
-    local mode=$1 round
+    local mode=$1 round spec
     local RT_PORT RS_PORT REDISTILL_PID REDIS_PID
     section "mode: $mode"
     start_server redistill "$mode" RT_PORT
     start_server redis "$mode" RS_PORT
 
-    for ((round = 1; round <= ROUNDS; round++)); do
-        run_redis_benchmark "$mode" redistill "$RT_PORT" "$REDISTILL_PID" "$round"
-        run_redis_benchmark "$mode" redis "$RS_PORT" "$REDIS_PID" "$round"
+    for spec in "${WORKLOAD_SPECS[@]}"; do
+        run_workload "$mode" "$spec"
     done
     if [[ $MEMTIER == yes ]]; then
         for ((round = 1; round <= ROUNDS; round++)); do
@@ -400,73 +527,152 @@ run_mode() {
 
 # -------------------------------------------------------------- report ---
 
-# values MODE TOOL SERVER TEST: that combination's numbers, in round order.
+# Field numbers of RESULTS rows.
+F_OPS=7
+F_P50=8
+F_P99=9
+F_CPU=10
+
+# values MODE TOOL WORKLOAD SERVER TEST FIELD: that combination's numbers in
+# FIELD, in round order (unknown ones left out).
 values() {
-    awk -v m="$1" -v t="$2" -v s="$3" -v x="$4" \
-        '$1 == m && $2 == t && $3 == s && $5 == x { print $6 }' <<<"$RESULTS"
+    awk -v m="$1" -v t="$2" -v w="$3" -v s="$4" -v x="$5" -v f="$6" \
+        '$1 == m && $2 == t && $3 == w && $4 == s && $6 == x && $f ~ /^[0-9]+(\.[0-9]+)?$/ { print $f }' <<<"$RESULTS"
 }
 
-# print_table MODE TOOL
-print_table() {
-    local mode=$1 tool=$2 threads params
-    local tests
-    tests=$(awk -v m="$mode" -v t="$tool" '$1 == m && $2 == t && !seen[$5]++ { print $5 }' <<<"$RESULTS")
-    [[ -n $tests ]] || return 0
+# med MODE TOOL WORKLOAD SERVER TEST FIELD: the median of values ... (n/a if none).
+med() {
+    values "$@" | median
+}
 
+# table_header MODE TOOL WORKLOAD: the lines that say what a table measured.
+table_header() {
+    local mode=$1 tool=$2 workload=$3 threads spec params
+    local name pipeline clients data_size tests keyspace
     if [[ $mode == pinned ]]; then threads=$THREADS_PINNED; else threads=$THREADS_UNPINNED; fi
     if [[ $tool == redis-benchmark ]]; then
-        params="redis-benchmark -t $TESTS -n $REQUESTS -P $PIPELINE -c $CLIENTS -d $DATA_SIZE -r $KEYSPACE"
+        for spec in "${WORKLOAD_SPECS[@]}"; do
+            [[ ${spec%% *} == "$workload" ]] && read -r name pipeline clients data_size tests keyspace <<<"$spec"
+        done
+        params="redis-benchmark -t $tests -n $REQUESTS -P $pipeline -c $clients -d $data_size -r $keyspace"
+        params+=" (one run per test)"
+        [[ $workload == get-heavy ]] && params+="; keys preloaded; GET-only stands in for a GET-heavy mix"
     else
         params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
     fi
-    echo
-    echo "### $mode / $tool"
     if [[ $mode == pinned ]]; then
         echo "servers on CPU $SERVER_CPUS, load generator on CPU $CLIENT_CPUS; redistill --threads $threads"
     else
         echo "no CPU pinning; redistill --threads $threads"
     fi
     echo "$params; median of $ROUNDS round(s)"
+}
+
+# print_table MODE TOOL WORKLOAD: plain-text table.
+print_table() {
+    local mode=$1 tool=$2 workload=$3 tests
+    tests=$(awk -v m="$mode" -v t="$tool" -v w="$workload" '$1 == m && $2 == t && $3 == w && !seen[$6]++ { print $6 }' <<<"$RESULTS")
+    [[ -n $tests ]] || return 0
     echo
-    printf '%-16s %18s %18s %10s\n' test "redistill ops/s" "redis ops/s" ratio
-    printf '%-16s %18s %18s %10s\n' ---- --------------- ----------- -----
+    echo "### $mode / $tool / $workload"
+    table_header "$mode" "$tool" "$workload"
+    echo "latency and CPU columns: redistill/redis"
+    echo
+    printf '%-12s %15s %15s %6s %15s %15s %15s\n' test "redistill ops/s" "redis ops/s" ratio "p50 ms" "p99 ms" "CPU s/Mop"
+    printf '%-12s %15s %15s %6s %15s %15s %15s\n' ---- --------------- ----------- ----- ------ ------ ---------
     local test a b
     while read -r test; do
-        a=$(values "$mode" "$tool" redistill "$test" | median)
-        b=$(values "$mode" "$tool" redis "$test" | median)
-        printf '%-16s %18s %18s %10s\n' "$test" "$a" "$b" "$(ratio "$a" "$b")"
+        a=$(med "$mode" "$tool" "$workload" redistill "$test" $F_OPS)
+        b=$(med "$mode" "$tool" "$workload" redis "$test" $F_OPS)
+        printf '%-12s %15s %15s %6s %15s %15s %15s\n' "$test" "$a" "$b" "$(ratio "$a" "$b")" \
+            "$(med "$mode" "$tool" "$workload" redistill "$test" $F_P50)/$(med "$mode" "$tool" "$workload" redis "$test" $F_P50)" \
+            "$(med "$mode" "$tool" "$workload" redistill "$test" $F_P99)/$(med "$mode" "$tool" "$workload" redis "$test" $F_P99)" \
+            "$(med "$mode" "$tool" "$workload" redistill "$test" $F_CPU)/$(med "$mode" "$tool" "$workload" redis "$test" $F_CPU)"
     done <<<"$tests"
     echo
     echo "per round (ops/s):"
     while read -r test; do
-        printf '  %-14s redistill: %s\n' "$test" "$(values "$mode" "$tool" redistill "$test" | paste -sd' ')"
-        printf '  %-14s redis:     %s\n' "" "$(values "$mode" "$tool" redis "$test" | paste -sd' ')"
+        printf '  %-14s redistill: %s\n' "$test" "$(values "$mode" "$tool" "$workload" redistill "$test" $F_OPS | paste -sd' ')"
+        printf '  %-14s redis:     %s\n' "" "$(values "$mode" "$tool" "$workload" redis "$test" $F_OPS | paste -sd' ')"
     done <<<"$tests"
+}
+
+# markdown_table MODE TOOL WORKLOAD: the same table in Markdown.
+markdown_table() {
+    local mode=$1 tool=$2 workload=$3 tests
+    tests=$(awk -v m="$mode" -v t="$tool" -v w="$workload" '$1 == m && $2 == t && $3 == w && !seen[$6]++ { print $6 }' <<<"$RESULTS")
+    [[ -n $tests ]] || return 0
+    echo
+    echo "### $mode / $tool / $workload"
+    echo
+    table_header "$mode" "$tool" "$workload" | sed 's/$/  /'
+    echo
+    echo "| test | Redistill ops/s | Redis ops/s | ratio | Redistill p50 ms | Redis p50 ms | Redistill p99 ms | Redis p99 ms | Redistill CPU s/Mop | Redis CPU s/Mop |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    local test a b field row
+    while read -r test; do
+        a=$(med "$mode" "$tool" "$workload" redistill "$test" $F_OPS)
+        b=$(med "$mode" "$tool" "$workload" redis "$test" $F_OPS)
+        row="| $test | $a | $b | $(ratio "$a" "$b")"
+        for field in $F_P50 $F_P99 $F_CPU; do
+            row+=" | $(med "$mode" "$tool" "$workload" redistill "$test" "$field")"
+            row+=" | $(med "$mode" "$tool" "$workload" redis "$test" "$field")"
+        done
+        echo "$row |"
+    done <<<"$tests"
+}
+
+# each_table FUNCTION: call FUNCTION MODE TOOL WORKLOAD for every table.
+each_table() {
+    local mode spec
+    for mode in "${ACTIVE_MODES[@]}"; do
+        for spec in "${WORKLOAD_SPECS[@]}"; do
+            "$1" "$mode" redis-benchmark "${spec%% *}"
+        done
+        "$1" "$mode" memtier memtier
+    done
+}
+
+host_lines() {
+    echo "host: $(nproc) CPU(s), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+    echo "redistill: $REDISTILL_CMD ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
+    echo "redis:     $(redis-server --version | head -n1)"
 }
 
 report() {
     section "results" 2>&1
-    echo "host: $(nproc) CPU(s), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
-    echo "redistill: $REDISTILL_CMD ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
-    echo "redis:     $(redis-server --version | head -n1)"
-    local mode tool
-    for mode in "${ACTIVE_MODES[@]}"; do
-        for tool in redis-benchmark memtier; do
-            print_table "$mode" "$tool"
-        done
-    done
+    host_lines
+    echo "CPU s/Mop: server CPU seconds (user+system, all threads) per million operations"
+    each_table print_table
     if [[ -n $RESULTS_OUT ]]; then
         {
-            echo "mode,tool,server,round,test,ops_per_sec"
-            awk 'NF { print $1 "," $2 "," $3 "," $4 "," $5 "," $6 }' <<<"$RESULTS"
+            echo "mode,tool,workload,server,round,test,ops_per_sec,p50_ms,p99_ms,cpu_s_per_mop"
+            awk 'NF { $1 = $1; gsub(/ /, ","); print }' <<<"$RESULTS"
         } >"$RESULTS_OUT"
         log "raw results written to $RESULTS_OUT"
+    fi
+    if [[ -n $MARKDOWN_OUT ]]; then
+        {
+            echo "## scripts/bench.sh results"
+            echo
+            echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`scripts/bench.sh $BENCH_ARGS\`."
+            echo
+            host_lines | sed 's/$/  /'
+            echo
+            echo "Ratio is Redistill ops/s over Redis ops/s (above 1: Redistill faster)."
+            echo "Latencies are redis-benchmark's p50/p99 in milliseconds. CPU s/Mop is the"
+            echo "server process's CPU time (user+system, all threads, from /proc/PID/stat)"
+            echo "per million operations: lower is cheaper."
+            each_table markdown_table
+        } >"$MARKDOWN_OUT"
+        log "markdown tables written to $MARKDOWN_OUT"
     fi
 }
 
 # ---------------------------------------------------------------- main ---
 
 main() {
+    BENCH_ARGS="$*"
     parse_args "$@"
     trap cleanup EXIT
     trap 'exit 130' INT
@@ -475,6 +681,7 @@ main() {
     resolve_redistill
     TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")
     log "modes: ${ACTIVE_MODES[*]}; rounds: $ROUNDS; requests: $REQUESTS; memtier: $MEMTIER"
+    log "workloads: $(printf '%s\n' "${WORKLOAD_SPECS[@]}" | awk '{ print $1 }' | paste -sd' ' -)"
 
     local mode
     for mode in "${ACTIVE_MODES[@]}"; do

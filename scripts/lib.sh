@@ -116,6 +116,38 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# proc_cpu_ticks PID: CPU time PID has used so far (utime + stime, all its
+# threads), in clock ticks (`getconf CLK_TCK` per second). Prints 0 when the
+# process is gone or /proc is not there; never fails.
+proc_cpu_ticks() {
+    local stat fields
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+        echo 0
+        return 0
+    }
+    # The command name (field 2) may contain spaces: split after its ")".
+    # Then field 3 (state) is fields[0], utime (14) fields[11], stime (15) fields[12].
+    read -r -a fields <<<"${stat##*) }"
+    echo $((fields[11] + fields[12]))
+}
+
+# clock_ticks: clock ticks per second (getconf CLK_TCK; 100 if unknown).
+clock_ticks() {
+    local hz
+    hz=$(getconf CLK_TCK 2>/dev/null || true)
+    [[ $hz =~ ^[1-9][0-9]*$ ]] || hz=100
+    echo "$hz"
+}
+
+# cpu_per_million TICKS OPS: CPU seconds per million operations, 3 decimals
+# ("n/a" when OPS is 0).
+cpu_per_million() {
+    awk -v t="$1" -v n="$2" -v hz="$(clock_ticks)" 'BEGIN {
+        if (n + 0 <= 0) print "n/a"
+        else printf "%.3f\n", (t / hz) / (n / 1e6)
+    }'
+}
+
 # ----------------------------------------------------------------- maths ---
 
 # median: read numbers (one per line or whitespace separated) on stdin,
