@@ -96,6 +96,8 @@ pub struct Connection {
     opened: Instant,
     /// Already in the worker's queue of connections with work left.
     pub queued: bool,
+    /// Registered for WRITABLE events (only while output is pending).
+    pub write_interest: bool,
 }
 
 impl Connection {
@@ -114,6 +116,7 @@ impl Connection {
             closing: None,
             last_active: Instant::now(),
             queued: false,
+            write_interest: false,
         }
     }
 

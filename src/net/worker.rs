@@ -30,9 +30,6 @@ pub const WAKER: Token = Token(usize::MAX);
 /// shutdown and idle timeouts are checked.
 const TICK: Duration = Duration::from_millis(100);
 
-/// How long shutdown waits for replies to drain before closing sockets.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A socket handed over by the acceptor.
 pub struct Incoming {
     pub stream: TcpStream,
@@ -130,8 +127,7 @@ impl Worker {
             };
             let entry = self.connections.vacant_entry();
             let key = entry.key();
-            let registered =
-                self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE);
+            let registered = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE);
             if let Err(e) = registered {
                 crate::log_warn!("worker {}: cannot register client {addr}: {e}", self.index);
                 self.forget_client();
@@ -151,7 +147,20 @@ impl Worker {
         let Some(conn) = self.connections.get_mut(key) else { return };
         let mut env = Env::new(&self.server, self.index, &mut self.pool);
         match conn.drive(&mut env) {
-            Status::Open => {}
+            Status::Open => {
+                // Ask for WRITABLE only while replies wait for the socket:
+                // with edge-triggered epoll, a socket that always asks for
+                // it wakes the worker once more after every reply is acked.
+                let wants_write = conn.has_pending_output();
+                if wants_write != conn.write_interest {
+                    let interest =
+                        if wants_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                    match self.poll.registry().reregister(conn.stream_mut(), Token(key), interest) {
+                        Ok(()) => conn.write_interest = wants_write,
+                        Err(_) => self.close(key, CloseReason::IoError),
+                    }
+                }
+            }
             Status::Yield => {
                 if !conn.queued {
                     conn.queued = true;
@@ -221,10 +230,10 @@ impl Worker {
         }
     }
 
-    /// Answer what every client already sent, give the replies a moment to
-    /// drain, then close everything.
+    /// Answer what every client already sent, give the replies up to
+    /// `shutdown_timeout` seconds to drain, then close everything.
     fn shutdown(&mut self) {
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        let deadline = Instant::now() + Duration::from_secs(self.server.config.server.shutdown_timeout);
         let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
         for key in keys {
             while Instant::now() < deadline {
