@@ -27,9 +27,15 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// DEL key [key ...], and UNLINK key [key ...] (values are freed at once either way)
+///
+/// All the keys go at once (their shards are locked together), so a reader
+/// never sees some of them deleted and others not, as in Redis.
 fn del(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
-    let removed = args.iter().skip(1).filter(|key| db.update(key, ctx.now, |slot| slot.remove())).count();
+    let now = ctx.now;
+    let removed = db.with_keys_locked(args.iter().skip(1), |locked| {
+        args.iter().skip(1).filter(|key| locked.update(key, now, |slot| slot.remove())).count()
+    });
     ctx.out.integer(removed as i64);
 }
 

@@ -423,11 +423,18 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     ctx.out.array(args.len() - 1);
-    for key in args.iter().skip(1) {
-        let out = &mut *ctx.out;
-        let hit = db.view(key, ctx.now, |entry| reply_value(out, entry));
-        ctx.count_lookup(hit);
-    }
+    let (mut hits, mut misses) = (0, 0);
+    let out = &mut *ctx.out;
+    let keys: Vec<&[u8]> = args.iter().skip(1).collect();
+    db.view_many(&keys, ctx.now, |entry| {
+        if reply_value(out, entry) {
+            hits += 1;
+        } else {
+            misses += 1;
+        }
+    });
+    ctx.stats.keyspace_hits.add(hits);
+    ctx.stats.keyspace_misses.add(misses);
 }
 
 /// MSET key value [key value ...], atomically: all shards involved are

@@ -167,6 +167,38 @@ impl Table {
         f(Some(EntryRef { record, log: &data.log, loc }))
     }
 
+    /// Look at several keys at one instant: the shards holding them are
+    /// read-locked together (in ascending order, like
+    /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
+    /// not at all. `f` gets each key's entry, in key order.
+    pub fn view_many(&self, keys: &[&[u8]], now: u64, mut f: impl FnMut(Option<EntryRef<'_>>)) {
+        let hashed: Vec<(u64, usize)> = keys
+            .iter()
+            .map(|k| {
+                let hash = self.hash(k);
+                (hash, self.shard_of(hash))
+            })
+            .collect();
+        let mut order: Vec<usize> = hashed.iter().map(|&(_, shard)| shard).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
+        for (key, (hash, shard)) in keys.iter().zip(hashed) {
+            let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
+            let data = &guards[position];
+            let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == *key);
+            let live = found.and_then(|slot| {
+                let loc = slot.load(Ordering::Relaxed);
+                let record = data.log.record(loc);
+                (!record.is_expired(now)).then(|| {
+                    touch(slot, loc);
+                    EntryRef { record, log: &data.log, loc }
+                })
+            });
+            f(live);
+        }
+    }
+
     /// Read, create, change or delete one key under its shard's write lock.
     ///
     /// While memory is over the limit (and the excess not yet paid off),
