@@ -100,6 +100,15 @@ pub struct ServerConfig {
     pub client_output_buffer_limit: u64,
     /// Least severe message that gets logged.
     pub log_level: LogLevel,
+    /// Seconds a graceful shutdown (SIGTERM, SIGINT, SHUTDOWN) may spend
+    /// answering what clients already sent before closing them. 1..=3600.
+    pub shutdown_timeout: u64,
+    /// Length of the kernel's queue of connections not yet accepted, as
+    /// Redis's `tcp-backlog` (the kernel caps it at `somaxconn`). 1..=65535.
+    pub tcp_backlog: u32,
+    /// New connections admitted per second (a token bucket with one
+    /// second's worth of burst); the rest are refused. 0 = unlimited.
+    pub max_connections_per_second: u32,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +129,9 @@ impl Default for ServerConfig {
             client_query_buffer_limit: GIB,
             client_output_buffer_limit: 64 * MIB,
             log_level: LogLevel::Info,
+            shutdown_timeout: 10,
+            tcp_backlog: 511,
+            max_connections_per_second: 0,
         }
     }
 }
@@ -182,6 +194,9 @@ pub struct SecurityConfig {
     /// With `tls_ca_file`: require a client certificate (true) or only
     /// verify one when offered (false), like Redis's `tls-auth-clients`.
     pub tls_auth_clients: bool,
+    /// Refuse to start when `server.bind` is not a loopback address and no
+    /// password is set, like Redis's `protected-mode`.
+    pub protected_mode: bool,
 }
 
 impl Default for SecurityConfig {
@@ -194,6 +209,7 @@ impl Default for SecurityConfig {
             tls_key_file: None,
             tls_ca_file: None,
             tls_auth_clients: true,
+            protected_mode: true,
         }
     }
 }
@@ -540,6 +556,9 @@ impl Config {
         check_range("server.databases", s.databases, 1, 1024)?;
         check_range("server.proto_max_bulk_len", s.proto_max_bulk_len, MIB, 4 * GIB)?;
         check_range("server.client_query_buffer_limit", s.client_query_buffer_limit, MIB, 4 * GIB)?;
+        check_range("server.shutdown_timeout", s.shutdown_timeout, 1, 3600)?;
+        check_range("server.tcp_backlog", s.tcp_backlog, 1, 65_535)?;
+        check_range("server.max_connections_per_second", s.max_connections_per_second, 0, 1_000_000)?;
         self.validate_server_combinations()
     }
 
@@ -586,6 +605,26 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Protected mode's objection to this configuration, if any: listening
+    /// beyond loopback with no password lets anyone on the network in. Not
+    /// part of [`Config::validate`], since such a config is well-formed; the
+    /// daemon checks it before it starts listening.
+    pub fn protected_mode_violation(&self) -> Option<String> {
+        let exposed = parse_ip(&self.server.bind).is_ok_and(|ip| !ip.is_loopback());
+        if !self.security.protected_mode || !exposed || self.security.password.is_some() {
+            return None;
+        }
+        Some(format!(
+            "refusing to start: protected mode is on, server.bind = \"{}\" is not a loopback address and no \
+             security.password is set, so anyone who can reach the port could use the server without \
+             authenticating. Either 1) set security.password (or REDIS_PASSWORD), 2) set server.bind to a \
+             loopback address such as \"127.0.0.1\", or 3) if clients from other hosts really must connect \
+             without a password (the port is firewalled, or only published inside a private network), set \
+             security.protected_mode = false",
+            self.server.bind
+        ))
     }
 
     fn validate_performance(&self) -> Result<(), ConfigError> {
@@ -657,6 +696,16 @@ fn load_with_default_file(
     });
     merged.map_err(|e| e.in_file(source.as_deref()))?;
     Ok(Loaded { config, source })
+}
+
+/// Re-reads `path` for SIGHUP: the file with the environment overrides on
+/// top, validated. Command-line flags are not applied again; they only set
+/// what cannot change at run time (port, bind, threads).
+pub fn reload(path: &Path) -> Result<Config, ConfigError> {
+    let env = |name: &str| process_env(name).filter(|v| !v.is_empty());
+    let mut config = read_file(path)?;
+    apply_env(&mut config, &env).and_then(|()| config.validate()).map_err(|e| e.in_file(Some(path)))?;
+    Ok(config)
 }
 
 /// Picks the config file: explicit choices first, then the implicit one
@@ -1072,6 +1121,11 @@ mod tests {
             ("server.bind", |c| c.server.bind = "localhost:80".into()),
             ("server.bind", |c| c.server.bind = String::new()),
             ("performance.tcp_keepalive", |c| c.performance.tcp_keepalive = 32_768),
+            ("server.shutdown_timeout", |c| c.server.shutdown_timeout = 0),
+            ("server.shutdown_timeout", |c| c.server.shutdown_timeout = 3601),
+            ("server.tcp_backlog", |c| c.server.tcp_backlog = 0),
+            ("server.tcp_backlog", |c| c.server.tcp_backlog = 65_536),
+            ("server.max_connections_per_second", |c| c.server.max_connections_per_second = 1_000_001),
         ];
         for (key, set) in cases {
             let mut config = Config::default();
@@ -1131,6 +1185,64 @@ mod tests {
         assert!(c.validate().is_ok(), "TLS only, no plain TCP");
         c.security.tls_enabled = false;
         assert!(validate_err(&c).starts_with("server.port: 0"));
+    }
+
+    #[test]
+    fn lifecycle_keys_defaults_and_file() {
+        let c = Config::default();
+        assert_eq!(c.server.shutdown_timeout, 10);
+        assert_eq!(c.server.tcp_backlog, 511);
+        assert_eq!(c.server.max_connections_per_second, 0);
+        assert!(c.security.protected_mode);
+        let c = Config::from_toml(
+            "[server]\nshutdown_timeout = 30\ntcp_backlog = 1024\nmax_connections_per_second = 100\n\
+             [security]\nprotected_mode = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.shutdown_timeout, 30);
+        assert_eq!(c.server.tcp_backlog, 1024);
+        assert_eq!(c.server.max_connections_per_second, 100);
+        assert!(!c.security.protected_mode);
+        for (text, key) in [
+            ("[server]\nshutdown_timeout = -1\n", "shutdown_timeout"),
+            ("[server]\ntcp_backlog = \"big\"\n", "tcp_backlog"),
+            ("[server]\nmax_connections_per_second = 1.5\n", "max_connections_per_second"),
+            ("[security]\nprotected_mode = \"yes\"\n", "protected_mode"),
+        ] {
+            let err = parse_err(text);
+            assert!(err.contains(key), "error for {text:?} lacks {key}: {err}");
+        }
+    }
+
+    #[test]
+    fn protected_mode_needs_loopback_or_password() {
+        let mut c = Config::default();
+        assert_eq!(c.protected_mode_violation(), None, "loopback");
+        c.server.bind = "::1".into();
+        assert_eq!(c.protected_mode_violation(), None, "IPv6 loopback");
+        for bind in ["0.0.0.0", "::", "10.1.2.3"] {
+            c.server.bind = bind.into();
+            let message = c.protected_mode_violation().expect("violation");
+            for key in ["server.bind", "security.password", "security.protected_mode", bind] {
+                assert!(message.contains(key), "{message} lacks {key}");
+            }
+        }
+        c.security.password = Some("secret".into());
+        assert_eq!(c.protected_mode_violation(), None, "password set");
+        c.security.password = None;
+        c.security.protected_mode = false;
+        assert_eq!(c.protected_mode_violation(), None, "protected mode off");
+    }
+
+    #[test]
+    fn reload_reads_file_and_validates() {
+        let file = TempFile::new("[memory]\nmax_memory = \"1mb\"\n[security]\npassword = \"new\"\n");
+        let c = reload(&file.0).unwrap();
+        assert_eq!(c.memory.max_memory, MIB);
+        let file = TempFile::new("[server]\nbatch_size = 0\n");
+        let err = reload(&file.0).unwrap_err().to_string();
+        assert!(err.starts_with("server.batch_size:"), "{err}");
+        assert!(reload(Path::new("/nonexistent/redistill.toml")).is_err());
     }
 
     #[test]

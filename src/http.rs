@@ -80,7 +80,7 @@ impl HttpServer {
 /// the port is 0 (disabled).
 pub fn start(server: &Arc<Server>) -> io::Result<Option<HttpServer>> {
     let Some(addr) = server.config.server.health_check_addr() else { return Ok(None) };
-    let mut listener = crate::net::listener::bind(addr)?;
+    let mut listener = crate::net::listener::bind(addr, server.config.server.tcp_backlog)?;
     let addr = listener.local_addr()?;
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::LogLevel;
@@ -15,6 +15,12 @@ static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 
 pub fn set_level(level: LogLevel) {
     LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// The level set last (what `enabled` compares against).
+pub fn level() -> LogLevel {
+    let current = LEVEL.load(Ordering::Relaxed);
+    LogLevel::ALL.into_iter().find(|l| *l as u8 == current).unwrap_or_default()
 }
 
 pub fn enabled(level: LogLevel) -> bool {
@@ -31,6 +37,40 @@ pub fn write(level: LogLevel, args: fmt::Arguments<'_>) {
     };
     let line = format!("{} {label} {args}\n", timestamp());
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// At most one log line per second for an event a client can trigger at
+/// will (a failed AUTH), so a password-guessing client cannot flood the log.
+/// [`Throttle::check`] says whether to log now and how many occurrences
+/// were suppressed since the last line.
+pub struct Throttle {
+    /// Milliseconds (on [`crate::clock::now_ms`]) of the last logged line, 0 before any.
+    last_ms: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl Throttle {
+    pub const fn new() -> Self {
+        Self { last_ms: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+    }
+
+    /// `Some(suppressed)` when a line may be logged at `now_ms`, `None`
+    /// when this occurrence is only counted.
+    pub fn check(&self, now_ms: u64) -> Option<u64> {
+        let last = self.last_ms.load(Ordering::Acquire);
+        let due = last == 0 || now_ms >= last.saturating_add(1000);
+        if !due || self.last_ms.compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.suppressed.swap(0, Ordering::Relaxed))
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from the system clock.
@@ -97,7 +137,19 @@ macro_rules! log_debug {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::{civil_from_days, Throttle};
+
+    #[test]
+    fn throttle_allows_one_line_per_second_and_counts_the_rest() {
+        let throttle = Throttle::new();
+        assert_eq!(throttle.check(10_000), Some(0));
+        assert_eq!(throttle.check(10_001), None);
+        assert_eq!(throttle.check(10_999), None);
+        assert_eq!(throttle.check(11_000), Some(2));
+        assert_eq!(throttle.check(11_500), None);
+        assert_eq!(throttle.check(20_000), Some(1));
+        assert_eq!(throttle.check(20_001), None);
+    }
 
     #[test]
     fn dates() {

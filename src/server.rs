@@ -2,6 +2,7 @@
 //! the keyspace, statistics, and the client count.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
@@ -32,6 +33,8 @@ pub struct Server {
     local_addr: OnceLock<SocketAddr>,
     /// The TLS address, when TLS is enabled.
     tls_addr: OnceLock<SocketAddr>,
+    /// The config file the server was started with, re-read on SIGHUP.
+    config_path: OnceLock<PathBuf>,
     /// Random per-process id, as Redis's INFO `run_id`.
     run_id: String,
     /// Bytes allocated once the server was up and idle (buffer pools,
@@ -61,6 +64,7 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             local_addr: OnceLock::new(),
             tls_addr: OnceLock::new(),
+            config_path: OnceLock::new(),
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
@@ -149,6 +153,72 @@ impl Server {
     pub fn must_refuse_writes(&self) -> bool {
         let pressure = &self.store.pressure;
         pressure.over_limit() && (pressure.stuck() || self.live.eviction_policy() == EvictionPolicy::NoEviction)
+    }
+
+    /// Remember the config file the server was started with (see [`Server::reload_config`]).
+    pub fn set_config_path(&self, path: PathBuf) {
+        let _ = self.config_path.set(path);
+    }
+
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.get().map(PathBuf::as_path)
+    }
+
+    /// SIGHUP: re-read the config file and apply what can change while the
+    /// server runs (max_memory, eviction_policy, timeout, password and
+    /// log_level), logging each change. A file that no longer loads is
+    /// logged as an error and the running settings stay as they are.
+    pub fn reload_config(&self) {
+        let Some(path) = self.config_path() else {
+            crate::log_warn!("config reload: the server was started without a config file; nothing to reload");
+            return;
+        };
+        match crate::config::reload(path) {
+            Ok(config) => self.apply_reloaded(&config),
+            Err(e) => crate::log_error!("config reload failed, keeping the current settings: {e}"),
+        }
+    }
+
+    fn apply_reloaded(&self, config: &Config) {
+        let live = &self.live;
+        let max_memory = config.memory.max_memory;
+        if live.max_memory() != max_memory {
+            crate::log_info!("config reload: maxmemory {} -> {max_memory}", live.max_memory());
+            live.set_max_memory(max_memory);
+        }
+        let policy = config.memory.eviction_policy;
+        if live.eviction_policy() != policy {
+            crate::log_info!("config reload: maxmemory-policy {} -> {policy}", live.eviction_policy());
+            live.set_eviction_policy(policy);
+        }
+        let timeout = config.server.timeout;
+        if live.timeout() != timeout {
+            crate::log_info!("config reload: timeout {} -> {timeout}", live.timeout());
+            live.set_timeout(timeout);
+        }
+        if live.password() != config.security.password {
+            // Never log the password itself.
+            let state = |p: &Option<String>| if p.is_some() { "set" } else { "none" };
+            crate::log_info!(
+                "config reload: password changed ({} -> {})",
+                state(&live.password()),
+                state(&config.security.password)
+            );
+            live.set_password(config.security.password.clone());
+        }
+        let level = config.server.log_level;
+        let old_level = crate::log::level();
+        if old_level != level {
+            // Logged at whichever of the two levels is more verbose, so
+            // the change is recorded unless both levels hide info lines.
+            if level < old_level {
+                crate::log_info!("config reload: loglevel {old_level} -> {level}");
+            }
+            crate::log::set_level(level);
+            if level > old_level {
+                crate::log_info!("config reload: loglevel {old_level} -> {level}");
+            }
+        }
     }
 
     pub fn begin_shutdown(&self) {

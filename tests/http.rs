@@ -319,10 +319,11 @@ fn many_concurrent_clients() {
 
 #[test]
 fn health_is_503_while_shutting_down() {
-    let Some((mut server, http)) = start_with_health("") else { return };
+    let Some((mut server, http)) = start_with_health("shutdown_timeout = 2\n") else { return };
     // A client that asks for far more than the socket buffers hold and never
-    // reads keeps its worker draining for a while after SIGTERM, which is
-    // the window in which /health must say the server is going away.
+    // reads keeps its worker draining for a while after SIGTERM (up to
+    // shutdown_timeout), the window in which /health must say the server is
+    // going away.
     let mut stuck = server.raw();
     let value = "x".repeat(4 * 1024 * 1024);
     stuck.expect_cmd(&["SET", "big", &value], OK);
@@ -352,7 +353,8 @@ fn health_is_503_while_shutting_down() {
     }
     let response = seen.expect("/health never answered 503 during shutdown");
     assert_eq!(json_field(&response.body, "status"), "\"shutting_down\"");
-    let status = server.terminate(Duration::from_secs(10)).expect("server did not exit");
+    // Not terminate(): a second SIGTERM would cut the drain short (status 1).
+    let status = server.wait_exit(Duration::from_secs(10)).expect("server did not exit");
     assert!(status.success(), "exit status {status}");
     assert!(!port_accepts(http), "HTTP port still open after exit");
 }

@@ -1,7 +1,7 @@
 //! Server and connection administration: TIME, LASTSAVE, WAIT, the
 //! persistence commands a cache refuses (SAVE, BGSAVE, BGREWRITEAOF),
 //! FUNCTION and SCRIPT (only FLUSH, which has nothing to flush), MEMORY
-//! (USAGE) and RESET.
+//! (USAGE), RESET and SHUTDOWN.
 
 use std::sync::OnceLock;
 
@@ -26,6 +26,7 @@ pub static COMMANDS: &[Command] = &[
         group: "server",
         run: bgrewriteaof,
     },
+    Command { name: "shutdown", arity: -1, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: shutdown },
     Command { name: "function", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: function },
     Command { name: "script", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: script },
     Command { name: "memory", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: memory },
@@ -97,6 +98,36 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// BGREWRITEAOF
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     refuse_persistence(ctx, "BGREWRITEAOF");
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: begin the same graceful
+/// shutdown as SIGTERM. Nothing is saved either way, so NOSAVE, NOW and
+/// FORCE change nothing; SAVE is refused rather than silently ignored, and
+/// ABORT has no shutdown to abort (one that began cannot be called off).
+/// On success the connection is closed without a reply, as Redis does.
+fn shutdown(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for arg in args.iter().skip(1) {
+        match () {
+            _ if is(arg, "SAVE") => save = true,
+            _ if is(arg, "NOSAVE") => nosave = true,
+            _ if is(arg, "ABORT") => abort = true,
+            _ if is(arg, "NOW") || is(arg, "FORCE") => {}
+            _ => return ctx.error(SYNTAX_ERROR),
+        }
+    }
+    if (save && nosave) || (abort && args.len() > 2) {
+        return ctx.error(SYNTAX_ERROR);
+    }
+    if abort {
+        return ctx.error("ERR No shutdown in progress.");
+    }
+    if save {
+        return ctx.error("ERR Redistill does not persist data; SHUTDOWN SAVE is not supported");
+    }
+    crate::log_warn!("SHUTDOWN requested by client {}, shutting down", ctx.session.id);
+    ctx.server.begin_shutdown();
+    ctx.session.close_after_reply = true;
 }
 
 /// A HELP reply as Redis formats it: a header naming the command, the

@@ -68,8 +68,25 @@ fn auth(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         ctx.session.authenticated = true;
         ctx.out.ok();
     } else {
-        crate::log_warn!("failed AUTH from {}", peer(ctx));
+        log_failed_auth(ctx, "AUTH");
         ctx.error(WRONGPASS);
+    }
+}
+
+/// Log a failed AUTH at most once a second, with the number of failures
+/// left out since the previous line: a client guessing passwords must not
+/// be able to flood the log (or slow the server down writing it).
+fn log_failed_auth(ctx: &Ctx<'_>, what: &str) {
+    static THROTTLE: crate::log::Throttle = crate::log::Throttle::new();
+    if !crate::log::enabled(crate::config::LogLevel::Warn) {
+        return;
+    }
+    match THROTTLE.check(crate::clock::now_ms()) {
+        None => {}
+        Some(0) => crate::log_warn!("failed {what} from {}", peer(ctx)),
+        Some(n) => {
+            crate::log_warn!("failed {what} from {} ({n} more failed AUTH suppressed since the last report)", peer(ctx))
+        }
     }
 }
 
@@ -94,7 +111,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         let more = args.len() - 1 - i;
         if is(args.get(i), "AUTH") && more >= 2 {
             if !credentials_valid(ctx, args.get(i + 1), args.get(i + 2)) {
-                crate::log_warn!("failed AUTH (HELLO) from {}", peer(ctx));
+                log_failed_auth(ctx, "AUTH (HELLO)");
                 return ctx.error(WRONGPASS);
             }
             ctx.session.authenticated = true;

@@ -46,12 +46,13 @@ pub fn start(server: &Arc<Server>) -> io::Result<Network> {
     };
     let mut listeners = Vec::new();
     if config.server.port != 0 {
-        let socket = listener::bind(addr)?;
+        let socket = listener::bind(addr, config.server.tcp_backlog)?;
         server.set_local_addr(socket.local_addr()?);
         listeners.push(Listener { socket, tls: false });
     }
     if tls_config.is_some() {
-        let socket = listener::bind(std::net::SocketAddr::new(addr.ip(), config.security.tls_port))?;
+        let tls_addr = std::net::SocketAddr::new(addr.ip(), config.security.tls_port);
+        let socket = listener::bind(tls_addr, config.server.tcp_backlog)?;
         server.set_tls_addr(socket.local_addr()?);
         listeners.push(Listener { socket, tls: true });
     }

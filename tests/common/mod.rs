@@ -294,6 +294,22 @@ impl TestServer {
         }
     }
 
+    /// Wait up to `timeout` for the process to exit on its own (after
+    /// `terminate(Duration::ZERO)` or SHUTDOWN), without signalling it again:
+    /// a second SIGTERM during shutdown makes the server exit at once.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn url(&self, query: &str) -> String {
         match &self.password {
             Some(pw) => format!("redis://:{pw}@127.0.0.1:{}/{query}", self.port),
