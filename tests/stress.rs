@@ -23,6 +23,22 @@ const THREADS: usize = 64;
 /// How long the duration-bounded tests run their load.
 const LOAD_TIME: Duration = Duration::from_millis(2500);
 
+/// Release the threads waiting on `start`, let them run for [`LOAD_TIME`],
+/// stop them, and return the summed counts of the writers and the readers.
+fn run_load(
+    start: &std::sync::Barrier,
+    stop: &std::sync::atomic::AtomicBool,
+    writers: Vec<thread::ScopedJoinHandle<'_, u64>>,
+    readers: Vec<thread::ScopedJoinHandle<'_, u64>>,
+) -> (u64, u64) {
+    start.wait();
+    thread::sleep(LOAD_TIME);
+    stop.store(true, Ordering::Relaxed);
+    let writes = writers.into_iter().map(|h| h.join().expect("writer panicked")).sum();
+    let reads = readers.into_iter().map(|h| h.join().expect("reader panicked")).sum();
+    (writes, reads)
+}
+
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -201,11 +217,7 @@ fn multi_exec_transfers_keep_the_total() {
                 })
             })
             .collect();
-        start.wait();
-        thread::sleep(LOAD_TIME);
-        stop.store(true, Ordering::Relaxed);
-        let transfers: u64 = writers.into_iter().map(|h| h.join().expect("writer panicked")).sum();
-        let snapshots: u64 = readers.into_iter().map(|h| h.join().expect("reader panicked")).sum();
+        let (transfers, snapshots) = run_load(&start, &stop, writers, readers);
         (transfers, snapshots)
     });
     assert!(transfers > 100 && snapshots > 100, "too little load: {transfers} transfers, {snapshots} snapshots");
@@ -327,11 +339,7 @@ fn get_never_returns_a_value_never_written() {
                 })
             })
             .collect();
-        start.wait();
-        thread::sleep(LOAD_TIME);
-        stop.store(true, Ordering::Relaxed);
-        let writes: u64 = writers.into_iter().map(|h| h.join().expect("writer panicked")).sum();
-        let reads: u64 = readers.into_iter().map(|h| h.join().expect("reader panicked")).sum();
+        let (writes, reads) = run_load(&start, &stop, writers, readers);
         (writes, reads)
     });
     assert!(writes > 100 && reads > 100, "too little load: {writes} writes, {reads} reads");
@@ -411,11 +419,7 @@ fn px_keys_are_never_seen_after_their_deadline() {
                 })
             })
             .collect();
-        start.wait();
-        thread::sleep(LOAD_TIME);
-        stop.store(true, Ordering::Relaxed);
-        let writes: u64 = writers.into_iter().map(|h| h.join().expect("writer panicked")).sum();
-        let reads: u64 = readers.into_iter().map(|h| h.join().expect("reader panicked")).sum();
+        let (writes, reads) = run_load(&start, &stop, writers, readers);
         (writes, reads)
     });
     assert!(writes > 100 && reads > 100, "too little load: {writes} writes, {reads} reads");

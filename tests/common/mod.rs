@@ -282,16 +282,7 @@ impl TestServer {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().map(|s| s.success()).unwrap_or(false);
         assert!(sent, "could not send SIGTERM to {pid}");
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        self.wait_exit(timeout)
     }
 
     /// Wait up to `timeout` for the process to exit on its own (after
