@@ -109,6 +109,9 @@ pub struct ServerConfig {
     /// New connections admitted per second (a token bucket with one
     /// second's worth of burst); the rest are refused. 0 = unlimited.
     pub max_connections_per_second: u32,
+    /// Commands one connection may run per second (same kind of bucket);
+    /// the excess get an error reply. 0 = unlimited.
+    pub client_commands_per_second: u32,
 }
 
 impl Default for ServerConfig {
@@ -132,6 +135,7 @@ impl Default for ServerConfig {
             shutdown_timeout: 10,
             tcp_backlog: 511,
             max_connections_per_second: 0,
+            client_commands_per_second: 0,
         }
     }
 }
@@ -559,6 +563,7 @@ impl Config {
         check_range("server.shutdown_timeout", s.shutdown_timeout, 1, 3600)?;
         check_range("server.tcp_backlog", s.tcp_backlog, 1, 65_535)?;
         check_range("server.max_connections_per_second", s.max_connections_per_second, 0, 1_000_000)?;
+        check_range("server.client_commands_per_second", s.client_commands_per_second, 0, 100_000_000)?;
         self.validate_server_combinations()
     }
 
@@ -890,6 +895,7 @@ mod tests {
             "client_query_buffer_limit",
             "client_output_buffer_limit",
             "log_level",
+            "client_commands_per_second",
             "password",
             "tls_enabled",
             "tls_port",

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
+pub mod rate;
 pub mod server;
 pub mod slowlog;
 pub mod store;

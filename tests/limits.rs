@@ -123,3 +123,29 @@ fn failed_auth_is_logged_at_most_once_a_second() {
         assert!(last.contains("(49 more failed AUTH suppressed"), "{last}");
     }
 }
+
+#[test]
+fn client_commands_per_second_answers_the_excess_with_an_error() {
+    if redistill_only() {
+        return;
+    }
+    let s = TestServer::start_with("[server]\nclient_commands_per_second = 20\n");
+    let mut c = s.raw();
+    let mut pipeline = Vec::new();
+    for _ in 0..60 {
+        pipeline.extend(common::encode(&["PING"]));
+    }
+    c.send(&pipeline);
+    let replies: Vec<String> = (0..60).map(|_| c.read_reply()).collect();
+    let pongs = replies.iter().filter(|r| *r == "+PONG\r\n").count();
+    let limited = replies
+        .iter()
+        .filter(|r| *r == "-ERR max commands per second reached for this client, try again later\r\n")
+        .count();
+    assert_eq!(pongs + limited, 60, "{replies:?}");
+    assert!((19..=22).contains(&pongs), "one second's burst of 20, got {pongs}");
+    // The connection stays open, and another client has its own budget.
+    thread::sleep(Duration::from_millis(200));
+    c.expect_cmd(&["PING"], "+PONG\r\n");
+    s.raw().expect_cmd(&["PING"], "+PONG\r\n");
+}

@@ -142,11 +142,23 @@ pub struct Session {
     pub multi: Option<transactions::Multi>,
     /// Keys this client WATCHes.
     pub watch: Option<crate::store::watch::WatchSet>,
+    /// `client_commands_per_second`.
+    pub rate: crate::rate::RateLimit,
 }
 
 impl Session {
-    pub fn new(client: Arc<ClientInfo>, authenticated: bool) -> Self {
-        Self { id: client.id, db: 0, authenticated, client, close_after_reply: false, multi: None, watch: None }
+    /// `commands_per_second` limits what the client may run (0: no limit).
+    pub fn new(client: Arc<ClientInfo>, authenticated: bool, commands_per_second: u32) -> Self {
+        Self {
+            id: client.id,
+            db: 0,
+            authenticated,
+            client,
+            close_after_reply: false,
+            multi: None,
+            watch: None,
+            rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
+        }
     }
 
     pub fn addr(&self) -> Option<SocketAddr> {
@@ -269,6 +281,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
         return reject(ctx, id, NOAUTH);
+    }
+    if !ctx.session.rate.admit(ctx.now) {
+        return reject(ctx, id, "ERR max commands per second reached for this client, try again later");
     }
     if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
         return reject(ctx, id, OOM);

@@ -15,13 +15,14 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
 use super::worker::Incoming;
+use crate::rate::RateLimit;
 use crate::server::Server;
 
 pub const ACCEPTOR_WAKER: Token = Token(usize::MAX);
@@ -62,37 +63,6 @@ pub struct Acceptor {
     rate: RateLimit,
 }
 
-/// A token bucket for `max_connections_per_second`: it holds up to one
-/// second's worth of tokens, refills continuously, and each admitted
-/// connection takes one. A rate of 0 admits everything.
-struct RateLimit {
-    per_second: f64,
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl RateLimit {
-    fn new(per_second: u32) -> Self {
-        let per_second = f64::from(per_second);
-        Self { per_second, tokens: per_second, refilled: Instant::now() }
-    }
-
-    fn admit(&mut self, now: Instant) -> bool {
-        if self.per_second == 0.0 {
-            return true;
-        }
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 impl Acceptor {
     /// Listener `i` is registered with token `i`; the acceptor's waker
     /// uses [`ACCEPTOR_WAKER`], past them.
@@ -105,7 +75,7 @@ impl Acceptor {
         for (index, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(&mut listener.socket, Token(index), Interest::READABLE)?;
         }
-        let rate = RateLimit::new(server.config.server.max_connections_per_second);
+        let rate = RateLimit::new(server.config.server.max_connections_per_second, crate::clock::now_ms());
         Ok(Self { poll, listeners, workers, server, rate })
     }
 
@@ -148,7 +118,7 @@ impl Acceptor {
         if self.server.is_shutting_down() {
             return;
         }
-        if !self.rate.admit(Instant::now()) {
+        if !self.rate.admit(crate::clock::now_ms()) {
             self.server.count_rejected_connection();
             crate::log_debug!("rejecting client {addr}: max_connections_per_second reached");
             let _ = stream.write_all(b"-ERR max connections per second reached, try again later\r\n");
@@ -194,24 +164,5 @@ fn configure(stream: &TcpStream, server: &Server) {
         if let Err(e) = socket.set_tcp_keepalive(&keepalive) {
             crate::log_debug!("SO_KEEPALIVE: {e}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RateLimit;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn rate_limit_is_a_token_bucket() {
-        let start = Instant::now();
-        let mut unlimited = RateLimit::new(0);
-        assert!((0..10_000).all(|_| unlimited.admit(start)));
-        let mut rate = RateLimit::new(5);
-        rate.refilled = start;
-        assert_eq!((0..20).filter(|_| rate.admit(start)).count(), 5, "one second's burst");
-        assert!(!rate.admit(start + Duration::from_millis(100)), "half a token");
-        assert!(rate.admit(start + Duration::from_millis(200)), "a whole token");
-        assert_eq!((0..20).filter(|_| rate.admit(start + Duration::from_secs(10))).count(), 5, "capped at the burst");
     }
 }

@@ -135,7 +135,11 @@ impl Worker {
             }
             let client = Arc::new(ClientInfo::new(id, Some(addr), stream.local_addr().ok()));
             self.server.clients.register(Arc::clone(&client));
-            let session = Session::new(client, !self.server.requires_auth());
+            let session = Session::new(
+                client,
+                !self.server.requires_auth(),
+                self.server.config.server.client_commands_per_second,
+            );
             entry.insert(Connection::new(Transport { socket: stream, tls }, session));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
             // Bytes may have arrived before registration; look now.
