@@ -131,25 +131,22 @@ fn key_specs(out: &mut ReplyBuffer, c: &Command) {
     out.set(access.len());
     access.iter().for_each(|f| out.simple(f));
     out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.integer(i64::from(c.keys.first));
+    search_spec(out, "index", &[("index", i64::from(c.keys.first))]);
     out.bulk(b"find_keys");
+    search_spec(out, "range", &[("lastkey", last_key), ("keystep", i64::from(c.keys.step)), ("limit", 0)]);
+}
+
+/// One part of a key spec: `{type: <kind>, spec: {<name>: <value>, ...}}`.
+fn search_spec(out: &mut ReplyBuffer, kind: &str, fields: &[(&str, i64)]) {
     out.map(2);
     out.bulk(b"type");
-    out.bulk(b"range");
+    out.bulk(kind.as_bytes());
     out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.integer(last_key);
-    out.bulk(b"keystep");
-    out.integer(i64::from(c.keys.step));
-    out.bulk(b"limit");
-    out.integer(0);
+    out.map(fields.len());
+    for (name, value) in fields {
+        out.bulk(name.as_bytes());
+        out.integer(*value);
+    }
 }
 
 /// COMMAND DOCS [name ...]: a map from name to a short doc map. redis-cli
