@@ -83,7 +83,6 @@ impl Maintenance {
         let server = Arc::clone(&self.server);
         let pressure = &server.store.pressure;
         let policy = server.live.eviction_policy();
-        pressure.set_policy(policy);
         let max = server.live.max_memory();
         if max == 0 {
             pressure.set_over_limit(false);

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crossbeam_utils::CachePadded;
@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Pressure, Store};
 
 /// Version reported to clients as `redis_version`: clients switch features
 /// on by it (Rails uses `EXPIRE ... NX` from 7.0), so it names the Redis
@@ -51,7 +51,7 @@ impl Server {
         let store = Store::new(config.server.databases, config.server.shard_count(), config.memory.max_memory);
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
-        let live = LiveSettings::new(&config);
+        let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
         Self {
             config,
             store: Arc::new(store),
@@ -234,16 +234,18 @@ impl Server {
 /// thread without a lock on the request path.
 pub struct LiveSettings {
     max_memory: AtomicU64,
-    policy: AtomicU8,
+    /// Holds the eviction policy, so the store's writers and CONFIG SET
+    /// read and write the same value.
+    pressure: Arc<Pressure>,
     timeout: AtomicU64,
     password: RwLock<Option<String>>,
 }
 
 impl LiveSettings {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, pressure: Arc<Pressure>) -> Self {
         let settings = Self {
             max_memory: AtomicU64::new(config.memory.max_memory),
-            policy: AtomicU8::new(0),
+            pressure,
             timeout: AtomicU64::new(config.server.timeout),
             password: RwLock::new(config.security.password.clone()),
         };
@@ -261,12 +263,11 @@ impl LiveSettings {
     }
 
     pub fn eviction_policy(&self) -> EvictionPolicy {
-        EvictionPolicy::ALL[usize::from(self.policy.load(Ordering::Relaxed))]
+        self.pressure.policy()
     }
 
     pub fn set_eviction_policy(&self, policy: EvictionPolicy) {
-        let index = EvictionPolicy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
-        self.policy.store(index as u8, Ordering::Relaxed);
+        self.pressure.set_policy(policy);
     }
 
     /// Idle seconds before a client is closed; 0 is never.
