@@ -133,13 +133,11 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// A HELP reply as Redis formats it: a header naming the command, the
 /// subcommands' lines, then HELP itself.
 fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
-    ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
-    for line in lines {
-        ctx.out.simple(line);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
+    let header = format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    let mut all = vec![header.as_str()];
+    all.extend_from_slice(lines);
+    all.extend(["HELP", "    Prints this help."]);
+    ctx.help(&all);
 }
 
 /// Is this FLUSH's optional mode argument?
