@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::clock;
 use crate::config::EvictionPolicy;
 use crate::server::Server;
 use crate::store::expiry::{self, ShardCursor};
 use crate::store::SweepMode;
-use crate::{clock, memory};
 
 /// Evict down to this fraction of the limit, so writers rarely have to.
 const LOW_WATER_PERCENT: u64 = 95;
@@ -121,7 +121,6 @@ impl Maintenance {
             swept += 1;
             swept < EVICTION_BATCH
         });
-        let _ = memory::refresh();
     }
 
     fn total_shards(&self) -> usize {
