@@ -59,9 +59,12 @@ fn run(loaded: config::Loaded) -> Result<(), String> {
         Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let network = net::start(&server)
         .map_err(|e| format!("cannot listen on {}:{}: {e}", server.config.server.bind, server.config.server.port))?;
+    // The baseline is taken before the maintenance thread starts: measured
+    // against a zero baseline, the idle footprint alone could look like a
+    // small max_memory being exceeded, and refuse the first writes.
+    server.mark_startup_memory();
     let maintenance =
         maintenance::spawn(Arc::clone(&server)).map_err(|e| format!("cannot start the maintenance thread: {e}"))?;
-    server.mark_startup_memory();
     let http = http::start(&server).map_err(|e| {
         format!(
             "cannot listen on {}:{} (health_check_port): {e}",

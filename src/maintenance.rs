@@ -28,8 +28,9 @@ const LOW_WATER_PERCENT: u64 = 95;
 /// Segments swept between two measurements of memory.
 const EVICTION_BATCH: usize = 32;
 
-/// Full rounds over all shards that free nothing before writes are refused
-/// (under volatile-ttl a round may only move long-lived keys forward).
+/// Sweeps that free nothing, in rounds' worth of shards, before writes are
+/// refused (under volatile-ttl a sweep may only move long-lived keys
+/// forward, under LFU only lower frequencies).
 const STUCK_ROUNDS: usize = 4;
 
 /// How often expiry and compaction run, and their time budget per run.
@@ -46,7 +47,8 @@ struct Maintenance {
     expiry_cursor: ShardCursor,
     compact_cursor: ShardCursor,
     last_slow_tick: Instant,
-    /// Shard visits in a row that freed nothing.
+    /// Sweeps in a row that freed nothing (shards the policy may not evict
+    /// from are skipped, not counted).
     fruitless: usize,
 }
 
@@ -102,18 +104,21 @@ impl Maintenance {
             pressure.set_stuck(used > max);
             return false;
         }
-        self.evict_batch(policy);
-        pressure.set_stuck(used > max && self.fruitless >= STUCK_ROUNDS * self.total_shards());
+        let candidates = self.evict_batch(policy);
+        let stuck = !candidates || self.fruitless >= STUCK_ROUNDS * self.total_shards();
+        pressure.set_stuck(used > max && stuck);
         true
     }
 
-    fn evict_batch(&mut self, policy: EvictionPolicy) {
+    /// Sweep up to [`EVICTION_BATCH`] shards the policy may evict from.
+    /// Returns false when a whole round found none (e.g. volatile-lru with
+    /// no key that has a TTL): nothing can free memory, writes must fail.
+    fn evict_batch(&mut self, policy: EvictionPolicy) -> bool {
         let now = clock::now_ms();
         let mut swept = 0;
         let fruitless = &mut self.fruitless;
         self.evict_cursor.visit(&self.server.store, Duration::MAX, |table, shard| {
             if !table.may_evict_from(shard) {
-                *fruitless += 1;
                 return true;
             }
             let freed = table.lock_shard(shard).sweep_oldest(SweepMode::Evict(policy), now);
@@ -121,6 +126,7 @@ impl Maintenance {
             swept += 1;
             swept < EVICTION_BATCH
         });
+        swept > 0
     }
 
     fn total_shards(&self) -> usize {

@@ -48,6 +48,18 @@ fn fill(c: &mut RawClient, prefix: &str, count: usize, size: usize, extra: &[&st
     failures
 }
 
+/// [`fill`], which must succeed: a failure names the first error reply
+/// and the memory figures at that moment.
+fn fill_ok(c: &mut RawClient, prefix: &str, count: usize, size: usize, extra: &[&str]) {
+    let failures = fill(c, prefix, count, size, extra);
+    if let Some(first) = failures.first() {
+        let info = info(c);
+        let figures: Vec<&str> =
+            info.lines().filter(|l| l.starts_with("used_memory") || l.starts_with("evicted")).collect();
+        panic!("{} of {count} SETs of {prefix}* failed, first {first:?}; {figures:?}", failures.len());
+    }
+}
+
 fn exists(c: &mut RawClient, key: &str) -> bool {
     c.call_resp(&["EXISTS", key]).int() == 1
 }
@@ -129,8 +141,8 @@ fn volatile_lru_leaves_keys_without_ttl_alone() {
     }
     let s = server("8mb", "volatile-lru");
     let mut c = s.raw();
-    assert!(fill(&mut c, "keep", 2_000, 1000, &[]).is_empty());
-    assert!(fill(&mut c, "ttl", 30_000, 1000, &["EX", "3600"]).is_empty());
+    fill_ok(&mut c, "keep", 2_000, 1000, &[]);
+    fill_ok(&mut c, "ttl", 30_000, 1000, &["EX", "3600"]);
     let kept = (0..2_000).filter(|i| exists(&mut c, &format!("keep{i}"))).count();
     assert_eq!(kept, 2_000, "a key without a TTL was evicted under volatile-lru");
     assert!(info_int(&info(&mut c), "evicted_keys") > 10_000);
@@ -154,8 +166,8 @@ fn volatile_ttl_evicts_the_soonest_to_expire() {
     }
     let s = server("8mb", "volatile-ttl");
     let mut c = s.raw();
-    assert!(fill(&mut c, "long", 1_000, 1000, &["EX", "100000"]).is_empty());
-    assert!(fill(&mut c, "short", 30_000, 1000, &["EX", "1000"]).is_empty());
+    fill_ok(&mut c, "long", 1_000, 1000, &["EX", "100000"]);
+    fill_ok(&mut c, "short", 30_000, 1000, &["EX", "1000"]);
     let long = (0..1_000).filter(|i| exists(&mut c, &format!("long{i}"))).count();
     assert!(long >= 900, "only {long}/1000 long-lived keys survived");
     assert!(info_int(&info(&mut c), "evicted_keys") > 10_000);
@@ -170,7 +182,7 @@ fn allkeys_lfu_and_random_evict_too() {
         let s = server("8mb", policy);
         let mut c = s.raw();
         let extra: &[&str] = if policy.starts_with("volatile") { &["EX", "3600"] } else { &[] };
-        assert!(fill(&mut c, "k", 30_000, 1000, extra).is_empty(), "{policy}");
+        fill_ok(&mut c, "k", 30_000, 1000, extra);
         assert!(used_over_startup(&mut c) <= 8 * MB * 11 / 10, "{policy}");
         assert!(info_int(&info(&mut c), "evicted_keys") > 10_000, "{policy}");
     }
@@ -183,7 +195,7 @@ fn config_set_changes_limit_and_policy_live() {
     }
     let s = TestServer::start_with("[server]\nnum_shards = 16\n");
     let mut c = s.raw();
-    assert!(fill(&mut c, "k", 20_000, 1000, &[]).is_empty());
+    fill_ok(&mut c, "k", 20_000, 1000, &[]);
     assert_eq!(info_int(&info(&mut c), "evicted_keys"), 0);
     c.expect_cmd(&["CONFIG", "SET", "maxmemory", "8mb"], "+OK\r\n");
     assert!(eventually(Duration::from_secs(5), || used_over_startup(&mut c) <= 8 * MB));
@@ -203,7 +215,7 @@ fn active_expiry_reclaims_keys_nobody_touches() {
     }
     let s = TestServer::start_with("[server]\nnum_shards = 16\n");
     let mut c = s.raw();
-    assert!(fill(&mut c, "k", 5_000, 100, &["PX", "100"]).is_empty());
+    fill_ok(&mut c, "k", 5_000, 100, &["PX", "100"]);
     assert!(eventually(Duration::from_secs(3), || info_int(&info(&mut c), "expired_keys") == 5_000));
     let info = info(&mut c);
     assert!(common::info_field(&info, "db0").is_none(), "keyspace still lists db0: {info}");
@@ -217,7 +229,7 @@ fn memory_comes_back_after_flushall_and_del() {
     }
     let s = TestServer::start_with("[server]\nnum_shards = 16\n");
     let mut c = s.raw();
-    assert!(fill(&mut c, "k", 20_000, 1000, &[]).is_empty());
+    fill_ok(&mut c, "k", 20_000, 1000, &[]);
     assert!(used_over_startup(&mut c) > 18 * MB);
     for i in 0..20_000 {
         c.send_cmd(&["DEL", &format!("k{i}")]);
@@ -226,7 +238,7 @@ fn memory_comes_back_after_flushall_and_del() {
         c.read_reply();
     }
     assert!(eventually(Duration::from_secs(3), || used_over_startup(&mut c) < 2 * MB), "DEL gives memory back");
-    assert!(fill(&mut c, "k", 20_000, 1000, &[]).is_empty());
+    fill_ok(&mut c, "k", 20_000, 1000, &[]);
     c.expect_cmd(&["FLUSHALL"], "+OK\r\n");
     assert!(used_over_startup(&mut c) < 2 * MB, "FLUSHALL gives memory back");
 }
