@@ -311,9 +311,10 @@ pub enum EvictionPolicy {
     /// Evict nothing; writes that need memory fail with an OOM error.
     NoEviction,
     /// Evict the least recently used key.
-    #[default]
     AllKeysLru,
-    /// Evict the least frequently used key.
+    /// Evict the least frequently used key (S3-FIFO: see `store/evict.rs`).
+    /// The default: the best hit ratio on cache traces.
+    #[default]
     AllKeysLfu,
     /// Evict a random key.
     AllKeysRandom,
@@ -352,6 +353,12 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileRandom => "volatile-random",
             EvictionPolicy::VolatileTtl => "volatile-ttl",
         }
+    }
+
+    /// The LFU policies, under which new keys start on probation (S3-FIFO's
+    /// small queue; see `store/evict.rs`).
+    pub fn is_lfu(&self) -> bool {
+        matches!(self, EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu)
     }
 
     /// True when only keys with a TTL may be evicted.
@@ -851,7 +858,7 @@ mod tests {
         assert!(c.performance.tcp_nodelay);
         assert_eq!(c.performance.tcp_keepalive, 300);
         assert_eq!(c.memory.max_memory, 0);
-        assert_eq!(c.memory.eviction_policy, EvictionPolicy::AllKeysLru);
+        assert_eq!(c.memory.eviction_policy, EvictionPolicy::AllKeysLfu);
         assert!(c.validate().is_ok());
     }
 

@@ -20,7 +20,6 @@ use crate::clock;
 use crate::config::EvictionPolicy;
 use crate::server::Server;
 use crate::store::expiry::{self, ShardCursor};
-use crate::store::SweepMode;
 
 /// Evict down to this fraction of the limit, so writers rarely have to.
 const LOW_WATER_PERCENT: u64 = 95;
@@ -28,9 +27,9 @@ const LOW_WATER_PERCENT: u64 = 95;
 /// Segments swept between two measurements of memory.
 const EVICTION_BATCH: usize = 32;
 
-/// Sweeps that free nothing, in rounds' worth of shards, before writes are
-/// refused (under volatile-ttl a sweep may only move long-lived keys
-/// forward, under LFU only lower frequencies).
+/// Sweeps in a row that make no progress (see `Swept::progressed`), in
+/// rounds' worth of shards, before writes are refused: under volatile-ttl
+/// or a volatile policy a sweep may only move records that must stay.
 const STUCK_ROUNDS: usize = 4;
 
 /// How often expiry and compaction run, and their time budget per run.
@@ -47,8 +46,8 @@ struct Maintenance {
     expiry_cursor: ShardCursor,
     compact_cursor: ShardCursor,
     last_slow_tick: Instant,
-    /// Sweeps in a row that freed nothing (shards the policy may not evict
-    /// from are skipped, not counted).
+    /// Sweeps in a row that made no progress (shards the policy may not
+    /// evict from are skipped, not counted).
     fruitless: usize,
 }
 
@@ -121,8 +120,8 @@ impl Maintenance {
             if !table.may_evict_from(shard) {
                 return true;
             }
-            let freed = table.lock_shard(shard).sweep_oldest(SweepMode::Evict(policy), now);
-            *fruitless = if freed > 0 { 0 } else { *fruitless + 1 };
+            let progressed = table.lock_shard(shard).evict_oldest(policy, now).progressed;
+            *fruitless = if progressed { 0 } else { *fruitless + 1 };
             swept += 1;
             swept < EVICTION_BATCH
         });

@@ -194,12 +194,17 @@ fn object_subcommands() {
     c.expect_cmd(&["OBJECT", "ENCODING", "long"], "$3\r\nraw\r\n");
     c.expect_cmd(&["OBJECT", "ENCODING", "missing"], NIL);
     c.expect_cmd(&["OBJECT", "REFCOUNT", "short"], ":1\r\n");
+    c.expect_cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"], OK);
     c.expect_cmd(&["OBJECT", "IDLETIME", "short"], ":0\r\n");
+    let lfu_only = "-ERR An LFU maxmemory policy is not selected, access frequency not tracked.";
+    assert!(c.call(&["OBJECT", "FREQ", "short"]).starts_with(lfu_only));
     c.expect_cmd(&["OBJECT", "BOGUS", "x"], "-ERR unknown subcommand 'BOGUS'. Try OBJECT HELP.\r\n");
     c.expect_cmd(&["OBJECT", "ENCODING"], "-ERR wrong number of arguments for 'object|encoding' command\r\n");
     c.expect_cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"], OK);
     let freq = c.call_resp(&["OBJECT", "FREQ", "short"]).int();
     assert!((0..=255).contains(&freq));
+    let lru_only = "-ERR An LFU maxmemory policy is selected, idle time not tracked.";
+    assert!(c.call(&["OBJECT", "IDLETIME", "short"]).starts_with(lru_only));
     let help = c.call_resp(&["OBJECT", "HELP"]);
     assert!(help.items().len() > 4);
 }

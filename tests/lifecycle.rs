@@ -228,7 +228,7 @@ fn sighup_reloads_password_and_maxmemory() {
     client.expect_cmd(&["AUTH", "old"], "+OK\r\n");
     fs::write(
         &daemon.config,
-        "[security]\npassword = \"new\"\n[memory]\nmax_memory = 1048576\neviction_policy = \"allkeys-lfu\"\n",
+        "[security]\npassword = \"new\"\n[memory]\nmax_memory = 1048576\neviction_policy = \"allkeys-lru\"\n",
     )
     .unwrap();
     daemon.signal("HUP");
@@ -238,7 +238,7 @@ fn sighup_reloads_password_and_maxmemory() {
         daemon.stderr()
     );
     let log = daemon.stderr();
-    assert!(log.contains("config reload: maxmemory-policy allkeys-lru -> allkeys-lfu"), "{log}");
+    assert!(log.contains("config reload: maxmemory-policy allkeys-lfu -> allkeys-lru"), "{log}");
     assert!(log.contains("config reload: password changed"), "{log}");
     assert!(!log.contains("\"new\"") && !log.contains(" new "), "the password is never logged: {log}");
 

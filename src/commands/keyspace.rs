@@ -2,7 +2,6 @@
 //! SCAN, KEYS, RANDOMKEY, RENAME, RENAMENX, COPY, MOVE, SWAPDB, OBJECT.
 
 use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
-use crate::config::EvictionPolicy;
 use crate::glob;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
@@ -294,7 +293,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    matches!(ctx.server.live.eviction_policy(), EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu)
+    ctx.server.live.eviction_policy().is_lfu()
 }
 
 /// OBJECT FREQ: the entry's access counter (0-3), under an LFU policy.

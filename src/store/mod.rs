@@ -4,6 +4,7 @@
 
 pub mod evict;
 pub mod expiry;
+pub mod ghost;
 pub mod segment;
 pub mod table;
 pub mod watch;

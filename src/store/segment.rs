@@ -12,12 +12,15 @@
 //! in the shard's index, against about 390 in Redis (separate allocations
 //! for key, value object and dict entry, each rounded up to a size class).
 //!
-//! Records are written at the head segment. Overwriting a value of the same
-//! encoded size rewrites it in place; otherwise the old record is marked dead
-//! and a new one appended. Segments are released whole, oldest first, by the
-//! clock sweep (see `evict.rs`), which copies the records that deserve to
-//! stay to the head: eviction and compaction are the same pass, so memory
-//! is always returned in whole segments and never fragments.
+//! The segments form two FIFO queues, [`Queue::Small`] for keys on
+//! probation and [`Queue::Main`] for the rest (S3-FIFO's queues; see
+//! `evict.rs`). Records are written at the head segment of a queue.
+//! Overwriting a value of the same encoded size rewrites it in place;
+//! otherwise the old record is marked dead and a new one appended to the
+//! same queue. Segments are released whole, oldest first, by the clock
+//! sweep, which copies the records that deserve to stay to a head:
+//! eviction and compaction are the same pass, so memory is always returned
+//! in whole segments and never fragments.
 //!
 //! Records too large to share a segment (over [`JUMBO_RECORD`] bytes) get a
 //! segment of their own, held as `Bytes` so a GET sends the value straight
@@ -215,9 +218,21 @@ enum Storage {
     Jumbo(Bytes),
 }
 
-/// One segment and how many of its bytes still belong to live records.
+/// The two FIFO queues of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// New keys on probation: a short FIFO that only keys read while in
+    /// it leave for the main queue.
+    Small = 0,
+    /// Everything else.
+    Main = 1,
+}
+
+/// One segment, the queue it belongs to, and how many of its bytes still
+/// belong to live records.
 pub struct Segment {
     storage: Storage,
+    queue: Queue,
     live: usize,
 }
 
@@ -271,16 +286,25 @@ impl Segment {
 #[derive(Debug)]
 pub struct LogFull;
 
-/// All segments of one shard, in write order.
+/// One queue of segments, in write order.
+#[derive(Default)]
+struct Fifo {
+    /// Segment ids, oldest first.
+    order: VecDeque<usize>,
+    /// The regular segment new records of this queue go to.
+    head: Option<usize>,
+    /// Bytes held by the queue's segments.
+    footprint: usize,
+}
+
+/// All segments of one shard.
 pub struct Log {
     /// Capacity of each regular segment.
     segment_size: usize,
     segments: Vec<Option<Segment>>,
     free_ids: Vec<usize>,
-    /// Segment ids, oldest first.
-    order: VecDeque<usize>,
-    /// The regular segment new records go to.
-    head: Option<usize>,
+    /// Indexed by [`Queue`].
+    fifos: [Fifo; 2],
     /// Bytes held by all segments.
     footprint: usize,
     /// Bytes of live records.
@@ -299,8 +323,7 @@ impl Log {
             segment_size: segment_size.min(SEGMENT_SIZE),
             segments: Vec::new(),
             free_ids: Vec::new(),
-            order: VecDeque::new(),
-            head: None,
+            fifos: Default::default(),
             footprint: 0,
             live: 0,
         }
@@ -336,22 +359,27 @@ impl Log {
         }
     }
 
-    /// Write a new record and return where it is.
-    pub fn append(&mut self, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<Loc, LogFull> {
+    /// The queue the record at `loc` belongs to.
+    pub fn queue_of(&self, loc: Loc) -> Queue {
+        self.segment(split(loc).0).queue
+    }
+
+    /// Write a new record at the head of `queue` and return where it is.
+    pub fn append(&mut self, queue: Queue, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<Loc, LogFull> {
         let len = record_len(key.len(), value.len(), expires_at.is_some());
         if len > self.jumbo_threshold() {
             let mut data = Vec::with_capacity(len);
             encode(&mut data, key, value, expires_at);
-            let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), live: len })?;
+            let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), queue, live: len })?;
             self.live += len;
             return Ok(loc(id, 0));
         }
-        let id = match self.head {
+        let id = match self.fifos[queue as usize].head {
             Some(id) if self.head_room(id) >= len => id,
             _ => {
-                let segment = Segment { storage: Storage::Regular(Vec::with_capacity(FIRST_CAPACITY)), live: 0 };
-                let id = self.add_segment(segment)?;
-                self.head = Some(id);
+                let storage = Storage::Regular(Vec::with_capacity(FIRST_CAPACITY));
+                let id = self.add_segment(Segment { storage, queue, live: 0 })?;
+                self.fifos[queue as usize].head = Some(id);
                 id
             }
         };
@@ -364,6 +392,7 @@ impl Log {
         segment.live += len;
         self.live += len;
         self.footprint += grown;
+        self.fifos[queue as usize].footprint += grown;
         Ok(loc(id, offset))
     }
 
@@ -380,9 +409,11 @@ impl Log {
             }
             None => return Err(LogFull),
         };
+        let fifo = &mut self.fifos[segment.queue as usize];
+        fifo.footprint += segment.footprint();
+        fifo.order.push_back(id);
         self.footprint += segment.footprint();
         self.segments[id] = Some(segment);
-        self.order.push_back(id);
         Ok(id)
     }
 
@@ -425,18 +456,18 @@ impl Log {
     }
 
     /// Mark a record dead. A segment left with no live record is released
-    /// at once (unless it is the head, which is still being filled).
+    /// at once (unless it is a head, which is still being filled).
     pub fn kill(&mut self, loc: Loc) {
         let (id, offset) = split(loc);
         let len = self.record(loc).len();
-        let head = self.head;
         self.live -= len;
         let segment = self.segment_mut(id);
         if let Storage::Regular(data) = &mut segment.storage {
             data[offset] |= FLAG_DEAD;
         }
         segment.live -= len;
-        if segment.live == 0 && head != Some(id) {
+        let (empty, queue) = (segment.live == 0, segment.queue);
+        if empty && self.fifos[queue as usize].head != Some(id) {
             self.release(id);
         }
     }
@@ -445,44 +476,56 @@ impl Log {
         let segment = self.segments[id].take()?;
         self.footprint -= segment.footprint();
         self.live -= segment.live;
-        self.order.retain(|&s| s != id);
-        self.free_ids.push(id);
-        if self.head == Some(id) {
-            self.head = None;
+        let fifo = &mut self.fifos[segment.queue as usize];
+        fifo.footprint -= segment.footprint();
+        fifo.order.retain(|&s| s != id);
+        if fifo.head == Some(id) {
+            fifo.head = None;
         }
+        self.free_ids.push(id);
         Some(segment)
     }
 
-    /// Detach the oldest segment for the sweep. Its records stay readable
-    /// through the returned segment; the caller moves or drops each one.
-    pub fn take_oldest(&mut self) -> Option<(usize, Segment)> {
-        let id = *self.order.front()?;
+    /// Detach the oldest segment of `queue` for the sweep. Its records stay
+    /// readable through the returned segment; the caller moves or drops
+    /// each one.
+    pub fn take_oldest(&mut self, queue: Queue) -> Option<(usize, Segment)> {
+        let id = *self.fifos[queue as usize].order.front()?;
         self.release(id).map(|segment| (id, segment))
     }
 
-    /// Put a jumbo segment that survived the sweep back, as the newest.
-    pub fn requeue(&mut self, segment: Segment) -> Result<Loc, LogFull> {
+    /// Put a jumbo segment that survived the sweep back, as the newest of
+    /// `queue`.
+    pub fn requeue(&mut self, mut segment: Segment, queue: Queue) -> Result<Loc, LogFull> {
         let live = segment.live;
+        segment.queue = queue;
         let id = self.add_segment(segment)?;
         self.live += live;
         Ok(loc(id, 0))
     }
 
     pub fn segment_count(&self) -> usize {
-        self.order.len()
+        self.fifos.iter().map(|f| f.order.len()).sum()
     }
 
     pub fn footprint(&self) -> usize {
         self.footprint
     }
 
+    /// Bytes held by the segments of `queue`.
+    pub fn queue_footprint(&self, queue: Queue) -> usize {
+        self.fifos[queue as usize].footprint
+    }
+
     pub fn live_bytes(&self) -> usize {
         self.live
     }
 
-    /// Bytes in segments that belong to dead records (reclaimable).
-    pub fn dead_bytes(&self) -> usize {
-        self.order.iter().map(|&id| self.segment(id)).map(|s| s.data().len() - s.live).sum()
+    /// Bytes in the segments of `queue` that belong to dead records
+    /// (reclaimable).
+    pub fn dead_bytes(&self, queue: Queue) -> usize {
+        let order = &self.fifos[queue as usize].order;
+        order.iter().map(|&id| self.segment(id)).map(|s| s.data().len() - s.live).sum()
     }
 
     /// Take everything out, leaving an empty log of the same shape.
@@ -498,8 +541,8 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let mut log = Log::default();
-        let a = log.append(b"key", b"value", None).unwrap();
-        let b = log.append(b"k2", &[7u8; 300], Some(1234)).unwrap();
+        let a = log.append(Queue::Main, b"key", b"value", None).unwrap();
+        let b = log.append(Queue::Main, b"k2", &[7u8; 300], Some(1234)).unwrap();
         assert_eq!(log.record(a).key(), b"key");
         assert_eq!(log.record(a).value(), b"value");
         assert_eq!(log.record(a).expires_at(), None);
@@ -524,7 +567,7 @@ mod tests {
     #[test]
     fn in_place_updates() {
         let mut log = Log::default();
-        let a = log.append(b"n", b"10", Some(5)).unwrap();
+        let a = log.append(Queue::Main, b"n", b"10", Some(5)).unwrap();
         assert!(log.overwrite(a, b"11", Some(6)));
         assert_eq!((log.record(a).value(), log.record(a).expires_at()), (&b"11"[..], Some(6)));
         assert!(!log.overwrite(a, b"100", Some(6)), "a longer value needs a new record");
@@ -536,7 +579,7 @@ mod tests {
     fn jumbo_values_are_shared() {
         let mut log = Log::default();
         let value = vec![1u8; JUMBO_RECORD + 10];
-        let a = log.append(b"big", &value, None).unwrap();
+        let a = log.append(Queue::Main, b"big", &value, None).unwrap();
         assert_eq!(log.record(a).value(), &value[..]);
         assert_eq!(log.shared_value(a).as_deref(), Some(&value[..]));
     }
@@ -545,14 +588,16 @@ mod tests {
     fn dead_segments_are_released() {
         let mut log = Log::default();
         let value = vec![0u8; 1000];
-        let locs: Vec<Loc> = (0..200).map(|i| log.append(format!("{i}").as_bytes(), &value, None).unwrap()).collect();
+        let locs: Vec<Loc> =
+            (0..200).map(|i| log.append(Queue::Main, format!("{i}").as_bytes(), &value, None).unwrap()).collect();
         assert!(log.segment_count() >= 3);
         let before = log.footprint();
         for &l in &locs[..100] {
             log.kill(l);
         }
         assert!(log.footprint() < before, "a fully dead segment goes back to the allocator");
-        let live: usize = log.order.iter().map(|&id| log.segment(id).records().count()).sum();
+        let live: usize =
+            log.fifos[Queue::Main as usize].order.iter().map(|&id| log.segment(id).records().count()).sum();
         assert_eq!(live, 100);
     }
 
@@ -561,9 +606,9 @@ mod tests {
         let mut log = Log::default();
         let value = vec![0u8; 10_000];
         for i in 0..20 {
-            log.append(format!("k{i}").as_bytes(), &value, None).unwrap();
+            log.append(Queue::Main, format!("k{i}").as_bytes(), &value, None).unwrap();
         }
-        let (_, oldest) = log.take_oldest().unwrap();
+        let (_, oldest) = log.take_oldest(Queue::Main).unwrap();
         let first = oldest.records().next().map(|(_, r)| r.key().to_vec());
         assert_eq!(first.as_deref(), Some(&b"k0"[..]));
     }

@@ -23,8 +23,8 @@ use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
-use super::evict::SweepMode;
-use super::segment::{Loc, Log, LogFull, Record, LOC_MASK, MAX_SEGMENTS};
+use super::ghost::Ghost;
+use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
 use super::Pressure;
 use crate::config::EvictionPolicy;
@@ -66,10 +66,18 @@ impl ShardStats {
     }
 }
 
-/// A shard's contents: the index and the records it points into.
+/// A shard's contents: the index, the records it points into, and the
+/// keys recently evicted from probation.
 pub struct ShardData {
     pub(crate) index: HashTable<AtomicU32>,
     pub(crate) log: Log,
+    pub(crate) ghost: Ghost,
+}
+
+impl ShardData {
+    fn new(segment_size: usize) -> Self {
+        Self { index: HashTable::new(), log: Log::new(segment_size), ghost: Ghost::default() }
+    }
 }
 
 struct Shard {
@@ -119,10 +127,7 @@ impl Table {
         hasher: RandomState,
     ) -> Self {
         let count = shards.max(1).next_power_of_two();
-        let shard = || Shard {
-            data: RwLock::new(ShardData { index: HashTable::new(), log: Log::new(segment_size) }),
-            stats: ShardStats::default(),
-        };
+        let shard = || Shard { data: RwLock::new(ShardData::new(segment_size)), stats: ShardStats::default() };
         Self {
             shards: (0..count).map(|_| CachePadded::new(shard())).collect(),
             mask: count as u64 - 1,
@@ -210,7 +215,7 @@ impl Table {
         let index = self.shard_of(hash);
         let mut shard = self.lock_shard(index);
         if self.pressure.in_debt() && self.may_evict_from(index) {
-            self.pressure.pay(shard.sweep_oldest(SweepMode::Evict(self.pressure.policy()), now));
+            self.pressure.pay(shard.evict_oldest(self.pressure.policy(), now).freed);
         }
         shard.update_hashed(hash, key, now, f)
     }
@@ -391,14 +396,15 @@ impl ShardGuard<'_> {
         self.ensure_room(now);
         let stats = self.stats;
         let table = self.table;
-        let ShardData { index, log } = &mut *self.data;
+        let ShardData { index, log, ghost } = &mut *self.data;
+        let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
         let entry = index.entry(
             hash,
             |slot| log.record(slot.load(Ordering::Relaxed)).key() == key,
             |slot| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key()),
         );
         let (result, modified) = {
-            let mut slot = SlotMut { key, stats, log, state: Some(entry), modified: false };
+            let mut slot = SlotMut { key, stats, log, queue, state: Some(entry), modified: false };
             if slot.record().is_some_and(|r| r.is_expired(now)) {
                 slot.remove();
                 stats.expired.fetch_add(1, Ordering::Relaxed);
@@ -417,13 +423,14 @@ impl ShardGuard<'_> {
     /// drops its oldest segment, whatever the policy: the shard is full.
     fn ensure_room(&mut self, now: u64) {
         while self.data.log.segment_count() + 2 > MAX_SEGMENTS {
-            self.sweep_oldest(SweepMode::Evict(EvictionPolicy::AllKeysRandom), now);
+            self.evict_oldest(EvictionPolicy::AllKeysRandom, now);
         }
     }
 
     /// Keep the shard's memory counter in step with its contents.
     pub(crate) fn publish_memory(&self) {
-        let bytes = self.data.log.footprint() + self.data.index.capacity() * INDEX_SLOT_BYTES;
+        let data = &self.data;
+        let bytes = data.log.footprint() + data.index.capacity() * INDEX_SLOT_BYTES + data.ghost.footprint();
         self.stats.memory.store(bytes, Ordering::Relaxed);
     }
 
@@ -432,7 +439,8 @@ impl ShardGuard<'_> {
         store_relaxed(&self.stats.expires, 0);
         store_relaxed(&self.stats.memory, 0);
         let index = std::mem::take(&mut self.data.index);
-        ShardData { index, log: self.data.log.take() }
+        let ghost = std::mem::take(&mut self.data.ghost);
+        ShardData { index, log: self.data.log.take(), ghost }
     }
 }
 
@@ -477,6 +485,8 @@ pub struct SlotMut<'a> {
     key: &'a [u8],
     stats: &'a ShardStats,
     log: &'a mut Log,
+    /// The queue a new key starts in.
+    queue: Queue,
     state: Option<TableEntry<'a, AtomicU32>>,
     /// Whether the key was written or deleted (for WATCH).
     modified: bool,
@@ -514,7 +524,8 @@ impl SlotMut<'_> {
             Some(TableEntry::Occupied(mut o)) => {
                 let slot = o.get().load(Ordering::Relaxed);
                 if !self.log.overwrite(slot, value, expires_at) {
-                    let Some(new) = append(self.log, self.key, value, expires_at) else {
+                    let queue = self.log.queue_of(slot);
+                    let Some(new) = append(self.log, queue, self.key, value, expires_at) else {
                         self.state = Some(TableEntry::Occupied(o));
                         return;
                     };
@@ -525,7 +536,7 @@ impl SlotMut<'_> {
                 Some(TableEntry::Occupied(o))
             }
             Some(TableEntry::Vacant(v)) => {
-                let Some(new) = append(self.log, self.key, value, expires_at) else {
+                let Some(new) = append(self.log, self.queue, self.key, value, expires_at) else {
                     self.state = Some(TableEntry::Vacant(v));
                     return;
                 };
@@ -583,8 +594,8 @@ impl SlotMut<'_> {
 /// Append a record. Every writer first makes sure the shard has segment ids
 /// to spare (see [`ShardGuard::ensure_room`]), so this cannot run out; if it
 /// ever did, the write is dropped and logged rather than crashing the server.
-fn append(log: &mut Log, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Option<Loc> {
-    match log.append(key, value, expires_at) {
+fn append(log: &mut Log, queue: Queue, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Option<Loc> {
+    match log.append(queue, key, value, expires_at) {
         Ok(loc) => Some(loc),
         Err(LogFull) => {
             crate::log_error!("shard log full: write of a {}-byte value dropped", value.len());
