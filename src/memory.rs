@@ -43,6 +43,17 @@ pub fn allocated() -> u64 {
     stats::allocated::read().unwrap_or(0) as u64
 }
 
+/// Bytes in the pages that hold allocations (allocated plus the unused
+/// parts of those pages), as of the last refresh.
+pub fn active() -> u64 {
+    stats::active::read().unwrap_or(0) as u64
+}
+
+/// Bytes of jemalloc's own bookkeeping, as of the last refresh.
+pub fn metadata() -> u64 {
+    stats::metadata::read().unwrap_or(0) as u64
+}
+
 /// Bytes in pages jemalloc has mapped and are resident, as of the last
 /// refresh.
 pub fn resident() -> u64 {

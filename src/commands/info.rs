@@ -111,8 +111,28 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "maxmemory", max);
     field!(out, "maxmemory_human", human_bytes(max));
     field!(out, "maxmemory_policy", server.live.eviction_policy().as_str());
-    let ratio = if used == 0 { 1.0 } else { rss as f64 / used as f64 };
-    field!(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+    field!(out, "mem_fragmentation_ratio", ratio(rss, used));
+    allocator_fields(used, out);
+}
+
+/// jemalloc's view, as Redis prints it: `frag` is what partly used pages
+/// waste, `rss` what the allocator keeps resident beyond its active pages
+/// (freed pages not yet returned, metadata).
+fn allocator_fields(allocated: u64, out: &mut String) {
+    let (active, resident) = (crate::memory::active(), crate::memory::resident());
+    field!(out, "allocator_allocated", allocated);
+    field!(out, "allocator_active", active);
+    field!(out, "allocator_resident", resident);
+    field!(out, "allocator_metadata", crate::memory::metadata());
+    field!(out, "allocator_frag_ratio", ratio(active, allocated));
+    field!(out, "allocator_frag_bytes", active.saturating_sub(allocated));
+    field!(out, "allocator_rss_ratio", ratio(resident, active));
+    field!(out, "allocator_rss_bytes", resident.saturating_sub(active));
+}
+
+fn ratio(part: u64, whole: u64) -> String {
+    let ratio = if whole == 0 { 1.0 } else { part as f64 / whole as f64 };
+    format!("{ratio:.2}")
 }
 
 fn persistence_section(_server: &Server, out: &mut String) {
