@@ -15,16 +15,22 @@ use tikv_jemalloc_ctl::{epoch, stats};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's start-up options (it reads this symbol before `main`):
-/// background threads return freed pages to the OS within about 200 ms
-/// (the default is ten seconds), so RSS follows the data down after a
-/// FLUSHDB, a wave of expiry or eviction, and stays within a few percent of
-/// `max_memory` while eviction churns through memory at full speed, without
-/// any work on the request path.
+///
+/// - background threads return freed pages to the OS within about 200 ms
+///   (the default is ten seconds), so RSS follows the data down after a
+///   FLUSHDB, a wave of expiry or eviction, and stays within a few percent
+///   of `max_memory` while eviction churns through memory at full speed,
+///   without any work on the request path;
+/// - `cache_oblivious:false`: by default every allocation over 16 KiB gets
+///   an extra page so that its start can be offset at random (against
+///   cache-set aliasing of page-aligned buffers). Almost all of our memory
+///   is 64 KiB log segments, read at scattered record offsets, so that page
+///   bought nothing and cost 6% of RSS (17 MB of 311 with a million keys).
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: Option<&'static u8> = Some(&MALLOC_CONF[0]);
 
-const MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:200,muzzy_decay_ms:0\0";
+const MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:200,muzzy_decay_ms:0,cache_oblivious:false\0";
 
 /// The highest `allocated()` seen by [`refresh`].
 static PEAK: AtomicU64 = AtomicU64::new(0);
@@ -89,5 +95,8 @@ mod tests {
         // SAFETY: opt.dirty_decay_ms is a read-only ssize_t.
         let decay: isize = unsafe { tikv_jemalloc_ctl::raw::read(b"opt.dirty_decay_ms\0") }.unwrap_or(-2);
         assert_eq!(decay, 200);
+        // SAFETY: opt.cache_oblivious is a read-only bool.
+        let cache_oblivious: bool = unsafe { tikv_jemalloc_ctl::raw::read(b"opt.cache_oblivious\0") }.unwrap_or(true);
+        assert!(!cache_oblivious);
     }
 }
