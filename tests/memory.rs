@@ -264,14 +264,17 @@ fn active_expiry_reclaims_keys_nobody_touches() {
 }
 
 #[test]
-fn memory_comes_back_after_flushall_and_del() {
+fn memory_comes_back_after_del_flushall_and_expiry() {
     if redistill_only() {
         return;
     }
     let s = TestServer::start_with("[server]\nnum_shards = 16\n");
     let mut c = s.raw();
+    let rss_idle = rss(&mut c);
+    // DEL: used_memory, and RSS too (jemalloc returns the pages).
     fill_ok(&mut c, "k", 20_000, 1000, &[]);
     assert!(used_over_startup(&mut c) > 18 * MB);
+    assert!(rss(&mut c) > rss_idle + 18 * MB);
     for i in 0..20_000 {
         c.send_cmd(&["DEL", &format!("k{i}")]);
     }
@@ -279,7 +282,20 @@ fn memory_comes_back_after_flushall_and_del() {
         c.read_reply();
     }
     assert!(eventually(Duration::from_secs(3), || used_over_startup(&mut c) < 2 * MB), "DEL gives memory back");
+    assert!(eventually(Duration::from_secs(5), || rss(&mut c) < rss_idle + 6 * MB), "and RSS drops after DEL");
+    // FLUSHALL.
     fill_ok(&mut c, "k", 20_000, 1000, &[]);
     c.expect_cmd(&["FLUSHALL"], "+OK\r\n");
     assert!(used_over_startup(&mut c) < 2 * MB, "FLUSHALL gives memory back");
+    assert!(eventually(Duration::from_secs(5), || rss(&mut c) < rss_idle + 6 * MB), "and RSS drops after FLUSHALL");
+    // Expiry, with nobody touching the keys.
+    fill_ok(&mut c, "k", 20_000, 1000, &["PX", "1500"]);
+    assert!(rss(&mut c) > rss_idle + 18 * MB);
+    assert!(eventually(Duration::from_secs(10), || rss(&mut c) < rss_idle + 6 * MB), "and RSS drops after expiry");
+    assert_eq!(c.call_resp(&["DBSIZE"]).int(), 0);
+}
+
+/// The server's resident set, as INFO reports it.
+fn rss(c: &mut RawClient) -> i64 {
+    info_int(&info(c), "used_memory_rss")
 }
