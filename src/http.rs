@@ -674,7 +674,7 @@ mod tests {
     #[test]
     fn metrics_families_have_help_and_type() {
         let s = server();
-        s.metrics.worker(0).record_command(0, Duration::from_micros(3), false);
+        s.metrics.worker(0).record_command(0, 3_000, false);
         s.metrics.worker(0).count_error("WRONGPASS nope");
         let text = metrics(&s);
         let mut typed = Vec::new();

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use crate::protocol::Args;
 
@@ -67,9 +66,9 @@ impl SlowLog {
     }
 
     /// Log a command if it took at least the threshold.
-    pub fn record(&self, elapsed: Duration, args: &Args<'_>, client_addr: impl FnOnce() -> (String, String)) {
+    pub fn record(&self, elapsed_ns: u64, args: &Args<'_>, client_addr: impl FnOnce() -> (String, String)) {
         let threshold = self.threshold();
-        let micros = elapsed.as_micros() as u64;
+        let micros = elapsed_ns / 1000;
         if threshold < 0 || (micros as i64) < threshold {
             return;
         }

@@ -228,8 +228,11 @@ fn sigterm_shuts_down_cleanly() {
     s.raw().expect_cmd(&["SET", "k", "v"], OK);
     let mut idle = s.raw();
     idle.expect_cmd(&["PING"], PONG);
-    let status = s.terminate(Duration::from_secs(5));
-    let status = status.unwrap_or_else(|| panic!("still running 5 s after SIGTERM; stderr:\n{}", s.stderr_so_far()));
+    // Within the default shutdown_timeout (10 s); it takes milliseconds,
+    // but on a loaded machine the process has been seen to take seconds to
+    // disappear after its last log line.
+    let status = s.terminate(Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("still running 10 s after SIGTERM; stderr:\n{}", s.stderr_so_far()));
     assert!(status.success(), "exit status after SIGTERM: {status}; stderr:\n{}", s.stderr_so_far());
     assert!(idle.is_closed(), "idle client connection still open after shutdown");
     assert!(!port_accepts(s.port()), "port still accepting after shutdown");

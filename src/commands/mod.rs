@@ -21,10 +21,6 @@ pub mod transactions;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::time::Instant;
-
-use foldhash::fast::FixedState;
-use hashbrown::HashMap;
 
 use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
@@ -233,17 +229,48 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(keyspace::COMMANDS)
 }
 
-/// Name -> (position in [`all`], command). The position is the command's
-/// stable id for per-command statistics.
-type Index = HashMap<&'static [u8], (usize, &'static Command), FixedState>;
+/// Names longer than this cannot be commands.
+const MAX_NAME_LEN: usize = 32;
+
+/// Commands by name length and first letter, each entry with its position
+/// in [`all`] (the command's stable id for per-command statistics). A
+/// bucket holds one or two names, so a lookup compares the name with those,
+/// case-insensitively, and neither copies nor hashes it: this runs for
+/// every command received.
+struct Index {
+    buckets: Vec<Vec<(usize, &'static Command)>>,
+}
+
+impl Index {
+    fn build() -> Self {
+        let mut buckets = vec![Vec::new(); (MAX_NAME_LEN + 1) * 26];
+        for (id, command) in all().enumerate() {
+            if let Some(bucket) = Self::bucket(command.name.as_bytes()) {
+                buckets[bucket].push((id, command));
+            }
+        }
+        Self { buckets }
+    }
+
+    /// Every command name is at most [`MAX_NAME_LEN`] bytes and starts
+    /// with a letter (a test checks).
+    fn bucket(name: &[u8]) -> Option<usize> {
+        let first = name.first()?.to_ascii_lowercase();
+        (name.len() <= MAX_NAME_LEN && first.is_ascii_lowercase()).then(|| name.len() * 26 + usize::from(first - b'a'))
+    }
+
+    fn get(&self, name: &[u8]) -> Option<(usize, &'static Command)> {
+        let bucket = &self.buckets[Self::bucket(name)?];
+        // Names in a bucket have the input's length and are lower case.
+        let is = |command: &Command| command.name.bytes().zip(name).all(|(c, &n)| c == n.to_ascii_lowercase());
+        bucket.iter().find(|(_, command)| is(command)).copied()
+    }
+}
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX.get_or_init(|| all().enumerate().map(|(id, c)| (c.name.as_bytes(), (id, c))).collect())
+    INDEX.get_or_init(Index::build)
 }
-
-/// Names longer than this cannot be commands.
-const MAX_NAME_LEN: usize = 32;
 
 /// Find a command by name, case-insensitively, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
@@ -252,14 +279,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 /// [`lookup`], also returning the command's position in [`all`].
 pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static Command)> {
-    if name.len() > MAX_NAME_LEN {
-        return None;
-    }
-    let mut lower = [0u8; MAX_NAME_LEN];
-    let lower = &mut lower[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    index().get(&*lower).copied()
+    index().get(name)
 }
 
 /// Run one parsed command and write its reply.
@@ -296,16 +316,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
-    let started = Instant::now();
+    let started = crate::clock::monotonic_ns();
     (command.run)(ctx, args);
-    let elapsed = started.elapsed();
-    ctx.server.slowlog.record(elapsed, args, || {
+    let elapsed_ns = crate::clock::monotonic_ns().saturating_sub(started);
+    ctx.server.slowlog.record(elapsed_ns, args, || {
         let names = ctx.session.client.names();
         let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
         (addr, names.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned())
     });
     // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
-    ctx.stats.record_command(id, elapsed, ctx.stats.error_replies.get() > errors_before);
+    ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
 }
 
 /// Refuse a command before it runs; inside MULTI this also dooms the
@@ -395,6 +415,18 @@ mod tests {
         }
         assert!(lookup(b"GeT").is_some());
         assert!(lookup(b"nope").is_none());
+    }
+
+    #[test]
+    fn every_command_is_found_by_its_name_in_any_case() {
+        for (id, command) in all().enumerate() {
+            assert!(Index::bucket(command.name.as_bytes()).is_some(), "{} cannot be indexed", command.name);
+            let upper = command.name.to_ascii_uppercase();
+            assert_eq!(lookup_with_id(upper.as_bytes()).map(|(i, _)| i), Some(id), "{}", command.name);
+        }
+        for name in [&b""[..], b"1get", b"\xffget", &[b'g'; MAX_NAME_LEN + 1], b"ge", b"gett"] {
+            assert!(lookup(name).is_none());
+        }
     }
 
     #[test]

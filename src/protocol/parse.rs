@@ -277,9 +277,21 @@ enum Header {
 }
 
 /// Parse `<prefix><digits>\r\n` starting at `start`.
+#[inline(always)]
 fn read_header(buf: &[u8], start: usize, prefix: u8) -> Header {
     debug_assert_eq!(buf.get(start), Some(&prefix));
     let rest = &buf[start + 1..];
+    match short_count(rest) {
+        Some((value, len)) => Header::Value(value, start + 1 + len),
+        None => read_any_header(rest, start),
+    }
+}
+
+/// [`read_header`] for what [`short_count`] leaves: signs, long numbers,
+/// incomplete and malformed headers. `rest` follows the prefix at `start`.
+#[cold]
+#[inline(never)]
+fn read_any_header(rest: &[u8], start: usize) -> Header {
     let Some(newline) = memchr(b'\n', &rest[..rest.len().min(MAX_INLINE_LEN + 1)]) else {
         return if rest.len() > MAX_INLINE_LEN { Header::TooLong } else { Header::Incomplete };
     };
@@ -290,6 +302,32 @@ fn read_header(buf: &[u8], start: usize, prefix: u8) -> Header {
         Some(value) => Header::Value(value, start + 1 + newline + 1),
         None => Header::Invalid,
     }
+}
+
+/// The fast path of [`read_header`], for what clients send: a count of up
+/// to 18 digits, no sign, no leading zero, then `\r\n`, in one pass (too
+/// few digits to overflow). Returns the count and the bytes it took with
+/// its `\r\n`; anything else, including a header not yet complete, goes
+/// the general way.
+#[inline(always)]
+fn short_count(rest: &[u8]) -> Option<(i64, usize)> {
+    const MAX_DIGITS: usize = 18;
+    let mut value: i64 = 0;
+    let mut digits = 0;
+    for &byte in rest.iter().take(MAX_DIGITS + 1) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        value = value * 10 + i64::from(digit);
+        digits += 1;
+    }
+    if digits > MAX_DIGITS {
+        return None;
+    }
+    let leading_zero = digits > 1 && rest[0] == b'0';
+    let terminated = rest.get(digits..digits + 2) == Some(b"\r\n");
+    (digits > 0 && !leading_zero && terminated).then_some((value, digits + 2))
 }
 
 /// Strict base-10 integer parse with Redis's `string2ll` rules: optional `-`,
@@ -447,6 +485,18 @@ mod tests {
 
     fn words(cmd: &[&str]) -> Vec<Vec<u8>> {
         cmd.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn short_counts_take_the_fast_path_and_nothing_else() {
+        assert_eq!(short_count(b"3\r\n$3"), Some((3, 3)));
+        assert_eq!(short_count(b"0\r\n"), Some((0, 3)));
+        assert_eq!(short_count(b"999999999999999999\r\n"), Some((999_999_999_999_999_999, 20)));
+        let general =
+            [&b"9999999999999999999\r\n"[..], b"01\r\n", b"-1\r\n", b"12", b"12\r", b"1\n", b"\r\n", b"1x\r\n"];
+        for header in general {
+            assert_eq!(short_count(header), None, "{header:?}");
+        }
     }
 
     #[test]

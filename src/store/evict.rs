@@ -222,9 +222,12 @@ impl ShardGuard<'_> {
     /// anything.
     pub fn compact_if_sparse(&mut self, now: u64) -> bool {
         let log = &self.data.log;
-        let sparse = [Queue::Small, Queue::Main]
-            .into_iter()
-            .find(|&queue| log.segment_count() > 1 && log.dead_bytes(queue) > log.queue_footprint(queue) / 2);
+        let sparse = [Queue::Small, Queue::Main].into_iter().find(|&queue| {
+            log.segment_count() > 1 && {
+                let (live, dead) = log.live_and_dead_bytes(queue);
+                dead > live
+            }
+        });
         if let Some(queue) = sparse {
             self.sweep_oldest(queue, SweepMode::Compact, now);
         }

@@ -7,7 +7,7 @@
 //! Shards are small (keys / num_shards), so each lock is held for a short,
 //! bounded step and clients never stall behind a whole-database scan.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Store;
 
@@ -22,7 +22,8 @@ impl ShardCursor {
     /// Visit shards from the cursor on, at most one full round, until
     /// `visit` returns false or `budget` is spent.
     pub fn visit(&mut self, store: &Store, budget: Duration, mut visit: impl FnMut(&super::Table, usize) -> bool) {
-        let started = Instant::now();
+        let deadline =
+            crate::clock::monotonic_ns().saturating_add(u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX));
         let total: usize = store.iter().map(|t| t.shard_count()).sum();
         for _ in 0..total {
             if self.db >= store.databases() {
@@ -35,7 +36,7 @@ impl ShardCursor {
                 self.shard = 0;
                 self.db += 1;
             }
-            if !keep_going || started.elapsed() >= budget {
+            if !keep_going || crate::clock::monotonic_ns() >= deadline {
                 return;
             }
         }

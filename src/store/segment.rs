@@ -49,8 +49,8 @@ pub fn segment_size_for(shard_bytes: u64) -> usize {
     size.clamp(MIN_SEGMENT_SIZE, SEGMENT_SIZE)
 }
 
-/// A new segment starts this small and doubles as it fills, so a shard
-/// holding a few keys does not pin a whole segment's worth of memory.
+/// A shard's first segment starts this small and doubles as it fills, so a
+/// shard holding a few keys does not pin a whole segment's worth of memory.
 const FIRST_CAPACITY: usize = 1024;
 
 /// Records larger than this get a segment of their own (at most a quarter
@@ -90,11 +90,24 @@ struct Header {
 }
 
 impl Header {
+    /// Every key and value read goes through here, so the usual shapes
+    /// (a key under 128 bytes, a value under 16 KiB: one- and two-byte
+    /// lengths) are decoded without the general varint loop.
+    #[inline]
     fn parse(data: &[u8]) -> Header {
-        let flags = data[0];
-        let (key_len, a) = read_varint(data, 1);
-        let (value_len, b) = read_varint(data, a);
-        let len = if flags & FLAG_EXPIRY != 0 { b + 8 } else { b };
+        // `lengths_end`: the offset just past the two lengths.
+        let (flags, key_len, value_len, lengths_end) = match *data {
+            [flags, key, value, ..] if key < 0x80 && value < 0x80 => (flags, key.into(), value.into(), 3),
+            [flags, key, low, high, ..] if key < 0x80 && high < 0x80 => {
+                (flags, key.into(), usize::from(low & 0x7f) | usize::from(high) << 7, 4)
+            }
+            _ => {
+                let (key_len, a) = read_varint(data, 1);
+                let (value_len, b) = read_varint(data, a);
+                (data[0], key_len, value_len, b)
+            }
+        };
+        let len = if flags & FLAG_EXPIRY != 0 { lengths_end + 8 } else { lengths_end };
         Header { flags, key_len, value_len, len }
     }
 
@@ -307,8 +320,6 @@ pub struct Log {
     fifos: [Fifo; 2],
     /// Bytes held by all segments.
     footprint: usize,
-    /// Bytes of live records.
-    live: usize,
 }
 
 impl Default for Log {
@@ -325,7 +336,6 @@ impl Log {
             free_ids: Vec::new(),
             fifos: Default::default(),
             footprint: 0,
-            live: 0,
         }
     }
 
@@ -342,6 +352,9 @@ impl Log {
     pub fn shared_value(&self, loc: Loc) -> Option<Bytes> {
         let (segment, offset) = split(loc);
         let segment = self.segment(segment);
+        if !segment.is_jumbo() {
+            return None;
+        }
         segment.shared_value(&Record::at(segment.data(), offset))
     }
 
@@ -371,13 +384,12 @@ impl Log {
             let mut data = Vec::with_capacity(len);
             encode(&mut data, key, value, expires_at);
             let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), queue, live: len })?;
-            self.live += len;
             return Ok(loc(id, 0));
         }
         let id = match self.fifos[queue as usize].head {
             Some(id) if self.head_room(id) >= len => id,
             _ => {
-                let storage = Storage::Regular(Vec::with_capacity(FIRST_CAPACITY));
+                let storage = Storage::Regular(Vec::with_capacity(self.new_segment_capacity()));
                 let id = self.add_segment(Segment { storage, queue, live: 0 })?;
                 self.fifos[queue as usize].head = Some(id);
                 id
@@ -390,10 +402,20 @@ impl Log {
         let grown = grow_for(data, len, limit);
         encode(data, key, value, expires_at);
         segment.live += len;
-        self.live += len;
         self.footprint += grown;
         self.fifos[queue as usize].footprint += grown;
         Ok(loc(id, offset))
+    }
+
+    /// A shard's first segment starts small and doubles as it fills; once
+    /// the shard holds a full segment's worth, new ones are allocated whole,
+    /// so records are not copied again by each doubling.
+    fn new_segment_capacity(&self) -> usize {
+        if self.footprint >= self.segment_size {
+            self.segment_size
+        } else {
+            FIRST_CAPACITY
+        }
     }
 
     fn head_room(&self, id: usize) -> usize {
@@ -460,7 +482,6 @@ impl Log {
     pub fn kill(&mut self, loc: Loc) {
         let (id, offset) = split(loc);
         let len = self.record(loc).len();
-        self.live -= len;
         let segment = self.segment_mut(id);
         if let Storage::Regular(data) = &mut segment.storage {
             data[offset] |= FLAG_DEAD;
@@ -475,7 +496,6 @@ impl Log {
     fn release(&mut self, id: usize) -> Option<Segment> {
         let segment = self.segments[id].take()?;
         self.footprint -= segment.footprint();
-        self.live -= segment.live;
         let fifo = &mut self.fifos[segment.queue as usize];
         fifo.footprint -= segment.footprint();
         fifo.order.retain(|&s| s != id);
@@ -497,10 +517,8 @@ impl Log {
     /// Put a jumbo segment that survived the sweep back, as the newest of
     /// `queue`.
     pub fn requeue(&mut self, mut segment: Segment, queue: Queue) -> Result<Loc, LogFull> {
-        let live = segment.live;
         segment.queue = queue;
         let id = self.add_segment(segment)?;
-        self.live += live;
         Ok(loc(id, 0))
     }
 
@@ -517,15 +535,14 @@ impl Log {
         self.fifos[queue as usize].footprint
     }
 
-    pub fn live_bytes(&self) -> usize {
-        self.live
-    }
-
-    /// Bytes in the segments of `queue` that belong to dead records
-    /// (reclaimable).
-    pub fn dead_bytes(&self, queue: Queue) -> usize {
+    /// Bytes written in the segments of `queue` that belong to live
+    /// records and to dead ones (reclaimable by compaction).
+    pub fn live_and_dead_bytes(&self, queue: Queue) -> (usize, usize) {
         let order = &self.fifos[queue as usize].order;
-        order.iter().map(|&id| self.segment(id)).map(|s| s.data().len() - s.live).sum()
+        order
+            .iter()
+            .map(|&id| self.segment(id))
+            .fold((0, 0), |(live, dead), s| (live + s.live, dead + s.data().len() - s.live))
     }
 
     /// Take everything out, leaving an empty log of the same shape.
@@ -557,6 +574,21 @@ mod tests {
         assert_eq!(segment_size_for(50 * 1024 * 1024 / 256), 16 * 1024);
         assert_eq!(segment_size_for(1024), MIN_SEGMENT_SIZE);
         assert_eq!(segment_size_for(1 << 40), SEGMENT_SIZE);
+    }
+
+    #[test]
+    fn headers_of_every_length_shape_decode() {
+        let mut log = Log::default();
+        for (key_len, value_len) in [(0, 0), (5, 127), (5, 128), (127, 16_383), (128, 3), (200, 16_384), (3, 40_000)] {
+            let (key, value) = (vec![b'k'; key_len], vec![b'v'; value_len]);
+            for expires_at in [None, Some(77)] {
+                let at = log.append(Queue::Main, &key, &value, expires_at).unwrap();
+                let record = log.record(at);
+                assert_eq!((record.key(), record.value()), (&key[..], &value[..]), "{key_len} {value_len}");
+                assert_eq!(record.expires_at(), expires_at);
+                assert_eq!(record.len(), record_len(key_len, value_len, expires_at.is_some()));
+            }
+        }
     }
 
     #[test]

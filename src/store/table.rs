@@ -157,10 +157,18 @@ impl Table {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
         let data = read(&shard.data);
-        let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == key);
-        let Some(slot) = found else { return f(None) };
-        let loc = slot.load(Ordering::Relaxed);
-        let record = data.log.record(loc);
+        // The record the probe matched, kept rather than decoded again.
+        let mut matched = None;
+        let found = data.index.find(hash, |slot| {
+            let loc = slot.load(Ordering::Relaxed);
+            let record = data.log.record(loc);
+            let hit = record.key() == key;
+            if hit {
+                matched = Some((loc, record));
+            }
+            hit
+        });
+        let (Some(slot), Some((loc, record))) = (found, matched) else { return f(None) };
         if record.is_expired(now) {
             drop(data);
             let result = f(None);
