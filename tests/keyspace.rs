@@ -156,6 +156,7 @@ fn copy_between_keys_and_databases() {
     c.expect_cmd(&["COPY", "a", "a", "DB", "3"], ":1\r\n");
     c.expect_cmd(&["COPY", "a", "a", "DB", "99"], "-ERR DB index is out of range\r\n");
     c.expect_cmd(&["COPY", "a", "a", "DB", "x"], "-ERR value is not an integer or out of range\r\n");
+    c.expect_cmd(&["COPY", "a", "a", "DB", "4294967296"], INT_RANGE);
     c.expect_cmd(&["COPY", "a", "b", "BOGUS"], "-ERR syntax error\r\n");
     c.expect_cmd(&["SELECT", "3"], OK);
     c.expect_cmd(&["GET", "a"], "$1\r\n2\r\n");
@@ -168,6 +169,9 @@ fn move_and_swapdb() {
     c.expect_cmd(&["SET", "m", "v"], OK);
     c.expect_cmd(&["MOVE", "m", "0"], "-ERR source and destination objects are the same\r\n");
     c.expect_cmd(&["MOVE", "m", "16"], "-ERR DB index is out of range\r\n");
+    c.expect_cmd(&["MOVE", "m", "2147483647"], "-ERR DB index is out of range\r\n");
+    c.expect_cmd(&["MOVE", "m", "-2147483649"], INT_RANGE);
+    c.expect_cmd(&["MOVE", "m", "x"], "-ERR value is not an integer or out of range\r\n");
     c.expect_cmd(&["MOVE", "nokey", "1"], ":0\r\n");
     c.expect_cmd(&["MOVE", "m", "1"], ":1\r\n");
     c.expect_cmd(&["EXISTS", "m"], ":0\r\n");
@@ -180,7 +184,12 @@ fn move_and_swapdb() {
     c.expect_cmd(&["SWAPDB", "x", "1"], "-ERR invalid first DB index\r\n");
     c.expect_cmd(&["SWAPDB", "0", "y"], "-ERR invalid second DB index\r\n");
     c.expect_cmd(&["SWAPDB", "0", "99"], "-ERR DB index is out of range\r\n");
+    c.expect_cmd(&["SWAPDB", "4294967296", "0"], "-ERR invalid first DB index\r\n");
+    c.expect_cmd(&["SWAPDB", "0", "4294967296"], "-ERR invalid second DB index\r\n");
 }
+
+/// Redis's reply to a database number outside a C int.
+const INT_RANGE: &str = "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n";
 
 #[test]
 fn object_subcommands() {

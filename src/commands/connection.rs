@@ -162,17 +162,9 @@ fn hello_reply(ctx: &mut Ctx<'_>, protocol: Protocol) {
 
 /// SELECT index
 fn select(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(index) = ctx.integer_arg(args, 1) else { return };
-    if i32::try_from(index).is_err() {
-        return ctx.error("ERR value is out of range, value must between -2147483648 and 2147483647");
-    }
-    match usize::try_from(index) {
-        Ok(index) if index < ctx.server.store.databases() => {
-            ctx.session.select(index);
-            ctx.out.ok();
-        }
-        _ => ctx.error("ERR DB index is out of range"),
-    }
+    let Some(index) = super::keyspace::db_index(ctx, args.get(1), super::keyspace::DB_INDEX) else { return };
+    ctx.session.select(index);
+    ctx.out.ok();
 }
 
 const CLIENT_SUBCOMMANDS: &[Subcommand] = &[

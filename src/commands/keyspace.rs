@@ -172,12 +172,27 @@ fn renamenx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// Parse a database index argument; None after replying with the error.
-fn db_index(ctx: &mut Ctx<'_>, arg: &[u8], not_integer: &str) -> Option<usize> {
+/// Redis's reply to a database number that does not fit a C int.
+const DB_NOT_INT: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
+
+/// The errors for a database index argument that is not an integer, and
+/// for one that does not fit a C int.
+pub(crate) struct DbIndexErrors(&'static str, &'static str);
+
+/// SELECT, MOVE and COPY's DB option.
+pub(crate) const DB_INDEX: DbIndexErrors = DbIndexErrors(NOT_AN_INTEGER, DB_NOT_INT);
+
+/// Parse a database index argument as Redis does: an integer that fits a C
+/// int and names an existing database. None after replying with the error.
+pub(crate) fn db_index(ctx: &mut Ctx<'_>, arg: &[u8], errors: DbIndexErrors) -> Option<usize> {
     let Some(index) = parse_i64(arg) else {
-        ctx.error(not_integer);
+        ctx.error(errors.0);
         return None;
     };
+    if i32::try_from(index).is_err() {
+        ctx.error(errors.1);
+        return None;
+    }
     match usize::try_from(index) {
         Ok(index) if index < ctx.server.store.databases() => Some(index),
         _ => {
@@ -197,7 +212,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             replace = true;
             i += 1;
         } else if is(args.get(i), "DB") && i + 1 < args.len() {
-            let Some(index) = db_index(ctx, args.get(i + 1), NOT_AN_INTEGER) else { return };
+            let Some(index) = db_index(ctx, args.get(i + 1), DB_INDEX) else { return };
             target = index;
             i += 2;
         } else {
@@ -221,7 +236,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// MOVE key db
 fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(target) = db_index(ctx, args.get(2), NOT_AN_INTEGER) else { return };
+    let Some(target) = db_index(ctx, args.get(2), DB_INDEX) else { return };
     if target == ctx.session.db {
         return ctx.error(SAME_OBJECT);
     }
@@ -242,8 +257,10 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// SWAPDB index1 index2
 fn swapdb(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(a) = db_index(ctx, args.get(1), "ERR invalid first DB index") else { return };
-    let Some(b) = db_index(ctx, args.get(2), "ERR invalid second DB index") else { return };
+    const FIRST: &str = "ERR invalid first DB index";
+    const SECOND: &str = "ERR invalid second DB index";
+    let Some(a) = db_index(ctx, args.get(1), DbIndexErrors(FIRST, FIRST)) else { return };
+    let Some(b) = db_index(ctx, args.get(2), DbIndexErrors(SECOND, SECOND)) else { return };
     if a != b {
         let store = &ctx.server.store;
         store.db(a).swap_with(store.db(b));
