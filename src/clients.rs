@@ -75,10 +75,6 @@ impl ClientInfo {
         self.names.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
-    }
-
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }
@@ -119,6 +115,9 @@ impl ClientInfo {
 #[derive(Default)]
 pub struct Clients {
     map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// How many clients CLIENT KILL has marked, ever: workers look for
+    /// marked connections only when this moves.
+    kills: AtomicU64,
 }
 
 impl Clients {
@@ -132,6 +131,16 @@ impl Clients {
 
     pub fn remove(&self, id: u64) {
         self.map().remove(&id);
+    }
+
+    /// Mark `client` for closing by the worker that owns it.
+    pub fn kill(&self, client: &ClientInfo) {
+        client.killed.store(true, Ordering::Relaxed);
+        self.kills.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn kills(&self) -> u64 {
+        self.kills.load(Ordering::Acquire)
     }
 
     /// All clients, in id (connection) order.

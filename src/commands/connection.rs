@@ -313,7 +313,7 @@ fn kill_matching(ctx: &mut Ctx<'_>, filter: &KillFilter) -> usize {
             if me {
                 ctx.session.close_after_reply = true;
             } else {
-                client.kill();
+                ctx.server.clients.kill(&client);
             }
         }
     }

@@ -52,6 +52,9 @@ pub struct Worker {
     /// Number of connections this worker owns, read by the acceptor.
     load: Arc<AtomicUsize>,
     last_timeout_check: Instant,
+    /// [`crate::clients::Clients::kills`] when this worker last looked.
+    kills_seen: u64,
+    last_handshake_check: Instant,
     /// TLS settings, for connections accepted on the TLS port.
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -78,6 +81,8 @@ impl Worker {
             ready: VecDeque::new(),
             load,
             last_timeout_check: Instant::now(),
+            kills_seen: 0,
+            last_handshake_check: Instant::now(),
             tls,
         }
     }
@@ -201,9 +206,25 @@ impl Worker {
         self.load.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Close connections that CLIENT KILL marked, and those idle for longer
-    /// than `timeout` seconds (checked about once a second).
+    /// Close connections that CLIENT KILL marked, TLS handshakes that take
+    /// too long, and connections idle for longer than `timeout` seconds.
+    /// Each is a scan of every connection, so it runs only when it can find
+    /// something: after a CLIENT KILL anywhere, every tick while TLS is on,
+    /// about once a second while a timeout is set. (Run on every loop turn,
+    /// the scan cost a worker with thousands of idle clients more than the
+    /// requests it served.)
     fn close_idle_connections(&mut self) {
+        let kills = self.server.clients.kills();
+        let handshakes_due = self.tls.is_some() && self.last_handshake_check.elapsed() >= TICK;
+        if kills != self.kills_seen || handshakes_due {
+            self.kills_seen = kills;
+            self.last_handshake_check = Instant::now();
+            self.close_killed_and_stalled();
+        }
+        self.close_timed_out();
+    }
+
+    fn close_killed_and_stalled(&mut self) {
         let killed: Vec<(usize, CloseReason)> = self
             .connections
             .iter()
@@ -216,6 +237,9 @@ impl Worker {
         for (key, reason) in killed {
             self.close(key, reason);
         }
+    }
+
+    fn close_timed_out(&mut self) {
         let timeout = self.server.live.timeout();
         if timeout == 0 || self.last_timeout_check.elapsed() < Duration::from_secs(1) {
             return;
