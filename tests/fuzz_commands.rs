@@ -49,6 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::rng::Rng;
 use common::{encode, show, RawClient, TestServer};
 
 /// Clock disagreement tolerated between this process and the server when
@@ -77,47 +78,6 @@ fn unix_ms() -> i64 {
 // ---------------------------------------------------------------------------
 // Random numbers
 // ---------------------------------------------------------------------------
-
-/// xorshift64*, seeded through splitmix64 so that neighbouring seeds differ.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        let span = (hi as i128 - lo as i128 + 1) as u128;
-        (lo as i128 + (self.next() as u128 % span) as i128) as i64
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a [u8]]) -> &'a [u8] {
-        items[self.below(items.len())]
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Replies
@@ -1100,7 +1060,7 @@ impl Gen<'_> {
         match self.rng.below(100) {
             0..=69 => self.rng.pick(VALUES).to_vec(),
             70..=89 => self.int().to_string().into_bytes(),
-            90..=98 => (0..self.rng.below(12)).map(|_| self.rng.next() as u8).collect(),
+            90..=98 => (0..self.rng.below(12)).map(|_| self.rng.next_u64() as u8).collect(),
             _ => self.large_value(),
         }
     }
@@ -1109,7 +1069,7 @@ impl Gen<'_> {
     /// from the store (16 KiB), or larger.
     fn large_value(&mut self) -> Vec<u8> {
         let len = [16_383, 16_384, 16_385, 1 + self.rng.below(100_000)][self.rng.below(4)];
-        let seed = self.rng.next() as u8;
+        let seed = self.rng.next_u64() as u8;
         (0..len).map(|i| seed.wrapping_add((i % 251) as u8)).collect()
     }
 
@@ -1117,7 +1077,7 @@ impl Gen<'_> {
         match self.rng.below(3) {
             0 => self.rng.range(-10, 10),
             1 => self.rng.range(-1_000_000, 1_000_000),
-            _ => self.rng.next() as i64,
+            _ => self.rng.next_u64() as i64,
         }
     }
 

@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::rng::Rng;
 use proptest::prelude::*;
 use redistill::protocol::{Limits, Parsed, Parser, ProtocolError};
 
@@ -462,30 +465,6 @@ fn corpus_replays_identically_at_every_split_point() {
 // Long-run mutational fuzzing
 // ---------------------------------------------------------------------------
 
-/// xorshift64*: fast, seedable, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 #[rustfmt::skip]
 const INTERESTING: &[&[u8]] = &[
     b"\r\n", b"\n", b"\r", b"*", b"$", b"-1", b"0", b"00", b"2147483647", b"2147483648", b"9223372036854775807",
@@ -497,7 +476,7 @@ fn random_args(rng: &mut Rng) -> Vec<Vec<u8>> {
     (0..1 + rng.below(5))
         .map(|_| {
             let n = if rng.chance(5) { rng.below(70_000) } else { rng.below(20) };
-            (0..n).map(|_| rng.next() as u8).collect()
+            (0..n).map(|_| rng.next_u64() as u8).collect()
         })
         .collect()
 }
@@ -531,7 +510,7 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[(String, Vec<u8>)]) {
             }
             1 if len > 0 => {
                 let i = rng.below(len);
-                input[i] = rng.next() as u8;
+                input[i] = rng.next_u64() as u8;
             }
             2 => {
                 let i = rng.below(len + 1);
@@ -569,7 +548,7 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[(String, Vec<u8>)]) {
             }
             _ => {
                 let i = rng.below(len + 1);
-                input.insert(i, rng.next() as u8);
+                input.insert(i, rng.next_u64() as u8);
             }
         }
     }
@@ -635,7 +614,7 @@ fn fuzz_long_run() {
         .map(|t| {
             let (corpus, execs, failed) = (Arc::clone(&corpus), Arc::clone(&execs), Arc::clone(&failed));
             std::thread::spawn(move || {
-                let mut rng = Rng((seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
+                let mut rng = Rng::seeded(seed ^ (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 let mut local = 0u64;
                 while Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
                     for _ in 0..64 {
