@@ -159,10 +159,11 @@ impl ShardGuard<'_> {
         let mut progressed = false;
         if segment.is_jumbo() {
             // A jumbo segment holds one record: keep the segment itself (no
-            // copy) or drop it.
-            let Some((_, record)) = segment.records().next() else { return Swept::default() };
-            let (key, expires_at) = (record.key().to_vec(), record.expires_at());
-            progressed = self.settle(loc(id, 0), &key, expires_at, pass, |log, to| log.requeue(segment, to));
+            // copy) or drop it. A dead one is just dropped, and counted.
+            let live = segment.records().next().map(|(_, record)| (record.key().to_vec(), record.expires_at()));
+            if let Some((key, expires_at)) = live {
+                progressed = self.settle(loc(id, 0), &key, expires_at, pass, |log, to| log.requeue(segment, to));
+            }
         } else {
             for (offset, record) in segment.records() {
                 let (key, value, expires_at) = (record.key(), record.value(), record.expires_at());
