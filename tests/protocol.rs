@@ -283,6 +283,24 @@ fn many_tiny_writes_of_one_command() {
     c.expect_cmd(&["GET", "drip"], bulk("drip-fed value"));
 }
 
+/// Replies may wait while the rest of a pipeline is being read, but never
+/// for a frame the client has not finished sending.
+#[test]
+fn replies_are_not_held_for_an_unfinished_frame() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let value = "v".repeat(40_000);
+    let mut batch = encode(&["SET", "first", &value]).repeat(3);
+    let next = encode(&["GET", "first"]);
+    batch.extend(&next[..next.len() - 3]);
+    c.send(&batch);
+    for _ in 0..3 {
+        c.expect_reply(OK);
+    }
+    c.send(&next[next.len() - 3..]);
+    c.expect_reply(&bulk(&value));
+}
+
 #[test]
 fn pipelined_large_replies() {
     let s = TestServer::start();

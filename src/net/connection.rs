@@ -30,6 +30,10 @@ use crate::server::{Gate, Server};
 /// Replies waiting beyond this stop the connection's command execution.
 pub const HIGH_WATER: usize = 1024 * 1024;
 
+/// Replies held back while more of the client's pipeline is being read
+/// (see `replies_can_wait`); past this they go out at once.
+const HOLD_REPLIES_UP_TO: usize = 64 * 1024;
+
 /// Reads per `drive` call before yielding to other connections.
 const MAX_ROUNDS: usize = 16;
 
@@ -155,26 +159,39 @@ impl Connection {
     fn run(&mut self, env: &mut Env<'_>) -> Status {
         for _ in 0..MAX_ROUNDS {
             let more_commands = self.execute(env);
-            if let Some(status) = self.flush(env) {
-                return status;
-            }
-            if let Some(reason) = self.closing.take() {
-                return Status::Close(reason);
-            }
-            if more_commands {
-                continue;
-            }
-            if self.eof {
-                return Status::Close(CloseReason::ClientClosed);
-            }
-            if !self.may_have_input {
-                return Status::Open;
+            if !self.replies_can_wait(more_commands) {
+                if let Some(status) = self.flush(env) {
+                    return status;
+                }
+                if let Some(reason) = self.closing.take() {
+                    return Status::Close(reason);
+                }
+                if more_commands {
+                    continue;
+                }
+                if self.eof {
+                    return Status::Close(CloseReason::ClientClosed);
+                }
+                if !self.may_have_input {
+                    return Status::Open;
+                }
             }
             if let Err(reason) = self.read(env) {
                 return Status::Close(reason);
             }
         }
         Status::Yield
+    }
+
+    /// True while the client is still sending a pipeline whose replies can
+    /// wait for the rest of it: reading on before writing answers a deep
+    /// pipeline of large requests with one write instead of one per read.
+    fn replies_can_wait(&self, more_commands: bool) -> bool {
+        !more_commands
+            && self.may_have_input
+            && !self.eof
+            && self.closing.is_none()
+            && self.out.pending() < HOLD_REPLIES_UP_TO
     }
 
     /// Execute buffered commands until the input runs out, `batch_size`
