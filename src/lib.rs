@@ -25,4 +25,5 @@ pub mod rate;
 pub mod server;
 pub mod slowlog;
 pub mod store;
+pub mod sync;
 pub mod systemd;

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tikv_jemalloc_ctl::{epoch, stats};
 
+// Not under loom: its model threads run on stacks jemalloc does not expect
+// and crash, and the loom tests need no particular allocator.
+#[cfg(not(loom))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

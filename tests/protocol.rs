@@ -298,7 +298,7 @@ fn replies_are_not_held_for_an_unfinished_frame() {
         c.expect_reply(OK);
     }
     c.send(&next[next.len() - 3..]);
-    c.expect_reply(&bulk(&value));
+    c.expect_reply(bulk(&value));
 }
 
 #[test]

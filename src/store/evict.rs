@@ -193,7 +193,7 @@ impl ShardGuard<'_> {
         let hash = table.hash(key);
         let stats = self.stats;
         let ShardData { index, log, ghost } = &mut *self.data;
-        let Ok(mut entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) else {
+        let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) else {
             return false;
         };
         let expired = expires_at.is_some_and(|at| pass.now > at);
@@ -205,7 +205,7 @@ impl ShardGuard<'_> {
         };
         if let Verdict::Keep(queue, freq) = verdict {
             if let Ok(new) = store(log, queue) {
-                *entry.get_mut().get_mut() = with_frequency(new, freq);
+                entry.get().store(with_frequency(new, freq), Ordering::Relaxed);
                 return queue != pass.from || freq < frequency(slot);
             }
         }
