@@ -35,7 +35,8 @@
 #   -d, --data-size N       DATA_SIZE, default 256 (redis-benchmark -d)
 #   -r, --keyspace N        KEYSPACE, default 100000 (redis-benchmark -r)
 #   -t, --tests LIST        TESTS, default set,get (redis-benchmark -t)
-#   --mode pinned|unpinned|both   MODES, default both (pinned,unpinned)
+#   --mode pinned|unpinned|both|none   MODES, default both (pinned,unpinned);
+#                           none runs only the --thread-sweep
 #   --threads-pinned N      THREADS_PINNED, default 1 (Redistill --threads)
 #   --threads-unpinned N    THREADS_UNPINNED, default 2
 #   --server-cpus LIST      SERVER_CPUS, default 0 (taskset -c, pinned mode)
@@ -45,7 +46,15 @@
 #   --workloads LIST        WORKLOADS: run these named workloads instead of
 #                           the single one given by -P/-c/-d/-t/-r (see below);
 #                           LIST is comma-separated, or "all"
-#   --out FILE              RESULTS_OUT: also write raw results as CSV
+#   --thread-sweep LIST     THREAD_SWEEP, default empty (off): after the
+#                           modes, run the sweep workloads against Redistill
+#                           only, unpinned, once per thread count in LIST
+#                           (comma-separated, e.g. 1,2 or 1,2,4; "auto" =
+#                           1,2,4,... up to and including nproc); see below
+#   --sweep-workloads LIST  SWEEP_WORKLOADS: the workloads of the thread
+#                           sweep; default the --workloads list if given,
+#                           else production ("default" = the -P/-c/... one)
+#   --out FILE              RESULTS_OUT: also write raw results as CSV (below)
 #   --markdown FILE         MARKDOWN_OUT: also write the tables as Markdown
 #   -h, --help              this text
 # Workloads (--workloads; -n/--requests and --rounds still apply; the servers
@@ -62,6 +71,23 @@
 #   conns-1000     -P 1  -c 1000 -d 256    -t set,get
 # Without --workloads one workload named "default" runs with the flags above
 # (set,get -P 16 -c 50 -d 256 unless changed), as before.
+# Thread sweep (--thread-sweep): one Redistill per thread count N, started
+# side by side with --threads N and no pinning (the load generator is not
+# pinned either); each round runs every test against each of them in turn, so
+# drift on a shared machine hits all counts alike. Per workload and test it
+# prints: threads, median ops/s, median server CPU s/Mop, operations per
+# server CPU-second (ops/CPU-s: median over rounds of 10^6 / CPU s/Mop) and
+# that figure as a percentage of the lowest thread count's ("efficiency"; the
+# 1-thread figure when 1 is in LIST). The bar it serves: with 2 worker
+# threads, ops/CPU-s >= 85% of 1 worker's; with 1 and 2 in LIST that verdict
+# is printed too (never a failure). Re-run it with "auto" on a bigger machine.
+# CSV (--out FILE): a header line, then one row per server, round and test:
+#   mode,tool,workload,server,round,test,ops_per_sec,p50_ms,p99_ms,cpu_s_per_mop,threads
+#   mode     pinned | unpinned | sweep-N (thread sweep with N threads)
+#   tool     redis-benchmark | memtier (workload "memtier", tests Sets/Gets/Totals)
+#   server   redistill | redis (sweep rows: redistill only)
+#   threads  Redistill's --threads for that row; n/a for redis
+# "n/a" where a number is not known (e.g. latency in memtier rows).
 # Other environment variables:
 #   REDISTILL_PORT / REDIS_PORT  first port to try (16379 / 16380); the next
 #                                free one is used when taken
@@ -99,6 +125,8 @@ DATA_SIZE=${DATA_SIZE:-256}
 KEYSPACE=${KEYSPACE:-100000}
 TESTS=${TESTS:-set,get}
 MODES=${MODES:-pinned,unpinned}
+THREAD_SWEEP=${THREAD_SWEEP:-}
+SWEEP_WORKLOADS=${SWEEP_WORKLOADS:-}
 THREADS_PINNED=${THREADS_PINNED:-1}
 THREADS_UNPINNED=${THREADS_UNPINNED:-2}
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -141,6 +169,8 @@ parse_args() {
         --out) RESULTS_OUT=${2:?$1 needs a value}; shift ;;
         --markdown) MARKDOWN_OUT=${2:?$1 needs a value}; shift ;;
         --workloads) WORKLOADS=${2:?$1 needs a value}; shift ;;
+        --thread-sweep) THREAD_SWEEP=${2:?$1 needs a value}; shift ;;
+        --sweep-workloads) SWEEP_WORKLOADS=${2:?$1 needs a value}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
         esac
@@ -156,6 +186,7 @@ parse_args() {
     REQUESTS=${REQUESTS:-1000000}
     MEMTIER_TIME=${MEMTIER_TIME:-20}
     [[ $MODES == both ]] && MODES=pinned,unpinned
+    [[ $MODES == none ]] && MODES=""
 
     local name
     for name in ROUNDS REQUESTS PIPELINE CLIENTS DATA_SIZE KEYSPACE \
@@ -165,10 +196,36 @@ parse_args() {
     done
     local mode
     for mode in ${MODES//,/ }; do
-        [[ $mode == pinned || $mode == unpinned ]] || die "unknown mode '$mode' (pinned|unpinned|both)"
+        [[ $mode == pinned || $mode == unpinned ]] || die "unknown mode '$mode' (pinned|unpinned|both|none)"
     done
     [[ $MEMTIER =~ ^(auto|yes|no)$ ]] || die "--memtier must be auto, yes or no"
     resolve_workloads
+    resolve_sweep
+    [[ -n $MODES || -n $THREAD_SWEEP ]] || die "--mode none needs --thread-sweep"
+}
+
+# resolve_sweep: fill SWEEP_THREADS (ascending, no duplicates) from
+# THREAD_SWEEP and SWEEP_SPECS from SWEEP_WORKLOADS.
+resolve_sweep() {
+    SWEEP_THREADS=()
+    SWEEP_SPECS=()
+    [[ -n $THREAD_SWEEP ]] || return 0
+    local list=$THREAD_SWEEP n specs
+    if [[ $list == auto ]]; then
+        local cpus
+        cpus=$(nproc 2>/dev/null || echo 1)
+        list=""
+        for ((n = 1; n < cpus; n *= 2)); do list+="$n,"; done
+        list+=$cpus
+    fi
+    for n in ${list//,/ }; do
+        [[ $n =~ ^[1-9][0-9]*$ ]] || die "--thread-sweep: '$n' is not a positive integer (LIST like 1,2,4, or auto)"
+    done
+    mapfile -t SWEEP_THREADS < <(tr ',' '\n' <<<"$list" | awk 'NF' | sort -n -u)
+    ((${#SWEEP_THREADS[@]})) || die "--thread-sweep: empty list"
+    ((${#SWEEP_THREADS[@]} > 1)) || warn "thread sweep with one thread count (${SWEEP_THREADS[0]}): nothing to compare"
+    specs=$(workload_specs "${SWEEP_WORKLOADS:-${WORKLOADS:-production}}")
+    mapfile -t SWEEP_SPECS <<<"$specs"
 }
 
 # workload_table: all named workloads, in run order, one per line:
@@ -185,38 +242,57 @@ workload_table() {
         "conns-1000 1 1000 256 set,get $KEYSPACE"
 }
 
-# resolve_workloads: fill WORKLOAD_SPECS with one "name P c d tests keyspace"
-# line per workload to run.
-resolve_workloads() {
-    WORKLOAD_SPECS=()
-    if [[ -z $WORKLOADS ]]; then
-        WORKLOAD_SPECS=("default $PIPELINE $CLIENTS $DATA_SIZE $TESTS $KEYSPACE")
-        return 0
-    fi
+# workload_specs LIST: print one "name P c d tests keyspace" line per
+# workload in the comma-separated LIST ("all": every named one; "default":
+# the one given by -P/-c/-d/-t/-r).
+workload_specs() {
     local table name found line
     table=$(workload_table)
-    if [[ $WORKLOADS == all ]]; then
-        mapfile -t WORKLOAD_SPECS <<<"$table"
+    if [[ $1 == all ]]; then
+        echo "$table"
         return 0
     fi
-    for name in ${WORKLOADS//,/ }; do
+    for name in ${1//,/ }; do
+        if [[ $name == default ]]; then
+            echo "default $PIPELINE $CLIENTS $DATA_SIZE $TESTS $KEYSPACE"
+            continue
+        fi
         found=""
         while read -r line; do
             [[ ${line%% *} == "$name" ]] && found=$line
         done <<<"$table"
-        [[ -n $found ]] || die "unknown workload '$name' (known: $(awk '{ print $1 }' <<<"$table" | paste -sd, -), all)"
-        WORKLOAD_SPECS+=("$found")
+        [[ -n $found ]] || die "unknown workload '$name' (known: $(awk '{ print $1 }' <<<"$table" | paste -sd, -), all, default)"
+        echo "$found"
     done
+}
+
+# resolve_workloads: fill WORKLOAD_SPECS with one "name P c d tests keyspace"
+# line per workload to run.
+resolve_workloads() {
+    local specs
+    specs=$(workload_specs "${WORKLOADS:-default}")
+    mapfile -t WORKLOAD_SPECS <<<"$specs"
+}
+
+# spec_of WORKLOAD: that workload's spec line, from the ones being run.
+spec_of() {
+    local spec
+    for spec in "${WORKLOAD_SPECS[@]}" "${SWEEP_SPECS[@]}"; do
+        [[ ${spec%% *} == "$1" ]] && { echo "$spec"; return 0; }
+    done
+    return 1
 }
 
 # ------------------------------------------------------------- globals ---
 
 TMP_DIR=""
 # whitespace-separated rows:
-#   mode tool workload server round test ops p50_ms p99_ms cpu_s_per_mop
-# ("n/a" where a number is not known).
+#   mode tool workload server round test ops p50_ms p99_ms cpu_s_per_mop threads
+# ("n/a" where a number is not known); the CSV of --out, blank-separated.
 RESULTS=""
 WORKLOAD_SPECS=()
+SWEEP_SPECS=()
+SWEEP_THREADS=()
 SERVER_PIDS=()
 CHILD_PID="" # the benchmark currently running, if any
 USED_PORTS=()
@@ -272,7 +348,7 @@ check_tools() {
         fi
         ACTIVE_MODES+=("$mode")
     done
-    ((${#ACTIVE_MODES[@]})) || die "no mode left to run"
+    ((${#ACTIVE_MODES[@]} || ${#SWEEP_THREADS[@]})) || die "no mode left to run"
     case $MEMTIER in
     yes) have memtier_benchmark || die "--memtier yes but memtier_benchmark is not on PATH" ;;
     auto) if have memtier_benchmark; then MEMTIER=yes; else MEMTIER=no; fi ;;
@@ -306,8 +382,8 @@ resolve_redistill() {
 
 # --------------------------------------------------------------- servers ---
 
-# cpu_prefix MODE ROLE: print the command prefix (taskset ...) for a process
-# with ROLE server|client in MODE, one word per line.
+# pin_prefix MODE ROLE: print the command prefix (taskset ...) for a process
+# with ROLE server|client in MODE, one word per line. Only "pinned" pins.
 pin_prefix() {
     local mode=$1 role=$2
     [[ $mode == pinned ]] || return 0
@@ -318,9 +394,30 @@ pin_prefix() {
     fi
 }
 
+# redistill_threads MODE: Redistill's --threads in MODE (pinned, unpinned or
+# sweep-N).
+redistill_threads() {
+    case $1 in
+    pinned) echo "$THREADS_PINNED" ;;
+    unpinned) echo "$THREADS_UNPINNED" ;;
+    sweep-*) echo "${1#sweep-}" ;;
+    *) die "redistill_threads: unknown mode '$1'" ;;
+    esac
+}
+
+# server_threads NAME MODE: the threads column of a result row.
+server_threads() {
+    if [[ $1 == redistill && $REDISTILL_STYLE == redistill ]]; then
+        redistill_threads "$2"
+    else
+        echo n/a
+    fi
+}
+
 # start_server NAME MODE PORT_VAR: start server NAME (redistill|redis) for
-# MODE on a free port; stores the port in the variable named PORT_VAR and the
-# pid in <NAME>_PID.
+# MODE (pinned, unpinned or sweep-N, which is unpinned with N threads) on a
+# free port; stores the port in the variable named PORT_VAR (which must not
+# be one of the locals below, e.g. port) and the pid in <NAME>_PID.
 start_server() {
     local name=$1 mode=$2 port_var=$3
     local base prefix=() cmd=() port pid logfile dir
@@ -336,7 +433,7 @@ start_server() {
     if [[ $name == redistill ]]; then
         style=$REDISTILL_STYLE
         bin=$REDISTILL_CMD
-        if [[ $mode == pinned ]]; then threads=$THREADS_PINNED; else threads=$THREADS_UNPINNED; fi
+        threads=$(redistill_threads "$mode")
     fi
     if [[ $style == redistill ]]; then
         # An empty config file, so that the repo's redistill.toml is not used.
@@ -378,8 +475,8 @@ assert_alive() {
 
 # run_redis_benchmark MODE NAME PORT PID ROUND WORKLOAD PIPELINE CLIENTS
 # DATA_SIZE KEYSPACE TEST: one redis-benchmark run of one test; appends
-# "mode redis-benchmark workload name round TEST ops p50 p99 cpu" rows to
-# RESULTS.
+# "mode redis-benchmark workload name round TEST ops p50 p99 cpu threads"
+# rows to RESULTS.
 run_redis_benchmark() {
     local mode=$1 name=$2 port=$3 pid=$4 round=$5 workload=$6
     local pipeline=$7 clients=$8 data_size=$9 keyspace=${10} test=${11}
@@ -420,11 +517,12 @@ run_redis_benchmark() {
     fi
     # One test per run, so the server's CPU time belongs to it (a test such
     # as "mset" still yields one row; several rows share it evenly).
-    local nrows cpu row_test ops p50 p99
+    local nrows cpu row_test ops p50 p99 threads
     nrows=$(wc -l <<<"$rows")
     cpu=$(cpu_per_million "$((after - before))" "$((REQUESTS * nrows))")
+    threads=$(server_threads "$name" "$mode")
     while read -r row_test ops p50 p99; do
-        RESULTS+="$mode redis-benchmark $workload $name $round $row_test $ops $p50 $p99 $cpu"$'\n'
+        RESULTS+="$mode redis-benchmark $workload $name $round $row_test $ops $p50 $p99 $cpu $threads"$'\n'
         log "  $mode $workload round $round  $name  $row_test  $ops ops/s  p50 ${p50}ms  p99 ${p99}ms  cpu ${cpu}s/Mop"
     done <<<"$rows"
 }
@@ -474,33 +572,40 @@ run_memtier() {
     [[ -n $rows ]] || { tail -n 30 "$out" >&2; die "no results parsed from memtier_benchmark against $name"; }
     # CPU per million operations: the run's CPU time over the Totals rate x
     # test time (memtier's operation count is not exact, the rate is).
-    local test ops total cpu
+    local test ops total cpu threads
     total=$(awk '$1 == "Totals" { print $2 }' <<<"$rows")
     cpu=$(cpu_per_million "$((after - before))" "$(awk -v r="${total:-0}" -v t="$MEMTIER_TIME" 'BEGIN { printf "%d", r * t }')")
+    threads=$(server_threads "$name" "$mode")
     while read -r test ops; do
-        RESULTS+="$mode memtier memtier $name $round $test $ops n/a n/a $cpu"$'\n'
+        RESULTS+="$mode memtier memtier $name $round $test $ops n/a n/a $cpu $threads"$'\n'
         log "  $mode memtier round $round  $name  $test  $ops ops/s  cpu ${cpu}s/Mop"
     done <<<"$rows"
 }
 
-# run_workload MODE SPEC: one workload ("name P c d tests keyspace") against
-# both running servers, ROUNDS rounds, each test alternating Redistill, Redis.
+# run_workload SPEC TARGET...: one workload ("name P c d tests keyspace")
+# against running servers, each TARGET a "MODE NAME PORT PID" line: ROUNDS
+# rounds, and in each round every test runs against the TARGETs in turn
+# (Redistill, Redis, Redistill, Redis ... or the sweep's thread counts).
 run_workload() {
-    local mode=$1 workload pipeline clients data_size tests keyspace round test
-    read -r workload pipeline clients data_size tests keyspace <<<"$2"
+    local workload pipeline clients data_size tests keyspace round test target
+    local mode name port pid
+    read -r workload pipeline clients data_size tests keyspace <<<"$1"
+    shift
     log "workload $workload: -t $tests -P $pipeline -c $clients -d $data_size -r $keyspace -n $REQUESTS"
-    flush redistill "$RT_PORT"
-    flush redis "$RS_PORT"
-    if [[ ,$tests, == *,get,* && ,$tests, != *,set,* ]]; then
-        preload "$mode" redistill "$RT_PORT" "$data_size" "$keyspace"
-        preload "$mode" redis "$RS_PORT" "$data_size" "$keyspace"
-    fi
+    for target in "$@"; do
+        read -r mode name port pid <<<"$target"
+        flush "$name" "$port"
+        if [[ ,$tests, == *,get,* && ,$tests, != *,set,* ]]; then
+            preload "$mode" "$name" "$port" "$data_size" "$keyspace"
+        fi
+    done
     for ((round = 1; round <= ROUNDS; round++)); do
         for test in ${tests//,/ }; do
-            run_redis_benchmark "$mode" redistill "$RT_PORT" "$REDISTILL_PID" "$round" \
-                "$workload" "$pipeline" "$clients" "$data_size" "$keyspace" "$test"
-            run_redis_benchmark "$mode" redis "$RS_PORT" "$REDIS_PID" "$round" \
-                "$workload" "$pipeline" "$clients" "$data_size" "$keyspace" "$test"
+            for target in "$@"; do
+                read -r mode name port pid <<<"$target"
+                run_redis_benchmark "$mode" "$name" "$port" "$pid" "$round" \
+                    "$workload" "$pipeline" "$clients" "$data_size" "$keyspace" "$test"
+            done
         done
     done
 }
@@ -514,7 +619,7 @@ run_mode() {
     start_server redis "$mode" RS_PORT
 
     for spec in "${WORKLOAD_SPECS[@]}"; do
-        run_workload "$mode" "$spec"
+        run_workload "$spec" "$mode redistill $RT_PORT $REDISTILL_PID" "$mode redis $RS_PORT $REDIS_PID"
     done
     if [[ $MEMTIER == yes ]]; then
         for ((round = 1; round <= ROUNDS; round++)); do
@@ -525,6 +630,24 @@ run_mode() {
     stop_servers
 }
 
+# run_sweep: the thread sweep. One Redistill per thread count (mode sweep-N,
+# unpinned), all started up front; the sweep workloads run against them in
+# turn, as run_mode does with Redistill and Redis.
+run_sweep() {
+    local n spec targets=() SWEEP_PORT REDISTILL_PID
+    section "thread sweep: redistill --threads ${SWEEP_THREADS[*]}, unpinned"
+    [[ $REDISTILL_STYLE == redistill ]] ||
+        warn "REDISTILL_STYLE=$REDISTILL_STYLE: --threads is not passed, every sweep server is the same"
+    for n in "${SWEEP_THREADS[@]}"; do
+        start_server redistill "sweep-$n" SWEEP_PORT
+        targets+=("sweep-$n redistill $SWEEP_PORT $REDISTILL_PID")
+    done
+    for spec in "${SWEEP_SPECS[@]}"; do
+        run_workload "$spec" "${targets[@]}"
+    done
+    stop_servers
+}
+
 # -------------------------------------------------------------- report ---
 
 # Field numbers of RESULTS rows.
@@ -532,6 +655,9 @@ F_OPS=7
 F_P50=8
 F_P99=9
 F_CPU=10
+# The thread sweep's bar: ops per server CPU-second with 2 threads at least
+# this percentage of 1 thread's.
+SWEEP_BAR=85
 
 # values MODE TOOL WORKLOAD SERVER TEST FIELD: that combination's numbers in
 # FIELD, in round order (unknown ones left out).
@@ -545,27 +671,32 @@ med() {
     values "$@" | median
 }
 
-# table_header MODE TOOL WORKLOAD: the lines that say what a table measured.
-table_header() {
-    local mode=$1 tool=$2 workload=$3 threads spec params
+# workload_params TOOL WORKLOAD: one line with the load generator's
+# parameters.
+workload_params() {
+    local tool=$1 workload=$2 params
     local name pipeline clients data_size tests keyspace
-    if [[ $mode == pinned ]]; then threads=$THREADS_PINNED; else threads=$THREADS_UNPINNED; fi
     if [[ $tool == redis-benchmark ]]; then
-        for spec in "${WORKLOAD_SPECS[@]}"; do
-            [[ ${spec%% *} == "$workload" ]] && read -r name pipeline clients data_size tests keyspace <<<"$spec"
-        done
+        read -r name pipeline clients data_size tests keyspace <<<"$(spec_of "$workload")"
         params="redis-benchmark -t $tests -n $REQUESTS -P $pipeline -c $clients -d $data_size -r $keyspace"
         params+=" (one run per test)"
         [[ $workload == get-heavy ]] && params+="; keys preloaded; GET-only stands in for a GET-heavy mix"
     else
         params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
     fi
+    echo "$params; median of $ROUNDS round(s)"
+}
+
+# table_header MODE TOOL WORKLOAD: the lines that say what a table measured.
+table_header() {
+    local mode=$1 tool=$2 workload=$3 threads
+    threads=$(redistill_threads "$mode")
     if [[ $mode == pinned ]]; then
         echo "servers on CPU $SERVER_CPUS, load generator on CPU $CLIENT_CPUS; redistill --threads $threads"
     else
         echo "no CPU pinning; redistill --threads $threads"
     fi
-    echo "$params; median of $ROUNDS round(s)"
+    workload_params "$tool" "$workload"
 }
 
 # print_table MODE TOOL WORKLOAD: plain-text table.
@@ -622,7 +753,8 @@ markdown_table() {
     done <<<"$tests"
 }
 
-# each_table FUNCTION: call FUNCTION MODE TOOL WORKLOAD for every table.
+# each_table FUNCTION SWEEP_FUNCTION: call FUNCTION MODE TOOL WORKLOAD for
+# every table of the modes, then SWEEP_FUNCTION WORKLOAD for every sweep table.
 each_table() {
     local mode spec
     for mode in "${ACTIVE_MODES[@]}"; do
@@ -631,6 +763,115 @@ each_table() {
         done
         "$1" "$mode" memtier memtier
     done
+    for spec in "${SWEEP_SPECS[@]}"; do
+        "$2" "${spec%% *}"
+    done
+}
+
+# percent A B: A/B as a percentage with 1 decimal and a % sign ("n/a" when
+# either is missing or B is 0).
+percent() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+        else printf "%.1f%%\n", 100 * a / b
+    }'
+}
+
+# ops_per_cpu_second MODE WORKLOAD TEST: Redistill's operations per server
+# CPU-second: the median over rounds of 10^6 / CPU s/Mop, no decimals (rounds
+# whose CPU time was too short to measure are left out; "n/a" if all were).
+ops_per_cpu_second() {
+    values "$1" redis-benchmark "$2" redistill "$3" $F_CPU |
+        awk '$1 > 0 { printf "%.3f\n", 1e6 / $1 }' | median |
+        awk '$1 == "n/a" { print; next } { printf "%.0f\n", $1 }'
+}
+
+# sweep_rows WORKLOAD: the thread sweep's figures, one line per test and
+# thread count: test threads ops/s cpu_s_per_mop ops_per_cpu_s efficiency,
+# efficiency being ops_per_cpu_s as a percentage of the lowest thread count's.
+sweep_rows() {
+    local workload=$1 tests test n opcs base
+    tests=$(awk -v w="$workload" '$1 ~ /^sweep-/ && $2 == "redis-benchmark" && $3 == w && !seen[$6]++ { print $6 }' <<<"$RESULTS")
+    [[ -n $tests ]] || return 0
+    while read -r test; do
+        base=""
+        for n in "${SWEEP_THREADS[@]}"; do
+            opcs=$(ops_per_cpu_second "sweep-$n" "$workload" "$test")
+            base=${base:-$opcs}
+            echo "$test $n $(med "sweep-$n" redis-benchmark "$workload" redistill "$test" $F_OPS)" \
+                "$(med "sweep-$n" redis-benchmark "$workload" redistill "$test" $F_CPU)" \
+                "$opcs $(percent "$opcs" "$base")"
+        done
+    done <<<"$tests"
+}
+
+# sweep_verdict ROWS: with 1 and 2 threads in the sweep, the line that says
+# per test whether 2 threads reach SWEEP_BAR% of 1 thread's ops/CPU-s.
+sweep_verdict() {
+    [[ ${SWEEP_THREADS[0]} == 1 && " ${SWEEP_THREADS[*]} " == *" 2 "* ]] || return 0
+    awk -v bar="$SWEEP_BAR" '
+        $2 == 2 {
+            v = $6; sub(/%$/, "", v)
+            verdict = (v == "n/a") ? "" : (v + 0 >= bar ? " (met)" : " (not met)")
+            s = s sep $1 " " $6 verdict; sep = ", "
+        }
+        END { if (s != "") print "bar: ops/CPU-s with 2 threads >= " bar "% of 1 thread: " s }' <<<"$1"
+}
+
+# sweep_header WORKLOAD: the lines that say what a sweep table measured.
+sweep_header() {
+    echo "no CPU pinning; redistill only, --threads $(IFS=,; echo "${SWEEP_THREADS[*]}"): one server per thread count, side by side, runs alternating"
+    workload_params redis-benchmark "$1"
+    echo "ops/CPU-s: operations per server CPU-second (median over rounds of 10^6 / CPU s/Mop); efficiency: ops/CPU-s as % of the ${SWEEP_THREADS[0]}-thread figure"
+    echo "CPU time is counted in clock ticks: one tick is $(cpu_per_million 1 "$REQUESTS") s/Mop at -n $REQUESTS"
+}
+
+# print_sweep_table WORKLOAD: plain-text table of the thread sweep.
+print_sweep_table() {
+    local workload=$1 rows test n ops cpu opcs eff
+    rows=$(sweep_rows "$workload")
+    [[ -n $rows ]] || return 0
+    echo
+    echo "### thread sweep / redis-benchmark / $workload"
+    sweep_header "$workload"
+    echo
+    printf '%-12s %7s %15s %10s %12s %10s\n' test threads "ops/s" "CPU s/Mop" "ops/CPU-s" efficiency
+    printf '%-12s %7s %15s %10s %12s %10s\n' ---- ------- ----- --------- --------- ----------
+    while read -r test n ops cpu opcs eff; do
+        printf '%-12s %7s %15s %10s %12s %10s\n' "$test" "$n" "$ops" "$cpu" "$opcs" "$eff"
+    done <<<"$rows"
+    sweep_verdict "$rows"
+    echo
+    echo "per round (ops/s; CPU s/Mop):"
+    local last=""
+    while read -r test n _; do
+        printf '  %-12s %3s thr: %s; %s\n' "$([[ $test != "$last" ]] && echo "$test")" "$n" \
+            "$(values "sweep-$n" redis-benchmark "$workload" redistill "$test" $F_OPS | paste -sd' ')" \
+            "$(values "sweep-$n" redis-benchmark "$workload" redistill "$test" $F_CPU | paste -sd' ')"
+        last=$test
+    done <<<"$rows"
+}
+
+# markdown_sweep_table WORKLOAD: the same table in Markdown.
+markdown_sweep_table() {
+    local workload=$1 rows test n ops cpu opcs eff verdict
+    rows=$(sweep_rows "$workload")
+    [[ -n $rows ]] || return 0
+    echo
+    echo "### thread sweep / redis-benchmark / $workload"
+    echo
+    sweep_header "$workload" | sed 's/$/  /'
+    echo
+    echo "| test | threads | ops/s | CPU s/Mop | ops per CPU-second | efficiency |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    while read -r test n ops cpu opcs eff; do
+        echo "| $test | $n | $ops | $cpu | $opcs | $eff |"
+    done <<<"$rows"
+    verdict=$(sweep_verdict "$rows")
+    if [[ -n $verdict ]]; then
+        echo
+        echo "$verdict"
+    fi
 }
 
 host_lines() {
@@ -643,10 +884,10 @@ report() {
     section "results" 2>&1
     host_lines
     echo "CPU s/Mop: server CPU seconds (user+system, all threads) per million operations"
-    each_table print_table
+    each_table print_table print_sweep_table
     if [[ -n $RESULTS_OUT ]]; then
         {
-            echo "mode,tool,workload,server,round,test,ops_per_sec,p50_ms,p99_ms,cpu_s_per_mop"
+            echo "mode,tool,workload,server,round,test,ops_per_sec,p50_ms,p99_ms,cpu_s_per_mop,threads"
             awk 'NF { $1 = $1; gsub(/ /, ","); print }' <<<"$RESULTS"
         } >"$RESULTS_OUT"
         log "raw results written to $RESULTS_OUT"
@@ -663,7 +904,11 @@ report() {
             echo "Latencies are redis-benchmark's p50/p99 in milliseconds. CPU s/Mop is the"
             echo "server process's CPU time (user+system, all threads, from /proc/PID/stat)"
             echo "per million operations: lower is cheaper."
-            each_table markdown_table
+            if ((${#SWEEP_THREADS[@]})); then
+                echo "The thread sweep runs Redistill alone with each --threads count; its"
+                echo "efficiency is operations per server CPU-second relative to the fewest threads."
+            fi
+            each_table markdown_table markdown_sweep_table
         } >"$MARKDOWN_OUT"
         log "markdown tables written to $MARKDOWN_OUT"
     fi
@@ -681,12 +926,16 @@ main() {
     resolve_redistill
     TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")
     log "modes: ${ACTIVE_MODES[*]}; rounds: $ROUNDS; requests: $REQUESTS; memtier: $MEMTIER"
-    log "workloads: $(printf '%s\n' "${WORKLOAD_SPECS[@]}" | awk '{ print $1 }' | paste -sd' ' -)"
+    ((${#ACTIVE_MODES[@]} == 0)) || log "workloads: $(printf '%s\n' "${WORKLOAD_SPECS[@]}" | awk '{ print $1 }' | paste -sd' ' -)"
+    if ((${#SWEEP_THREADS[@]})); then
+        log "thread sweep: --threads ${SWEEP_THREADS[*]}; workloads: $(printf '%s\n' "${SWEEP_SPECS[@]}" | awk '{ print $1 }' | paste -sd' ' -)"
+    fi
 
     local mode
     for mode in "${ACTIVE_MODES[@]}"; do
         run_mode "$mode"
     done
+    ((${#SWEEP_THREADS[@]} == 0)) || run_sweep
     report
 }
 
