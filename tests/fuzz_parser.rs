@@ -35,7 +35,7 @@ mod common;
 
 use common::rng::Rng;
 use proptest::prelude::*;
-use redistill::protocol::{Limits, Parsed, Parser, ProtocolError};
+use redistill::protocol::{peek_key, Limits, Parsed, Parser, ProtocolError};
 
 const MAX_BULK: u64 = 512 * 1024 * 1024;
 const AUTHED: Limits = Limits { max_bulk_len: MAX_BULK, authenticated: true };
@@ -325,6 +325,25 @@ proptest! {
         prop_assert_eq!(&whole(&input, AUTHED), &expected);
         let cuts = resolve(&cuts, input.len());
         prop_assert_eq!(&feed(&input, &cuts, AUTHED, compact), &expected, "cuts {:?}", cuts);
+    }
+
+    /// The connection's look-ahead (`peek_key`, which picks keys to
+    /// prefetch) never panics, and whenever it answers, the parser proper
+    /// agrees: a command of that length whose second argument is that key.
+    #[test]
+    fn peek_key_agrees_with_the_parser(
+        input in prop_oneof![soup(), prop::collection::vec(frame(), 1..4).prop_map(|f| f.iter().flat_map(Frame::bytes).collect())],
+    ) {
+        if let Some((len, key)) = peek_key(&input) {
+            let mut parser = Parser::new();
+            match parser.parse(&input, AUTHED) {
+                Parsed::Command(parsed) => {
+                    prop_assert_eq!(parsed, len);
+                    prop_assert_eq!(parser.args(&input).get(1), key);
+                }
+                other => prop_assert!(false, "peek_key said {len} bytes, the parser {other:?}"),
+            }
+        }
     }
 
     /// A truncated valid pipeline: the complete frames come out, the rest

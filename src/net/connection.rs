@@ -24,7 +24,7 @@ use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
 use crate::commands::{self, transactions, Ctx, Session};
 use crate::metrics::WorkerStats;
-use crate::protocol::{Limits, Parsed, Parser, ReplyBuffer};
+use crate::protocol::{peek_key, Limits, Parsed, Parser, ReplyBuffer};
 use crate::server::{Gate, Server};
 
 /// Replies waiting beyond this stop the connection's command execution.
@@ -33,6 +33,9 @@ pub const HIGH_WATER: usize = 1024 * 1024;
 /// Replies held back while more of the client's pipeline is being read
 /// (see `replies_can_wait`); past this they go out at once.
 const HOLD_REPLIES_UP_TO: usize = 64 * 1024;
+
+/// Pipelined commands whose keys are prefetched before they run.
+const PREFETCH_AHEAD: usize = 16;
 
 /// Reads per `drive` call before yielding to other connections.
 const MAX_ROUNDS: usize = 16;
@@ -203,6 +206,7 @@ impl Connection {
         let mut executed = 0;
         let mut more = false;
         let mut gate = None;
+        self.prefetch_keys(env);
         while self.start < self.end && self.closing.is_none() {
             if executed == config.batch_size || self.out.pending() > HIGH_WATER {
                 more = true;
@@ -250,6 +254,25 @@ impl Connection {
             self.end = 0;
         }
         more
+    }
+
+    /// Prefetch the keys of the next [`PREFETCH_AHEAD`] pipelined commands
+    /// in the buffer, so that their memory loads overlap. A lone command has
+    /// nothing to overlap with and is left alone.
+    fn prefetch_keys(&self, env: &Env<'_>) {
+        let mut pending = &self.input[self.start..self.end];
+        let Some((first_len, first_key)) = peek_key(pending) else { return };
+        if first_len == pending.len() {
+            return;
+        }
+        let table = env.server.store.db(self.session.db);
+        table.prefetch(first_key);
+        pending = &pending[first_len..];
+        for _ in 1..PREFETCH_AHEAD {
+            let Some((len, key)) = peek_key(pending) else { break };
+            table.prefetch(key);
+            pending = &pending[len..];
+        }
     }
 
     /// Write pending replies. Returns a status if the connection must stop

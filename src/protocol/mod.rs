@@ -4,5 +4,5 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{Args, Limits, Parsed, Parser, ProtocolError};
+pub use parse::{peek_key, Args, Limits, Parsed, Parser, ProtocolError};
 pub use reply::{Protocol, ReplyBuffer};

@@ -330,6 +330,38 @@ fn short_count(rest: &[u8]) -> Option<(i64, usize)> {
     (digits > 0 && !leading_zero && terminated).then_some((value, digits + 2))
 }
 
+/// Most arguments a frame may have for [`peek_key`] to walk it.
+const PEEK_MAX_ARGS: i64 = 8;
+
+/// A look at the complete multibulk frame at the start of `buf` without
+/// parsing it for real: its length and its second argument, which is the
+/// key of almost every data command. It serves only as a hint (the store
+/// prefetches that key while earlier commands run), so it gives up (None)
+/// on anything but the plain form clients send: an incomplete frame, an
+/// inline command, one argument or more than [`PEEK_MAX_ARGS`], a header
+/// off the fast path. The parser proper still judges every frame.
+pub fn peek_key(buf: &[u8]) -> Option<(usize, &[u8])> {
+    let (count, len) = short_count(buf.strip_prefix(b"*")?)?;
+    if !(2..=PEEK_MAX_ARGS).contains(&count) {
+        return None;
+    }
+    let mut at = 1 + len;
+    let mut key: &[u8] = &[];
+    for index in 0..count {
+        let (bulk_len, len) = short_count(buf.get(at..)?.strip_prefix(b"$")?)?;
+        let start = at + 1 + len;
+        let end = start.checked_add(usize::try_from(bulk_len).ok()?)?;
+        if buf.get(end..end.checked_add(2)?)? != b"\r\n" {
+            return None;
+        }
+        if index == 1 {
+            key = &buf[start..end];
+        }
+        at = end + 2;
+    }
+    Some((at, key))
+}
+
 /// Strict base-10 integer parse with Redis's `string2ll` rules: optional `-`,
 /// no `+`, no leading zeros, no spaces, must fit in 64 bits.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
@@ -496,6 +528,25 @@ mod tests {
             [&b"9999999999999999999\r\n"[..], b"01\r\n", b"-1\r\n", b"12", b"12\r", b"1\n", b"\r\n", b"1x\r\n"];
         for header in general {
             assert_eq!(short_count(header), None, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn peek_key_walks_plain_frames_only() {
+        let pipeline = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$0\r\n\r\n";
+        assert_eq!(peek_key(pipeline), Some((20, &b"k"[..])));
+        assert_eq!(peek_key(&pipeline[20..]), Some((27, &b"k2"[..])));
+        let gives_up: [&[u8]; 7] = [
+            b"GET k\r\n",                      // inline
+            b"*1\r\n$4\r\nPING\r\n",           // no key
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk",     // incomplete
+            b"*2\r\n$3\r\nGET\r\n$1\r\nkXX",   // bad terminator
+            b"*2\r\n$3\r\nGET\r\n$-1\r\n",     // off the fast path
+            b"*9\r\n$3\r\nDEL\r\n$1\r\nk\r\n", // too many arguments
+            b"",
+        ];
+        for frame in gives_up {
+            assert_eq!(peek_key(frame), None, "{:?}", String::from_utf8_lossy(frame));
         }
     }
 

@@ -181,6 +181,19 @@ impl Table {
         f(Some(EntryRef { record, log: &data.log, loc }))
     }
 
+    /// Start loading the record `key` probably lives in, for a command
+    /// that will look it up soon: pipelined commands prefetch their keys
+    /// first so the cache misses overlap instead of stalling one by one.
+    /// A hint only: it takes the first index slot whose tag matches, and
+    /// skips a shard that is write-locked rather than wait.
+    pub fn prefetch(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
+        if let Some(slot) = data.index.find(hash, |_| true) {
+            data.log.prefetch(slot.load(Ordering::Relaxed));
+        }
+    }
+
     /// Look at several keys at one instant: the shards holding them are
     /// read-locked together (in ascending order, like
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
