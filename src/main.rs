@@ -52,6 +52,7 @@ fn main() -> ExitCode {
 fn run(loaded: config::Loaded) -> Result<(), String> {
     let source = loaded.source.as_ref().map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
     let server = Arc::new(Server::new(loaded.config));
+    redistill::clock::calibrate_command_clock();
     if let Some(path) = loaded.source {
         server.set_config_path(path);
     }

@@ -316,9 +316,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
-    let started = crate::clock::monotonic_ns();
+    let started = crate::clock::command_ticks();
     (command.run)(ctx, args);
-    let elapsed_ns = crate::clock::monotonic_ns().saturating_sub(started);
+    let elapsed_ns = crate::clock::ticks_to_ns(crate::clock::command_ticks().saturating_sub(started));
     ctx.server.slowlog.record(elapsed_ns, args, || {
         let names = ctx.session.client.names();
         let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
