@@ -359,6 +359,14 @@ impl Log {
         }
     }
 
+    fn fifo(&self, queue: Queue) -> &Fifo {
+        &self.fifos[queue as usize]
+    }
+
+    fn fifo_mut(&mut self, queue: Queue) -> &mut Fifo {
+        &mut self.fifos[queue as usize]
+    }
+
     fn jumbo_threshold(&self) -> usize {
         JUMBO_RECORD.min(self.segment_size / 4)
     }
@@ -418,12 +426,12 @@ impl Log {
             let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), queue, live: len })?;
             return Ok(loc(id, 0));
         }
-        let id = match self.fifos[queue as usize].head {
+        let id = match self.fifo(queue).head {
             Some(id) if self.head_room(id) >= len => id,
             _ => {
                 let storage = Storage::Regular(Vec::with_capacity(self.new_segment_capacity()));
                 let id = self.add_segment(Segment { storage, queue, live: 0 })?;
-                self.fifos[queue as usize].head = Some(id);
+                self.fifo_mut(queue).head = Some(id);
                 id
             }
         };
@@ -435,7 +443,7 @@ impl Log {
         encode(data, key, value, expires_at);
         segment.live += len;
         self.footprint += grown;
-        self.fifos[queue as usize].footprint += grown;
+        self.fifo_mut(queue).footprint += grown;
         Ok(loc(id, offset))
     }
 
@@ -463,7 +471,7 @@ impl Log {
             }
             None => return Err(LogFull),
         };
-        let fifo = &mut self.fifos[segment.queue as usize];
+        let fifo = self.fifo_mut(segment.queue);
         fifo.footprint += segment.footprint();
         fifo.order.push_back(id);
         self.footprint += segment.footprint();
@@ -520,7 +528,7 @@ impl Log {
         }
         segment.live -= len;
         let (empty, queue) = (segment.live == 0, segment.queue);
-        if empty && self.fifos[queue as usize].head != Some(id) {
+        if empty && self.fifo(queue).head != Some(id) {
             self.release(id);
         }
     }
@@ -528,7 +536,7 @@ impl Log {
     fn release(&mut self, id: usize) -> Option<Segment> {
         let segment = self.segments[id].take()?;
         self.footprint -= segment.footprint();
-        let fifo = &mut self.fifos[segment.queue as usize];
+        let fifo = self.fifo_mut(segment.queue);
         fifo.footprint -= segment.footprint();
         fifo.order.retain(|&s| s != id);
         if fifo.head == Some(id) {
@@ -542,7 +550,7 @@ impl Log {
     /// readable through the returned segment; the caller moves or drops
     /// each one.
     pub fn take_oldest(&mut self, queue: Queue) -> Option<(usize, Segment)> {
-        let id = *self.fifos[queue as usize].order.front()?;
+        let id = *self.fifo(queue).order.front()?;
         self.release(id).map(|segment| (id, segment))
     }
 
@@ -564,13 +572,13 @@ impl Log {
 
     /// Bytes held by the segments of `queue`.
     pub fn queue_footprint(&self, queue: Queue) -> usize {
-        self.fifos[queue as usize].footprint
+        self.fifo(queue).footprint
     }
 
     /// Bytes written in the segments of `queue` that belong to live
     /// records and to dead ones (reclaimable by compaction).
     pub fn live_and_dead_bytes(&self, queue: Queue) -> (usize, usize) {
-        let order = &self.fifos[queue as usize].order;
+        let order = &self.fifo(queue).order;
         order
             .iter()
             .map(|&id| self.segment(id))
@@ -660,8 +668,7 @@ mod tests {
             log.kill(l);
         }
         assert!(log.footprint() < before, "a fully dead segment goes back to the allocator");
-        let live: usize =
-            log.fifos[Queue::Main as usize].order.iter().map(|&id| log.segment(id).records().count()).sum();
+        let live: usize = log.fifo(Queue::Main).order.iter().map(|&id| log.segment(id).records().count()).sum();
         assert_eq!(live, 100);
     }
 
