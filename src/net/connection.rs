@@ -257,21 +257,27 @@ impl Connection {
     }
 
     /// Prefetch the keys of the next [`PREFETCH_AHEAD`] pipelined commands
-    /// in the buffer, so that their memory loads overlap. A lone command has
-    /// nothing to overlap with and is left alone.
+    /// in the buffer, in two passes (index lines, then records; see
+    /// `store/prefetch.rs`), so that their memory loads overlap. A lone
+    /// command has nothing to overlap with and is left alone.
     fn prefetch_keys(&self, env: &Env<'_>) {
         let mut pending = &self.input[self.start..self.end];
-        let Some((first_len, first_key)) = peek_key(pending) else { return };
+        let Some((first_len, _)) = peek_key(pending) else { return };
         if first_len == pending.len() {
             return;
         }
         let table = env.server.store.db(self.session.db);
-        table.prefetch(first_key);
-        pending = &pending[first_len..];
-        for _ in 1..PREFETCH_AHEAD {
+        let mut hashes = [0u64; PREFETCH_AHEAD];
+        let mut count = 0;
+        while count < PREFETCH_AHEAD {
             let Some((len, key)) = peek_key(pending) else { break };
-            table.prefetch(key);
+            hashes[count] = table.hash(key);
+            table.prefetch_index(hashes[count]);
+            count += 1;
             pending = &pending[len..];
+        }
+        for &hash in &hashes[..count] {
+            table.prefetch_record(hash);
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod evict;
 pub mod expiry;
 pub mod ghost;
+pub mod prefetch;
 pub mod segment;
 pub mod table;
 pub mod watch;

@@ -30,6 +30,8 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::prefetch::prefetch_lines;
+
 /// Largest capacity of a regular segment (offsets are 16 bits).
 pub const SEGMENT_SIZE: usize = 64 * 1024;
 
@@ -78,22 +80,6 @@ pub fn loc(segment: usize, offset: usize) -> Loc {
 /// Cache lines [`Log::prefetch`] asks for: a small record's header, key
 /// and the start of its value.
 const PREFETCH_LINES: usize = 4;
-const CACHE_LINE: usize = 64;
-
-/// Hint the CPU to load the first `lines` cache lines of `bytes`.
-#[inline]
-fn prefetch_lines(bytes: &[u8], lines: usize) {
-    for line in bytes.chunks(CACHE_LINE).take(lines) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint: it never faults and changes
-        // nothing a program can observe, and `line` is a live slice.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = line;
-    }
-}
 
 fn split(loc: Loc) -> (usize, usize) {
     (((loc & LOC_MASK) >> 16) as usize, (loc & 0xffff) as usize)

@@ -24,6 +24,7 @@ use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use super::ghost::Ghost;
+use super::prefetch::IndexAddress;
 use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
 use super::Pressure;
@@ -47,7 +48,8 @@ pub fn with_frequency(loc: Loc, freq: u32) -> u32 {
 const INDEX_SLOT_BYTES: usize = std::mem::size_of::<AtomicU32>() + 1;
 
 /// Per-shard counters, written only under the shard's write lock and read
-/// without it by INFO and DBSIZE.
+/// without it by INFO and DBSIZE; and, for the same reason kept outside
+/// the lock, where the shard's index lives (read by the prefetch pass).
 #[derive(Default)]
 pub(crate) struct ShardStats {
     keys: AtomicUsize,
@@ -55,6 +57,7 @@ pub(crate) struct ShardStats {
     memory: AtomicUsize,
     pub(crate) expired: AtomicU64,
     pub(crate) evicted: AtomicU64,
+    index_address: IndexAddress,
 }
 
 impl ShardStats {
@@ -181,13 +184,18 @@ impl Table {
         f(Some(EntryRef { record, log: &data.log, loc }))
     }
 
-    /// Start loading the record `key` probably lives in, for a command
-    /// that will look it up soon: pipelined commands prefetch their keys
-    /// first so the cache misses overlap instead of stalling one by one.
-    /// A hint only: it takes the first index slot whose tag matches, and
-    /// skips a shard that is write-locked rather than wait.
-    pub fn prefetch(&self, key: &[u8]) {
-        let hash = self.hash(key);
+    /// First prefetch pass for a key a command will look up soon (see
+    /// `store/prefetch.rs`): ask for the index lines its lookup reads,
+    /// without taking the shard's lock.
+    pub fn prefetch_index(&self, hash: u64) {
+        self.shards[self.shard_of(hash)].stats.index_address.prefetch(hash);
+    }
+
+    /// Second pass: find the key's index slot (its lines asked for by
+    /// [`Table::prefetch_index`]) and ask for the record it points at. A
+    /// hint only: it takes the first slot whose tag matches, and skips a
+    /// shard that is write-locked rather than wait.
+    pub fn prefetch_record(&self, hash: u64) {
         let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
         if let Some(slot) = data.index.find(hash, |_| true) {
             data.log.prefetch(slot.load(Ordering::Relaxed));
@@ -449,17 +457,20 @@ impl ShardGuard<'_> {
         }
     }
 
-    /// Keep the shard's memory counter in step with its contents.
+    /// Keep the shard's memory counter (and its index's address) in step
+    /// with its contents.
     pub(crate) fn publish_memory(&self) {
         let data = &self.data;
         let bytes = data.log.footprint() + data.index.capacity() * INDEX_SLOT_BYTES + data.ghost.footprint();
         self.stats.memory.store(bytes, Ordering::Relaxed);
+        self.stats.index_address.publish(&data.index);
     }
 
     fn take_all(&mut self) -> ShardData {
         store_relaxed(&self.stats.keys, 0);
         store_relaxed(&self.stats.expires, 0);
         store_relaxed(&self.stats.memory, 0);
+        self.stats.index_address.clear();
         let index = std::mem::take(&mut self.data.index);
         let ghost = std::mem::take(&mut self.data.ghost);
         ShardData { index, log: self.data.log.take(), ghost }
