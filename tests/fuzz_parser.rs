@@ -12,7 +12,9 @@
 //!     cut anywhere yields exactly the commands it encodes;
 //!   - the heap the parser holds never exceeds a small multiple of the bytes
 //!     received, whatever lengths the input declares (measured with
-//!     jemalloc's per-thread allocation counters).
+//!     jemalloc's per-thread allocation counters);
+//!   - `peek_key`, the look-ahead that picks keys to prefetch, agrees with
+//!     the parser whenever it answers (the long run checks this too).
 //! * corpus replay, run by `cargo test`: every file in `fuzz/corpus/resp/`
 //!   (real client traffic, see `fuzz/README.md`) parses cleanly, and gives the
 //!   same commands when cut at every single byte offset and when fed one byte
@@ -334,16 +336,7 @@ proptest! {
     fn peek_key_agrees_with_the_parser(
         input in prop_oneof![soup(), prop::collection::vec(frame(), 1..4).prop_map(|f| f.iter().flat_map(Frame::bytes).collect())],
     ) {
-        if let Some((len, key)) = peek_key(&input) {
-            let mut parser = Parser::new();
-            match parser.parse(&input, AUTHED) {
-                Parsed::Command(parsed) => {
-                    prop_assert_eq!(parsed, len);
-                    prop_assert_eq!(parser.args(&input).get(1), key);
-                }
-                other => prop_assert!(false, "peek_key said {len} bytes, the parser {other:?}"),
-            }
-        }
+        check_peek_key(&input);
     }
 
     /// A truncated valid pipeline: the complete frames come out, the rest
@@ -592,6 +585,23 @@ fn check_one(input: &[u8], cuts: &[usize], limits: Limits, compact: bool) {
     let one = whole(input, limits);
     let split = feed(input, cuts, limits, compact);
     assert_eq!(split, one, "split feed differs from one read");
+    check_peek_key(input);
+}
+
+/// The connection's look-ahead (`peek_key`, which picks keys to prefetch)
+/// never panics, and whenever it answers, the parser proper agrees: a
+/// command of that length whose second argument is that key.
+fn check_peek_key(input: &[u8]) {
+    if let Some((len, key)) = peek_key(input) {
+        let mut parser = Parser::new();
+        match parser.parse(input, AUTHED) {
+            Parsed::Command(parsed) => {
+                assert_eq!(parsed, len, "peek_key's frame length");
+                assert_eq!(parser.args(input).get(1), key, "peek_key's key");
+            }
+            other => panic!("peek_key said {len} bytes, the parser {other:?}"),
+        }
+    }
 }
 
 fn save_artifact(input: &[u8], cuts: &[usize], limits: Limits) -> PathBuf {
