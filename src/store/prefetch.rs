@@ -101,11 +101,10 @@ impl IndexAddress {
         prefetch_address(base.wrapping_sub((bucket + 1).wrapping_mul(SLOT)));
     }
 
+    /// The bucket a probe for `hash` starts at.
     #[cfg(test)]
-    fn bucket_address(&self, hash: u64) -> (usize, usize) {
-        let base = self.base.load(Ordering::Relaxed);
-        let mask = self.mask.load(Ordering::Relaxed);
-        (base - ((hash as usize & mask) + 1) * SLOT, hash as usize & mask)
+    fn probe_start(&self, hash: u64) -> usize {
+        hash as usize & self.mask.load(Ordering::Relaxed)
     }
 }
 
@@ -132,7 +131,7 @@ mod tests {
         for n in 0..10_000u32 {
             let found = index.find_bucket_index(hash(n), |slot| slot.load(Ordering::Relaxed) == n).unwrap();
             let slot = index.get_bucket(found).unwrap() as *const AtomicU32 as usize;
-            let (_, start) = address.bucket_address(hash(n));
+            let start = address.probe_start(hash(n));
             let base = address.base.load(Ordering::Relaxed);
             assert_eq!(slot, base - (found + 1) * SLOT, "slot {found} is not where the layout says");
             if (found + buckets - start) % buckets < 16 {
