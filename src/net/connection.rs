@@ -262,19 +262,19 @@ impl Connection {
     /// command has nothing to overlap with and is left alone.
     fn prefetch_keys(&self, env: &Env<'_>) {
         let mut pending = &self.input[self.start..self.end];
-        let Some((first_len, _)) = peek_key(pending) else { return };
-        if first_len == pending.len() {
+        let mut frame = peek_key(pending);
+        if frame.is_none_or(|(len, _)| len == pending.len()) {
             return;
         }
         let table = env.server.store.db(self.session.db);
         let mut hashes = [0u64; PREFETCH_AHEAD];
         let mut count = 0;
-        while count < PREFETCH_AHEAD {
-            let Some((len, key)) = peek_key(pending) else { break };
+        while let Some((len, key)) = frame {
             hashes[count] = table.hash(key);
             table.prefetch_index(hashes[count]);
             count += 1;
             pending = &pending[len..];
+            frame = if count < PREFETCH_AHEAD { peek_key(pending) } else { None };
         }
         for &hash in &hashes[..count] {
             table.prefetch_record(hash);

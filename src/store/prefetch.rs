@@ -76,6 +76,12 @@ impl IndexAddress {
         if self.mask.load(Ordering::Relaxed) == mask && self.base.load(Ordering::Relaxed) != 0 {
             return;
         }
+        if index.is_empty() {
+            // No occupied bucket to measure from: not worth a scan of
+            // every bucket on each write to an emptied shard.
+            self.clear();
+            return;
+        }
         let base = (0..index.num_buckets())
             .find_map(|i| index.get_bucket(i).map(|slot| slot as *const AtomicU32 as usize + (i + 1) * SLOT))
             .unwrap_or(0);
