@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::clock;
-use crate::config::EvictionPolicy;
+use crate::store::EvictionPolicy;
 use crate::server::Server;
 use crate::store::expiry::{self, ShardCursor};
 

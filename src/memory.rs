@@ -74,6 +74,23 @@ pub fn peak() -> u64 {
     PEAK.load(Ordering::Relaxed)
 }
 
+/// The bytes jemalloc really reserves for an allocation of `bytes` (its
+/// size class), so that collections can count their memory exactly
+/// rather than by the sizes they asked for.
+pub fn size_class(bytes: usize) -> usize {
+    if bytes == 0 {
+        return 0;
+    }
+    // SAFETY: nallocx only computes a size class; it touches no memory
+    // and accepts any size (0 is answered above, where it is undefined).
+    let class = unsafe { tikv_jemalloc_sys::nallocx(bytes, 0) };
+    if class == 0 {
+        bytes
+    } else {
+        class
+    }
+}
+
 /// Return all unused dirty pages to the operating system now.
 pub fn purge() {
     // "arena.<MALLCTL_ARENAS_ALL>.purge"; 4096 is MALLCTL_ARENAS_ALL.

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
+use crate::store::hash::PackLimits;
 use crate::store::{Pressure, Store};
 
 /// Version reported to clients as `redis_version`: clients switch features
@@ -239,6 +240,9 @@ pub struct LiveSettings {
     pressure: Arc<Pressure>,
     timeout: AtomicU64,
     password: RwLock<Option<String>>,
+    /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
+    hash_pack_entries: AtomicUsize,
+    hash_pack_value: AtomicUsize,
 }
 
 impl LiveSettings {
@@ -248,6 +252,8 @@ impl LiveSettings {
             pressure,
             timeout: AtomicU64::new(config.server.timeout),
             password: RwLock::new(config.security.password.clone()),
+            hash_pack_entries: AtomicUsize::new(PackLimits::default().entries),
+            hash_pack_value: AtomicUsize::new(PackLimits::default().value),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -277,6 +283,22 @@ impl LiveSettings {
 
     pub fn set_timeout(&self, seconds: u64) {
         self.timeout.store(seconds, Ordering::Relaxed);
+    }
+
+    /// When a hash leaves the compact encoding.
+    pub fn hash_pack_limits(&self) -> PackLimits {
+        PackLimits {
+            entries: self.hash_pack_entries.load(Ordering::Relaxed),
+            value: self.hash_pack_value.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn set_hash_pack_entries(&self, entries: usize) {
+        self.hash_pack_entries.store(entries, Ordering::Relaxed);
+    }
+
+    pub fn set_hash_pack_value(&self, bytes: usize) {
+        self.hash_pack_value.store(bytes, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

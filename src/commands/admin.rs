@@ -247,7 +247,8 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let usage = ctx.db().view(key, ctx.now, |entry| {
         entry.map(|e| {
             let deadline = if e.expires_at().is_some() { DEADLINE_BYTES } else { 0 };
-            key.len() + e.value().len() + ENTRY_OVERHEAD + deadline
+            let string = e.string().map_or(0, <[u8]>::len);
+            key.len() + string + e.object().map_or(0, crate::store::Object::memory) + ENTRY_OVERHEAD + deadline
         })
     });
     match usage {

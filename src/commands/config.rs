@@ -42,6 +42,27 @@ const PARAMETERS: &[Parameter] = &[
         get: |s| if s.requires_auth() { "********".into() } else { String::new() },
         set: Some(set_requirepass),
     },
+    Parameter {
+        name: "hash-max-listpack-entries",
+        get: |s| s.live.hash_pack_limits().entries.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_entries(n))),
+    },
+    Parameter {
+        name: "hash-max-listpack-value",
+        get: |s| s.live.hash_pack_limits().value.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_value(n))),
+    },
+    // Redis's older names for the same two settings.
+    Parameter {
+        name: "hash-max-ziplist-entries",
+        get: |s| s.live.hash_pack_limits().entries.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_entries(n))),
+    },
+    Parameter {
+        name: "hash-max-ziplist-value",
+        get: |s| s.live.hash_pack_limits().value.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_value(n))),
+    },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -144,6 +165,15 @@ fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static
     let seconds = non_negative(value)?;
     if apply {
         server.live.set_timeout(seconds);
+    }
+    Ok(())
+}
+
+/// A non-negative integer setting.
+fn set_usize(value: &str, apply: bool, install: impl FnOnce(usize)) -> Result<(), &'static str> {
+    let n = usize::try_from(non_negative(value)?).map_err(|_| "argument couldn't be parsed into an integer")?;
+    if apply {
+        install(n);
     }
     Ok(())
 }

@@ -52,10 +52,12 @@ fn key_exists(ctx: &Ctx<'_>, key: &[u8]) -> bool {
     found
 }
 
-/// TYPE key: `string`, or `none` for a missing key.
+/// TYPE key: the value's type (`string`, `hash`), or `none` for a
+/// missing key.
 fn key_type(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let found = key_exists(ctx, args.get(1));
-    ctx.out.simple(if found { "string" } else { "none" });
+    let kind = ctx.db().view(args.get(1), ctx.now, |entry| entry.map(|e| e.kind()));
+    ctx.count_lookup(kind.is_some());
+    ctx.out.simple(kind.map_or("none", crate::store::Kind::name));
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT]

@@ -5,7 +5,7 @@ use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, N
 use crate::glob;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
-use crate::store::Table;
+use crate::store::{OwnedValue, Table};
 
 const R: Flags = Flags::READONLY;
 const W: Flags = Flags::WRITE;
@@ -55,53 +55,132 @@ const DB_RANGE: &str = "ERR DB index is out of range";
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 ///
-/// The cursor is the next shard to visit. Each step returns whole shards,
-/// each read at one instant, so every key present for the whole iteration
-/// is returned at least once, and the shard count never changes under a
-/// cursor. COUNT is, as in Redis, a hint of how many keys to look at.
+/// The cursor names a shard and a bucket of its index (see
+/// [`Table::scan_shard`]), so a step looks at about COUNT keys, whatever
+/// the size of the shards, and every key present for the whole iteration
+/// is returned at least once. COUNT is, as in Redis, a hint of how many
+/// keys to look at; MATCH and TYPE filter what was looked at.
 fn scan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(cursor) = parse_i64(args.get(1)).and_then(|c| usize::try_from(c).ok()) else {
+    let Some(cursor) = parse_cursor(args.get(1)) else {
         return ctx.error("ERR invalid cursor");
     };
-    let mut pattern = None;
-    let mut count = 10usize;
-    let mut only_strings = true;
-    let mut i = 2;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return ctx.error(SYNTAX_ERROR);
-        }
-        let value = args.get(i + 1);
-        match args.get(i) {
-            opt if is(opt, "MATCH") => pattern = Some(value),
-            opt if is(opt, "COUNT") => match parse_i64(value) {
-                Some(n) if n >= 1 => count = n as usize,
-                Some(_) => return ctx.error(SYNTAX_ERROR),
-                None => return ctx.error(NOT_AN_INTEGER),
-            },
-            opt if is(opt, "TYPE") => only_strings = is(value, "string"),
-            _ => return ctx.error(SYNTAX_ERROR),
-        }
-        i += 2;
-    }
+    let Some(options) = ScanOptions::parse(ctx, args, 2, ScanOf::Keys) else { return };
     let db = ctx.db();
-    let mut shard = cursor;
+    let (mut shard, mut layout, mut position) = split_cursor(cursor);
     let mut keys = Vec::new();
     let mut examined = 0;
-    while shard < db.shard_count() && (examined < count || shard == cursor) {
-        db.for_each_key(shard, ctx.now, |key| {
+    let next = loop {
+        if shard >= db.shard_count() {
+            break 0;
+        }
+        let wanted = options.count.saturating_sub(examined).max(1);
+        let resume = db.scan_shard(shard, layout, position, wanted, ctx.now, |key, kind| {
             examined += 1;
-            if only_strings && pattern.is_none_or(|p| glob::matches(p, key, false)) {
+            if options.admits(key, kind.name()) {
                 keys.push(key.to_vec());
             }
         });
-        shard += 1;
-    }
-    let next = if shard >= db.shard_count() { 0 } else { shard };
+        if let Some((at, at_layout)) = resume {
+            break join_cursor(shard, at_layout, at);
+        }
+        (shard, layout, position) = (shard + 1, 0, 0);
+        if examined >= options.count && shard < db.shard_count() {
+            break join_cursor(shard, 0, 0);
+        }
+    };
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(keys.len());
     keys.iter().for_each(|k| ctx.out.bulk(k));
+}
+
+/// A cursor as Redis reads it: an unsigned 64-bit decimal.
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// SCAN cursors: shard (top 16 bits), the shard's index layout (8 bits)
+/// and the bucket to resume from (40 bits).
+const POSITION_BITS: u32 = 40;
+const LAYOUT_BITS: u32 = 8;
+
+fn split_cursor(cursor: u64) -> (usize, u32, usize) {
+    let position = cursor & ((1 << POSITION_BITS) - 1);
+    let layout = (cursor >> POSITION_BITS) & ((1 << LAYOUT_BITS) - 1);
+    let shard = cursor >> (POSITION_BITS + LAYOUT_BITS);
+    (shard as usize, layout as u32, position as usize)
+}
+
+fn join_cursor(shard: usize, layout: u32, position: usize) -> u64 {
+    let layout = u64::from(layout) & ((1 << LAYOUT_BITS) - 1);
+    ((shard as u64) << (POSITION_BITS + LAYOUT_BITS)) | (layout << POSITION_BITS) | position as u64
+}
+
+/// What a SCAN-family command iterates, for the options it takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanOf {
+    /// SCAN: also TYPE.
+    Keys,
+    /// HSCAN: also NOVALUES.
+    Hash,
+}
+
+/// The options of SCAN, HSCAN (and later SSCAN, ZSCAN): MATCH, COUNT, and
+/// TYPE for SCAN or NOVALUES for HSCAN.
+pub(crate) struct ScanOptions<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    /// SCAN's TYPE filter.
+    pub kind: Option<&'a [u8]>,
+    /// HSCAN's NOVALUES.
+    pub no_values: bool,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Read the options from argument `first` on; None after replying
+    /// with Redis's error.
+    pub(crate) fn parse(ctx: &mut Ctx<'_>, args: &Args<'a>, first: usize, of: ScanOf) -> Option<Self> {
+        let mut options = ScanOptions { pattern: None, count: 10, kind: None, no_values: false };
+        let mut i = first;
+        while i < args.len() {
+            if of == ScanOf::Hash && is(args.get(i), "NOVALUES") {
+                options.no_values = true;
+                i += 1;
+                continue;
+            }
+            if i + 1 >= args.len() {
+                ctx.error(SYNTAX_ERROR);
+                return None;
+            }
+            let value = args.get(i + 1);
+            match args.get(i) {
+                opt if is(opt, "MATCH") => options.pattern = Some(value),
+                opt if is(opt, "COUNT") => match parse_i64(value) {
+                    Some(n) if n >= 1 => options.count = usize::try_from(n).unwrap_or(usize::MAX),
+                    Some(_) => {
+                        ctx.error(SYNTAX_ERROR);
+                        return None;
+                    }
+                    None => {
+                        ctx.error(NOT_AN_INTEGER);
+                        return None;
+                    }
+                },
+                opt if of == ScanOf::Keys && is(opt, "TYPE") => options.kind = Some(value),
+                _ => {
+                    ctx.error(SYNTAX_ERROR);
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(options)
+    }
+
+    /// Whether a key (or field) of type `kind` passes MATCH and TYPE.
+    pub(crate) fn admits(&self, key: &[u8], kind: &str) -> bool {
+        self.kind.is_none_or(|k| is(k, kind)) && self.pattern.is_none_or(|p| glob::matches(p, key, false))
+    }
 }
 
 /// KEYS pattern
@@ -129,11 +208,11 @@ fn randomkey(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     }
 }
 
-/// A key's value and deadline, copied out.
-type Snapshot = (Vec<u8>, Option<u64>);
+/// A key's value (a deep copy, for collections) and deadline.
+type Snapshot = (OwnedValue, Option<u64>);
 
 fn snapshot(db: &Table, key: &[u8], now: u64) -> Option<Snapshot> {
-    db.view(key, now, |entry| entry.map(|e| (e.value().to_vec(), e.expires_at())))
+    db.view(key, now, |entry| entry.map(|e| (e.to_owned_value(), e.expires_at())))
 }
 
 /// Move `src` to `dst` in one database with both shards locked, so no
@@ -142,16 +221,22 @@ fn snapshot(db: &Table, key: &[u8], now: u64) -> Option<Snapshot> {
 fn rename_in(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], only_if_absent: bool) -> Option<bool> {
     let now = ctx.now;
     ctx.db().with_keys_locked([src, dst].into_iter(), |locked| {
-        let (value, deadline) =
-            locked.update(src, now, |slot| slot.value().map(|v| (v.to_vec(), slot.expires_at())))?;
+        if !locked.update(src, now, |slot| slot.exists()) {
+            return None;
+        }
         if src == dst {
             return Some(!only_if_absent);
         }
         if only_if_absent && locked.update(dst, now, |slot| slot.exists()) {
             return Some(false);
         }
-        locked.update(src, now, |slot| slot.remove());
-        locked.update(dst, now, |slot| slot.put(&value, deadline));
+        // Taken out, not copied: a collection changes hands whole.
+        let (value, deadline) = locked.update(src, now, |slot| {
+            let deadline = slot.expires_at();
+            (slot.take(), deadline)
+        });
+        let value = value?;
+        locked.update(dst, now, |slot| slot.put_owned(value, deadline));
         Some(true)
     })
 }
@@ -228,7 +313,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         if slot.exists() && !replace {
             return false;
         }
-        slot.put(&value, deadline);
+        slot.put_owned(value, deadline);
         true
     });
     ctx.out.integer(i64::from(copied));
@@ -246,7 +331,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         if slot.exists() {
             return false;
         }
-        slot.put(&value, deadline);
+        slot.put_owned(value, deadline);
         true
     });
     if moved {
@@ -290,12 +375,15 @@ fn object_of<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&crate::store::Ent
     result
 }
 
-/// The encoding Redis would use for a string: `int`, `embstr` (up to 44
-/// bytes) or `raw`. Redistill stores every value the same way; clients and
-/// tools only read this to understand sizes.
+/// The encoding Redis would use: for a string `int`, `embstr` (up to 44
+/// bytes) or `raw` (Redistill stores every string the same way; clients
+/// and tools only read this to understand sizes); for a collection, the
+/// encoding it really has.
 fn object_encoding(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let encoding = object_of(ctx, args.get(2), |e| {
-        let value = e.value();
+        let Ok(value) = e.string() else {
+            return e.object().map_or("raw", crate::store::Object::encoding);
+        };
         if value.len() <= 20 && parse_i64(value).is_some() {
             "int"
         } else if value.len() <= 44 {

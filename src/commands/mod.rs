@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod config;
 pub mod connection;
+pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspace;
@@ -31,6 +32,15 @@ pub const SYNTAX_ERROR: &str = "ERR syntax error";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// String commands read a value with `?` in closures that fail with a
+/// reply text.
+impl From<crate::store::WrongType> for &'static str {
+    fn from(_: crate::store::WrongType) -> Self {
+        WRONGTYPE
+    }
+}
 
 /// What a command may do, for COMMAND's flags and for dispatch checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +237,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(config::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
+        .chain(hashes::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

@@ -27,30 +27,33 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
 
 /// FLUSHDB / FLUSHALL accept `ASYNC` or `SYNC`; both free synchronously
 /// here, shard by shard, without blocking other shards.
-fn flush_mode_ok(ctx: &mut Ctx<'_>, args: &Args<'_>) -> bool {
-    let ok = match args.len() {
-        1 => true,
-        2 => is(args.get(1), "ASYNC") || is(args.get(1), "SYNC"),
-        _ => false,
+/// The flush mode: Some(true) for ASYNC (free in the background),
+/// Some(false) for SYNC or none; None (after a syntax error) otherwise.
+fn flush_mode(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<bool> {
+    let lazy = match args.len() {
+        1 => Some(false),
+        2 if is(args.get(1), "ASYNC") => Some(true),
+        2 if is(args.get(1), "SYNC") => Some(false),
+        _ => None,
     };
-    if !ok {
+    if lazy.is_none() {
         ctx.error(SYNTAX_ERROR);
     }
-    ok
+    lazy
 }
 
 /// FLUSHDB [ASYNC | SYNC]
 fn flushdb(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    if flush_mode_ok(ctx, args) {
-        ctx.db().clear();
+    if let Some(lazy) = flush_mode(ctx, args) {
+        ctx.db().clear(lazy);
         ctx.out.ok();
     }
 }
 
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    if flush_mode_ok(ctx, args) {
-        ctx.server.store.flush_all();
+    if let Some(lazy) = flush_mode(ctx, args) {
+        ctx.server.store.flush_all(lazy);
         ctx.out.ok();
     }
 }

@@ -4,10 +4,10 @@
 //! GETBIT, BITCOUNT).
 
 use super::long_double::LongDouble;
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
+use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
-use crate::store::{EntryRef, SlotMut};
+use crate::store::{EntryRef, SlotMut, WrongType};
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
@@ -51,34 +51,46 @@ const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 fn get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let hit = db.view(args.get(1), ctx.now, |entry| reply_value(out, entry));
-    ctx.count_lookup(hit);
-}
-
-/// Reply with an entry's value, or null; returns whether there was one.
-pub fn reply_value(out: &mut ReplyBuffer, entry: Option<EntryRef<'_>>) -> bool {
-    match entry {
-        Some(entry) => {
-            entry.reply(out);
-            true
-        }
-        None => {
-            out.null();
-            false
-        }
+    let found = db.view(args.get(1), ctx.now, |entry| reply_string(out, entry.as_ref()));
+    ctx.count_lookup(found != Ok(false));
+    if found.is_err() {
+        ctx.error(WRONGTYPE);
     }
 }
 
-/// Look at a key's value under the read lock (None if it is missing),
-/// counting the lookup as a keyspace hit or miss.
-fn with_value<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R) -> R {
+/// Reply with an entry's string (large ones without copying), or null;
+/// returns whether there was one. Writes nothing for another type.
+pub fn reply_string(out: &mut ReplyBuffer, entry: Option<&EntryRef<'_>>) -> Result<bool, WrongType> {
+    let Some(entry) = entry else {
+        out.null();
+        return Ok(false);
+    };
+    let value = entry.string()?;
+    match entry.shared_string() {
+        Some(shared) => out.bulk_bytes(&shared),
+        None => out.bulk(value),
+    }
+    Ok(true)
+}
+
+/// Look at a key's string under the read lock (None if it is missing),
+/// counting the lookup as a keyspace hit or miss. Replies WRONGTYPE, and
+/// returns None, if the key holds another type.
+fn with_value<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R,
+) -> Option<R> {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let (hit, result) = db.view(key, ctx.now, |entry| {
-        let value = entry.as_ref().map(EntryRef::value);
-        (value.is_some(), f(value, out))
+    let (hit, result) = db.view(key, ctx.now, |entry| match entry.as_ref().map(EntryRef::string).transpose() {
+        Ok(value) => (value.is_some(), Some(f(value, out))),
+        Err(WrongType) => (true, None),
     });
     ctx.count_lookup(hit);
+    if result.is_none() {
+        ctx.error(WRONGTYPE);
+    }
     result
 }
 
@@ -147,10 +159,10 @@ fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let existed = db.update(key, ctx.now, |slot| {
+    let existed = db.update(key, ctx.now, |slot| -> Result<bool, WrongType> {
         let existed = slot.exists();
         if options.return_old {
-            match slot.value() {
+            match slot.string()? {
                 Some(old) => out.bulk(old),
                 None => out.null(),
             }
@@ -163,8 +175,9 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
                 out.null();
             }
         }
-        existed
+        Ok(existed)
     });
+    let Ok(existed) = existed else { return ctx.error(WRONGTYPE) };
     // Redis reads the old value like GET does, so it counts as a lookup.
     if options.return_old {
         ctx.count_lookup(existed);
@@ -289,6 +302,8 @@ enum BadExpiry {
     NotAnInteger,
     /// Not positive, or the deadline overflows.
     Invalid,
+    /// (GETEX) The key is not a string.
+    WrongType,
 }
 
 impl BadExpiry {
@@ -296,6 +311,7 @@ impl BadExpiry {
         match self {
             BadExpiry::NotAnInteger => ctx.error(NOT_AN_INTEGER),
             BadExpiry::Invalid => ctx.error(&format!("ERR invalid expire time in '{command}' command")),
+            BadExpiry::WrongType => ctx.error(WRONGTYPE),
         }
     }
 }
@@ -376,14 +392,17 @@ fn getdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
     let hit = db.update(args.get(1), ctx.now, |slot| {
-        let Some(value) = slot.value() else {
+        let Some(value) = slot.string()? else {
             out.null();
-            return false;
+            return Ok(false);
         };
         out.bulk(value);
-        slot.remove()
+        Ok(slot.remove())
     });
-    ctx.count_lookup(hit);
+    match hit {
+        Ok(hit) => ctx.count_lookup(hit),
+        Err(WrongType) => ctx.error(WRONGTYPE),
+    }
 }
 
 /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
@@ -396,7 +415,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
     let result = db.update(args.get(1), now, |slot| -> Result<bool, BadExpiry> {
-        let Some(value) = slot.value() else {
+        let Some(value) = slot.string().map_err(|WrongType| BadExpiry::WrongType)? else {
             out.null();
             return Ok(false);
         };
@@ -427,7 +446,12 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let out = &mut *ctx.out;
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
     db.view_many(&keys, ctx.now, |entry| {
-        if reply_value(out, entry) {
+        // Keys of another type read as missing, as in Redis.
+        let hit = reply_string(out, entry.as_ref()).unwrap_or_else(|WrongType| {
+            out.null();
+            false
+        });
+        if hit {
             hits += 1;
         } else {
             misses += 1;
@@ -483,7 +507,7 @@ fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let suffix = args.get(2);
     let limit = max_string_len(ctx);
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
-        let Some(old) = slot.value() else {
+        let Some(old) = slot.string()? else {
             slot.put(suffix, None);
             return Ok(suffix.len());
         };
@@ -499,8 +523,9 @@ fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// STRLEN key
 fn strlen(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let len = with_value(ctx, args.get(1), |value, _| value.map_or(0, <[u8]>::len));
-    ctx.out.integer(len as i64);
+    if let Some(len) = with_value(ctx, args.get(1), |value, _| value.map_or(0, <[u8]>::len)) {
+        ctx.out.integer(len as i64);
+    }
 }
 
 /// Redis's clamping of an inclusive range `start..=end` over `len` items
@@ -538,7 +563,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let patch = args.get(3);
     let limit = max_string_len(ctx);
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
-        let old = slot.value().unwrap_or_default();
+        let old = slot.string()?.unwrap_or_default();
         if patch.is_empty() {
             return Ok(old.len());
         }
@@ -588,7 +613,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// deadline, and reply with the new value.
 fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     let result = ctx.db().update(key, ctx.now, |slot| {
-        let old = match slot.value() {
+        let old = match slot.string()? {
             Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
             None => 0,
         };
@@ -613,7 +638,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(NOT_A_FLOAT);
     };
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
-        let current = match slot.value() {
+        let current = match slot.string()? {
             Some(value) => LongDouble::parse(value).ok_or(NOT_A_FLOAT)?,
             None => LongDouble::ZERO,
         };
@@ -661,11 +686,11 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let (byte, mask) = bit_position(offset);
     let was_on = ctx.db().update(args.get(1), ctx.now, |slot| {
-        let old = slot.value();
+        let old = slot.string()?;
         let current = old.and_then(|value| value.get(byte).copied());
         let was_on = current.is_some_and(|b| b & mask != 0);
         if current.is_some() && was_on == on {
-            return was_on;
+            return Ok(was_on);
         }
         let mut value = old.unwrap_or_default().to_vec();
         if value.len() <= byte {
@@ -677,9 +702,12 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             value[byte] &= !mask;
         }
         put_keeping_ttl(slot, &value);
-        was_on
+        Ok(was_on)
     });
-    ctx.out.integer(i64::from(was_on));
+    match was_on {
+        Ok(was_on) => ctx.out.integer(i64::from(was_on)),
+        Err(WrongType) => ctx.error(WRONGTYPE),
+    }
 }
 
 /// GETBIT key offset: 0 beyond the end of the string or for a missing key.
@@ -687,7 +715,9 @@ fn getbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(offset) = bit_offset_arg(ctx, args.get(2)) else { return };
     let (byte, mask) = bit_position(offset);
     let on = with_value(ctx, args.get(1), |value, _| value.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0));
-    ctx.out.integer(i64::from(on));
+    if let Some(on) = on {
+        ctx.out.integer(i64::from(on));
+    }
 }
 
 fn count_ones(bytes: &[u8]) -> i64 {
@@ -730,8 +760,9 @@ fn bitcount(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         Ok(count_ones(&value[first..=last]) - count_ones(&[value[first] & before_start, value[last] & after_end]))
     });
     match result {
-        Ok(count) => ctx.out.integer(count),
-        Err(msg) => ctx.error(msg),
+        Some(Ok(count)) => ctx.out.integer(count),
+        Some(Err(msg)) => ctx.error(msg),
+        None => {}
     }
 }
 

@@ -29,8 +29,8 @@
 use std::sync::atomic::Ordering;
 
 use super::segment::{loc, Loc, Log, LogFull, Queue, LOC_MASK};
-use super::table::{frequency, with_frequency, ShardData, ShardGuard};
-use crate::config::EvictionPolicy;
+use super::table::{free_object, frequency, kill_record, with_frequency, ShardData, ShardGuard};
+use super::EvictionPolicy;
 
 /// What a sweep pass may do with live records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,15 +160,17 @@ impl ShardGuard<'_> {
         if segment.is_jumbo() {
             // A jumbo segment holds one record: keep the segment itself (no
             // copy) or drop it. A dead one is just dropped, and counted.
+            // (A jumbo record is always a string: collections live out of line.)
             let live = segment.records().next().map(|(_, record)| (record.key().to_vec(), record.expires_at()));
             if let Some((key, expires_at)) = live {
-                progressed = self.settle(loc(id, 0), &key, expires_at, pass, |log, to| log.requeue(segment, to));
+                let requeue = |log: &mut Log, to| log.requeue(segment, to);
+                progressed = self.settle(loc(id, 0), &key, None, expires_at, pass, requeue);
             }
         } else {
             for (offset, record) in segment.records() {
                 let (key, value, expires_at) = (record.key(), record.value(), record.expires_at());
-                let store = |log: &mut Log, to| log.append(to, key, value, expires_at);
-                progressed |= self.settle(loc(id, offset), key, expires_at, pass, store);
+                let store = |log: &mut Log, to| log.append(to, key, record.kind(), value, expires_at);
+                progressed |= self.settle(loc(id, offset), key, Some(&record), expires_at, pass, store);
             }
         }
         self.publish_memory();
@@ -180,11 +182,14 @@ impl ShardGuard<'_> {
     /// out: `store` it again at the head of a queue, its index entry moved
     /// along, or evict it. A record the index no longer points at (an
     /// older version of a key written since) is dead and just dropped.
+    /// An evicted record's collection is freed with it (`record`: the
+    /// record read from the detached segment, None for a jumbo string).
     /// Returns whether the record is closer to eviction than it was.
     fn settle(
         &mut self,
         old: Loc,
         key: &[u8],
+        record: Option<&super::segment::Record<'_>>,
         expires_at: Option<u64>,
         pass: Pass,
         store: impl FnOnce(&mut Log, Queue) -> Result<Loc, LogFull>,
@@ -192,7 +197,7 @@ impl ShardGuard<'_> {
         let table = self.table;
         let hash = table.hash(key);
         let stats = self.stats;
-        let ShardData { index, log, ghost } = &mut *self.data;
+        let ShardData { index, log, objects, ghost, .. } = &mut *self.data;
         let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) else {
             return false;
         };
@@ -210,6 +215,9 @@ impl ShardGuard<'_> {
             }
         }
         entry.remove();
+        if let Some(record) = record {
+            free_object(objects, record);
+        }
         if pass.remembers_evictions() && !expired {
             ghost.remember(hash, index.len());
         }
@@ -235,31 +243,42 @@ impl ShardGuard<'_> {
         sparse.is_some()
     }
 
-    /// Remove every expired record in this shard; returns how many.
+    /// Remove every expired record in this shard, and the expired elements
+    /// of its collections (hash fields with deadlines); returns how many
+    /// keys went.
     pub fn remove_expired(&mut self, now: u64) -> usize {
         let table = self.table;
-        let expired: Vec<(u64, u32)> = self
-            .data
-            .index
-            .iter()
-            .map(|slot| slot.load(Ordering::Relaxed))
-            .filter_map(|slot| {
-                let record = self.data.log.record(slot);
-                record.is_expired(now).then(|| (table.hash(record.key()), slot & LOC_MASK))
-            })
-            .collect();
+        let data = &self.data;
+        let mut expired = Vec::new();
+        let mut to_purge = Vec::new();
+        for slot in data.index.iter().map(|slot| slot.load(Ordering::Relaxed)) {
+            let record = data.log.record(slot);
+            if record.is_expired(now) {
+                expired.push((table.hash(record.key()), slot & LOC_MASK));
+            } else if record.handle().is_some_and(|h| data.objects.get(h).needs_purge(now)) {
+                to_purge.push(record.key().to_vec());
+            }
+        }
         let stats = self.stats;
-        let ShardData { index, log, .. } = &mut *self.data;
+        let ShardData { index, log, objects, .. } = &mut *self.data;
         for &(hash, old) in &expired {
             if let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) {
                 entry.remove();
                 table.key_changed(log.record(old).key());
-                log.kill(old);
+                kill_record(log, objects, old);
                 stats.record_removal(true, true);
             }
         }
+        let mut emptied = 0;
+        for key in &to_purge {
+            // Purged by the write path, which also deletes a collection it
+            // leaves empty.
+            let hash = table.hash(key);
+            let existed = self.update_hashed(hash, key, now, |slot| slot.exists());
+            emptied += usize::from(!existed);
+        }
         self.publish_memory();
-        expired.len()
+        expired.len() + emptied
     }
 }
 

@@ -3,6 +3,10 @@
 //! (expiry, compaction, eviction).
 
 pub mod evict;
+pub mod hash;
+pub mod lazyfree;
+pub mod object;
+pub mod policy;
 pub mod expiry;
 pub mod ghost;
 pub mod prefetch;
@@ -13,9 +17,11 @@ pub mod watch;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use crate::config::EvictionPolicy;
 pub use evict::SweepMode;
-pub use table::{EntryRef, SlotMut, Table};
+pub use hash::Hash;
+pub use object::{Kind, Object, WrongType};
+pub use policy::EvictionPolicy;
+pub use table::{EntryRef, OwnedValue, SlotMut, Table};
 
 /// Shared between the maintenance thread, which measures memory, and the
 /// writers, which help evict when it says the limit is crossed.
@@ -114,8 +120,10 @@ impl Store {
         self.dbs.iter()
     }
 
-    pub fn flush_all(&self) {
-        self.dbs.iter().for_each(Table::clear);
+    /// Delete every key of every database (`lazy`: free them in the
+    /// background).
+    pub fn flush_all(&self, lazy: bool) {
+        self.dbs.iter().for_each(|db| db.clear(lazy));
     }
 
     /// Bytes held by all segments and index tables.

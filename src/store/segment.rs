@@ -8,6 +8,10 @@
 //!   | [expiry, u64 LE, if flags has EXPIRY] | key bytes | value bytes
 //! ```
 //!
+//! The flags also carry the value's [`Kind`]: a string's bytes are the
+//! value itself; a collection's are the 4-byte handle of its object in the
+//! shard's arena (see `object.rs`).
+//!
 //! A 10-byte key with a 256-byte value costs 270 bytes plus its 4-byte slot
 //! in the shard's index, against about 390 in Redis (separate allocations
 //! for key, value object and dict entry, each rounded up to a size class).
@@ -30,6 +34,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::object::Kind;
 use super::prefetch::prefetch_lines;
 
 /// Largest capacity of a regular segment (offsets are 16 bits).
@@ -64,6 +69,9 @@ pub const MAX_SEGMENTS: usize = 1 << 14;
 
 const FLAG_EXPIRY: u8 = 1;
 const FLAG_DEAD: u8 = 2;
+/// Bits 2-4 of the flags: the value's [`Kind`].
+const KIND_SHIFT: u8 = 2;
+const KIND_MASK: u8 = 0b111 << KIND_SHIFT;
 
 /// Where a record is: segment id (14 bits) and byte offset (16 bits). The
 /// two top bits of the u32 that stores it in the index are left for the
@@ -127,7 +135,7 @@ pub fn record_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize {
     1 + varint_len(key_len) + varint_len(value_len) + if has_expiry { 8 } else { 0 } + key_len + value_len
 }
 
-fn varint_len(mut n: usize) -> usize {
+pub(super) fn varint_len(mut n: usize) -> usize {
     let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
@@ -144,7 +152,7 @@ fn write_varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
+pub(super) fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
     let mut value = 0usize;
     let mut shift = 0;
     loop {
@@ -170,8 +178,9 @@ fn grow_for(data: &mut Vec<u8>, len: usize, limit: usize) -> usize {
     data.capacity() - before
 }
 
-fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8], expires_at: Option<u64>) {
-    out.push(if expires_at.is_some() { FLAG_EXPIRY } else { 0 });
+fn encode(out: &mut Vec<u8>, key: &[u8], kind: Kind, value: &[u8], expires_at: Option<u64>) {
+    let expiry = if expires_at.is_some() { FLAG_EXPIRY } else { 0 };
+    out.push(expiry | (kind as u8) << KIND_SHIFT);
     write_varint(out, key.len());
     write_varint(out, value.len());
     if let Some(at) = expires_at {
@@ -211,6 +220,20 @@ impl<'a> Record<'a> {
         let mut raw = [0u8; 8];
         raw.copy_from_slice(&self.data[start..start + 8]);
         Some(u64::from_le_bytes(raw)).filter(|&at| at != 0)
+    }
+
+    pub fn kind(&self) -> Kind {
+        Kind::from_bits((self.header.flags & KIND_MASK) >> KIND_SHIFT)
+    }
+
+    /// A collection's handle (its value bytes); None for a string.
+    pub fn handle(&self) -> Option<u32> {
+        if self.kind() == Kind::String {
+            return None;
+        }
+        let mut raw = [0u8; 4];
+        raw.copy_from_slice(self.value().get(..4)?);
+        Some(u32::from_le_bytes(raw))
     }
 
     pub fn is_expired(&self, now: u64) -> bool {
@@ -404,11 +427,18 @@ impl Log {
     }
 
     /// Write a new record at the head of `queue` and return where it is.
-    pub fn append(&mut self, queue: Queue, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Result<Loc, LogFull> {
+    pub fn append(
+        &mut self,
+        queue: Queue,
+        key: &[u8],
+        kind: Kind,
+        value: &[u8],
+        expires_at: Option<u64>,
+    ) -> Result<Loc, LogFull> {
         let len = record_len(key.len(), value.len(), expires_at.is_some());
         if len > self.jumbo_threshold() {
             let mut data = Vec::with_capacity(len);
-            encode(&mut data, key, value, expires_at);
+            encode(&mut data, key, kind, value, expires_at);
             let id = self.add_segment(Segment { storage: Storage::Jumbo(Bytes::from(data)), queue, live: len })?;
             return Ok(loc(id, 0));
         }
@@ -426,7 +456,7 @@ impl Log {
         let Storage::Regular(data) = &mut segment.storage else { unreachable!("the head is a regular segment") };
         let offset = data.len();
         let grown = grow_for(data, len, limit);
-        encode(data, key, value, expires_at);
+        encode(data, key, kind, value, expires_at);
         segment.live += len;
         self.footprint += grown;
         self.fifo_mut(queue).footprint += grown;
@@ -465,13 +495,14 @@ impl Log {
         Ok(id)
     }
 
-    /// Rewrite a record's value (and deadline) in place if the new record
-    /// has exactly the old one's size and lives in a regular segment.
+    /// Rewrite a string record's value (and deadline) in place if the new
+    /// record has exactly the old one's size and lives in a regular segment.
     pub fn overwrite(&mut self, loc: Loc, value: &[u8], expires_at: Option<u64>) -> bool {
         let (id, offset) = split(loc);
         let record = self.record(loc);
         let header = record.header;
-        let same_shape = record_len(header.key_len, value.len(), expires_at.is_some()) == header.record_len()
+        let same_shape = record.kind() == Kind::String
+            && record_len(header.key_len, value.len(), expires_at.is_some()) == header.record_len()
             && header.value_len == value.len()
             && (header.flags & FLAG_EXPIRY != 0) == expires_at.is_some();
         let Storage::Regular(data) = &mut self.segment_mut(id).storage else { return false };
@@ -548,6 +579,12 @@ impl Log {
         Ok(loc(id, 0))
     }
 
+    /// [`Log::append`] of a string (tests).
+    #[cfg(test)]
+    pub fn append_string(&mut self, queue: Queue, key: &[u8], value: &[u8], at: Option<u64>) -> Result<Loc, LogFull> {
+        self.append(queue, key, Kind::String, value, at)
+    }
+
     pub fn segment_count(&self) -> usize {
         self.fifos.iter().map(|f| f.order.len()).sum()
     }
@@ -584,8 +621,8 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let mut log = Log::default();
-        let a = log.append(Queue::Main, b"key", b"value", None).unwrap();
-        let b = log.append(Queue::Main, b"k2", &[7u8; 300], Some(1234)).unwrap();
+        let a = log.append_string(Queue::Main, b"key", b"value", None).unwrap();
+        let b = log.append_string(Queue::Main, b"k2", &[7u8; 300], Some(1234)).unwrap();
         assert_eq!(log.record(a).key(), b"key");
         assert_eq!(log.record(a).value(), b"value");
         assert_eq!(log.record(a).expires_at(), None);
@@ -608,7 +645,7 @@ mod tests {
         for (key_len, value_len) in [(0, 0), (5, 127), (5, 128), (127, 16_383), (128, 3), (200, 16_384), (3, 40_000)] {
             let (key, value) = (vec![b'k'; key_len], vec![b'v'; value_len]);
             for expires_at in [None, Some(77)] {
-                let at = log.append(Queue::Main, &key, &value, expires_at).unwrap();
+                let at = log.append_string(Queue::Main, &key, &value, expires_at).unwrap();
                 let record = log.record(at);
                 assert_eq!((record.key(), record.value()), (&key[..], &value[..]), "{key_len} {value_len}");
                 assert_eq!(record.expires_at(), expires_at);
@@ -625,7 +662,7 @@ mod tests {
     #[test]
     fn in_place_updates() {
         let mut log = Log::default();
-        let a = log.append(Queue::Main, b"n", b"10", Some(5)).unwrap();
+        let a = log.append_string(Queue::Main, b"n", b"10", Some(5)).unwrap();
         assert!(log.overwrite(a, b"11", Some(6)));
         assert_eq!((log.record(a).value(), log.record(a).expires_at()), (&b"11"[..], Some(6)));
         assert!(!log.overwrite(a, b"100", Some(6)), "a longer value needs a new record");
@@ -637,7 +674,7 @@ mod tests {
     fn jumbo_values_are_shared() {
         let mut log = Log::default();
         let value = vec![1u8; JUMBO_RECORD + 10];
-        let a = log.append(Queue::Main, b"big", &value, None).unwrap();
+        let a = log.append_string(Queue::Main, b"big", &value, None).unwrap();
         assert_eq!(log.record(a).value(), &value[..]);
         assert_eq!(log.shared_value(a).as_deref(), Some(&value[..]));
     }
@@ -647,7 +684,7 @@ mod tests {
         let mut log = Log::default();
         let value = vec![0u8; 1000];
         let locs: Vec<Loc> =
-            (0..200).map(|i| log.append(Queue::Main, format!("{i}").as_bytes(), &value, None).unwrap()).collect();
+            (0..200).map(|i| log.append_string(Queue::Main, format!("{i}").as_bytes(), &value, None).unwrap()).collect();
         assert!(log.segment_count() >= 3);
         let before = log.footprint();
         for &l in &locs[..100] {
@@ -663,7 +700,7 @@ mod tests {
         let mut log = Log::default();
         let value = vec![0u8; 10_000];
         for i in 0..20 {
-            log.append(Queue::Main, format!("k{i}").as_bytes(), &value, None).unwrap();
+            log.append_string(Queue::Main, format!("k{i}").as_bytes(), &value, None).unwrap();
         }
         let (_, oldest) = log.take_oldest(Queue::Main).unwrap();
         let first = oldest.records().next().map(|(_, r)| r.key().to_vec());

@@ -14,6 +14,13 @@
 //!
 //! Expired entries are invisible at once; they are reclaimed on the next
 //! write to the key, by a reader that finds them, or by the active sweep.
+//! The same holds for a collection's expired elements (hash fields with
+//! deadlines): a collection is purged of them before any command sees it,
+//! so commands never meet an expired element.
+//!
+//! The table hands out values, never replies: [`EntryRef`] and [`SlotMut`]
+//! give a command the inline bytes of a string, the shared buffer of a
+//! large one, or a collection, and the command writes what it needs.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -23,13 +30,16 @@ use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
+use bytes::Bytes;
+
 use super::ghost::Ghost;
+use super::hash::Hash;
+use super::object::{Kind, Object, Objects, WrongType};
 use super::prefetch::IndexAddress;
 use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
+use super::EvictionPolicy;
 use super::Pressure;
-use crate::config::EvictionPolicy;
-use crate::protocol::ReplyBuffer;
 use crate::sync::AtomicU32;
 
 /// Top two bits of an index slot: a saturating access counter (0-3).
@@ -54,6 +64,8 @@ const INDEX_SLOT_BYTES: usize = std::mem::size_of::<AtomicU32>() + 1;
 pub(crate) struct ShardStats {
     keys: AtomicUsize,
     expires: AtomicUsize,
+    /// Collections holding elements with deadlines of their own.
+    volatile_objects: AtomicUsize,
     memory: AtomicUsize,
     pub(crate) expired: AtomicU64,
     pub(crate) evicted: AtomicU64,
@@ -75,13 +87,39 @@ impl ShardStats {
 pub struct ShardData {
     pub(crate) index: HashTable<AtomicU32>,
     pub(crate) log: Log,
+    pub(crate) objects: Objects,
     pub(crate) ghost: Ghost,
+    /// Bumped whenever the index is rebuilt (grown or rehashed), which
+    /// moves slots between buckets: SCAN cursors carry it to notice.
+    pub(crate) layout: u32,
 }
 
 impl ShardData {
     fn new(segment_size: usize) -> Self {
-        Self { index: HashTable::new(), log: Log::new(segment_size), ghost: Ghost::default() }
+        Self {
+            index: HashTable::new(),
+            log: Log::new(segment_size),
+            objects: Objects::default(),
+            ghost: Ghost::default(),
+            layout: 0,
+        }
     }
+}
+
+/// Free a record's collection, if it has one: in the background when it
+/// is large (see `lazyfree.rs`).
+pub(crate) fn free_object(objects: &mut Objects, record: &Record<'_>) {
+    if let Some(handle) = record.handle() {
+        let object = objects.remove(handle);
+        let elements = object.len();
+        super::lazyfree::free(object, elements);
+    }
+}
+
+/// Kill the record at `loc`, freeing its collection.
+pub(crate) fn kill_record(log: &mut Log, objects: &mut Objects, loc: Loc) {
+    free_object(objects, &log.record(loc));
+    log.kill(loc);
 }
 
 struct Shard {
@@ -160,7 +198,13 @@ impl Table {
     pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
-        let data = read(&shard.data);
+        let mut data = read(&shard.data);
+        if needs_purge(&data, hash, key, now) {
+            // Expired elements are dropped under the write lock first.
+            drop(data);
+            self.update(key, now, |_| ());
+            data = read(&shard.data);
+        }
         // The record the probe matched, kept rather than decoded again.
         let mut matched = None;
         let found = data.index.find(hash, |slot| {
@@ -181,7 +225,7 @@ impl Table {
             return result;
         }
         touch(slot, loc);
-        f(Some(EntryRef { record, log: &data.log, loc }))
+        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, loc }))
     }
 
     /// First prefetch pass for a key a command will look up soon (see
@@ -207,6 +251,13 @@ impl Table {
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
     /// not at all. `f` gets each key's entry, in key order.
     pub fn view_many(&self, keys: &[&[u8]], now: u64, mut f: impl FnMut(Option<EntryRef<'_>>)) {
+        for key in keys {
+            // Collections with expired elements are purged first (see `view`).
+            let hash = self.hash(key);
+            if needs_purge(&read(&self.shards[self.shard_of(hash)].data), hash, key, now) {
+                self.update(key, now, |_| ());
+            }
+        }
         let hashed: Vec<(u64, usize)> = keys
             .iter()
             .map(|k| {
@@ -227,7 +278,7 @@ impl Table {
                 let record = data.log.record(loc);
                 (!record.is_expired(now)).then(|| {
                     touch(slot, loc);
-                    EntryRef { record, log: &data.log, loc }
+                    EntryRef { record, log: &data.log, objects: &data.objects, loc }
                 })
             });
             f(live);
@@ -316,6 +367,44 @@ impl Table {
         }
     }
 
+    /// One SCAN step in shard `index`: from bucket `position` of its index,
+    /// call `f` with each live key and its type until `count` keys were
+    /// seen, under the read lock for only that much work. Returns the
+    /// position to resume from and the index layout it belongs to, or None
+    /// when the shard is done.
+    ///
+    /// `layout` is the shard's index layout the position was issued under;
+    /// if the index was rebuilt since (which
+    /// moves keys between buckets), the shard is visited again from its
+    /// start, so a key present for the whole iteration is returned at
+    /// least once. The index only grows while keys are added, so the
+    /// restarts are bounded.
+    pub fn scan_shard(
+        &self,
+        index: usize,
+        layout: u32,
+        position: usize,
+        count: usize,
+        now: u64,
+        mut f: impl FnMut(&[u8], Kind),
+    ) -> Option<(usize, u32)> {
+        let data = read(&self.shards[index].data);
+        let mut bucket = if layout == data.layout { position } else { 0 };
+        let buckets = data.index.num_buckets();
+        let mut seen = 0;
+        while bucket < buckets && seen < count {
+            if let Some(slot) = data.index.get_bucket(bucket) {
+                let record = data.log.record(slot.load(Ordering::Relaxed));
+                if !record.is_expired(now) {
+                    f(record.key(), record.kind());
+                    seen += 1;
+                }
+            }
+            bucket += 1;
+        }
+        (bucket < buckets).then_some((bucket, data.layout))
+    }
+
     /// A random live key, or None if the table is empty. `seed` picks the
     /// starting shard and the position in it.
     pub fn random_key(&self, now: u64, seed: u64) -> Option<Vec<u8>> {
@@ -375,18 +464,26 @@ impl Table {
     /// Whether shard `index` holds any key with an expiry (a lock-free
     /// hint for the active expiry sweep).
     pub fn shard_has_expires(&self, index: usize) -> bool {
-        self.shards[index].stats.expires.load(Ordering::Relaxed) > 0
+        let stats = &self.shards[index].stats;
+        stats.expires.load(Ordering::Relaxed) > 0 || stats.volatile_objects.load(Ordering::Relaxed) > 0
     }
 
     /// Delete every key. Each shard's contents are swapped out under its
-    /// lock and freed after the lock is released.
-    pub fn clear(&self) {
+    /// lock and freed after the lock is released: here, or with `lazy`
+    /// (FLUSHDB ASYNC) on the background thread of `lazyfree.rs`.
+    pub fn clear(&self, lazy: bool) {
         for index in 0..self.shards.len() {
             let old = self.lock_shard(index).take_all();
-            drop(old);
+            if lazy {
+                super::lazyfree::free(old, usize::MAX);
+            } else {
+                drop(old);
+            }
         }
         self.watches.touch_db(Some(self.db));
-        crate::memory::purge();
+        if !lazy {
+            crate::memory::purge();
+        }
     }
 }
 
@@ -426,19 +523,19 @@ impl ShardGuard<'_> {
         self.ensure_room(now);
         let stats = self.stats;
         let table = self.table;
-        let ShardData { index, log, ghost } = &mut *self.data;
+        let ShardData { index, log, objects, ghost, layout } = &mut *self.data;
         let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
-        let entry = index.entry(
-            hash,
-            |slot| log.record(slot.load(Ordering::Relaxed)).key() == key,
-            |slot| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key()),
-        );
+        let rehash = |slot: &AtomicU32| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key());
+        if index.capacity() == index.len() {
+            // The insert below may rebuild the index: do it here, where
+            // SCAN can be told (see `Table::scan_shard`).
+            index.reserve(1, rehash);
+            *layout = layout.wrapping_add(1);
+        }
+        let entry = index.entry(hash, |slot| log.record(slot.load(Ordering::Relaxed)).key() == key, rehash);
         let (result, modified) = {
-            let mut slot = SlotMut { key, stats, log, queue, state: Some(entry), modified: false };
-            if slot.record().is_some_and(|r| r.is_expired(now)) {
-                slot.remove();
-                stats.expired.fetch_add(1, Ordering::Relaxed);
-            }
+            let mut slot = SlotMut { key, stats, log, objects, queue, state: Some(entry), modified: false };
+            slot.reclaim_expired(now);
             (f(&mut slot), slot.modified)
         };
         if modified {
@@ -461,19 +558,30 @@ impl ShardGuard<'_> {
     /// with its contents.
     pub(crate) fn publish_memory(&self) {
         let data = &self.data;
-        let bytes = data.log.footprint() + data.index.capacity() * INDEX_SLOT_BYTES + data.ghost.footprint();
+        let bytes = data.log.footprint()
+            + data.index.capacity() * INDEX_SLOT_BYTES
+            + data.ghost.footprint()
+            + data.objects.memory();
         self.stats.memory.store(bytes, Ordering::Relaxed);
+        store_relaxed(&self.stats.volatile_objects, data.objects.volatile());
         self.stats.index_address.publish(&data.index);
     }
 
     fn take_all(&mut self) -> ShardData {
         store_relaxed(&self.stats.keys, 0);
         store_relaxed(&self.stats.expires, 0);
+        store_relaxed(&self.stats.volatile_objects, 0);
         store_relaxed(&self.stats.memory, 0);
         self.stats.index_address.clear();
-        let index = std::mem::take(&mut self.data.index);
-        let ghost = std::mem::take(&mut self.data.ghost);
-        ShardData { index, log: self.data.log.take(), ghost }
+        let data = &mut *self.data;
+        data.layout = data.layout.wrapping_add(1);
+        ShardData {
+            index: std::mem::take(&mut data.index),
+            log: data.log.take(),
+            objects: std::mem::take(&mut data.objects),
+            ghost: std::mem::take(&mut data.ghost),
+            layout: 0,
+        }
     }
 }
 
@@ -481,24 +589,40 @@ impl ShardGuard<'_> {
 pub struct EntryRef<'a> {
     record: Record<'a>,
     log: &'a Log,
+    objects: &'a Objects,
     loc: Loc,
 }
 
-impl EntryRef<'_> {
-    pub fn value(&self) -> &[u8] {
-        self.record.value()
+impl<'a> EntryRef<'a> {
+    pub fn kind(&self) -> Kind {
+        self.record.kind()
+    }
+
+    /// A string's bytes.
+    pub fn string(&self) -> Result<&'a [u8], WrongType> {
+        match self.record.kind() {
+            Kind::String => Ok(self.record.value()),
+            _ => Err(WrongType),
+        }
+    }
+
+    /// A large string's bytes as a shared buffer, to send without copying
+    /// (None for a string stored in a shared segment, or a collection).
+    pub fn shared_string(&self) -> Option<Bytes> {
+        self.log.shared_value(self.loc)
+    }
+
+    /// The collection the key holds (None for a string).
+    pub fn object(&self) -> Option<&'a Object> {
+        self.record.handle().map(|handle| self.objects.get(handle))
+    }
+
+    pub fn hash(&self) -> Result<&'a Hash, WrongType> {
+        self.object().and_then(Object::as_hash).ok_or(WrongType)
     }
 
     pub fn expires_at(&self) -> Option<u64> {
         self.record.expires_at()
-    }
-
-    /// Write the value as a bulk reply (large values without copying).
-    pub fn reply(&self, out: &mut ReplyBuffer) {
-        match self.log.shared_value(self.loc) {
-            Some(shared) => out.bulk_bytes(&shared),
-            None => out.bulk(self.record.value()),
-        }
     }
 
     /// The access counter the clock sweep reads (0-3).
@@ -506,18 +630,55 @@ impl EntryRef<'_> {
         frequency(self.loc)
     }
 
-    /// Bytes the entry occupies, its index slot included.
+    /// Bytes the entry occupies: its record, its index slot and its
+    /// collection, if any.
     pub fn memory(&self) -> usize {
-        self.record.len() + INDEX_SLOT_BYTES
+        self.record.len() + INDEX_SLOT_BYTES + self.object().map_or(0, Object::memory)
+    }
+
+    /// A copy of the value, for COPY and MOVE.
+    pub fn to_owned_value(&self) -> OwnedValue {
+        match self.object() {
+            Some(object) => OwnedValue::Object(object.clone()),
+            None => OwnedValue::String(self.record.value().to_vec()),
+        }
     }
 }
 
+/// A value taken out of the table (RENAME, MOVE) or copied (COPY), to be
+/// stored again under another key with [`SlotMut::put_owned`].
+pub enum OwnedValue {
+    String(Vec<u8>),
+    Object(Object),
+}
+
+impl OwnedValue {
+    pub fn kind(&self) -> Kind {
+        match self {
+            OwnedValue::String(_) => Kind::String,
+            OwnedValue::Object(object) => object.kind(),
+        }
+    }
+}
+
+/// Whether `key`'s live entry is a collection with expired elements to
+/// purge before it may be read.
+fn needs_purge(data: &ShardData, hash: u64, key: &[u8], now: u64) -> bool {
+    let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == key);
+    found.is_some_and(|slot| {
+        let record = data.log.record(slot.load(Ordering::Relaxed));
+        record.handle().is_some_and(|handle| data.objects.get(handle).needs_purge(now))
+    })
+}
+
 /// One key, write-locked: read it, create it, change it or delete it.
-/// An expired entry has already been removed when a `SlotMut` is handed out.
+/// An expired entry has already been removed when a `SlotMut` is handed
+/// out, and a collection's expired elements purged.
 pub struct SlotMut<'a> {
     key: &'a [u8],
     stats: &'a ShardStats,
     log: &'a mut Log,
+    objects: &'a mut Objects,
     /// The queue a new key starts in.
     queue: Queue,
     state: Option<TableEntry<'a, AtomicU32>>,
@@ -537,48 +698,162 @@ impl SlotMut<'_> {
         self.slot().map(|slot| self.log.record(slot))
     }
 
+    /// Remove an expired entry, or the expired elements of a collection
+    /// (and the collection, if that empties it).
+    fn reclaim_expired(&mut self, now: u64) {
+        let Some(record) = self.record() else { return };
+        if record.is_expired(now) {
+            self.remove();
+            self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let Some(handle) = record.handle() else { return };
+        if self.objects.get(handle).needs_purge(now) {
+            self.modified = true;
+            if self.objects.update(handle, |object| {
+                object.purge_expired(now);
+                object.is_empty()
+            }) {
+                self.remove();
+            }
+        }
+    }
+
     pub fn exists(&self) -> bool {
         self.slot().is_some()
     }
 
-    pub fn value(&self) -> Option<&[u8]> {
-        self.slot().map(|slot| self.log.record(slot).value())
+    pub fn kind(&self) -> Option<Kind> {
+        self.record().map(|r| r.kind())
+    }
+
+    /// The string at this key: `Ok(None)` if there is no key.
+    pub fn string(&self) -> Result<Option<&[u8]>, WrongType> {
+        match self.record() {
+            Some(record) if record.kind() == Kind::String => Ok(Some(record.value())),
+            Some(_) => Err(WrongType),
+            None => Ok(None),
+        }
+    }
+
+    /// The collection at this key (None for a string or no key).
+    pub fn object(&self) -> Option<&Object> {
+        self.record().and_then(|r| r.handle()).map(|handle| self.objects.get(handle))
+    }
+
+    /// The hash at this key: `Ok(None)` if there is no key.
+    pub fn hash(&self) -> Result<Option<&Hash>, WrongType> {
+        match self.record() {
+            None => Ok(None),
+            Some(_) => self.object().and_then(Object::as_hash).map(Some).ok_or(WrongType),
+        }
     }
 
     pub fn expires_at(&self) -> Option<u64> {
         self.record().and_then(|r| r.expires_at())
     }
 
-    /// Store `value` with this deadline, replacing any previous entry.
+    /// Change the hash at this key, creating an empty one first if there
+    /// is no key and `create` is set. `f` returns its result and whether it
+    /// changed the hash. A hash left empty is deleted: a collection never
+    /// exists empty. `Ok(None)`: no key, and none created.
+    pub fn update_hash<R>(
+        &mut self,
+        create: bool,
+        f: impl FnOnce(&mut Hash) -> (R, bool),
+    ) -> Result<Option<R>, WrongType> {
+        match self.kind() {
+            Some(Kind::Hash) => {}
+            Some(_) => return Err(WrongType),
+            None if create => self.put_owned(OwnedValue::Object(Object::Hash(Hash::new())), None),
+            None => return Ok(None),
+        }
+        let Some(handle) = self.record().and_then(|r| r.handle()) else { return Ok(None) };
+        let (result, changed, empty) = self.objects.update(handle, |object| {
+            let Some(hash) = object.as_hash_mut() else { unreachable!("the record says hash") };
+            let (result, changed) = f(hash);
+            (result, changed, hash.is_empty())
+        });
+        self.modified |= changed;
+        if empty {
+            self.remove();
+        }
+        Ok(Some(result))
+    }
+
+    /// Store the string `value` with this deadline, replacing any previous
+    /// entry of any type.
     pub fn put(&mut self, value: &[u8], expires_at: Option<u64>) {
+        if let Some(slot) = self.slot() {
+            let had_expiry = self.expires_at().is_some();
+            // In place when the old value is a string of the same size.
+            if self.log.overwrite(slot, value, expires_at) {
+                self.modified = true;
+                adjust(&self.stats.expires, usize::from(had_expiry), usize::from(expires_at.is_some()));
+                return;
+            }
+        }
+        self.write(Kind::String, value, expires_at);
+    }
+
+    /// Store a value taken or copied from another key, replacing any
+    /// previous entry.
+    pub fn put_owned(&mut self, value: OwnedValue, expires_at: Option<u64>) {
+        match value {
+            OwnedValue::String(bytes) => self.put(&bytes, expires_at),
+            OwnedValue::Object(object) => {
+                let kind = object.kind();
+                let handle = self.objects.insert(object);
+                if !self.write(kind, &handle.to_le_bytes(), expires_at) {
+                    free_detached(self.objects.remove(handle));
+                }
+            }
+        }
+    }
+
+    /// Take the value out and delete the key (RENAME, MOVE).
+    pub fn take(&mut self) -> Option<OwnedValue> {
+        let record = self.record()?;
+        let value = match record.handle() {
+            Some(handle) => OwnedValue::Object(self.objects.remove(handle)),
+            None => OwnedValue::String(record.value().to_vec()),
+        };
+        self.delete(false);
+        Some(value)
+    }
+
+    /// Write a new record for this key, of `kind` with `value` bytes (a
+    /// string, or a collection's handle), in place of the old one, whose
+    /// collection is freed. Returns false if the log had no room.
+    fn write(&mut self, kind: Kind, value: &[u8], expires_at: Option<u64>) -> bool {
         self.modified = true;
         let had_expiry = self.expires_at().is_some();
-        self.state = match self.state.take() {
+        let (state, written) = match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
                 let slot = o.get().load(Ordering::Relaxed);
-                if !self.log.overwrite(slot, value, expires_at) {
-                    let queue = self.log.queue_of(slot);
-                    let Some(new) = append(self.log, queue, self.key, value, expires_at) else {
-                        self.state = Some(TableEntry::Occupied(o));
-                        return;
-                    };
-                    self.log.kill(slot);
-                    o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
-                }
+                let queue = self.log.queue_of(slot);
+                let Some(new) = append(self.log, queue, self.key, kind, value, expires_at) else {
+                    self.state = Some(TableEntry::Occupied(o));
+                    return false;
+                };
+                kill_record(self.log, self.objects, slot);
+                o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
                 adjust(&self.stats.expires, usize::from(had_expiry), usize::from(expires_at.is_some()));
-                Some(TableEntry::Occupied(o))
+                (Some(TableEntry::Occupied(o)), true)
             }
             Some(TableEntry::Vacant(v)) => {
-                let Some(new) = append(self.log, self.queue, self.key, value, expires_at) else {
+                let Some(new) = append(self.log, self.queue, self.key, kind, value, expires_at) else {
                     self.state = Some(TableEntry::Vacant(v));
-                    return;
+                    return false;
                 };
                 adjust(&self.stats.keys, 0, 1);
                 adjust(&self.stats.expires, 0, usize::from(expires_at.is_some()));
-                Some(TableEntry::Occupied(v.insert(AtomicU32::new(new))))
+                (Some(TableEntry::Occupied(v.insert(AtomicU32::new(new)))), true)
             }
-            None => None,
+            None => (None, false),
         };
+        self.state = state;
+        written
     }
 
     /// Change the deadline of an existing entry (no-op if there is none).
@@ -591,25 +866,50 @@ impl SlotMut<'_> {
             return;
         }
         // The record has no room for a deadline: write it again with one.
+        let record = self.log.record(slot);
+        let kind = record.kind();
         let mut small = [0u8; 128];
-        let value = self.log.record(slot).value();
+        let value = record.value();
         if let Some(copy) = small.get_mut(..value.len()) {
             copy.copy_from_slice(value);
             let len = value.len();
-            return self.put(&small[..len], at);
+            return self.rewrite(kind, &small[..len], at);
         }
         let value = value.to_vec();
-        self.put(&value, at)
+        self.rewrite(kind, &value, at)
+    }
+
+    /// Write the record again (same kind and value bytes, so the same
+    /// collection handle) with a new deadline.
+    fn rewrite(&mut self, kind: Kind, value: &[u8], at: Option<u64>) {
+        let Some(slot) = self.slot() else { return };
+        let had_expiry = self.expires_at().is_some();
+        let Some(new) = append(self.log, self.log.queue_of(slot), self.key, kind, value, at) else { return };
+        self.log.kill(slot);
+        if let Some(TableEntry::Occupied(o)) = &self.state {
+            o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
+        }
+        adjust(&self.stats.expires, usize::from(had_expiry), usize::from(at.is_some()));
     }
 
     /// Delete the entry; returns whether there was one.
     pub fn remove(&mut self) -> bool {
+        self.delete(true)
+    }
+
+    /// Delete the entry, freeing its collection unless [`SlotMut::take`]
+    /// has already taken it out of the arena.
+    fn delete(&mut self, free: bool) -> bool {
         match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
                 self.modified = true;
                 let slot = o.get().load(Ordering::Relaxed);
                 let had_expiry = self.log.record(slot).expires_at().is_some();
-                self.log.kill(slot);
+                if free {
+                    kill_record(self.log, self.objects, slot);
+                } else {
+                    self.log.kill(slot);
+                }
                 let (_, vacant) = o.remove();
                 adjust(&self.stats.keys, 1, 0);
                 adjust(&self.stats.expires, usize::from(had_expiry), 0);
@@ -624,11 +924,17 @@ impl SlotMut<'_> {
     }
 }
 
+/// Free a collection that is no longer in any arena.
+fn free_detached(object: Object) {
+    let elements = object.len();
+    super::lazyfree::free(object, elements);
+}
+
 /// Append a record. Every writer first makes sure the shard has segment ids
 /// to spare (see [`ShardGuard::ensure_room`]), so this cannot run out; if it
 /// ever did, the write is dropped and logged rather than crashing the server.
-fn append(log: &mut Log, queue: Queue, key: &[u8], value: &[u8], expires_at: Option<u64>) -> Option<Loc> {
-    match log.append(queue, key, value, expires_at) {
+fn append(log: &mut Log, queue: Queue, key: &[u8], kind: Kind, value: &[u8], expires_at: Option<u64>) -> Option<Loc> {
+    match log.append(queue, key, kind, value, expires_at) {
         Ok(loc) => Some(loc),
         Err(LogFull) => {
             crate::log_error!("shard log full: write of a {}-byte value dropped", value.len());

@@ -1,0 +1,824 @@
+//! Hash commands: HSET and its relatives, the readers (HGET, HMGET,
+//! HGETALL, HKEYS, HVALS, HLEN, HEXISTS, HSTRLEN), the counters (HINCRBY,
+//! HINCRBYFLOAT), HRANDFIELD, HSCAN, and the per-field expiry of Redis 7.4
+//! and 8.0 (HEXPIRE and its variants, HTTL and its variants, HPERSIST,
+//! HSETEX, HGETEX, HGETDEL).
+//!
+//! The hash itself (encodings, deadlines, scan cursor) is `store/hash.rs`;
+//! here are the arguments, the replies and the errors, as Redis gives them.
+
+use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
+use super::long_double::LongDouble;
+use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
+use crate::protocol::parse::parse_i64;
+use crate::protocol::{Args, Protocol, ReplyBuffer};
+use crate::store::hash::{Field, PackLimits};
+use crate::store::{Hash, WrongType};
+
+const R: Flags = Flags::READONLY;
+const RF: Flags = R.with(Flags::FAST);
+const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
+const WF: Flags = W.with(Flags::FAST);
+/// Writes that never add data: not refused when memory is full.
+const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
+
+const fn hash_command(name: &'static str, arity: i32, flags: Flags, run: super::Handler) -> Command {
+    Command { name, arity, flags, keys: KeySpec::ONE, group: "hash", run }
+}
+
+pub static COMMANDS: &[Command] = &[
+    hash_command("hset", -4, WF, hset),
+    hash_command("hsetnx", 4, WF, hsetnx),
+    hash_command("hmset", -4, WF, hmset),
+    hash_command("hget", 3, RF, hget),
+    hash_command("hmget", -3, RF, hmget),
+    hash_command("hgetall", 2, R, hgetall),
+    hash_command("hkeys", 2, R, hkeys),
+    hash_command("hvals", 2, R, hvals),
+    hash_command("hlen", 2, RF, hlen),
+    hash_command("hexists", 3, RF, hexists),
+    hash_command("hstrlen", 3, RF, hstrlen),
+    hash_command("hdel", -3, WRITE_FAST, hdel),
+    hash_command("hincrby", 4, WF, hincrby),
+    hash_command("hincrbyfloat", 4, WF, hincrbyfloat),
+    hash_command("hrandfield", -2, R, hrandfield),
+    hash_command("hscan", -3, R, hscan),
+    hash_command("hexpire", -6, WRITE_FAST, hexpire),
+    hash_command("hpexpire", -6, WRITE_FAST, hpexpire),
+    hash_command("hexpireat", -6, WRITE_FAST, hexpireat),
+    hash_command("hpexpireat", -6, WRITE_FAST, hpexpireat),
+    hash_command("httl", -5, RF, httl),
+    hash_command("hpttl", -5, RF, hpttl),
+    hash_command("hexpiretime", -5, RF, hexpiretime),
+    hash_command("hpexpiretime", -5, RF, hpexpiretime),
+    hash_command("hpersist", -5, WRITE_FAST, hpersist),
+    hash_command("hsetex", -6, WF, hsetex),
+    hash_command("hgetex", -5, WRITE_FAST, hgetex),
+    hash_command("hgetdel", -5, WRITE_FAST, hgetdel),
+];
+
+const NOT_AN_INTEGER_HASH: &str = "ERR hash value is not an integer";
+const NOT_A_FLOAT_HASH: &str = "ERR hash value is not a float";
+const OVERFLOW: &str = "ERR increment or decrement would overflow";
+const FIELDS_MISSING: &str = "ERR Mandatory argument FIELDS is missing or not at the right position";
+const NUMFIELDS_NOT_POSITIVE: &str = "ERR Number of fields must be a positive integer";
+const NUMFIELDS_MISMATCH: &str = "ERR The `numfields` parameter must match the number of arguments";
+
+/// The latest deadline a field may have: Redis keeps them in 48 bits.
+const MAX_DEADLINE_MS: i64 = (1 << 48) - 1;
+
+fn limits(ctx: &Ctx<'_>) -> PackLimits {
+    ctx.server.live.hash_pack_limits()
+}
+
+/// Look at the hash at `key` under the read lock (None if there is no
+/// key), counting the lookup. Replies WRONGTYPE, and returns None, for
+/// another type.
+fn with_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>, &mut ReplyBuffer) -> R) -> Option<R> {
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    let (hit, result) = db.view(key, ctx.now, |entry| match entry.as_ref().map(|e| e.hash()).transpose() {
+        Ok(hash) => (hash.is_some(), Some(f(hash, out))),
+        Err(WrongType) => (true, None),
+    });
+    ctx.count_lookup(hit);
+    if result.is_none() {
+        ctx.error(WRONGTYPE);
+    }
+    result
+}
+
+/// Change the hash at `key` under the write lock, creating it first if
+/// `create` (see [`crate::store::SlotMut::update_hash`]). `Some(None)`:
+/// no key. None after replying WRONGTYPE.
+fn update_hash<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut Hash, &mut ReplyBuffer) -> (R, bool),
+) -> Option<Option<R>> {
+    let db = ctx.server.store.db(ctx.session.db);
+    let out = &mut *ctx.out;
+    let result = db.update(key, ctx.now, |slot| slot.update_hash(create, |hash| f(hash, out)));
+    if result.is_err() {
+        ctx.error(WRONGTYPE);
+    }
+    result.ok()
+}
+
+// ---------------------------------------------------------------------------
+// Writers
+// ---------------------------------------------------------------------------
+
+/// HSET and HMSET: set every field/value pair; returns how many were new.
+fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str) -> Option<i64> {
+    if args.len() % 2 != 0 {
+        ctx.error(&arity_message(command));
+        return None;
+    }
+    let limits = limits(ctx);
+    let added = update_hash(ctx, args.get(1), true, |hash, _| {
+        let added = (2..args.len()).step_by(2).filter(|&i| hash.insert(args.get(i), args.get(i + 1), None, limits));
+        (added.count() as i64, true)
+    })?;
+    Some(added.unwrap_or(0))
+}
+
+/// HSET key field value [field value ...]
+fn hset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if let Some(added) = set_pairs(ctx, args, "hset") {
+        ctx.out.integer(added);
+    }
+}
+
+/// HMSET key field value [field value ...]
+fn hmset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if set_pairs(ctx, args, "hmset").is_some() {
+        ctx.out.ok();
+    }
+}
+
+/// HSETNX key field value
+fn hsetnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let limits = limits(ctx);
+    let (field, value) = (args.get(2), args.get(3));
+    let set = update_hash(ctx, args.get(1), true, |hash, _| {
+        let absent = !hash.contains(field);
+        if absent {
+            hash.insert(field, value, None, limits);
+        }
+        (absent, absent)
+    });
+    if let Some(set) = set {
+        ctx.out.integer(i64::from(set == Some(true)));
+    }
+}
+
+/// HDEL key field [field ...]
+fn hdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let deleted = update_hash(ctx, args.get(1), false, |hash, _| {
+        let deleted = args.iter().skip(2).filter(|field| hash.remove(field)).count();
+        (deleted as i64, deleted > 0)
+    });
+    if let Some(deleted) = deleted {
+        ctx.out.integer(deleted.unwrap_or(0));
+    }
+}
+
+/// HINCRBY key field increment (a field's deadline is kept)
+fn hincrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(delta) = ctx.integer_arg(args, 3) else { return };
+    let limits = limits(ctx);
+    let field = args.get(2);
+    let result = update_hash(ctx, args.get(1), true, |hash, _| {
+        let current = hash.field(field);
+        let old = match current.map(|f| parse_i64(f.value)) {
+            Some(Some(n)) => n,
+            Some(None) => return (Err(NOT_AN_INTEGER_HASH), false),
+            None => 0,
+        };
+        let Some(new) = old.checked_add(delta) else { return (Err(OVERFLOW), false) };
+        let deadline = current.and_then(|f| f.deadline);
+        let mut digits = [0u8; 20];
+        hash.insert(field, crate::protocol::reply::format_i64(new, &mut digits), deadline, limits);
+        (Ok(new), true)
+    });
+    match result {
+        Some(Some(Ok(n))) => ctx.out.integer(n),
+        Some(Some(Err(msg))) => ctx.error(msg),
+        Some(None) | None => {}
+    }
+}
+
+/// HINCRBYFLOAT key field increment (a field's deadline is kept)
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(increment) = LongDouble::parse(args.get(3)) else {
+        return ctx.error("ERR value is not a valid float");
+    };
+    if !matches!(increment, LongDouble::Finite { .. }) {
+        return ctx.error("ERR value is NaN or Infinity");
+    }
+    let limits = limits(ctx);
+    let field = args.get(2);
+    let result = update_hash(ctx, args.get(1), true, |hash, _| {
+        let current = hash.field(field);
+        let old = match current.map(|f| LongDouble::parse(f.value)) {
+            Some(Some(n)) => n,
+            Some(None) => return (Err(NOT_A_FLOAT_HASH), false),
+            None => LongDouble::ZERO,
+        };
+        let Some(sum) = old.add(increment).to_human_string() else {
+            return (Err("ERR increment would produce NaN or Infinity"), false);
+        };
+        hash.insert(field, sum.as_bytes(), current.and_then(|f| f.deadline), limits);
+        (Ok(sum), true)
+    });
+    match result {
+        Some(Some(Ok(sum))) => ctx.out.bulk(sum.as_bytes()),
+        Some(Some(Err(msg))) => ctx.error(msg),
+        Some(None) | None => {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Readers
+// ---------------------------------------------------------------------------
+
+/// HGET key field
+fn hget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    with_hash(ctx, args.get(1), |hash, out| match hash.and_then(|h| h.get(args.get(2))) {
+        Some(value) => out.bulk(value),
+        None => out.null(),
+    });
+}
+
+/// HMGET key field [field ...]: null for each missing field.
+fn hmget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    with_hash(ctx, args.get(1), |hash, out| {
+        out.array(args.len() - 2);
+        for field in args.iter().skip(2) {
+            match hash.and_then(|h| h.get(field)) {
+                Some(value) => out.bulk(value),
+                None => out.null(),
+            }
+        }
+    });
+}
+
+/// HGETALL key: a map in RESP3, a flat array of fields and values in RESP2.
+fn hgetall(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    with_hash(ctx, args.get(1), |hash, out| {
+        out.map(hash.map_or(0, Hash::len));
+        for field in hash.iter().flat_map(|h| h.iter()) {
+            out.bulk(field.name);
+            out.bulk(field.value);
+        }
+    });
+}
+
+/// HKEYS key
+fn hkeys(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_each(ctx, args.get(1), |f| f.name);
+}
+
+/// HVALS key
+fn hvals(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_each(ctx, args.get(1), |f| f.value);
+}
+
+/// An array with one part of every field.
+fn reply_each(ctx: &mut Ctx<'_>, key: &[u8], part: for<'a> fn(&Field<'a>) -> &'a [u8]) {
+    with_hash(ctx, key, |hash, out| {
+        out.array(hash.map_or(0, Hash::len));
+        hash.iter().flat_map(|h| h.iter()).for_each(|f| out.bulk(part(&f)));
+    });
+}
+
+/// HLEN key
+fn hlen(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_integer(ctx, args.get(1), |hash| hash.len() as i64);
+}
+
+/// HEXISTS key field
+fn hexists(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_integer(ctx, args.get(1), |hash| i64::from(hash.contains(args.get(2))));
+}
+
+/// HSTRLEN key field
+fn hstrlen(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    reply_integer(ctx, args.get(1), |hash| hash.get(args.get(2)).map_or(0, |v| v.len() as i64));
+}
+
+/// An integer computed from the hash (0 for a missing key).
+fn reply_integer(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&Hash) -> i64) {
+    with_hash(ctx, key, |hash, out| out.integer(hash.map_or(0, f)));
+}
+
+// ---------------------------------------------------------------------------
+// HRANDFIELD and HSCAN
+// ---------------------------------------------------------------------------
+
+/// A small fast generator for random picks (SplitMix64), seeded from the
+/// clock and the connection.
+struct Rng(u64);
+
+impl Rng {
+    fn new(ctx: &Ctx<'_>) -> Self {
+        Rng(crate::clock::now_us().wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ctx.session.id.rotate_left(32))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() == 2 {
+        let mut rng = Rng::new(ctx);
+        with_hash(ctx, args.get(1), |hash, out| match hash.and_then(|h| h.random_field(rng.next())) {
+            Some(field) => out.bulk(field.name),
+            None => out.null(),
+        });
+        return;
+    }
+    // Redis reads the count before WITHVALUES, and refuses LONG_MIN.
+    let Some(count) = ctx.integer_arg(args, 2) else { return };
+    let with_values = match args.len() {
+        3 => false,
+        4 if is(args.get(3), "WITHVALUES") => true,
+        _ => return ctx.error(SYNTAX_ERROR),
+    };
+    if count == i64::MIN || (with_values && count.unsigned_abs() > (i64::MAX / 2) as u64) {
+        return ctx.error("ERR value is out of range");
+    }
+    let resp3 = ctx.out.protocol == Protocol::Resp3;
+    let output_limit = ctx.server.config.server.client_output_buffer_limit as usize;
+    let mut rng = Rng::new(ctx);
+    let complete = with_hash(ctx, args.get(1), |hash, out| {
+        let Some(hash) = hash.filter(|_| count != 0) else {
+            out.array(0);
+            return true;
+        };
+        let picks = random_fields(hash, count, &mut rng);
+        let len = if count < 0 { count.unsigned_abs() as usize } else { picks.len() };
+        out.array(if with_values && !resp3 { len * 2 } else { len });
+        let emit = |out: &mut ReplyBuffer, field: &Field<'_>| {
+            if with_values && resp3 {
+                out.array(2);
+            }
+            out.bulk(field.name);
+            if with_values {
+                out.bulk(field.value);
+            }
+        };
+        if count > 0 {
+            picks.iter().for_each(|field| emit(out, field));
+            return true;
+        }
+        // With repeats the reply may be far larger than the hash: it is
+        // produced as it goes, and a client asking for more than its
+        // output buffer may hold is cut off, as Redis cuts off a client
+        // over its output buffer limit.
+        for done in 0..len {
+            emit(out, &picks[rng.below(picks.len())]);
+            if done % 1024 == 0 && out.pending() > output_limit {
+                return false;
+            }
+        }
+        true
+    });
+    if complete == Some(false) {
+        crate::log_warn!("closing client {}: HRANDFIELD reply over client_output_buffer_limit", ctx.session.id);
+        ctx.session.close_after_reply = true;
+    }
+}
+
+/// The fields HRANDFIELD draws from: for a positive count, that many
+/// distinct fields (all of them if the hash is smaller), in random order;
+/// for a negative one, every field, to pick from with repeats.
+fn random_fields<'h>(hash: &'h Hash, count: i64, rng: &mut Rng) -> Vec<Field<'h>> {
+    let mut fields: Vec<Field<'h>> = hash.iter().collect();
+    if count < 0 {
+        return fields;
+    }
+    let wanted = usize::try_from(count).unwrap_or(usize::MAX).min(fields.len());
+    // A partial Fisher-Yates shuffle: the first `wanted` are the pick.
+    for i in 0..wanted {
+        let j = i + rng.below(fields.len() - i);
+        fields.swap(i, j);
+    }
+    fields.truncate(wanted);
+    fields
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
+fn hscan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some(cursor) = parse_cursor(args.get(2)) else {
+        return ctx.error("ERR invalid cursor");
+    };
+    let Some(options) = ScanOptions::parse(ctx, args, 3, ScanOf::Hash) else { return };
+    with_hash(ctx, args.get(1), |hash, out| {
+        let mut items: Vec<&[u8]> = Vec::new();
+        let next = hash.map_or(0, |hash| {
+            hash.scan(cursor, options.count, |field| {
+                if options.admits(field.name, "hash") {
+                    items.push(field.name);
+                    if !options.no_values {
+                        items.push(field.value);
+                    }
+                }
+            })
+        });
+        out.array(2);
+        out.bulk(next.to_string().as_bytes());
+        out.array(items.len());
+        items.iter().for_each(|item| out.bulk(item));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Per-field expiry
+// ---------------------------------------------------------------------------
+
+/// The field list of the expiry commands: `FIELDS numfields field ...`,
+/// whose FIELDS keyword is at `at`. None after replying with the error.
+fn fields_at<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec<&'a [u8]>> {
+    if at >= args.len() || !is(args.get(at), "FIELDS") {
+        ctx.error(FIELDS_MISSING);
+        return None;
+    }
+    let count = match parse_i64(args.get(at + 1)) {
+        Some(n) if n >= 1 => n,
+        _ => {
+            ctx.error(NUMFIELDS_NOT_POSITIVE);
+            return None;
+        }
+    };
+    if usize::try_from(count).ok() != Some(args.len().saturating_sub(at + 2)) {
+        ctx.error(NUMFIELDS_MISMATCH);
+        return None;
+    }
+    Some(args.iter().skip(at + 2).collect())
+}
+
+/// An expiry argument as an absolute deadline in unix ms: a non-negative
+/// integer in `unit` from `base` (0 for absolute times), within Redis's
+/// 48-bit range. None after replying with the error.
+fn field_deadline(ctx: &mut Ctx<'_>, arg: &[u8], seconds: bool, base: u64, command: &str) -> Option<u64> {
+    let Some(value) = parse_i64(arg) else {
+        ctx.error(NOT_AN_INTEGER);
+        return None;
+    };
+    if value < 0 {
+        ctx.error("ERR invalid expire time, must be >= 0");
+        return None;
+    }
+    let base = i64::try_from(base).unwrap_or(i64::MAX);
+    let ms = if seconds { value.checked_mul(1000).filter(|_| value <= MAX_DEADLINE_MS / 1000) } else { Some(value) };
+    match ms.filter(|&ms| ms <= MAX_DEADLINE_MS - base) {
+        Some(ms) => Some((ms + base) as u64),
+        None => {
+            ctx.error(&format!("ERR invalid expire time in '{command}' command"));
+            None
+        }
+    }
+}
+
+/// HEXPIRE's condition on a field's current deadline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Always,
+    /// NX: only if it has none.
+    NoDeadline,
+    /// XX: only if it has one.
+    HasDeadline,
+    /// GT: only later than the current one (no deadline counts as infinite).
+    Later,
+    /// LT: only earlier than the current one.
+    Earlier,
+}
+
+impl Condition {
+    fn parse(arg: &[u8]) -> Option<Condition> {
+        [("NX", Condition::NoDeadline), ("XX", Condition::HasDeadline), ("GT", Condition::Later), ("LT", Condition::Earlier)]
+            .into_iter()
+            .find(|(name, _)| is(arg, name))
+            .map(|(_, condition)| condition)
+    }
+
+    fn allows(self, current: Option<u64>, new: u64) -> bool {
+        match self {
+            Condition::Always => true,
+            Condition::NoDeadline => current.is_none(),
+            Condition::HasDeadline => current.is_some(),
+            Condition::Later => current.is_some_and(|at| new > at),
+            Condition::Earlier => current.is_none_or(|at| new < at),
+        }
+    }
+}
+
+/// HEXPIRE key seconds [NX | XX | GT | LT] FIELDS numfields field ...
+fn hexpire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let now = ctx.now;
+    expire_fields(ctx, args, true, now, "hexpire");
+}
+
+/// HPEXPIRE key milliseconds [NX | XX | GT | LT] FIELDS numfields field ...
+fn hpexpire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let now = ctx.now;
+    expire_fields(ctx, args, false, now, "hpexpire");
+}
+
+/// HEXPIREAT key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field ...
+fn hexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    expire_fields(ctx, args, true, 0, "hexpireat");
+}
+
+/// HPEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field ...
+fn hpexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    expire_fields(ctx, args, false, 0, "hpexpireat");
+}
+
+/// The four HEXPIRE commands. Replies with one integer per field: -2 no
+/// such field, 0 condition not met, 1 deadline set, 2 field deleted (the
+/// deadline is now or past).
+fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, seconds: bool, base: u64, command: &str) {
+    if key_is_not_a_hash(ctx, args.get(1)) {
+        return ctx.error(WRONGTYPE);
+    }
+    let Some(deadline) = field_deadline(ctx, args.get(2), seconds, base, command) else { return };
+    let condition = Condition::parse(args.get(3)).unwrap_or(Condition::Always);
+    let keyword_at = if condition == Condition::Always { 3 } else { 4 };
+    let Some(fields) = fields_at(ctx, args, keyword_at) else { return };
+    let now = ctx.now;
+    let result = update_hash(ctx, args.get(1), false, |hash, out| {
+        out.array(fields.len());
+        let mut changed = false;
+        for field in &fields {
+            let code = match hash.field(field) {
+                None => -2,
+                Some(f) if !condition.allows(f.deadline, deadline) => 0,
+                Some(_) if deadline <= now => i64::from(hash.remove(field)) * 2,
+                Some(_) => i64::from(hash.set_deadline(field, Some(deadline))),
+            };
+            changed |= code > 0;
+            out.integer(code);
+        }
+        ((), changed)
+    });
+    reply_missing_fields(ctx, result, fields.len(), -2);
+}
+
+/// Whether `key` holds something other than a hash (Redis checks the
+/// type before the other arguments of the field-expiry commands).
+fn key_is_not_a_hash(ctx: &Ctx<'_>, key: &[u8]) -> bool {
+    ctx.db().view(key, ctx.now, |entry| entry.is_some_and(|e| e.hash().is_err()))
+}
+
+/// For a missing key, the per-field commands answer for each field as
+/// for a missing field.
+fn reply_missing_fields(ctx: &mut Ctx<'_>, result: Option<Option<()>>, fields: usize, code: i64) {
+    if let Some(None) = result {
+        ctx.out.array(fields);
+        (0..fields).for_each(|_| ctx.out.integer(code));
+    }
+}
+
+/// HTTL key FIELDS numfields field ...
+fn httl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    field_times(ctx, args, |at, now| (at.saturating_sub(now) + 999) / 1000);
+}
+
+/// HPTTL key FIELDS numfields field ...
+fn hpttl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    field_times(ctx, args, |at, now| at.saturating_sub(now));
+}
+
+/// HEXPIRETIME key FIELDS numfields field ...
+fn hexpiretime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    field_times(ctx, args, |at, _| (at + 999) / 1000);
+}
+
+/// HPEXPIRETIME key FIELDS numfields field ...
+fn hpexpiretime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    field_times(ctx, args, |at, _| at);
+}
+
+/// The four TTL commands: per field -2 (no such field, or no key), -1
+/// (no deadline) or the deadline as `show` gives it.
+fn field_times(ctx: &mut Ctx<'_>, args: &Args<'_>, show: fn(u64, u64) -> u64) {
+    if key_is_not_a_hash(ctx, args.get(1)) {
+        return ctx.error(WRONGTYPE);
+    }
+    let Some(fields) = fields_at(ctx, args, 2) else { return };
+    let now = ctx.now;
+    with_hash(ctx, args.get(1), |hash, out| {
+        out.array(fields.len());
+        for field in &fields {
+            match hash.and_then(|h| h.field(field)) {
+                None => out.integer(-2),
+                Some(Field { deadline: None, .. }) => out.integer(-1),
+                Some(Field { deadline: Some(at), .. }) => out.integer(i64::try_from(show(at, now)).unwrap_or(i64::MAX)),
+            }
+        }
+    });
+}
+
+/// HPERSIST key FIELDS numfields field ...: per field -2 (no such field),
+/// -1 (no deadline) or 1 (deadline removed).
+fn hpersist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if key_is_not_a_hash(ctx, args.get(1)) {
+        return ctx.error(WRONGTYPE);
+    }
+    let Some(fields) = fields_at(ctx, args, 2) else { return };
+    let result = update_hash(ctx, args.get(1), false, |hash, out| {
+        out.array(fields.len());
+        let mut changed = false;
+        for field in &fields {
+            let code = match hash.field(field).map(|f| f.deadline) {
+                None => -2,
+                Some(None) => -1,
+                Some(Some(_)) => {
+                    hash.set_deadline(field, None);
+                    changed = true;
+                    1
+                }
+            };
+            out.integer(code);
+        }
+        ((), changed)
+    });
+    reply_missing_fields(ctx, result, fields.len(), -2);
+}
+
+/// What HSETEX and HGETEX do to the deadlines of the fields they touch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldExpiry {
+    /// HSETEX without an option: the fields lose their deadlines.
+    Clear,
+    /// KEEPTTL (HSETEX), or no option (HGETEX).
+    Keep,
+    /// PERSIST (HGETEX).
+    Persist,
+    At(u64),
+}
+
+/// Read one of EX, PX, EXAT, PXAT at `args[i]` with its value; None if it
+/// is not one of them, Some(None) after replying with an error.
+fn expiry_option(ctx: &mut Ctx<'_>, args: &Args<'_>, i: usize, command: &str) -> Option<Option<u64>> {
+    let now = ctx.now;
+    let (seconds, base) = [("EX", (true, now)), ("PX", (false, now)), ("EXAT", (true, 0)), ("PXAT", (false, 0))]
+        .into_iter()
+        .find(|(name, _)| is(args.get(i), name))?
+        .1;
+    if i + 1 >= args.len() {
+        ctx.error("ERR missing expire time");
+        return Some(None);
+    }
+    Some(field_deadline(ctx, args.get(i + 1), seconds, base, command))
+}
+
+/// HSETEX key [FNX | FXX] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
+///   FIELDS numfields field value [field value ...]
+/// Replies 1 when the fields were set, 0 when FNX or FXX stopped it.
+fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let (mut only_if, mut expiry, mut i) = (None::<bool>, None, 2);
+    let pairs = loop {
+        if i >= args.len() {
+            return ctx.error(SYNTAX_ERROR);
+        }
+        let arg = args.get(i);
+        if is(arg, "FIELDS") {
+            let Some(pairs) = hsetex_pairs(ctx, args, i) else { return };
+            break pairs;
+        }
+        if is(arg, "FNX") || is(arg, "FXX") {
+            if only_if.is_some() {
+                return ctx.error("ERR Only one of FXX or FNX arguments can be specified");
+            }
+            only_if = Some(is(arg, "FXX"));
+            i += 1;
+            continue;
+        }
+        let keep = is(arg, "KEEPTTL");
+        if !keep && !["EX", "PX", "EXAT", "PXAT"].iter().any(|name| is(arg, name)) {
+            return ctx.error(&format!("ERR unknown argument: {}", String::from_utf8_lossy(arg)));
+        }
+        if expiry.is_some() {
+            return ctx.error("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
+        }
+        if keep {
+            expiry = Some(FieldExpiry::Keep);
+            i += 1;
+            continue;
+        }
+        let Some(Some(at)) = expiry_option(ctx, args, i, "hsetex") else { return };
+        expiry = Some(FieldExpiry::At(at));
+        i += 2;
+    };
+    let expiry = expiry.unwrap_or(FieldExpiry::Clear);
+    let (limits, now) = (limits(ctx), ctx.now);
+    let create = only_if != Some(true);
+    let result = update_hash(ctx, args.get(1), create, |hash, _| {
+        let present = pairs.iter().filter(|(field, _)| hash.contains(field)).count();
+        let allowed = match only_if {
+            Some(true) => present == pairs.len(),
+            Some(false) => present == 0,
+            None => true,
+        };
+        if !allowed {
+            return (false, false);
+        }
+        for (field, value) in &pairs {
+            let deadline = match expiry {
+                FieldExpiry::At(at) => Some(at),
+                FieldExpiry::Keep => hash.field(field).and_then(|f| f.deadline),
+                FieldExpiry::Clear | FieldExpiry::Persist => None,
+            };
+            if deadline.is_some_and(|at| at <= now) {
+                hash.remove(field);
+            } else {
+                hash.insert(field, value, deadline, limits);
+            }
+        }
+        (true, true)
+    });
+    if let Some(set) = result {
+        ctx.out.integer(i64::from(set == Some(true)));
+    }
+}
+
+/// HSETEX's `FIELDS numfields field value ...` from `at` (the FIELDS
+/// keyword). None after replying with Redis's error.
+fn hsetex_pairs<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec<(&'a [u8], &'a [u8])>> {
+    if at + 3 >= args.len() {
+        ctx.error(&arity_message("hsetex"));
+        return None;
+    }
+    let Some(count) = parse_i64(args.get(at + 1)).filter(|&n| (1..=i64::from(i32::MAX)).contains(&n)) else {
+        ctx.error("ERR invalid number of fields");
+        return None;
+    };
+    let remaining = args.len() - at - 2;
+    if remaining % 2 != 0 || count != (remaining / 2) as i64 {
+        ctx.error(&arity_message("hsetex"));
+        return None;
+    }
+    Some((at + 2..args.len()).step_by(2).map(|j| (args.get(j), args.get(j + 1))).collect())
+}
+
+/// HGETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST] FIELDS numfields field ...
+/// Replies with the values (null for missing fields), then changes the
+/// deadlines of the fields that exist.
+fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if key_is_not_a_hash(ctx, args.get(1)) {
+        return ctx.error(WRONGTYPE);
+    }
+    let (expiry, fields_at_index) = match expiry_option(ctx, args, 2, "hgetex") {
+        Some(Some(at)) => (FieldExpiry::At(at), 4),
+        Some(None) => return,
+        None if is(args.get(2), "PERSIST") => (FieldExpiry::Persist, 3),
+        None => (FieldExpiry::Keep, 2),
+    };
+    let Some(fields) = fields_at(ctx, args, fields_at_index) else { return };
+    let now = ctx.now;
+    let result = update_hash(ctx, args.get(1), false, |hash, out| {
+        out.array(fields.len());
+        let mut changed = false;
+        for field in &fields {
+            let Some(value) = hash.get(field) else {
+                out.null();
+                continue;
+            };
+            out.bulk(value);
+            changed |= match expiry {
+                FieldExpiry::At(at) if at <= now => hash.remove(field),
+                FieldExpiry::At(at) => hash.set_deadline(field, Some(at)),
+                FieldExpiry::Persist => hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None),
+                FieldExpiry::Keep | FieldExpiry::Clear => false,
+            };
+        }
+        ((), changed)
+    });
+    if let Some(None) = result {
+        ctx.out.array(fields.len());
+        (0..fields.len()).for_each(|_| ctx.out.null());
+    }
+}
+
+/// HGETDEL key FIELDS numfields field ...: the values (null for missing
+/// fields), and the fields deleted.
+fn hgetdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if key_is_not_a_hash(ctx, args.get(1)) {
+        return ctx.error(WRONGTYPE);
+    }
+    let Some(fields) = fields_at(ctx, args, 2) else { return };
+    let result = update_hash(ctx, args.get(1), false, |hash, out| {
+        out.array(fields.len());
+        let mut changed = false;
+        for field in &fields {
+            match hash.get(field) {
+                Some(value) => {
+                    out.bulk(value);
+                    hash.remove(field);
+                    changed = true;
+                }
+                None => out.null(),
+            }
+        }
+        ((), changed)
+    });
+    if let Some(None) = result {
+        ctx.out.array(fields.len());
+        (0..fields.len()).for_each(|_| ctx.out.null());
+    }
+}

@@ -1,0 +1,606 @@
+//! The hash type: fields with values, each field with an optional deadline
+//! (the per-field expiry of Redis 7.4).
+//!
+//! Two encodings, switched the way Redis switches them and reported by
+//! `OBJECT ENCODING` under Redis's names:
+//!
+//! - `listpack`: a small hash is one byte vector of entries back to back,
+//!   searched linearly, in insertion order. No per-field allocation: a
+//!   10-field hash of 16-byte names and 32-byte values is one 512-byte
+//!   allocation.
+//! - `hashtable`: once a hash has more than `hash-max-listpack-entries`
+//!   fields, or a name or value longer than `hash-max-listpack-value`, each
+//!   entry becomes one boxed allocation in a hashbrown table (a 16-byte
+//!   slot, against Redis's 24-byte dict entry plus two sds strings).
+//!
+//! Both encodings store an entry in the same layout:
+//!
+//! ```text
+//! flags (1 byte) | name length (varint) | value length (varint)
+//!   | [deadline, u64 LE, if flags has DEADLINE] | name | value
+//! ```
+//!
+//! Expired fields are not filtered on every read: the table purges a hash
+//! whose earliest deadline has passed before any command sees it (see
+//! [`Hash::needs_purge`]), and the active expiry sweep does the same for
+//! hashes nobody reads.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use hashbrown::hash_table::{Entry, HashTable};
+
+use super::segment::{read_varint, varint_len};
+use crate::memory::size_class;
+
+const DEADLINE: u8 = 1;
+
+/// Redis's `hash-max-listpack-entries` and `hash-max-listpack-value`: the
+/// largest hash (fields) and the longest name or value kept packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackLimits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+impl Default for PackLimits {
+    fn default() -> Self {
+        PackLimits { entries: 128, value: 64 }
+    }
+}
+
+/// One field, read in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub name: &'a [u8],
+    pub value: &'a [u8],
+    /// Unix ms after which the field no longer exists.
+    pub deadline: Option<u64>,
+}
+
+/// Encoded size of an entry.
+fn entry_len(name: usize, value: usize, deadline: bool) -> usize {
+    1 + varint_len(name) + varint_len(value) + if deadline { 8 } else { 0 } + name + value
+}
+
+/// Write an entry into `buf`, which is exactly [`entry_len`] long.
+fn write_entry(buf: &mut [u8], name: &[u8], value: &[u8], deadline: Option<u64>) {
+    buf[0] = if deadline.is_some() { DEADLINE } else { 0 };
+    let mut at = 1;
+    for mut n in [name.len(), value.len()] {
+        while n >= 0x80 {
+            buf[at] = (n as u8) | 0x80;
+            n >>= 7;
+            at += 1;
+        }
+        buf[at] = n as u8;
+        at += 1;
+    }
+    if let Some(deadline) = deadline {
+        buf[at..at + 8].copy_from_slice(&deadline.to_le_bytes());
+        at += 8;
+    }
+    buf[at..at + name.len()].copy_from_slice(name);
+    buf[at + name.len()..].copy_from_slice(value);
+}
+
+/// Decode the entry at the start of `data`; returns it and its length.
+fn read_entry(data: &[u8]) -> (Field<'_>, usize) {
+    let (name_len, at) = read_varint(data, 1);
+    let (value_len, mut at) = read_varint(data, at);
+    let deadline = (data[0] & DEADLINE != 0).then(|| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&data[at..at + 8]);
+        at += 8;
+        u64::from_le_bytes(raw)
+    });
+    let name = &data[at..at + name_len];
+    let value = &data[at + name_len..at + name_len + value_len];
+    (Field { name, value, deadline }, at + name_len + value_len)
+}
+
+fn boxed_entry(name: &[u8], value: &[u8], deadline: Option<u64>) -> Box<[u8]> {
+    let mut buf = vec![0u8; entry_len(name.len(), value.len(), deadline.is_some())].into_boxed_slice();
+    write_entry(&mut buf, name, value, deadline);
+    buf
+}
+
+/// The large encoding.
+#[derive(Clone)]
+struct Table {
+    entries: HashTable<Box<[u8]>>,
+    hasher: RandomState,
+    /// Bytes of the boxed entries, by jemalloc size class.
+    entry_bytes: usize,
+    /// Bumped whenever the table is rebuilt, which moves entries between
+    /// buckets: a scan cursor issued before then starts over.
+    layout: u32,
+}
+
+impl Table {
+    fn hash(&self, name: &[u8]) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    fn find(&self, name: &[u8]) -> Option<&[u8]> {
+        self.entries.find(self.hash(name), |e| read_entry(e).0.name == name).map(|e| &e[..])
+    }
+
+    /// Make room for one more entry, noting when that rebuilds the table.
+    fn reserve_one(&mut self) {
+        if self.entries.capacity() == self.entries.len() {
+            let hasher = &self.hasher;
+            self.entries.reserve(1, |e| hasher.hash_one(read_entry(e).0.name));
+            self.layout = self.layout.wrapping_add(1);
+        }
+    }
+
+    /// Insert or replace; returns whether the field is new.
+    fn put(&mut self, entry: Box<[u8]>) -> bool {
+        self.reserve_one();
+        let name = read_entry(&entry).0.name;
+        let hash = self.hash(name);
+        let added = size_class(entry.len());
+        let hasher = &self.hasher;
+        match self.entries.entry(hash, |e| read_entry(e).0.name == name, |e| hasher.hash_one(read_entry(e).0.name)) {
+            Entry::Occupied(mut o) => {
+                self.entry_bytes = self.entry_bytes - size_class(o.get().len()) + added;
+                *o.get_mut() = entry;
+                false
+            }
+            Entry::Vacant(v) => {
+                self.entry_bytes += added;
+                v.insert(entry);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<Box<[u8]>> {
+        let hash = self.hash(name);
+        let found = self.entries.find_entry(hash, |e| read_entry(e).0.name == name).ok()?;
+        let (entry, _) = found.remove();
+        self.entry_bytes -= size_class(entry.len());
+        Some(entry)
+    }
+}
+
+#[derive(Clone)]
+enum Encoding {
+    Packed { data: Vec<u8>, len: u32 },
+    Table(Box<Table>),
+}
+
+/// A hash value.
+#[derive(Clone)]
+pub struct Hash {
+    encoding: Encoding,
+    /// No field's deadline is earlier than this (`u64::MAX`: no field has
+    /// one). Deleting fields can leave it early, never late: a purge that
+    /// finds nothing expired recomputes it.
+    next_deadline: u64,
+    /// How many fields have a deadline.
+    volatile: u32,
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash { encoding: Encoding::Packed { data: Vec::new(), len: 0 }, next_deadline: u64::MAX, volatile: 0 }
+    }
+}
+
+impl Hash {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.encoding {
+            Encoding::Packed { len, .. } => *len as usize,
+            Encoding::Table(table) => table.entries.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Redis's name for the encoding (`OBJECT ENCODING`).
+    pub fn encoding(&self) -> &'static str {
+        match self.encoding {
+            Encoding::Packed { .. } => "listpack",
+            Encoding::Table(_) => "hashtable",
+        }
+    }
+
+    /// Bytes the hash holds, by allocator size class.
+    pub fn memory(&self) -> usize {
+        let own = std::mem::size_of::<Hash>();
+        match &self.encoding {
+            Encoding::Packed { data, .. } => own + size_class(data.capacity()),
+            Encoding::Table(table) => {
+                own + size_class(std::mem::size_of::<Table>())
+                    + size_class(table.entries.allocation_size())
+                    + table.entry_bytes
+            }
+        }
+    }
+
+    /// Whether any field has a deadline.
+    pub fn is_volatile(&self) -> bool {
+        self.volatile > 0
+    }
+
+    /// Whether some field may have expired by `now` and must be purged
+    /// before the hash is read.
+    pub fn needs_purge(&self, now: u64) -> bool {
+        self.next_deadline < now
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.field(name).map(|f| f.value)
+    }
+
+    pub fn field(&self, name: &[u8]) -> Option<Field<'_>> {
+        match &self.encoding {
+            Encoding::Packed { data, .. } => packed_find(data, name).map(|(at, _)| read_entry(&data[at..]).0),
+            Encoding::Table(table) => table.find(name).map(|e| read_entry(e).0),
+        }
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.field(name).is_some()
+    }
+
+    /// Every field: in insertion order while packed, in table order after.
+    pub fn iter(&self) -> impl Iterator<Item = Field<'_>> {
+        let (packed, table) = match &self.encoding {
+            Encoding::Packed { data, .. } => (Some(PackedIter { data }), None),
+            Encoding::Table(table) => (None, Some(table.entries.iter().map(|e| read_entry(e).0))),
+        };
+        packed.into_iter().flatten().chain(table.into_iter().flatten())
+    }
+
+    /// Set a field's value and deadline (`None`: none, as HSET leaves it).
+    /// Returns whether the field is new.
+    pub fn insert(&mut self, name: &[u8], value: &[u8], deadline: Option<u64>, limits: PackLimits) -> bool {
+        let old_deadline = self.field(name).and_then(|f| f.deadline);
+        if self.should_convert(name, value, limits) {
+            self.convert();
+        }
+        let added = match &mut self.encoding {
+            Encoding::Packed { data, len } => {
+                let added = packed_put(data, name, value, deadline);
+                *len += u32::from(added);
+                added
+            }
+            Encoding::Table(table) => table.put(boxed_entry(name, value, deadline)),
+        };
+        self.note_deadline_change(old_deadline, deadline);
+        added
+    }
+
+    /// Change the deadline of an existing field, keeping its value.
+    /// Returns false if there is no such field.
+    pub fn set_deadline(&mut self, name: &[u8], deadline: Option<u64>) -> bool {
+        let Some(field) = self.field(name) else { return false };
+        if field.deadline == deadline {
+            return true;
+        }
+        let value = field.value.to_vec();
+        // Same name and value: never changes the encoding.
+        self.insert(name, &value, deadline, PackLimits { entries: usize::MAX, value: usize::MAX });
+        true
+    }
+
+    /// Delete a field; returns whether it was there.
+    pub fn remove(&mut self, name: &[u8]) -> bool {
+        let deadline = match &mut self.encoding {
+            Encoding::Packed { data, len } => {
+                let Some((at, entry_len)) = packed_find(data, name) else { return false };
+                let deadline = read_entry(&data[at..]).0.deadline;
+                data.drain(at..at + entry_len);
+                *len -= 1;
+                deadline
+            }
+            Encoding::Table(table) => match table.remove(name) {
+                Some(entry) => read_entry(&entry).0.deadline,
+                None => return false,
+            },
+        };
+        self.note_deadline_change(deadline, None);
+        if self.is_empty() {
+            self.next_deadline = u64::MAX;
+        }
+        true
+    }
+
+    /// Delete every field whose deadline is before `now`; returns how many.
+    pub fn purge_expired(&mut self, now: u64) -> usize {
+        if !self.needs_purge(now) {
+            return 0;
+        }
+        let expired: Vec<Vec<u8>> =
+            self.iter().filter(|f| f.deadline.is_some_and(|d| d < now)).map(|f| f.name.to_vec()).collect();
+        expired.iter().for_each(|name| {
+            self.remove(name);
+        });
+        self.next_deadline = self.iter().filter_map(|f| f.deadline).min().unwrap_or(u64::MAX);
+        expired.len()
+    }
+
+    /// A field picked by `seed` (uniform for a random seed), or None.
+    pub fn random_field(&self, seed: u64) -> Option<Field<'_>> {
+        let len = self.len();
+        if len == 0 {
+            return None;
+        }
+        match &self.encoding {
+            Encoding::Packed { .. } => self.iter().nth((seed % len as u64) as usize),
+            Encoding::Table(table) => {
+                // A random bucket, then the next occupied one: buckets are
+                // more than 40% full, so this ends quickly.
+                let buckets = table.entries.num_buckets();
+                let start = (seed % buckets as u64) as usize;
+                (0..buckets)
+                    .find_map(|i| table.entries.get_bucket((start + i) % buckets))
+                    .map(|e| read_entry(e).0)
+            }
+        }
+    }
+
+    /// One HSCAN step from `cursor` (0 to start): visit about `count`
+    /// fields, calling `f` with each, and return the cursor to resume
+    /// from (0 when done). A packed hash is returned whole, as Redis does.
+    /// The cursor is a bucket position tagged with the table's layout;
+    /// if the table was rebuilt since, the scan starts over, so a field
+    /// present throughout is returned at least once.
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Field<'a>)) -> u64 {
+        let Encoding::Table(table) = &self.encoding else {
+            self.iter().for_each(f);
+            return 0;
+        };
+        let (layout, mut bucket) = split_cursor(cursor);
+        if layout != table.layout & LAYOUT_MASK {
+            bucket = 0;
+        }
+        let buckets = table.entries.num_buckets() as u64;
+        let mut seen = 0;
+        while bucket < buckets && seen < count {
+            if let Some(entry) = table.entries.get_bucket(bucket as usize) {
+                f(read_entry(entry).0);
+                seen += 1;
+            }
+            bucket += 1;
+        }
+        if bucket >= buckets {
+            0
+        } else {
+            join_cursor(table.layout, bucket)
+        }
+    }
+
+    fn should_convert(&self, name: &[u8], value: &[u8], limits: PackLimits) -> bool {
+        match &self.encoding {
+            Encoding::Packed { len, .. } => {
+                name.len() > limits.value || value.len() > limits.value || *len as usize >= limits.entries
+            }
+            Encoding::Table(_) => false,
+        }
+    }
+
+    /// Move a packed hash into a table.
+    fn convert(&mut self) {
+        let Encoding::Packed { data, .. } = &self.encoding else { return };
+        let mut table = Table {
+            entries: HashTable::with_capacity(self.len() + 1),
+            hasher: RandomState::default(),
+            entry_bytes: 0,
+            layout: 0,
+        };
+        for entry in (PackedIter { data }).map(|f| boxed_entry(f.name, f.value, f.deadline)) {
+            table.put(entry);
+        }
+        self.encoding = Encoding::Table(Box::new(table));
+    }
+
+    fn note_deadline_change(&mut self, old: Option<u64>, new: Option<u64>) {
+        self.volatile = self.volatile - u32::from(old.is_some()) + u32::from(new.is_some());
+        if let Some(at) = new {
+            self.next_deadline = self.next_deadline.min(at);
+        }
+        if self.volatile == 0 {
+            self.next_deadline = u64::MAX;
+        }
+    }
+}
+
+/// Cursors carry the table's layout in their top bits.
+const LAYOUT_BITS: u32 = 8;
+const LAYOUT_MASK: u32 = (1 << LAYOUT_BITS) - 1;
+const POSITION_BITS: u32 = 64 - LAYOUT_BITS;
+
+fn split_cursor(cursor: u64) -> (u32, u64) {
+    ((cursor >> POSITION_BITS) as u32, cursor & ((1 << POSITION_BITS) - 1))
+}
+
+fn join_cursor(layout: u32, position: u64) -> u64 {
+    (u64::from(layout & LAYOUT_MASK) << POSITION_BITS) | position
+}
+
+struct PackedIter<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let (field, len) = read_entry(self.data);
+        self.data = &self.data[len..];
+        Some(field)
+    }
+}
+
+/// Offset and length of `name`'s entry in a packed hash.
+fn packed_find(data: &[u8], name: &[u8]) -> Option<(usize, usize)> {
+    let mut at = 0;
+    while at < data.len() {
+        let (field, len) = read_entry(&data[at..]);
+        if field.name == name {
+            return Some((at, len));
+        }
+        at += len;
+    }
+    None
+}
+
+/// Write `name`'s entry in place of the old one (keeping its position,
+/// as a listpack does) or at the end. Returns whether it is new. The
+/// vector grows by exactly what the entry needs: a packed hash is small,
+/// and jemalloc reallocates within a size class in place.
+fn packed_put(data: &mut Vec<u8>, name: &[u8], value: &[u8], deadline: Option<u64>) -> bool {
+    let new_len = entry_len(name.len(), value.len(), deadline.is_some());
+    let (at, old_len) = packed_find(data, name).unwrap_or((data.len(), 0));
+    let end = data.len();
+    if new_len > old_len {
+        data.reserve_exact(new_len - old_len);
+        data.resize(end + new_len - old_len, 0);
+        data.copy_within(at + old_len..end, at + new_len);
+    } else if new_len < old_len {
+        data.copy_within(at + old_len..end, at + new_len);
+        data.truncate(end - (old_len - new_len));
+    }
+    write_entry(&mut data[at..at + new_len], name, value, deadline);
+    old_len == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: PackLimits = PackLimits { entries: 4, value: 16 };
+
+    fn names(hash: &Hash) -> Vec<Vec<u8>> {
+        let mut names: Vec<Vec<u8>> = hash.iter().map(|f| f.name.to_vec()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn packed_keeps_insertion_order_and_replaces_in_place() {
+        let mut h = Hash::new();
+        assert!(h.insert(b"b", b"1", None, SMALL));
+        assert!(h.insert(b"a", b"2", None, SMALL));
+        assert!(!h.insert(b"b", b"a longer value", None, SMALL));
+        let order: Vec<&[u8]> = h.iter().map(|f| f.name).collect();
+        assert_eq!(order, [&b"b"[..], b"a"]);
+        assert_eq!(h.get(b"b"), Some(&b"a longer value"[..]));
+        assert_eq!((h.len(), h.encoding()), (2, "listpack"));
+        assert!(h.remove(b"b"));
+        assert!(!h.remove(b"b"));
+        assert_eq!((h.len(), h.get(b"a")), (1, Some(&b"2"[..])));
+    }
+
+    #[test]
+    fn converts_past_the_limits_and_keeps_every_field() {
+        let mut h = Hash::new();
+        for i in 0..4 {
+            h.insert(format!("f{i}").as_bytes(), b"v", Some(100 + i), SMALL);
+        }
+        assert_eq!(h.encoding(), "listpack");
+        h.insert(b"f4", b"v", None, SMALL);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.field(b"f2").and_then(|f| f.deadline), Some(102));
+        let mut long = Hash::new();
+        long.insert(b"f", &[b'x'; 17], None, SMALL);
+        assert_eq!(long.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn expired_fields_are_purged_and_deadlines_counted() {
+        let mut h = Hash::new();
+        h.insert(b"keep", b"1", None, SMALL);
+        h.insert(b"soon", b"2", Some(10), SMALL);
+        h.insert(b"later", b"3", Some(50), SMALL);
+        assert!(h.is_volatile());
+        assert!(!h.needs_purge(10), "a field expires after its deadline, not at it");
+        assert_eq!(h.purge_expired(11), 1);
+        assert_eq!(names(&h), [b"keep".to_vec(), b"later".to_vec()]);
+        assert!(!h.needs_purge(50));
+        h.insert(b"later", b"3", None, SMALL);
+        assert!(!h.is_volatile(), "HSET clears a field's deadline");
+        assert!(!h.needs_purge(u64::MAX - 1));
+    }
+
+    #[test]
+    fn set_deadline_keeps_the_value() {
+        let mut h = Hash::new();
+        h.insert(b"f", b"value", None, SMALL);
+        assert!(h.set_deadline(b"f", Some(7)));
+        assert_eq!(h.field(b"f"), Some(Field { name: b"f", value: b"value", deadline: Some(7) }));
+        assert!(h.set_deadline(b"f", None));
+        assert!(!h.is_volatile());
+        assert!(!h.set_deadline(b"missing", Some(1)));
+    }
+
+    #[test]
+    fn scan_visits_every_field_across_rebuilds() {
+        let mut h = Hash::new();
+        for i in 0..1000 {
+            h.insert(format!("f{i}").as_bytes(), b"v", None, SMALL);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = h.scan(cursor, 10, |f| {
+                seen.insert(f.name.to_vec());
+            });
+            steps += 1;
+            // Grow the table under the cursor now and then.
+            if steps % 20 == 0 {
+                for j in 0..200 {
+                    h.insert(format!("new{steps}-{j}").as_bytes(), b"v", None, SMALL);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!((0..1000).all(|i| seen.contains(format!("f{i}").as_bytes())));
+        assert!(steps > 50, "a step visits about COUNT fields: {steps}");
+    }
+
+    #[test]
+    fn memory_follows_the_contents() {
+        let mut h = Hash::new();
+        let empty = h.memory();
+        for i in 0..1000 {
+            h.insert(format!("field:{i:08}").as_bytes(), &[b'v'; 32], None, PackLimits::default());
+        }
+        let full = h.memory();
+        assert!(full > empty + 1000 * 48, "{full}");
+        for i in 0..1000 {
+            h.remove(format!("field:{i:08}").as_bytes());
+        }
+        assert!(h.memory() < full / 2);
+    }
+
+    #[test]
+    fn random_fields_cover_the_hash() {
+        for limits in [SMALL, PackLimits::default()] {
+            let mut h = Hash::new();
+            for i in 0..10 {
+                h.insert(format!("f{i}").as_bytes(), b"v", None, limits);
+            }
+            let picked: std::collections::HashSet<Vec<u8>> =
+                (0..1000u64).filter_map(|s| h.random_field(s.wrapping_mul(0x9E37_79B9_7F4A_7C15))).map(|f| f.name.to_vec()).collect();
+            assert_eq!(picked.len(), 10);
+        }
+    }
+}

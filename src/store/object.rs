@@ -1,0 +1,181 @@
+//! Typed values: what a key holds, and where collections live.
+//!
+//! A string stays inline in its shard's segment log (see `segment.rs`). A
+//! collection lives out of line, in its shard's [`Objects`] arena, and its
+//! record in the log holds the key and a 4-byte handle to it: commands
+//! change a collection in place (an HSET on a million-field hash touches
+//! one field), and the clock sweep moves the small record, never the
+//! collection. Redis's later types (set, sorted set, list) join [`Object`]
+//! and [`Kind`] the same way.
+
+use slab::Slab;
+
+use super::hash::Hash;
+
+/// The type of a key's value, as `TYPE` names it. The discriminant is
+/// stored in a record's flags (see `segment.rs`), so it must stay below 8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    String = 0,
+    Hash = 1,
+}
+
+impl Kind {
+    /// Every kind, by discriminant.
+    pub const ALL: [Kind; 2] = [Kind::String, Kind::Hash];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+        }
+    }
+
+    pub(crate) fn from_bits(bits: u8) -> Kind {
+        Kind::ALL.get(usize::from(bits)).copied().unwrap_or(Kind::String)
+    }
+}
+
+/// A command met a key of another type (Redis's `WRONGTYPE` error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+/// A collection value.
+#[derive(Clone)]
+pub enum Object {
+    Hash(Hash),
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Hash(_) => Kind::Hash,
+        }
+    }
+
+    /// Bytes the collection holds.
+    pub fn memory(&self) -> usize {
+        match self {
+            Object::Hash(hash) => hash.memory(),
+        }
+    }
+
+    /// Elements (fields, members, items).
+    pub fn len(&self) -> usize {
+        match self {
+            Object::Hash(hash) => hash.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Redis's name for the encoding (`OBJECT ENCODING`).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Object::Hash(hash) => hash.encoding(),
+        }
+    }
+
+    /// Whether some element has a deadline of its own.
+    pub fn is_volatile(&self) -> bool {
+        match self {
+            Object::Hash(hash) => hash.is_volatile(),
+        }
+    }
+
+    /// Whether some element may have expired by `now`.
+    pub fn needs_purge(&self, now: u64) -> bool {
+        match self {
+            Object::Hash(hash) => hash.needs_purge(now),
+        }
+    }
+
+    /// Remove the elements that expired by `now`; returns how many.
+    pub fn purge_expired(&mut self, now: u64) -> usize {
+        match self {
+            Object::Hash(hash) => hash.purge_expired(now),
+        }
+    }
+
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Object::Hash(hash) => Some(hash),
+        }
+    }
+
+    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
+        match self {
+            Object::Hash(hash) => Some(hash),
+        }
+    }
+}
+
+/// The handle a collection's record holds: its slot in the arena.
+pub type Handle = u32;
+
+/// A shard's collections, with their memory and the number that hold
+/// elements with deadlines kept in step as they change.
+#[derive(Default)]
+pub struct Objects {
+    slab: Slab<Object>,
+    bytes: usize,
+    volatile: usize,
+}
+
+impl Objects {
+    pub fn insert(&mut self, object: Object) -> Handle {
+        self.bytes += object.memory();
+        self.volatile += usize::from(object.is_volatile());
+        // A shard's index holds at most 2^30 records, so a slab key fits.
+        self.slab.insert(object) as Handle
+    }
+
+    pub fn get(&self, handle: Handle) -> &Object {
+        match self.slab.get(handle as usize) {
+            Some(object) => object,
+            None => unreachable!("a record points at a freed collection"),
+        }
+    }
+
+    /// Change a collection, keeping the arena's accounting in step.
+    pub fn update<R>(&mut self, handle: Handle, f: impl FnOnce(&mut Object) -> R) -> R {
+        let Some(object) = self.slab.get_mut(handle as usize) else {
+            unreachable!("a record points at a freed collection")
+        };
+        let (bytes, volatile) = (object.memory(), object.is_volatile());
+        let result = f(object);
+        self.bytes = self.bytes - bytes + object.memory();
+        self.volatile = self.volatile - usize::from(volatile) + usize::from(object.is_volatile());
+        result
+    }
+
+    /// Take a collection out. Large ones should be dropped with
+    /// [`super::lazyfree::free`], off the caller's thread.
+    pub fn remove(&mut self, handle: Handle) -> Object {
+        let object = self.slab.remove(handle as usize);
+        self.bytes -= object.memory();
+        self.volatile -= usize::from(object.is_volatile());
+        object
+    }
+
+    /// Bytes held by all collections (the arena's own slots included).
+    pub fn memory(&self) -> usize {
+        self.bytes + self.slab.capacity() * std::mem::size_of::<Object>()
+    }
+
+    /// Collections with elements that have deadlines.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+}
