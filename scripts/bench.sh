@@ -108,10 +108,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-usage() {
-    # Print the header comment (from line 2 up to the first non-comment line).
-    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
-}
+usage() { print_usage "${BASH_SOURCE[0]}"; }
 
 # ------------------------------------------------------------ settings ---
 
@@ -304,13 +301,7 @@ cleanup() {
     local pid
     [[ -n $CHILD_PID ]] && stop_pid "$CHILD_PID"
     for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
-    if [[ -n $TMP_DIR && -d $TMP_DIR ]]; then
-        if ((rc != 0)) || [[ $KEEP_TMP == 1 ]]; then
-            log "logs and raw output kept in $TMP_DIR"
-        else
-            rm -rf "$TMP_DIR"
-        fi
-    fi
+    finish_tmp_dir "$rc"
     exit "$rc"
 }
 
@@ -420,41 +411,32 @@ server_threads() {
 # be one of the locals below, e.g. port) and the pid in <NAME>_PID.
 start_server() {
     local name=$1 mode=$2 port_var=$3
-    local base prefix=() cmd=() port pid logfile dir
+    local base prefix=() port dir
     if [[ $name == redistill ]]; then base=$REDISTILL_PORT; else base=$REDIS_PORT; fi
     port=$(find_free_port "$base" "${USED_PORTS[@]}")
     USED_PORTS+=("$port")
     mapfile -t prefix < <(pin_prefix "$mode" server)
     dir=$TMP_DIR/$name-$mode
     mkdir -p "$dir"
-    logfile=$dir/server.log
 
-    local style=redis bin=redis-server threads=
-    if [[ $name == redistill ]]; then
-        style=$REDISTILL_STYLE
-        bin=$REDISTILL_CMD
-        threads=$(redistill_threads "$mode")
-    fi
-    if [[ $style == redistill ]]; then
-        # An empty config file, so that the repo's redistill.toml is not used.
-        : >"$dir/empty.toml"
-        cmd=("$bin" --port "$port" --bind 127.0.0.1 --threads "$threads" --config "$dir/empty.toml")
+    if [[ $name == redis ]]; then
+        server_cmd redis redis-server "$port" "$dir"
+    elif [[ $REDISTILL_STYLE == redistill ]]; then
+        server_cmd redistill "$REDISTILL_CMD" "$port" "$dir" --threads "$(redistill_threads "$mode")"
     else
-        cmd=("$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
-            --daemonize no --dir "$dir")
+        server_cmd redis "$REDISTILL_CMD" "$port" "$dir"
     fi
 
     local shown
-    printf -v shown '%q ' "${prefix[@]}" "${cmd[@]}"
+    printf -v shown '%q ' "${prefix[@]}" "${SERVER_CMD[@]}"
     log "starting $name ($mode): ${shown% }"
-    (cd "$dir" && exec "${prefix[@]}" "${cmd[@]}") >"$logfile" 2>&1 </dev/null &
-    pid=$!
-    SERVER_PIDS+=("$pid")
-    wait_for_ping "$port" "$pid" "$STARTUP_TIMEOUT" "$logfile" ||
+    launch_server "$dir" "$port" "$STARTUP_TIMEOUT" "${prefix[@]}" "${SERVER_CMD[@]}" || {
+        SERVER_PIDS+=("$LAUNCHED_PID")
         die "$name did not start (mode $mode, port $port)"
-    kill -0 "$pid" 2>/dev/null || die "$name exited right after answering PING (port $port taken?)"
+    }
+    SERVER_PIDS+=("$LAUNCHED_PID")
     printf -v "$port_var" '%s' "$port"
-    printf -v "${name^^}_PID" '%s' "$pid"
+    printf -v "${name^^}_PID" '%s' "$LAUNCHED_PID"
 }
 
 stop_servers() {
@@ -919,9 +901,7 @@ report() {
 main() {
     BENCH_ARGS="$*"
     parse_args "$@"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    install_traps
     check_tools
     resolve_redistill
     TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")
