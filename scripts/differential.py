@@ -18,15 +18,21 @@ Replies are compared exactly, with these exceptions, all about time:
     back in step, and the run goes on. Too many races fail the run.
 
 The command mix covers the commands Redistill implements (strings, keys,
-DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
+hashes, DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
 non-integer arguments and unknown commands, over a small key space (so
 commands collide) with short expiries and the odd pause so keys really expire.
+Hashes (HSET, HSETNX, HGET, HMGET, HDEL, HEXISTS, HLEN, HSTRLEN, HINCRBY,
+HINCRBYFLOAT, HKEYS, HVALS, HGETALL) go mostly to keys h0..h2 and sometimes
+to the string keys (WRONGTYPE); string commands, SET and TYPE go to the hash
+keys too. Hashes stay small (a few fields of at most 64 bytes), where Redis
+keeps insertion order, so HKEYS / HVALS / HGETALL compare byte for byte.
+`--no-hashes` leaves them out.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
-  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS]
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes]
                           [--redistill-bin PATH] [--redis-bin PATH]
                           [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
 Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
@@ -108,6 +114,12 @@ BAD_INTS = [b"", b"abc", b"1.5", b" 1", b"1 ", b"01", b"+1", b"-0", b"1e3", b"0x
 EDGE_INTS = [INT_MAX, INT_MIN, INT_MAX - 1, INT_MIN + 1, 0, -1, 1]
 
 
+# Hash commands name these keys most of the time, and a few fields; names and
+# values stay at most 64 bytes (see Gen.hvalue).
+HASH_KEYS = [b"h0", b"h1", b"h2"]
+HASH_FIELDS = [b"f0", b"f1", b"f2", b"f3", b"f4", b"f5", b"f0", b"f1", b"", b"\x00\r\n", b"x" * 64]
+
+
 def at_seconds(off):
     return lambda t: b"%d" % (int(t // 1000) + off)
 
@@ -128,6 +140,22 @@ class Gen:
         if self.chance(0.02):
             return self.rng.choice([b"", b"k\x00\r\n", b"\xff" * 3])
         return self.rng.choice(self.keys)
+
+    def hkey(self):
+        """The key of a hash command: mostly one of the hash keys, sometimes a
+        string command's key (WRONGTYPE when it holds a string)."""
+        if self.chance(0.7):
+            return self.rng.choice(HASH_KEYS)
+        return self.key()
+
+    def field(self):
+        return self.rng.choice(HASH_FIELDS)
+
+    def hvalue(self):
+        """A hash value of at most 64 bytes: Redis keeps a hash of at most 128
+        such fields as a listpack, in insertion order, so HKEYS, HVALS and
+        HGETALL replies compare byte for byte."""
+        return self.value()[:64]
 
     def some_keys(self, lo=1, hi=4):
         return [self.key() for _ in range(self.rng.randint(lo, hi))]
@@ -267,12 +295,12 @@ def expire_opts(g):
     return opts
 
 
-def keyed(name, *more, compare="exact"):
-    """The generator of NAME KEY MORE...: each of more is a function of the Gen
-    that returns one argument, or a list of them."""
+def keyed(name, *more, compare="exact", key=Gen.key):
+    """The generator of NAME KEY MORE...: key(g) picks KEY; each of more is a
+    function of the Gen that returns one argument, or a list of them."""
 
     def gen(g):
-        k = g.key()
+        k = key(g)
         args = [g.case(name), k]
         for f in more:
             a = f(g)
@@ -348,12 +376,11 @@ def g_getex(g):
     return Cmd(args, [k])
 
 
-def g_incrbyfloat(g):
-    k = g.key()
-    inc = g.rng.choice([b"1", b"-1", b"0.1", b"1.5", b"-2.25", b"1e3", b"3.0e-5", b"10", b"5.0e3", b"0",
-                        b"-0", b"inf", b"nan", b"abc", b"", b"1.7976931348623157e308", b" 1", b"0x10",
-                        b"%r" % g.rng.uniform(-1000, 1000)])
-    return Cmd([g.case(b"INCRBYFLOAT"), k, inc], [k])
+def float_incr(g):
+    """An INCRBYFLOAT / HINCRBYFLOAT increment, valid or not."""
+    return g.rng.choice([b"1", b"-1", b"0.1", b"1.5", b"-2.25", b"1e3", b"3.0e-5", b"10", b"5.0e3", b"0",
+                         b"-0", b"inf", b"nan", b"abc", b"", b"1.7976931348623157e308", b" 1", b"0x10",
+                         b"%r" % g.rng.uniform(-1000, 1000)])
 
 
 def multi_key(name):
@@ -404,6 +431,52 @@ def g_move(g):
     return Cmd([g.case(b"MOVE"), k, g.rng.choice([b"0", b"1", b"1", b"15", b"16", b"-1", b"x"])], [k])
 
 
+# --- hashes -----------------------------------------------------------------
+
+
+def hashed(name, *more):
+    """The generator of a hash command NAME HKEY MORE... (see keyed)."""
+    return keyed(name, *more, key=Gen.hkey)
+
+
+def field_values(g):
+    """1..3 field-value pairs; now and then the last value is left off."""
+    args = []
+    for _ in range(g.rng.randint(1, 3)):
+        args += [g.field(), g.hvalue()]
+    if g.chance(0.03):
+        args.pop()
+    return args
+
+
+def hash_float_incr(g):
+    """A HINCRBYFLOAT increment: float_incr's, but none whose result would
+    take over 64 bytes (1.79e308 prints as 309 digits), which would turn
+    Redis's listpack into a hash table of another order."""
+    inc = float_incr(g)
+    return b"1.5e3" if len(inc) > 20 else inc
+
+
+def some_fields(g, hi=5):
+    return [g.field() for _ in range(g.rng.randint(1, hi))]
+
+
+def g_string_on_hash(g):
+    """A string command (or TYPE) on a hash key: WRONGTYPE, except SET, which
+    replaces the hash, and TYPE, MGET and EXISTS, which work on any key."""
+    k = g.rng.choice(HASH_KEYS)
+    name = g.rng.choice([b"GET", b"SET", b"INCR", b"INCRBY", b"MGET", b"TYPE", b"APPEND", b"STRLEN", b"SETNX",
+                         b"GETSET", b"EXISTS", b"TYPE", b"GET"])
+    args = [g.case(name), k]
+    if name in (b"SET", b"APPEND", b"SETNX", b"GETSET"):
+        args.append(g.hvalue())
+    elif name == b"INCRBY":
+        args.append(g.int_arg())
+    elif name == b"MGET":
+        args.append(g.key())
+    return Cmd(args, args[1:2])
+
+
 def g_flushdb(g):
     return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
@@ -442,7 +515,7 @@ COMMANDS = {
     b"SETRANGE": (g_setrange, 2, 4, True),
     b"GETDEL": (keyed(b"GETDEL"), 2, 2, True),
     b"GETEX": (g_getex, 3, -2, True),
-    b"INCRBYFLOAT": (g_incrbyfloat, 3, 3, True),
+    b"INCRBYFLOAT": (keyed(b"INCRBYFLOAT", float_incr), 3, 3, True),
     b"GETSET": (keyed(b"GETSET", Gen.value), 2, 3, True),
     b"MSETNX": (key_value_pairs(b"MSETNX", 3), 2, -3, True),
     b"EXPIREAT": (keyed(b"EXPIREAT", Gen.unix_s, expire_opts), 2, -3, True),
@@ -458,11 +531,29 @@ COMMANDS = {
     b"MOVE": (g_move, 1, 3, True),
     b"KEYS": (g_keys, 1, 2, True),
     b"FLUSHDB": (g_flushdb, 1, -1, True),
+    # Hashes (small, so Redis keeps them in insertion order), and the type
+    # errors between strings and hashes. --no-hashes leaves them out.
+    b"HSET": (hashed(b"HSET", field_values), 6, -4, False),
+    b"HSETNX": (hashed(b"HSETNX", Gen.field, Gen.hvalue), 2, 4, False),
+    b"HGET": (hashed(b"HGET", Gen.field), 5, 3, False),
+    b"HMGET": (hashed(b"HMGET", some_fields), 3, -3, False),
+    b"HDEL": (hashed(b"HDEL", lambda g: some_fields(g, 3)), 3, -3, False),
+    b"HEXISTS": (hashed(b"HEXISTS", Gen.field), 2, 3, False),
+    b"HLEN": (hashed(b"HLEN"), 2, 2, False),
+    b"HSTRLEN": (hashed(b"HSTRLEN", Gen.field), 2, 3, False),
+    b"HINCRBY": (hashed(b"HINCRBY", Gen.field, Gen.int_arg), 3, 4, False),
+    b"HINCRBYFLOAT": (hashed(b"HINCRBYFLOAT", Gen.field, hash_float_incr), 2, 4, False),
+    b"HKEYS": (hashed(b"HKEYS"), 2, 2, False),
+    b"HVALS": (hashed(b"HVALS"), 2, 2, False),
+    b"HGETALL": (hashed(b"HGETALL"), 3, 2, False),
+    b"<WRONGTYPE>": (g_string_on_hash, 3, -1, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
     b"DISCARD": (g_discard, 1, 1, True),
 }
+
+HASH_COMMANDS = {n for n in COMMANDS if n.startswith(b"H")} | {b"<WRONGTYPE>"}
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -935,12 +1026,15 @@ def replay_line(args):
     line = "replay: python3 scripts/differential.py --seed %d --count %d" % (args.seed, args.count)
     if args.extended:
         line += " --extended"
+    if args.no_hashes:
+        line += " --no-hashes"
     if args.with_:
         line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
     if args.only:
         line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
-    if args.skip:
-        line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(args.skip)))
+    skip = args.skip - HASH_COMMANDS if args.no_hashes else args.skip
+    if skip:
+        line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(skip)))
     return line
 
 
@@ -955,6 +1049,9 @@ def main():
     p.add_argument("--count", type=int, default=5000, help="commands to generate (default 5000)")
     p.add_argument("--extended", action="store_true",
                    help="also send the commands being added (APPEND, STRLEN, GETRANGE, GETEX, INCRBYFLOAT, ...)")
+    p.add_argument("--no-hashes", action="store_true",
+                   help="leave the hash commands (HSET, HGET, ... and <wrongtype>, string commands on hash "
+                        "keys) out of the mix")
     p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
     p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
@@ -970,6 +1067,8 @@ def main():
     p.add_argument("--keep-logs", action="store_true", help="keep the servers' work dir and logs")
     p.add_argument("-v", "--verbose", action="store_true", help="print each excused expiry race")
     args = p.parse_args()
+    if args.no_hashes:
+        args.skip |= HASH_COMMANDS
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
     args.context += 1

@@ -206,7 +206,9 @@ describe_bin() {
 # snapshot_redistill DIR: the Redistill binary to run, copied to DIR/redistill
 # (so a rebuild in the tree during the run changes nothing): REDISTILL_BIN if
 # set, else target/release/redistill, built first when BUILD is 1. Sets
-# BIN_DESC; returns 1 (with a message) when there is no binary.
+# BIN_DESC, and REDISTILL_KIND to redis when the binary is a redis-server*
+# (to try a script as redis-server vs redis-server), else redistill; returns
+# 1 (with a message) when there is no binary.
 snapshot_redistill() {
     local src_bin
     if [[ -n ${REDISTILL_BIN:-} ]]; then
@@ -221,6 +223,9 @@ snapshot_redistill() {
     [[ -x $src_bin ]] || { warn "$src_bin not found (build it, or drop --no-build)"; return 1; }
     cp -p "$src_bin" "$1/redistill"
     BIN_DESC=$(describe_bin "$1/redistill" "$src_bin")
+    REDISTILL_KIND=redistill
+    [[ $(basename "$src_bin") == redis-server* ]] && REDISTILL_KIND=redis
+    return 0
 }
 
 # ------------------------------------------------------------- servers ---
