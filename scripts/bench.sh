@@ -69,6 +69,16 @@
 #   value-4k       -P 16 -c 50   -d 4096   -t set,get
 #   value-64k      -P 16 -c 50   -d 65536  -t set,get  (-r 10000, to bound memory)
 #   conns-1000     -P 1  -c 1000 -d 256    -t set,get
+#   hashes         -P 16 -c 50   -d 32     one run per hash command (below)
+#                  over -r keys, after an unmeasured preload of the keyspace
+#                  with 10-field hashes h:<n> (fields f0..f9, -d-byte values):
+#                    HSET     HSET hs:__rand_int__ f:__rand_int__ <value>
+#                             (new fields into other hashes, ~n/r fields each)
+#                    HGET     HGET h:__rand_int__ f4
+#                    HMGET_5  HMGET h:__rand_int__ f0 f2 f4 f6 f8
+#                    HGETALL_10  HGETALL h:__rand_int__
+#                  Not in --quick (strings only); run it with --workloads
+#                  hashes (or all).
 # Without --workloads one workload named "default" runs with the flags above
 # (set,get -P 16 -c 50 -d 256 unless changed), as before.
 # Thread sweep (--thread-sweep): one Redistill per thread count N, started
@@ -108,10 +118,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-usage() {
-    # Print the header comment (from line 2 up to the first non-comment line).
-    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
-}
+usage() { print_usage "${BASH_SOURCE[0]}"; }
 
 # ------------------------------------------------------------ settings ---
 
@@ -239,7 +246,8 @@ workload_table() {
         "get-heavy 16 50 256 get $KEYSPACE" \
         "value-4k 16 50 4096 set,get $KEYSPACE" \
         "value-64k 16 50 65536 set,get $small" \
-        "conns-1000 1 1000 256 set,get $KEYSPACE"
+        "conns-1000 1 1000 256 set,get $KEYSPACE" \
+        "hashes 16 50 32 hset,hget,hmget,hgetall $KEYSPACE"
 }
 
 # workload_specs LIST: print one "name P c d tests keyspace" line per
@@ -304,13 +312,7 @@ cleanup() {
     local pid
     [[ -n $CHILD_PID ]] && stop_pid "$CHILD_PID"
     for pid in "${SERVER_PIDS[@]}"; do stop_pid "$pid"; done
-    if [[ -n $TMP_DIR && -d $TMP_DIR ]]; then
-        if ((rc != 0)) || [[ $KEEP_TMP == 1 ]]; then
-            log "logs and raw output kept in $TMP_DIR"
-        else
-            rm -rf "$TMP_DIR"
-        fi
-    fi
+    finish_tmp_dir "$rc"
     exit "$rc"
 }
 
@@ -420,41 +422,32 @@ server_threads() {
 # be one of the locals below, e.g. port) and the pid in <NAME>_PID.
 start_server() {
     local name=$1 mode=$2 port_var=$3
-    local base prefix=() cmd=() port pid logfile dir
+    local base prefix=() port dir
     if [[ $name == redistill ]]; then base=$REDISTILL_PORT; else base=$REDIS_PORT; fi
     port=$(find_free_port "$base" "${USED_PORTS[@]}")
     USED_PORTS+=("$port")
     mapfile -t prefix < <(pin_prefix "$mode" server)
     dir=$TMP_DIR/$name-$mode
     mkdir -p "$dir"
-    logfile=$dir/server.log
 
-    local style=redis bin=redis-server threads=
-    if [[ $name == redistill ]]; then
-        style=$REDISTILL_STYLE
-        bin=$REDISTILL_CMD
-        threads=$(redistill_threads "$mode")
-    fi
-    if [[ $style == redistill ]]; then
-        # An empty config file, so that the repo's redistill.toml is not used.
-        : >"$dir/empty.toml"
-        cmd=("$bin" --port "$port" --bind 127.0.0.1 --threads "$threads" --config "$dir/empty.toml")
+    if [[ $name == redis ]]; then
+        server_cmd redis redis-server "$port" "$dir"
+    elif [[ $REDISTILL_STYLE == redistill ]]; then
+        server_cmd redistill "$REDISTILL_CMD" "$port" "$dir" --threads "$(redistill_threads "$mode")"
     else
-        cmd=("$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no
-            --daemonize no --dir "$dir")
+        server_cmd redis "$REDISTILL_CMD" "$port" "$dir"
     fi
 
     local shown
-    printf -v shown '%q ' "${prefix[@]}" "${cmd[@]}"
+    printf -v shown '%q ' "${prefix[@]}" "${SERVER_CMD[@]}"
     log "starting $name ($mode): ${shown% }"
-    (cd "$dir" && exec "${prefix[@]}" "${cmd[@]}") >"$logfile" 2>&1 </dev/null &
-    pid=$!
-    SERVER_PIDS+=("$pid")
-    wait_for_ping "$port" "$pid" "$STARTUP_TIMEOUT" "$logfile" ||
+    launch_server "$dir" "$port" "$STARTUP_TIMEOUT" "${prefix[@]}" "${SERVER_CMD[@]}" || {
+        SERVER_PIDS+=("$LAUNCHED_PID")
         die "$name did not start (mode $mode, port $port)"
-    kill -0 "$pid" 2>/dev/null || die "$name exited right after answering PING (port $port taken?)"
+    }
+    SERVER_PIDS+=("$LAUNCHED_PID")
     printf -v "$port_var" '%s' "$port"
-    printf -v "${name^^}_PID" '%s' "$pid"
+    printf -v "${name^^}_PID" '%s' "$LAUNCHED_PID"
 }
 
 stop_servers() {
@@ -485,10 +478,15 @@ run_redis_benchmark() {
     out=$TMP_DIR/rb-$mode-$workload-$name-$round-$test.csv
     err=$TMP_DIR/rb-$mode-$workload-$name-$round-$test.err
 
+    local what=(-t "$test") label=""
+    if hash_command "$test" "$data_size"; then
+        what=("${HASH_CMD[@]}")
+        label=${HASH_LABEL[$test]}
+    fi
     before=$(proc_cpu_ticks "$pid")
     if ! run_child "$out" "$err" timeout "$BENCH_TIMEOUT" "${prefix[@]}" redis-benchmark \
-        -h 127.0.0.1 -p "$port" -t "$test" -n "$REQUESTS" -P "$pipeline" -c "$clients" \
-        -d "$data_size" -r "$keyspace" --csv; then
+        -h 127.0.0.1 -p "$port" -n "$REQUESTS" -P "$pipeline" -c "$clients" \
+        -d "$data_size" -r "$keyspace" --csv "${what[@]}"; then
         cat "$err" >&2 || true
         assert_alive "$name" "$pid"
         die "redis-benchmark against $name failed or exceeded ${BENCH_TIMEOUT}s (mode $mode, workload $workload, round $round)"
@@ -522,9 +520,49 @@ run_redis_benchmark() {
     cpu=$(cpu_per_million "$((after - before))" "$((REQUESTS * nrows))")
     threads=$(server_threads "$name" "$mode")
     while read -r row_test ops p50 p99; do
+        row_test=${label:-$row_test} # a command line's row is named after the command
         RESULTS+="$mode redis-benchmark $workload $name $round $row_test $ops $p50 $p99 $cpu $threads"$'\n'
         log "  $mode $workload round $round  $name  $row_test  $ops ops/s  p50 ${p50}ms  p99 ${p99}ms  cpu ${cpu}s/Mop"
     done <<<"$rows"
+}
+
+# Labels of the hash tests (their result rows' test names).
+declare -A HASH_LABEL=([hset]=HSET [hget]=HGET [hmget]=HMGET_5 [hgetall]=HGETALL_10)
+
+# hash_command TEST DATA_SIZE: for a hash test (hset, hget, hmget, hgetall),
+# set HASH_CMD to its redis-benchmark command line; return 1 for any other
+# TEST (a -t test). The read tests read the hashes preload_hashes wrote.
+hash_command() {
+    local value
+    case $1 in
+    hset)
+        printf -v value '%*s' "$2" ''
+        HASH_CMD=(HSET 'hs:__rand_int__' 'f:__rand_int__' "${value// /v}")
+        ;;
+    hget) HASH_CMD=(HGET 'h:__rand_int__' f4) ;;
+    hmget) HASH_CMD=(HMGET 'h:__rand_int__' f0 f2 f4 f6 f8) ;;
+    hgetall) HASH_CMD=(HGETALL 'h:__rand_int__') ;;
+    *) return 1 ;;
+    esac
+}
+
+# preload_hashes MODE NAME PORT DATA_SIZE KEYSPACE: one 10-field hash per
+# key h:000000000000 .. (redis-benchmark's __rand_int__ names: 12 digits),
+# fields f0..f9 with DATA_SIZE-byte values, through redis-cli --pipe (not
+# measured).
+preload_hashes() {
+    local mode=$1 name=$2 port=$3 data_size=$4 keyspace=$5 summary
+    log "  preloading $name: $keyspace hashes of 10 fields (not measured)"
+    summary=$(awk -v n="$keyspace" -v vs="$data_size" 'BEGIN {
+        v = sprintf("%" vs "s", ""); gsub(/ /, "v", v)
+        for (i = 0; i < n; i++) {
+            k = sprintf("h:%012d", i)
+            printf "*22\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n", length(k), k
+            for (f = 0; f < 10; f++) printf "$2\r\nf%d\r\n$%d\r\n%s\r\n", f, vs, v
+        }
+    }' | timeout "$BENCH_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe 2>&1 | tail -n 1) || true
+    [[ $summary == "errors: 0, replies: $keyspace" ]] ||
+        die "preloading hashes into $name failed (mode $mode): redis-cli --pipe said: $summary"
 }
 
 # preload MODE NAME PORT DATA_SIZE KEYSPACE: fill the keyspace with SETs
@@ -597,6 +635,9 @@ run_workload() {
         flush "$name" "$port"
         if [[ ,$tests, == *,get,* && ,$tests, != *,set,* ]]; then
             preload "$mode" "$name" "$port" "$data_size" "$keyspace"
+        fi
+        if [[ ,$tests, =~ ,(hget|hmget|hgetall), ]]; then
+            preload_hashes "$mode" "$name" "$port" "$data_size" "$keyspace"
         fi
     done
     for ((round = 1; round <= ROUNDS; round++)); do
@@ -681,6 +722,9 @@ workload_params() {
         params="redis-benchmark -t $tests -n $REQUESTS -P $pipeline -c $clients -d $data_size -r $keyspace"
         params+=" (one run per test)"
         [[ $workload == get-heavy ]] && params+="; keys preloaded; GET-only stands in for a GET-heavy mix"
+        [[ $tests =~ (^|,)h(set|get|mget|getall)(,|$) ]] &&
+            params+="; hash tests are command lines (HSET hs:__rand_int__ f:__rand_int__ <$data_size bytes>,"`
+                `" HGET h:__rand_int__ f4, HMGET of 5 fields, HGETALL of a 10-field hash), reads over preloaded 10-field hashes"
     else
         params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
     fi
@@ -919,9 +963,7 @@ report() {
 main() {
     BENCH_ARGS="$*"
     parse_args "$@"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    install_traps
     check_tools
     resolve_redistill
     TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")

@@ -18,15 +18,21 @@ Replies are compared exactly, with these exceptions, all about time:
     back in step, and the run goes on. Too many races fail the run.
 
 The command mix covers the commands Redistill implements (strings, keys,
-DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
+hashes, DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
 non-integer arguments and unknown commands, over a small key space (so
 commands collide) with short expiries and the odd pause so keys really expire.
+Hashes (HSET, HSETNX, HGET, HMGET, HDEL, HEXISTS, HLEN, HSTRLEN, HINCRBY,
+HINCRBYFLOAT, HKEYS, HVALS, HGETALL) go mostly to keys h0..h2 and sometimes
+to the string keys (WRONGTYPE); string commands, SET and TYPE go to the hash
+keys too. Hashes stay small (a few fields of at most 64 bytes), where Redis
+keeps insertion order, so HKEYS / HVALS / HGETALL compare byte for byte.
+`--no-hashes` leaves them out.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
-  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS]
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes]
                           [--redistill-bin PATH] [--redis-bin PATH]
                           [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
 Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
@@ -39,13 +45,11 @@ import os
 import random
 import shlex
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from redistill_bench import REPO_ROOT, Conn, Server, array_items, encode
 
 # How close (ms) to a deadline a key must be for a mismatch on it to count as
 # an expiry race. The two servers see each command within well under a
@@ -62,86 +66,8 @@ PTTL_TOLERANCE_MS = 50
 MAX_RACE_FRACTION = 0.01
 MIN_RACES_ALLOWED = 10
 
-# Env vars Redistill reads; scrubbed so the caller's environment can't leak in.
-SERVER_ENV_VARS = ("REDIS_PORT", "REDIS_PASSWORD", "REDIS_MAX_MEMORY", "REDIS_BIND", "REDISTILL_CONFIG",
-                   "REDISTILL_THREADS")
-
-
 def now_ms():
     return time.time() * 1000.0
-
-
-# ---------------------------------------------------------------------------
-# RESP
-# ---------------------------------------------------------------------------
-
-
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-def reply_end(buf, i=0):
-    """Offset just past the RESP2 reply starting at buf[i], or None if the
-    reply is not complete yet. Raises ValueError on bytes that are not RESP2."""
-    if i >= len(buf):
-        return None
-    le = buf.find(b"\r\n", i)
-    if le < 0:
-        return None
-    kind = buf[i:i + 1]
-    if kind in (b"+", b"-", b":"):
-        return le + 2
-    if kind == b"$":
-        n = int(buf[i + 1:le])
-        if n < 0:
-            return le + 2
-        end = le + 2 + n + 2
-        return end if len(buf) >= end else None
-    if kind == b"*":
-        n = int(buf[i + 1:le])
-        pos = le + 2
-        for _ in range(max(n, 0)):
-            pos = reply_end(buf, pos)
-            if pos is None:
-                return None
-        return pos
-    raise ValueError("not a RESP2 reply: %r" % buf[i:i + 80])
-
-
-class Conn:
-    """A RESP2 connection that hands back each reply as its exact bytes."""
-
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def send(self, payload):
-        self.sock.sendall(payload)
-
-    def read_reply(self):
-        while True:
-            end = reply_end(self.buf)
-            if end is not None:
-                reply, self.buf = self.buf[:end], self.buf[end:]
-                return reply
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionError("server closed the connection (unparsed: %r)" % self.buf[:200])
-            self.buf += chunk
-
-    def call(self, args):
-        self.send(encode(args))
-        return self.read_reply()
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def show(b, limit=300):
@@ -153,78 +79,6 @@ def show(b, limit=300):
 
 def show_cmd(args):
     return " ".join(show(a, 80)[1:] for a in args)
-
-
-# ---------------------------------------------------------------------------
-# Servers
-# ---------------------------------------------------------------------------
-
-
-def free_port(exclude=()):
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in exclude:
-            return port
-
-
-def ping_once(port):
-    try:
-        c = Conn(port, timeout=1.0)
-        try:
-            return c.call([b"PING"]) == b"+PONG\r\n"
-        finally:
-            c.close()
-    except (OSError, ValueError, ConnectionError):
-        return False
-
-
-class Server:
-    def __init__(self, name, argv_for_port, workdir):
-        self.name = name
-        self.argv_for_port = argv_for_port
-        self.dir = workdir
-        self.log_path = os.path.join(workdir, "%s.log" % name)
-        self.proc = None
-        self.port = None
-
-    def start(self, exclude_ports=()):
-        for _ in range(3):
-            self.port = free_port(exclude_ports)
-            env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV_VARS}
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(self.argv_for_port(self.port), cwd=self.dir, env=env,
-                                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if ping_once(self.port):
-                    return
-                time.sleep(0.02)
-            self.stop()
-        raise RuntimeError("%s did not start; log tail:\n%s" % (self.name, self.log_tail()))
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +114,12 @@ BAD_INTS = [b"", b"abc", b"1.5", b" 1", b"1 ", b"01", b"+1", b"-0", b"1e3", b"0x
 EDGE_INTS = [INT_MAX, INT_MIN, INT_MAX - 1, INT_MIN + 1, 0, -1, 1]
 
 
+# Hash commands name these keys most of the time, and a few fields; names and
+# values stay at most 64 bytes (see Gen.hvalue).
+HASH_KEYS = [b"h0", b"h1", b"h2"]
+HASH_FIELDS = [b"f0", b"f1", b"f2", b"f3", b"f4", b"f5", b"f0", b"f1", b"", b"\x00\r\n", b"x" * 64]
+
+
 def at_seconds(off):
     return lambda t: b"%d" % (int(t // 1000) + off)
 
@@ -280,6 +140,22 @@ class Gen:
         if self.chance(0.02):
             return self.rng.choice([b"", b"k\x00\r\n", b"\xff" * 3])
         return self.rng.choice(self.keys)
+
+    def hkey(self):
+        """The key of a hash command: mostly one of the hash keys, sometimes a
+        string command's key (WRONGTYPE when it holds a string)."""
+        if self.chance(0.7):
+            return self.rng.choice(HASH_KEYS)
+        return self.key()
+
+    def field(self):
+        return self.rng.choice(HASH_FIELDS)
+
+    def hvalue(self):
+        """A hash value of at most 64 bytes: Redis keeps a hash of at most 128
+        such fields as a listpack, in insertion order, so HKEYS, HVALS and
+        HGETALL replies compare byte for byte."""
+        return self.value()[:64]
 
     def some_keys(self, lo=1, hi=4):
         return [self.key() for _ in range(self.rng.randint(lo, hi))]
@@ -319,47 +195,41 @@ class Gen:
             return b"%d" % self.rng.choice(EDGE_INTS)
         return self.rng.choice(BAD_INTS)
 
-    def secs(self):
-        """A relative seconds argument: mostly short, sometimes invalid."""
+    def _relative(self, hi, small, huge):
+        """A relative time: mostly 1..hi, sometimes small (0, negative) or
+        huge, sometimes not an integer."""
         r = self.rng.random()
         if r < 0.80:
-            return b"%d" % self.rng.randint(1, 3)
+            return b"%d" % self.rng.randint(1, hi)
         if r < 0.88:
-            return b"%d" % self.rng.choice([0, -1, -100])
+            return b"%d" % self.rng.choice(small)
         if r < 0.94:
-            return b"%d" % self.rng.choice([INT_MAX, INT_MAX // 1000, INT_MAX // 1000 + 1, INT_MIN, 100000])
+            return b"%d" % self.rng.choice(huge)
         return self.rng.choice(BAD_INTS)
 
+    def secs(self):
+        """A relative seconds argument: mostly short, sometimes invalid."""
+        return self._relative(3, [0, -1, -100], [INT_MAX, INT_MAX // 1000, INT_MAX // 1000 + 1, INT_MIN, 100000])
+
     def millis(self):
+        return self._relative(1500, [0, -1, -5000], [INT_MAX, INT_MAX - 1, INT_MIN, 100000000])
+
+    def _absolute(self, at, hi, past):
+        """An absolute unix time, resolved at send time by at(offset)."""
         r = self.rng.random()
-        if r < 0.80:
-            return b"%d" % self.rng.randint(1, 1500)
-        if r < 0.88:
-            return b"%d" % self.rng.choice([0, -1, -5000])
-        if r < 0.94:
-            return b"%d" % self.rng.choice([INT_MAX, INT_MAX - 1, INT_MIN, 100000000])
+        if r < 0.75:
+            return at(self.rng.randint(1, hi))
+        if r < 0.85:
+            return at(self.rng.choice(past))
+        if r < 0.92:
+            return self.rng.choice([b"0", b"-1", b"%d" % INT_MAX, b"1"])
         return self.rng.choice(BAD_INTS)
 
     def unix_s(self):
-        """An absolute unix-seconds argument, resolved at send time."""
-        r = self.rng.random()
-        if r < 0.75:
-            return at_seconds(self.rng.randint(1, 3))
-        if r < 0.85:
-            return at_seconds(self.rng.choice([-1, -100]))
-        if r < 0.92:
-            return self.rng.choice([b"0", b"-1", b"%d" % INT_MAX, b"1"])
-        return self.rng.choice(BAD_INTS)
+        return self._absolute(at_seconds, 3, [-1, -100])
 
     def unix_ms(self):
-        r = self.rng.random()
-        if r < 0.75:
-            return at_millis(self.rng.randint(1, 1500))
-        if r < 0.85:
-            return at_millis(self.rng.choice([-1, -5000]))
-        if r < 0.92:
-            return self.rng.choice([b"0", b"-1", b"%d" % INT_MAX, b"1"])
-        return self.rng.choice(BAD_INTS)
+        return self._absolute(at_millis, 1500, [-1, -5000])
 
     def expiry_opt(self, opt):
         """The value for an EX / PX / EXAT / PXAT option."""
@@ -367,11 +237,6 @@ class Gen:
 
 
 # --- generators: one per command; each returns a Cmd ------------------------
-
-
-def g_get(g):
-    k = g.key()
-    return Cmd([g.case(b"GET"), k], [k])
 
 
 def g_set(g):
@@ -390,36 +255,27 @@ def g_set(g):
     return Cmd(args, [k])
 
 
-def g_setex(g):
-    k = g.key()
-    return Cmd([g.case(b"SETEX"), k, g.secs(), g.value()], [k])
-
-
-def g_psetex(g):
-    k = g.key()
-    return Cmd([g.case(b"PSETEX"), k, g.millis(), g.value()], [k])
-
-
-def g_setnx(g):
-    k = g.key()
-    return Cmd([g.case(b"SETNX"), k, g.value()], [k])
-
-
 def g_mget(g):
     ks = g.some_keys(1, 5)
     return Cmd([g.case(b"MGET")] + ks, ks)
 
 
-def g_mset(g):
-    args = [g.case(b"MSET")]
-    ks = []
-    for _ in range(g.rng.randint(1, 4)):
-        k = g.key()
-        ks.append(k)
-        args += [k, g.value()]
-    if g.chance(0.05):
-        args.pop()  # odd number of arguments
-    return Cmd(args, ks)
+def key_value_pairs(name, hi, odd=0.0):
+    """The generator of NAME K V [K V ...] with 1..hi pairs; with chance odd
+    the last value is left off (wrong arity)."""
+
+    def gen(g):
+        args = [g.case(name)]
+        ks = []
+        for _ in range(g.rng.randint(1, hi)):
+            k = g.key()
+            ks.append(k)
+            args += [k, g.value()]
+        if odd and g.chance(odd):
+            args.pop()
+        return Cmd(args, ks)
+
+    return gen
 
 
 def g_del(g):
@@ -439,42 +295,19 @@ def expire_opts(g):
     return opts
 
 
-def g_expire(g):
-    k = g.key()
-    return Cmd([g.case(b"EXPIRE"), k, g.secs()] + expire_opts(g), [k])
+def keyed(name, *more, compare="exact", key=Gen.key):
+    """The generator of NAME KEY MORE...: key(g) picks KEY; each of more is a
+    function of the Gen that returns one argument, or a list of them."""
 
-
-def g_pexpire(g):
-    k = g.key()
-    return Cmd([g.case(b"PEXPIRE"), k, g.millis()] + expire_opts(g), [k])
-
-
-def g_ttl(g):
-    k = g.key()
-    return Cmd([g.case(b"TTL"), k], [k], compare="ttl_s")
-
-
-def g_pttl(g):
-    k = g.key()
-    return Cmd([g.case(b"PTTL"), k], [k], compare="ttl_ms")
-
-
-def one_key(name):
     def gen(g):
-        k = g.key()
-        return Cmd([g.case(name), k], [k])
+        k = key(g)
+        args = [g.case(name), k]
+        for f in more:
+            a = f(g)
+            args += a if isinstance(a, list) else [a]
+        return Cmd(args, [k], compare=compare)
 
     return gen
-
-
-def g_incrby(g):
-    k = g.key()
-    return Cmd([g.case(b"INCRBY"), k, g.int_arg()], [k])
-
-
-def g_decrby(g):
-    k = g.key()
-    return Cmd([g.case(b"DECRBY"), k, g.int_arg()], [k])
 
 
 def g_dbsize(g):
@@ -517,11 +350,6 @@ def g_sleep(g):
 # --- --extended: commands being added; switch them on with --extended ------
 
 
-def g_append(g):
-    k = g.key()
-    return Cmd([g.case(b"APPEND"), k, g.value()], [k])
-
-
 def g_getrange(g):
     k = g.key()
     name = g.rng.choice([b"GETRANGE", b"GETRANGE", b"SUBSTR"])
@@ -537,11 +365,6 @@ def g_setrange(g):
     return Cmd([g.case(b"SETRANGE"), k, off, val], [k])
 
 
-def g_getdel(g):
-    k = g.key()
-    return Cmd([g.case(b"GETDEL"), k], [k])
-
-
 def g_getex(g):
     k = g.key()
     args = [g.case(b"GETEX"), k]
@@ -553,47 +376,11 @@ def g_getex(g):
     return Cmd(args, [k])
 
 
-def g_incrbyfloat(g):
-    k = g.key()
-    inc = g.rng.choice([b"1", b"-1", b"0.1", b"1.5", b"-2.25", b"1e3", b"3.0e-5", b"10", b"5.0e3", b"0",
-                        b"-0", b"inf", b"nan", b"abc", b"", b"1.7976931348623157e308", b" 1", b"0x10",
-                        b"%r" % g.rng.uniform(-1000, 1000)])
-    return Cmd([g.case(b"INCRBYFLOAT"), k, inc], [k])
-
-
-def g_getset(g):
-    k = g.key()
-    return Cmd([g.case(b"GETSET"), k, g.value()], [k])
-
-
-def g_msetnx(g):
-    args = [g.case(b"MSETNX")]
-    ks = []
-    for _ in range(g.rng.randint(1, 3)):
-        k = g.key()
-        ks.append(k)
-        args += [k, g.value()]
-    return Cmd(args, ks)
-
-
-def g_expireat(g):
-    k = g.key()
-    return Cmd([g.case(b"EXPIREAT"), k, g.unix_s()] + expire_opts(g), [k])
-
-
-def g_pexpireat(g):
-    k = g.key()
-    return Cmd([g.case(b"PEXPIREAT"), k, g.unix_ms()] + expire_opts(g), [k])
-
-
-def g_expiretime(g):
-    k = g.key()
-    return Cmd([g.case(b"EXPIRETIME"), k], [k], compare="abs_s")
-
-
-def g_pexpiretime(g):
-    k = g.key()
-    return Cmd([g.case(b"PEXPIRETIME"), k], [k], compare="abs_ms")
+def float_incr(g):
+    """An INCRBYFLOAT / HINCRBYFLOAT increment, valid or not."""
+    return g.rng.choice([b"1", b"-1", b"0.1", b"1.5", b"-2.25", b"1e3", b"3.0e-5", b"10", b"5.0e3", b"0",
+                         b"-0", b"inf", b"nan", b"abc", b"", b"1.7976931348623157e308", b" 1", b"0x10",
+                         b"%r" % g.rng.uniform(-1000, 1000)])
 
 
 def multi_key(name):
@@ -644,6 +431,52 @@ def g_move(g):
     return Cmd([g.case(b"MOVE"), k, g.rng.choice([b"0", b"1", b"1", b"15", b"16", b"-1", b"x"])], [k])
 
 
+# --- hashes -----------------------------------------------------------------
+
+
+def hashed(name, *more):
+    """The generator of a hash command NAME HKEY MORE... (see keyed)."""
+    return keyed(name, *more, key=Gen.hkey)
+
+
+def field_values(g):
+    """1..3 field-value pairs; now and then the last value is left off."""
+    args = []
+    for _ in range(g.rng.randint(1, 3)):
+        args += [g.field(), g.hvalue()]
+    if g.chance(0.03):
+        args.pop()
+    return args
+
+
+def hash_float_incr(g):
+    """A HINCRBYFLOAT increment: float_incr's, but none whose result would
+    take over 64 bytes (1.79e308 prints as 309 digits), which would turn
+    Redis's listpack into a hash table of another order."""
+    inc = float_incr(g)
+    return b"1.5e3" if len(inc) > 20 else inc
+
+
+def some_fields(g, hi=5):
+    return [g.field() for _ in range(g.rng.randint(1, hi))]
+
+
+def g_string_on_hash(g):
+    """A string command (or TYPE) on a hash key: WRONGTYPE, except SET, which
+    replaces the hash, and TYPE, MGET and EXISTS, which work on any key."""
+    k = g.rng.choice(HASH_KEYS)
+    name = g.rng.choice([b"GET", b"SET", b"INCR", b"INCRBY", b"MGET", b"TYPE", b"APPEND", b"STRLEN", b"SETNX",
+                         b"GETSET", b"EXISTS", b"TYPE", b"GET"])
+    args = [g.case(name), k]
+    if name in (b"SET", b"APPEND", b"SETNX", b"GETSET"):
+        args.append(g.hvalue())
+    elif name == b"INCRBY":
+        args.append(g.int_arg())
+    elif name == b"MGET":
+        args.append(g.key())
+    return Cmd(args, args[1:2])
+
+
 def g_flushdb(g):
     return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
@@ -653,43 +486,43 @@ def g_flushdb(g):
 # line here (plus a generator, and an entry in EFFECTS if it changes a key's
 # expiry). Entries marked extended are only sent with --extended.
 COMMANDS = {
-    b"GET": (g_get, 10, 2, False),
+    b"GET": (keyed(b"GET"), 10, 2, False),
     b"SET": (g_set, 14, -3, False),
-    b"SETEX": (g_setex, 3, 4, False),
-    b"PSETEX": (g_psetex, 3, 4, False),
-    b"SETNX": (g_setnx, 2, 3, False),
+    b"SETEX": (keyed(b"SETEX", Gen.secs, Gen.value), 3, 4, False),
+    b"PSETEX": (keyed(b"PSETEX", Gen.millis, Gen.value), 3, 4, False),
+    b"SETNX": (keyed(b"SETNX", Gen.value), 2, 3, False),
     b"MGET": (g_mget, 3, -2, False),
-    b"MSET": (g_mset, 3, -3, False),
+    b"MSET": (key_value_pairs(b"MSET", 4, odd=0.05), 3, -3, False),
     b"DEL": (g_del, 3, -2, False),
     b"EXISTS": (g_exists, 3, -2, False),
-    b"EXPIRE": (g_expire, 4, -3, False),
-    b"PEXPIRE": (g_pexpire, 4, -3, False),
-    b"TTL": (g_ttl, 4, 2, False),
-    b"PTTL": (g_pttl, 4, 2, False),
-    b"PERSIST": (one_key(b"PERSIST"), 2, 2, False),
-    b"INCR": (one_key(b"INCR"), 5, 2, False),
-    b"DECR": (one_key(b"DECR"), 3, 2, False),
-    b"INCRBY": (g_incrby, 4, 3, False),
-    b"DECRBY": (g_decrby, 3, 3, False),
+    b"EXPIRE": (keyed(b"EXPIRE", Gen.secs, expire_opts), 4, -3, False),
+    b"PEXPIRE": (keyed(b"PEXPIRE", Gen.millis, expire_opts), 4, -3, False),
+    b"TTL": (keyed(b"TTL", compare="ttl_s"), 4, 2, False),
+    b"PTTL": (keyed(b"PTTL", compare="ttl_ms"), 4, 2, False),
+    b"PERSIST": (keyed(b"PERSIST"), 2, 2, False),
+    b"INCR": (keyed(b"INCR"), 5, 2, False),
+    b"DECR": (keyed(b"DECR"), 3, 2, False),
+    b"INCRBY": (keyed(b"INCRBY", Gen.int_arg), 4, 3, False),
+    b"DECRBY": (keyed(b"DECRBY", Gen.int_arg), 3, 3, False),
     b"DBSIZE": (g_dbsize, 2, 1, False),
     b"SELECT": (g_select, 1, 2, False),
     b"ECHO": (g_echo, 1, 2, False),
     b"PING": (g_ping, 1, -1, False),
     # --extended
-    b"APPEND": (g_append, 3, 3, True),
-    b"STRLEN": (one_key(b"STRLEN"), 2, 2, True),
+    b"APPEND": (keyed(b"APPEND", Gen.value), 3, 3, True),
+    b"STRLEN": (keyed(b"STRLEN"), 2, 2, True),
     b"GETRANGE": (g_getrange, 3, 4, True),
     b"SETRANGE": (g_setrange, 2, 4, True),
-    b"GETDEL": (g_getdel, 2, 2, True),
+    b"GETDEL": (keyed(b"GETDEL"), 2, 2, True),
     b"GETEX": (g_getex, 3, -2, True),
-    b"INCRBYFLOAT": (g_incrbyfloat, 3, 3, True),
-    b"GETSET": (g_getset, 2, 3, True),
-    b"MSETNX": (g_msetnx, 2, -3, True),
-    b"EXPIREAT": (g_expireat, 2, -3, True),
-    b"PEXPIREAT": (g_pexpireat, 2, -3, True),
-    b"EXPIRETIME": (g_expiretime, 2, 2, True),
-    b"PEXPIRETIME": (g_pexpiretime, 2, 2, True),
-    b"TYPE": (one_key(b"TYPE"), 1, 2, True),
+    b"INCRBYFLOAT": (keyed(b"INCRBYFLOAT", float_incr), 3, 3, True),
+    b"GETSET": (keyed(b"GETSET", Gen.value), 2, 3, True),
+    b"MSETNX": (key_value_pairs(b"MSETNX", 3), 2, -3, True),
+    b"EXPIREAT": (keyed(b"EXPIREAT", Gen.unix_s, expire_opts), 2, -3, True),
+    b"PEXPIREAT": (keyed(b"PEXPIREAT", Gen.unix_ms, expire_opts), 2, -3, True),
+    b"EXPIRETIME": (keyed(b"EXPIRETIME", compare="abs_s"), 2, 2, True),
+    b"PEXPIRETIME": (keyed(b"PEXPIRETIME", compare="abs_ms"), 2, 2, True),
+    b"TYPE": (keyed(b"TYPE"), 1, 2, True),
     b"TOUCH": (multi_key(b"TOUCH"), 1, -2, True),
     b"UNLINK": (multi_key(b"UNLINK"), 1, -2, True),
     b"RENAME": (two_keys(b"RENAME"), 1, 3, True),
@@ -698,11 +531,29 @@ COMMANDS = {
     b"MOVE": (g_move, 1, 3, True),
     b"KEYS": (g_keys, 1, 2, True),
     b"FLUSHDB": (g_flushdb, 1, -1, True),
+    # Hashes (small, so Redis keeps them in insertion order), and the type
+    # errors between strings and hashes. --no-hashes leaves them out.
+    b"HSET": (hashed(b"HSET", field_values), 6, -4, False),
+    b"HSETNX": (hashed(b"HSETNX", Gen.field, Gen.hvalue), 2, 4, False),
+    b"HGET": (hashed(b"HGET", Gen.field), 5, 3, False),
+    b"HMGET": (hashed(b"HMGET", some_fields), 3, -3, False),
+    b"HDEL": (hashed(b"HDEL", lambda g: some_fields(g, 3)), 3, -3, False),
+    b"HEXISTS": (hashed(b"HEXISTS", Gen.field), 2, 3, False),
+    b"HLEN": (hashed(b"HLEN"), 2, 2, False),
+    b"HSTRLEN": (hashed(b"HSTRLEN", Gen.field), 2, 3, False),
+    b"HINCRBY": (hashed(b"HINCRBY", Gen.field, Gen.int_arg), 3, 4, False),
+    b"HINCRBYFLOAT": (hashed(b"HINCRBYFLOAT", Gen.field, hash_float_incr), 2, 4, False),
+    b"HKEYS": (hashed(b"HKEYS"), 2, 2, False),
+    b"HVALS": (hashed(b"HVALS"), 2, 2, False),
+    b"HGETALL": (hashed(b"HGETALL"), 3, 2, False),
+    b"<WRONGTYPE>": (g_string_on_hash, 3, -1, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
     b"DISCARD": (g_discard, 1, 1, True),
 }
+
+HASH_COMMANDS = {n for n in COMMANDS if n.startswith(b"H")} | {b"<WRONGTYPE>"}
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -987,19 +838,6 @@ def could_be_race(a, b):
     return not any(r.startswith(e) for r in (a, b) for e in ARGUMENT_ERRORS)
 
 
-def array_items(reply):
-    """The raw elements of a RESP2 array reply, or None if it is not one."""
-    if not reply.startswith(b"*") or reply.startswith(b"*-1"):
-        return None
-    le = reply.find(b"\r\n")
-    items, pos = [], le + 2
-    for _ in range(int(reply[1:le])):
-        end = reply_end(reply, pos)
-        items.append(reply[pos:end])
-        pos = end
-    return items
-
-
 def compare_exec(queued, a, b, model, db, t):
     """EXEC replies element by element, each with its command's rule.
     Returns (equal, first differing pair or None)."""
@@ -1041,21 +879,18 @@ def run(args):
     rng = random.Random(args.seed)
     mix = Mix(rng, args.extended, only=args.only, skip=args.skip, with_=args.with_)
     workdir = tempfile.mkdtemp(prefix="redistill-diff-")
-    config = os.path.join(workdir, "redistill.toml")
-    open(config, "w").close()
-    redistill = Server("redistill", lambda p: [args.redistill_bin, "--port", str(p), "--bind", "127.0.0.1",
-                                               "--config", config, "--threads", str(args.threads)], workdir)
-    redis_dir = os.path.join(workdir, "redis")
-    os.mkdir(redis_dir)
-    redis = Server("redis", lambda p: [args.redis_bin, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
-                                       "--appendonly", "no", "--daemonize", "no", "--dir", redis_dir], workdir)
+    # --redistill-bin may name a redis-server, to check the script itself
+    # (redis-server against redis-server must never differ).
+    kind = "redis" if os.path.basename(args.redistill_bin).startswith("redis-server") else "redistill"
+    redistill = Server(kind, args.redistill_bin, workdir, name="redistill", threads=args.threads)
+    redis = Server("redis", args.redis_bin, workdir)
     conns = []
     try:
-        redistill.start()
-        redis.start(exclude_ports=(redistill.port,))
+        redistill.start(timeout=10)
+        redis.start(timeout=10)
         ca, cb = Conn(redistill.port), Conn(redis.port)
         conns = [ca, cb]
-        version = cb.call([b"INFO", b"server"])
+        version = cb.call_raw([b"INFO", b"server"])
         ver = [l for l in version.split(b"\r\n") if l.startswith(b"redis_version:")]
         print("differential: seed=%d count=%d extended=%s redistill=%s (port %d) redis=%s %s (port %d)" % (
             args.seed, args.count, args.extended, args.redistill_bin, redistill.port, args.redis_bin,
@@ -1090,8 +925,8 @@ def loop(args, mix, ca, cb, redistill, redis):
         try:
             ca.send(payload)
             cb.send(payload)
-            ra = ca.read_reply()
-            rb = cb.read_reply()
+            ra = ca.read_raw()
+            rb = cb.read_raw()
         except (OSError, ConnectionError, ValueError) as e:
             print("\nFAIL at command #%d: %s\n  %s: %s" % (i, show_cmd(argv), type(e).__name__, e))
             for s in (redistill, redis):
@@ -1165,14 +1000,14 @@ def resync(ca, cb, model, db, keys, txn):
     transaction either may be in (txn is not None), delete the keys involved.
     Returns the new transaction state (None)."""
     if txn is not None:
-        ca.call([b"DISCARD"])
-        cb.call([b"DISCARD"])
+        ca.call_raw([b"DISCARD"])
+        cb.call_raw([b"DISCARD"])
     keys = list(dict.fromkeys(keys))
     for k in keys:
         model.set(db, k, set())
     if keys:
-        ca.call([b"DEL"] + keys)
-        cb.call([b"DEL"] + keys)
+        ca.call_raw([b"DEL"] + keys)
+        cb.call_raw([b"DEL"] + keys)
     return None
 
 
@@ -1191,12 +1026,15 @@ def replay_line(args):
     line = "replay: python3 scripts/differential.py --seed %d --count %d" % (args.seed, args.count)
     if args.extended:
         line += " --extended"
+    if args.no_hashes:
+        line += " --no-hashes"
     if args.with_:
         line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
     if args.only:
         line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
-    if args.skip:
-        line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(args.skip)))
+    skip = args.skip - HASH_COMMANDS if args.no_hashes else args.skip
+    if skip:
+        line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(skip)))
     return line
 
 
@@ -1211,6 +1049,9 @@ def main():
     p.add_argument("--count", type=int, default=5000, help="commands to generate (default 5000)")
     p.add_argument("--extended", action="store_true",
                    help="also send the commands being added (APPEND, STRLEN, GETRANGE, GETEX, INCRBYFLOAT, ...)")
+    p.add_argument("--no-hashes", action="store_true",
+                   help="leave the hash commands (HSET, HGET, ... and <wrongtype>, string commands on hash "
+                        "keys) out of the mix")
     p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
     p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
@@ -1226,6 +1067,8 @@ def main():
     p.add_argument("--keep-logs", action="store_true", help="keep the servers' work dir and logs")
     p.add_argument("-v", "--verbose", action="store_true", help="print each excused expiry race")
     args = p.parse_args()
+    if args.no_hashes:
+        args.skip |= HASH_COMMANDS
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
     args.context += 1

@@ -170,3 +170,151 @@ ratio() {
         else printf "%.2f\n", a / b
     }'
 }
+
+# ---------------------------------------------------------- script setup ---
+
+LIB_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# print_usage FILE: FILE's header comment (from line 2 up to the first
+# non-comment line), without the leading "# ".
+print_usage() {
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
+}
+
+# setup_pinning: when PIN is 1, there are two CPUs and taskset exists, set
+# SERVER_PIN=(taskset -c 0) and CLIENT_PIN=(taskset -c 1); else PIN=0 and
+# both empty.
+setup_pinning() {
+    SERVER_PIN=() CLIENT_PIN=()
+    if ((PIN)) && have taskset && (($(nproc) >= 2)); then
+        SERVER_PIN=(taskset -c 0)
+        CLIENT_PIN=(taskset -c 1)
+    else
+        PIN=0
+    fi
+}
+
+# describe_bin COPY SOURCE: which build this is (source path, build time,
+# hash, and the state of the tree), recorded when the copy is made.
+describe_bin() {
+    local dirty=""
+    [[ -n $(git -C "$LIB_REPO_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && dirty=" + uncommitted changes"
+    printf '%s, built %s, sha256 %s; tree at git %s%s' "$2" "$(date -r "$1" '+%F %T')" \
+        "$(sha256sum "$1" | cut -c1-12)" "$(git -C "$LIB_REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" "$dirty"
+}
+
+# snapshot_redistill DIR: the Redistill binary to run, copied to DIR/redistill
+# (so a rebuild in the tree during the run changes nothing): REDISTILL_BIN if
+# set, else target/release/redistill, built first when BUILD is 1. Sets
+# BIN_DESC, and REDISTILL_KIND to redis when the binary is a redis-server*
+# (to try a script as redis-server vs redis-server), else redistill; returns
+# 1 (with a message) when there is no binary.
+snapshot_redistill() {
+    local src_bin
+    if [[ -n ${REDISTILL_BIN:-} ]]; then
+        src_bin=$(command -v "$REDISTILL_BIN") || { warn "REDISTILL_BIN '$REDISTILL_BIN' not found"; return 1; }
+    else
+        if [[ ${BUILD:-1} == 1 ]]; then
+            log "cargo build --release"
+            (cd "$LIB_REPO_ROOT" && cargo build --release) >&2 || { warn "cargo build --release failed"; return 1; }
+        fi
+        src_bin=${CARGO_TARGET_DIR:-$LIB_REPO_ROOT/target}/release/redistill
+    fi
+    [[ -x $src_bin ]] || { warn "$src_bin not found (build it, or drop --no-build)"; return 1; }
+    cp -p "$src_bin" "$1/redistill"
+    BIN_DESC=$(describe_bin "$1/redistill" "$src_bin")
+    REDISTILL_KIND=redistill
+    [[ $(basename "$src_bin") == redis-server* ]] && REDISTILL_KIND=redis
+    return 0
+}
+
+# ------------------------------------------------------------- servers ---
+
+# server_cmd KIND BIN PORT DIR [ARG...]: set SERVER_CMD to the command that
+# starts KIND (redistill|redis) from BIN on 127.0.0.1:PORT with DIR as its
+# directory. Redistill gets DIR/redistill.toml as its config (created empty
+# when missing, so the repository's redistill.toml is never read), redis-server
+# no persistence; ARG... are appended (--threads N, --maxmemory N, ...).
+server_cmd() {
+    local kind=$1 bin=$2 port=$3 dir=$4
+    shift 4
+    if [[ $kind == redistill ]]; then
+        [[ -e $dir/redistill.toml ]] || : >"$dir/redistill.toml"
+        SERVER_CMD=("$bin" --port "$port" --bind 127.0.0.1 --config "$dir/redistill.toml" "$@")
+    else
+        SERVER_CMD=("$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no
+            --dir "$dir" "$@")
+    fi
+}
+
+# launch_server DIR PORT TIMEOUT_S CMD...: run CMD in DIR (log in
+# DIR/server.log) without the REDIS_* / REDISTILL_* variables of the caller's
+# environment, wait until PORT answers PING and check that INFO's process_id
+# is ours. Sets LAUNCHED_PID (also on failure, for cleanup); returns 1 when
+# the server did not come up.
+launch_server() {
+    local dir=$1 port=$2 timeout_s=$3 pid
+    shift 3
+    (cd "$dir" && exec env -u REDIS_MAX_MEMORY -u REDISTILL_CONFIG -u REDIS_PASSWORD -u REDISTILL_THREADS \
+        -u REDIS_PORT -u REDIS_BIND "$@") >"$dir/server.log" 2>&1 </dev/null &
+    LAUNCHED_PID=$!
+    wait_for_ping "$port" "$LAUNCHED_PID" "$timeout_s" "$dir/server.log" || return 1
+    pid=$(info_field "$port" server process_id)
+    if [[ $pid != "$LAUNCHED_PID" ]]; then
+        warn "port $port is answered by pid '$pid', not by the server just started ($LAUNCHED_PID)"
+        return 1
+    fi
+}
+
+# info_field PORT SECTION FIELD: one INFO field of the server on PORT.
+info_field() {
+    redis-cli -h 127.0.0.1 -p "$1" info "$2" </dev/null | tr -d '\r' | awk -F: -v f="$3" '$1 == f { print $2 }'
+}
+
+# proc_status_bytes PID FIELD: a /proc/PID/status memory field (VmRSS,
+# VmHWM) in bytes. Pure bash (no fork), so a sampler can call it every
+# 100 ms; fails when the process is gone.
+proc_status_bytes() {
+    local k v _
+    while read -r k v _; do
+        if [[ $k == "$2:" ]]; then
+            echo $((v * 1024))
+            return 0
+        fi
+    done <"/proc/$1/status"
+    return 1
+}
+
+# mib BYTES: BYTES in MiB with one decimal.
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+# finish_tmp_dir RC: remove TMP_DIR, or keep it (and say where) when RC is
+# not 0 or KEEP_TMP is 1. For a script's EXIT trap.
+finish_tmp_dir() {
+    [[ -n ${TMP_DIR:-} && -d $TMP_DIR ]] || return 0
+    if (($1 != 0)) || [[ ${KEEP_TMP:-0} == 1 ]]; then
+        log "logs kept in $TMP_DIR"
+    else
+        rm -rf "$TMP_DIR"
+    fi
+}
+
+# common_flag FLAG: the flags memory-per-key and write-flood share: --no-pin
+# (PIN=0), --no-build (BUILD=0), -h/--help (print usage, exit 0). Returns 1
+# for any other FLAG.
+common_flag() {
+    case $1 in
+    --no-pin) PIN=0 ;;
+    --no-build) BUILD=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+# install_traps: run the caller's cleanup function on exit, and exit on
+# INT (130) and TERM (143) so that it runs then too.
+install_traps() {
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
