@@ -17,7 +17,7 @@ use crate::store::{Pressure, Store};
 /// Version reported to clients as `redis_version`: clients switch features
 /// on by it (Rails uses `EXPIRE ... NX` from 7.0), so it names the Redis
 /// release whose behaviour Redistill follows.
-pub const REDIS_VERSION: &str = "7.2.4";
+pub const REDIS_VERSION: &str = "7.4.0";
 
 pub struct Server {
     pub config: Config,

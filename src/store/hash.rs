@@ -45,7 +45,7 @@ pub struct PackLimits {
 
 impl Default for PackLimits {
     fn default() -> Self {
-        PackLimits { entries: 128, value: 64 }
+        PackLimits { entries: 512, value: 64 }
     }
 }
 
@@ -167,7 +167,9 @@ impl Table {
 
 #[derive(Clone)]
 enum Encoding {
-    Packed { data: Vec<u8>, len: u32 },
+    /// `ex`: some field has had a deadline (Redis then reports `listpackex`,
+    /// for good).
+    Packed { data: Vec<u8>, len: u32, ex: bool },
     Table(Box<Table>),
 }
 
@@ -185,7 +187,7 @@ pub struct Hash {
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash { encoding: Encoding::Packed { data: Vec::new(), len: 0 }, next_deadline: u64::MAX, volatile: 0 }
+        Hash { encoding: Encoding::Packed { data: Vec::new(), len: 0, ex: false }, next_deadline: u64::MAX, volatile: 0 }
     }
 }
 
@@ -208,7 +210,8 @@ impl Hash {
     /// Redis's name for the encoding (`OBJECT ENCODING`).
     pub fn encoding(&self) -> &'static str {
         match self.encoding {
-            Encoding::Packed { .. } => "listpack",
+            Encoding::Packed { ex: false, .. } => "listpack",
+            Encoding::Packed { ex: true, .. } => "listpackex",
             Encoding::Table(_) => "hashtable",
         }
     }
@@ -269,9 +272,10 @@ impl Hash {
             self.convert();
         }
         let added = match &mut self.encoding {
-            Encoding::Packed { data, len } => {
+            Encoding::Packed { data, len, ex } => {
                 let added = packed_put(data, name, value, deadline);
                 *len += u32::from(added);
+                *ex |= deadline.is_some();
                 added
             }
             Encoding::Table(table) => table.put(boxed_entry(name, value, deadline)),
@@ -296,7 +300,7 @@ impl Hash {
     /// Delete a field; returns whether it was there.
     pub fn remove(&mut self, name: &[u8]) -> bool {
         let deadline = match &mut self.encoding {
-            Encoding::Packed { data, len } => {
+            Encoding::Packed { data, len, .. } => {
                 let Some((at, entry_len)) = packed_find(data, name) else { return false };
                 let deadline = read_entry(&data[at..]).0.deadline;
                 data.drain(at..at + entry_len);
