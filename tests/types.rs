@@ -356,6 +356,25 @@ fn config_set_hash_max_listpack_entries() {
 }
 
 #[test]
+fn hash_encoding_with_field_ttls() {
+    let s = TestServer::start();
+    if s.reference_older_than(7, 4) {
+        return;
+    }
+    let mut c = s.raw();
+    // Redis 7.4+ reports a small hash with field TTLs as `listpackex`.
+    c.expect_cmd(&["HSET", "h", "a", "1", "b", "2"], int(2));
+    c.expect_cmd(&["HEXPIRE", "h", "100", "FIELDS", "1", "a"], ints(&[1]));
+    c.expect_cmd(&["OBJECT", "ENCODING", "h"], bulk("listpackex"));
+    c.expect_cmd(&["HPERSIST", "h", "FIELDS", "1", "a"], ints(&[1]));
+    c.expect_cmd(&["OBJECT", "ENCODING", "h"], bulk("listpackex"));
+    let max = config_int(&mut c, "hash-max-listpack-entries");
+    hset_many(&mut c, "big", max + 1);
+    c.expect_cmd(&["HEXPIRE", "big", "100", "FIELDS", "1", "f0"], ints(&[1]));
+    c.expect_cmd(&["OBJECT", "ENCODING", "big"], bulk("hashtable"));
+}
+
+#[test]
 fn memory_usage_of_a_hash_grows_with_its_fields() {
     let s = TestServer::start();
     let mut c = s.raw();
