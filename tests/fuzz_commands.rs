@@ -1,10 +1,10 @@
 //! Fuzzing the command layer against a reference model.
 //!
-//! This file owns the model-based check of the string and keyspace commands:
-//! a plain `HashMap` model of one database (values, expiry deadlines,
-//! counters) that answers every command the way Redis 7 does, a seeded
-//! generator of random command vectors, and a driver that pipelines them to a
-//! real server and compares the replies in order.
+//! This file owns the model-based check of the string, hash and keyspace
+//! commands: a plain `HashMap` model of one database (strings and hashes,
+//! expiry deadlines, counters) that answers every command the way Redis 7
+//! does, a seeded generator of random command vectors, and a driver that
+//! pipelines them to a real server and compares the replies in order.
 //!
 //! * Commands: SET (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL, in any order,
 //!   repeated or conflicting), SETEX, PSETEX, SETNX, GET, GETSET, GETDEL,
@@ -12,13 +12,21 @@
 //!   EXISTS, TOUCH, APPEND, STRLEN, GETRANGE, SUBSTR, SETRANGE, INCR, DECR,
 //!   INCRBY, DECRBY, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX, XX, GT, LT),
 //!   PERSIST, TTL, PTTL, EXPIRETIME, PEXPIRETIME, TYPE, RENAME, RENAMENX,
-//!   COPY (REPLACE, DB), DBSIZE, FLUSHDB (rarely), and wrong-arity calls of
-//!   all of them; command names and options in random case.
-//! * Data: eight keys (the empty key and binary ones among them); values that
+//!   COPY (REPLACE, DB), DBSIZE, FLUSHDB (rarely); HSET, HMSET, HSETNX, HGET,
+//!   HMGET, HDEL (the last field takes the key with it), HEXISTS, HLEN,
+//!   HSTRLEN, HINCRBY, HKEYS, HVALS, HGETALL; and wrong-arity calls of all
+//!   of them; command names and options in random case. Strings and hashes
+//!   share the keys, so WRONGTYPE comes up both ways, SET and MSET replace a
+//!   hash, and the keyspace commands move, copy and expire both types.
+//!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
+//!   double` and prints `%.17Lf`, which the model cannot match digit for digit.
+//! * Data: eight keys (the empty key and binary ones among them), seven hash
+//!   fields (the empty field and a binary one among them); values that
 //!   sit on the integer parser's edges (`-0`, `007`, `+5`, i64 limits and one
 //!   past them, empty strings, binary bytes) and now and then one of 16 KiB
 //!   or more.
-//! * Replies are compared byte for byte as raw RESP2, except TTL, PTTL,
+//! * Replies are compared byte for byte as raw RESP2, except HKEYS, HVALS and
+//!   HGETALL (any order of the elements, or of HGETALL's pairs), and TTL, PTTL,
 //!   EXPIRETIME and PEXPIRETIME of relative expiries: those must lie within
 //!   the window the send and answer times of the batches allow, widened by
 //!   [`SLACK_MS`]. Positive expiries are at least 1000 s, so nothing expires
@@ -95,6 +103,8 @@ const DB_RANGE: &str = "ERR DB index is out of range";
 const INT_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
 const NX_CONFLICT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
 const GT_LT_CONFLICT: &str = "ERR GT and LT options at the same time are not compatible";
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const HASH_NOT_INT: &str = "ERR hash value is not an integer";
 
 fn ok_reply() -> Vec<u8> {
     b"+OK\r\n".to_vec()
@@ -157,10 +167,26 @@ enum Deadline {
     After { batch: usize, ms: i64 },
 }
 
+/// A key's value: a string or a hash (field -> value).
+#[derive(Clone, Debug)]
+enum Value {
+    Str(Vec<u8>),
+    Hash(HashMap<Vec<u8>, Vec<u8>>),
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     expires: Option<Deadline>,
+}
+
+impl Entry {
+    fn as_str(&self) -> Option<&[u8]> {
+        match &self.value {
+            Value::Str(v) => Some(v),
+            Value::Hash(_) => None,
+        }
+    }
 }
 
 /// The TTL-like queries whose reply depends on when commands ran.
@@ -181,6 +207,12 @@ enum Expect {
         kind: ClockQuery,
         deadline: Deadline,
         batch: usize,
+    },
+    /// An array of bulk strings in any order of its groups of `group`
+    /// (HKEYS, HVALS, and HGETALL's field-value pairs).
+    Unordered {
+        items: Vec<Vec<u8>>,
+        group: usize,
     },
 }
 
@@ -277,6 +309,19 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "copy", arity: -3, run: Model::copy },
     Spec { name: "dbsize", arity: 1, run: Model::dbsize },
     Spec { name: "flushdb", arity: -1, run: Model::flushdb },
+    Spec { name: "hset", arity: -4, run: Model::hset },
+    Spec { name: "hmset", arity: -4, run: Model::hmset },
+    Spec { name: "hsetnx", arity: 4, run: Model::hsetnx },
+    Spec { name: "hget", arity: 3, run: Model::hget },
+    Spec { name: "hmget", arity: -3, run: Model::hmget },
+    Spec { name: "hdel", arity: -3, run: Model::hdel },
+    Spec { name: "hexists", arity: 3, run: Model::hexists },
+    Spec { name: "hlen", arity: 2, run: Model::hlen },
+    Spec { name: "hstrlen", arity: 3, run: Model::hstrlen },
+    Spec { name: "hincrby", arity: 4, run: Model::hincrby },
+    Spec { name: "hkeys", arity: 2, run: Model::hkeys },
+    Spec { name: "hvals", arity: 2, run: Model::hvals },
+    Spec { name: "hgetall", arity: 2, run: Model::hgetall },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -391,7 +436,7 @@ fn parse_expire_flags(opts: &[Vec<u8>]) -> Step<ExpireFlags> {
     Ok(f)
 }
 
-/// One database of a Redis 7 server holding only strings.
+/// One database of a Redis 7 server holding strings and hashes.
 struct Model {
     db: i64,
     keys: HashMap<Vec<u8>, Entry>,
@@ -442,8 +487,34 @@ impl Model {
 
     // -- store helpers ------------------------------------------------------
 
-    fn value(&self, key: &[u8]) -> Option<&[u8]> {
-        self.keys.get(key).map(|e| e.value.as_slice())
+    /// The string at `key`: None when there is no key, WRONGTYPE for a hash.
+    fn string(&self, key: &[u8]) -> Step<Option<&[u8]>> {
+        match self.keys.get(key) {
+            None => Ok(None),
+            Some(e) => e.as_str().map_or_else(|| fail(WRONGTYPE), |v| Ok(Some(v))),
+        }
+    }
+
+    /// The hash at `key`: None when there is no key, WRONGTYPE for a string.
+    fn hash(&self, key: &[u8]) -> Step<Option<&HashMap<Vec<u8>, Vec<u8>>>> {
+        match self.keys.get(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::Hash(h)) => Ok(Some(h)),
+            Some(Value::Str(_)) => fail(WRONGTYPE),
+        }
+    }
+
+    /// The hash at `key` for writing, created empty (and without expiry)
+    /// when there is no key; the caller then adds a field, as Redis does.
+    fn hash_for_write(&mut self, key: &[u8]) -> Step<&mut HashMap<Vec<u8>, Vec<u8>>> {
+        let entry = self
+            .keys
+            .entry(key.to_vec())
+            .or_insert_with(|| Entry { value: Value::Hash(HashMap::new()), expires: None });
+        match &mut entry.value {
+            Value::Hash(h) => Ok(h),
+            Value::Str(_) => fail(WRONGTYPE),
+        }
     }
 
     fn expires(&self, key: &[u8]) -> Option<Deadline> {
@@ -451,7 +522,7 @@ impl Model {
     }
 
     fn put(&mut self, key: &[u8], value: Vec<u8>, expires: Option<Deadline>) {
-        self.keys.insert(key.to_vec(), Entry { value, expires });
+        self.keys.insert(key.to_vec(), Entry { value: Value::Str(value), expires });
     }
 
     /// Replace the value, keeping the expiry (APPEND, SETRANGE, INCR...).
@@ -543,7 +614,7 @@ impl Model {
     // -- strings ------------------------------------------------------------
 
     fn get(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        Ok(Expect::Exact(bulk_or_nil(self.value(&a[1]))))
+        Ok(Expect::Exact(bulk_or_nil(self.string(&a[1])?)))
     }
 
     fn set(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
@@ -556,9 +627,10 @@ impl Model {
                 return Err(Early::Undecided);
             }
         }
-        let old = self.value(&a[1]).map(<[u8]>::to_vec);
-        let reply = if o.get { bulk_or_nil(old.as_deref()) } else { ok_reply() };
-        if (o.nx && old.is_some()) || (o.xx && old.is_none()) {
+        // With GET the old value is read first: a hash fails with WRONGTYPE.
+        let reply = if o.get { bulk_or_nil(self.string(&a[1])?) } else { ok_reply() };
+        let found = self.keys.contains_key(&a[1]);
+        if (o.nx && found) || (o.xx && !found) {
             return answer(if o.get { reply } else { nil_reply() });
         }
         let expires = if o.keepttl { self.expires(&a[1]) } else { deadline };
@@ -589,19 +661,20 @@ impl Model {
     }
 
     fn getset(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        let reply = bulk_or_nil(self.value(&a[1]));
+        let reply = bulk_or_nil(self.string(&a[1])?);
         self.put(&a[1], a[2].clone(), None);
         Ok(Expect::Exact(reply))
     }
 
     fn getdel(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        let old = self.keys.remove(&a[1]);
-        Ok(Expect::Exact(bulk_or_nil(old.as_ref().map(|e| e.value.as_slice()))))
+        let reply = bulk_or_nil(self.string(&a[1])?);
+        self.keys.remove(&a[1]);
+        Ok(Expect::Exact(reply))
     }
 
     fn getex(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
         let o = parse_string_options(&a[2..], false)?;
-        let Some(value) = self.value(&a[1]).map(<[u8]>::to_vec) else { return answer(nil_reply()) };
+        let Some(value) = self.string(&a[1])?.map(<[u8]>::to_vec) else { return answer(nil_reply()) };
         match self.string_deadline(o.time, "getex")? {
             Some(d @ Deadline::At(_)) if self.already_expired(d)? => {
                 self.keys.remove(&a[1]);
@@ -641,13 +714,13 @@ impl Model {
     fn mget(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
         let mut out = format!("*{}\r\n", a.len() - 1).into_bytes();
         for key in &a[1..] {
-            out.extend(bulk_or_nil(self.value(key)));
+            out.extend(bulk_or_nil(self.keys.get(key).and_then(Entry::as_str)));
         }
         Ok(Expect::Exact(out))
     }
 
     fn append(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        let mut value = self.value(&a[1]).unwrap_or_default().to_vec();
+        let mut value = self.string(&a[1])?.unwrap_or_default().to_vec();
         value.extend_from_slice(&a[2]);
         let len = value.len();
         self.overwrite(&a[1], value);
@@ -655,12 +728,12 @@ impl Model {
     }
 
     fn strlen(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        Ok(Expect::Exact(int_reply(self.value(&a[1]).map_or(0, <[u8]>::len))))
+        Ok(Expect::Exact(int_reply(self.string(&a[1])?.map_or(0, <[u8]>::len))))
     }
 
     fn getrange(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
         let (start, end) = (int_arg(&a[2])? as i128, int_arg(&a[3])? as i128);
-        let value = self.value(&a[1]).unwrap_or_default();
+        let value = self.string(&a[1])?.unwrap_or_default();
         let len = value.len() as i128;
         if start < 0 && end < 0 && start > end {
             return answer(bulk_reply(b""));
@@ -679,7 +752,7 @@ impl Model {
             return fail(OFFSET_RANGE);
         }
         let patch = &a[3];
-        let old = self.value(&a[1]).map(<[u8]>::to_vec);
+        let old = self.string(&a[1])?.map(<[u8]>::to_vec);
         if patch.is_empty() {
             return answer(int_reply(old.map_or(0, |v| v.len())));
         }
@@ -701,7 +774,7 @@ impl Model {
     // -- counters -----------------------------------------------------------
 
     fn incr_by(&mut self, key: &[u8], by: i64) -> Step<Expect> {
-        let current = match self.value(key) {
+        let current = match self.string(key)? {
             None => 0,
             Some(v) => int_arg(v)?,
         };
@@ -744,7 +817,11 @@ impl Model {
     }
 
     fn key_type(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
-        let reply: &[u8] = if self.keys.contains_key(&a[1]) { b"+string\r\n" } else { b"+none\r\n" };
+        let reply: &[u8] = match self.keys.get(&a[1]).map(|e| &e.value) {
+            None => b"+none\r\n",
+            Some(Value::Str(_)) => b"+string\r\n",
+            Some(Value::Hash(_)) => b"+hash\r\n",
+        };
         Ok(Expect::Exact(reply.to_vec()))
     }
 
@@ -829,6 +906,112 @@ impl Model {
         }
         self.keys.clear();
         Ok(Expect::Exact(ok_reply()))
+    }
+
+    // -- hashes -------------------------------------------------------------
+
+    /// HSET (the number of new fields) and HMSET (OK): the pairs are checked
+    /// before the key's type.
+    fn hset_generic(&mut self, a: &[Vec<u8>], name: &str) -> Step<usize> {
+        if a.len() % 2 == 1 {
+            return fail(&arity_error(name));
+        }
+        let h = self.hash_for_write(&a[1])?;
+        Ok(a[2..].chunks(2).filter(|pair| h.insert(pair[0].clone(), pair[1].clone()).is_none()).count())
+    }
+
+    fn hset(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.hset_generic(a, "hset")?)))
+    }
+
+    fn hmset(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.hset_generic(a, "hmset")?;
+        Ok(Expect::Exact(ok_reply()))
+    }
+
+    fn hsetnx(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let h = self.hash_for_write(&a[1])?;
+        if h.contains_key(&a[2]) {
+            return answer(int_reply(0));
+        }
+        h.insert(a[2].clone(), a[3].clone());
+        Ok(Expect::Exact(int_reply(1)))
+    }
+
+    fn field(&self, key: &[u8], field: &[u8]) -> Step<Option<&[u8]>> {
+        Ok(self.hash(key)?.and_then(|h| h.get(field)).map(Vec::as_slice))
+    }
+
+    fn hget(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(bulk_or_nil(self.field(&a[1], &a[2])?)))
+    }
+
+    fn hmget(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let mut out = format!("*{}\r\n", a.len() - 2).into_bytes();
+        for field in &a[2..] {
+            out.extend(bulk_or_nil(self.field(&a[1], field)?));
+        }
+        Ok(Expect::Exact(out))
+    }
+
+    fn hexists(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(i64::from(self.field(&a[1], &a[2])?.is_some()))))
+    }
+
+    fn hstrlen(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.field(&a[1], &a[2])?.map_or(0, <[u8]>::len))))
+    }
+
+    fn hlen(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.hash(&a[1])?.map_or(0, HashMap::len))))
+    }
+
+    /// HDEL; removing the last field removes the key.
+    fn hdel(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        if self.hash(&a[1])?.is_none() {
+            return answer(int_reply(0));
+        }
+        let h = self.hash_for_write(&a[1])?;
+        let removed = a[2..].iter().filter(|f| h.remove(f.as_slice()).is_some()).count();
+        if h.is_empty() {
+            self.keys.remove(&a[1]);
+        }
+        Ok(Expect::Exact(int_reply(removed)))
+    }
+
+    /// HINCRBY: the increment is parsed before the key's type is checked.
+    fn hincrby(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let by = int_arg(&a[3])?;
+        let current = match self.field(&a[1], &a[2])? {
+            None => 0,
+            Some(v) => parse_int(v).map_or_else(|| fail(HASH_NOT_INT), Ok)?,
+        };
+        let Some(next) = current.checked_add(by) else { return fail(OVERFLOW) };
+        self.hash_for_write(&a[1])?.insert(a[2].clone(), next.to_string().into_bytes());
+        Ok(Expect::Exact(int_reply(next)))
+    }
+
+    /// HKEYS, HVALS, HGETALL: the hash's order is the server's own.
+    fn hash_listing(&self, key: &[u8], keys: bool, values: bool) -> Step<Expect> {
+        let items = self
+            .hash(key)?
+            .into_iter()
+            .flatten()
+            .flat_map(|(k, v)| [keys.then(|| k.clone()), values.then(|| v.clone())].into_iter().flatten())
+            .collect();
+        Ok(Expect::Unordered { items, group: if keys && values { 2 } else { 1 } })
+    }
+
+    fn hkeys(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.hash_listing(&a[1], true, false)
+    }
+
+    fn hvals(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.hash_listing(&a[1], false, true)
+    }
+
+    fn hgetall(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.hash_listing(&a[1], true, true)
     }
 
     // -- expiry -------------------------------------------------------------
@@ -948,6 +1131,9 @@ impl Model {
                 let (lo, hi) = self.clock_range(*kind, *deadline, *batch);
                 integer_reply(got).is_some_and(|n| (lo..=hi).contains(&(n as i128)))
             }
+            Expect::Unordered { items, group } => {
+                bulk_array(got).is_some_and(|got| grouped(&got, *group) == grouped(items, *group))
+            }
         }
     }
 
@@ -958,8 +1144,45 @@ impl Model {
                 let (lo, hi) = self.clock_range(*kind, *deadline, *batch);
                 format!("{kind:?} integer in [{lo}, {hi}] (deadline {deadline:?})")
             }
+            Expect::Unordered { items, group } => {
+                let groups: Vec<Vec<u8>> = grouped(items, *group).into_iter().flatten().cloned().collect();
+                format!("in any order of groups of {group}: {}", show(&bulk_array_reply(&groups)))
+            }
         }
     }
+}
+
+fn bulk_array_reply(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for item in items {
+        out.extend(bulk_reply(item));
+    }
+    out
+}
+
+/// The elements of a RESP2 array of bulk strings, or None for any other reply.
+fn bulk_array(got: &[u8]) -> Option<Vec<Vec<u8>>> {
+    fn line(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        Some((&rest[..end], &rest[end + 2..]))
+    }
+    let (header, mut rest) = line(got.strip_prefix(b"*")?)?;
+    let n: usize = std::str::from_utf8(header).ok()?.parse().ok()?;
+    let mut items = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (len, body) = line(rest.strip_prefix(b"$")?)?;
+        let len: usize = std::str::from_utf8(len).ok()?.parse().ok()?;
+        items.push(body.get(..len)?.to_vec());
+        rest = body.get(len..)?.strip_prefix(b"\r\n")?;
+    }
+    rest.is_empty().then_some(items)
+}
+
+/// `items` cut into groups of `group`, sorted: a multiset to compare.
+fn grouped(items: &[Vec<u8>], group: usize) -> Vec<&[Vec<u8>]> {
+    let mut groups: Vec<_> = items.chunks(group).collect();
+    groups.sort();
+    groups
 }
 
 /// The value of a `:<n>\r\n` reply.
@@ -1021,6 +1244,10 @@ const OFFSET_EDGES: &[&[u8]] = &[
     b"-1", b"abc", b"536870912", b"9223372036854775807", b"-9223372036854775808", b"4294967296", b"1.5",
 ];
 
+/// Hash fields: few, so that commands meet the fields earlier ones wrote.
+#[rustfmt::skip]
+const FIELDS: &[&[u8]] = &[b"f", b"g", b"name", b"counter", b"", b"\x00\xff\r\n", b"field with spaces"];
+
 /// Databases COPY must refuse: out of range, outside a C int (Redis's
 /// "value is out of range, value must between ..."), not an integer.
 const BAD_DBS: &[&[u8]] = &[b"16", b"-1", b"4294967296", b"-2147483649", b"abc"];
@@ -1054,6 +1281,23 @@ impl Gen<'_> {
 
     fn keys(&mut self, most: usize) -> Vec<Vec<u8>> {
         (0..1 + self.rng.below(most)).map(|_| self.key()).collect()
+    }
+
+    fn field(&mut self) -> Vec<u8> {
+        self.rng.pick(FIELDS).to_vec()
+    }
+
+    fn fields(&mut self, most: usize) -> Vec<Vec<u8>> {
+        (0..1 + self.rng.below(most)).map(|_| self.field()).collect()
+    }
+
+    /// A hash value: often a small integer, for HINCRBY to find.
+    fn hash_value(&mut self) -> Vec<u8> {
+        if self.rng.chance(40) {
+            self.rng.range(-100, 100).to_string().into_bytes()
+        } else {
+            self.value()
+        }
     }
 
     fn value(&mut self) -> Vec<u8> {
@@ -1336,6 +1580,52 @@ fn gen_flushdb(g: &mut Gen) -> Vec<Vec<u8>> {
     command(g, "FLUSHDB", args)
 }
 
+fn gen_hset(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    for _ in 0..1 + g.rng.below(3) {
+        args.extend([g.field(), g.hash_value()]);
+    }
+    if g.rng.chance(5) {
+        args.pop();
+    }
+    let name = if g.rng.chance(80) { "HSET" } else { "HMSET" };
+    command(g, name, args)
+}
+
+fn gen_hsetnx(g: &mut Gen) -> Vec<Vec<u8>> {
+    let args = vec![g.key(), g.field(), g.hash_value()];
+    command(g, "HSETNX", args)
+}
+
+fn gen_hget(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = ["HGET", "HGET", "HEXISTS", "HSTRLEN"][g.rng.below(4)];
+    let args = vec![g.key(), g.field()];
+    command(g, name, args)
+}
+
+fn gen_hmget(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    args.extend(g.fields(4));
+    command(g, "HMGET", args)
+}
+
+fn gen_hdel(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    args.extend(g.fields(3));
+    command(g, "HDEL", args)
+}
+
+fn gen_hincrby(g: &mut Gen) -> Vec<Vec<u8>> {
+    let args = vec![g.key(), g.field(), g.int_arg()];
+    command(g, "HINCRBY", args)
+}
+
+fn gen_hash_listing(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = ["HLEN", "HKEYS", "HVALS", "HGETALL"][g.rng.below(4)];
+    let args = vec![g.key()];
+    command(g, name, args)
+}
+
 /// Any command of the model with an argument count its arity rejects.
 fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
     loop {
@@ -1358,13 +1648,16 @@ fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
 
 type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 
-/// Generators and their weights (per mille).
+/// Generators and their weights: 1000 for the string and keyspace
+/// commands, 270 more for the hash ones.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
     (80, gen_multi_key), (40, gen_append), (40, gen_strlen_or_type), (40, gen_getrange), (40, gen_setrange),
     (110, gen_incr), (100, gen_expire), (30, gen_persist), (60, gen_clock_query), (30, gen_rename),
     (30, gen_copy), (15, gen_dbsize), (2, gen_flushdb), (13, gen_wrong_arity),
+    (70, gen_hset), (15, gen_hsetnx), (50, gen_hget), (25, gen_hmget), (35, gen_hdel), (45, gen_hincrby),
+    (30, gen_hash_listing),
 ];
 
 fn generate(rng: &mut Rng, model: &Model) -> Vec<Vec<u8>> {
@@ -1390,12 +1683,14 @@ fn next_command(rng: &mut Rng, model: &mut Model) -> (Vec<Vec<u8>>, Expect) {
     }
 }
 
-/// Every key's value and PTTL, and DBSIZE: the state at the end of a sequence.
+/// Every key's type, value (GET or HGETALL, the other one failing with
+/// WRONGTYPE) and PTTL, and DBSIZE: the state at the end of a sequence.
 fn final_sweep(model: &mut Model) -> Vec<(Vec<Vec<u8>>, Expect)> {
     let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
     for key in KEYS {
-        cmds.push(vec![b"GET".to_vec(), key.to_vec()]);
-        cmds.push(vec![b"PTTL".to_vec(), key.to_vec()]);
+        for name in ["TYPE", "GET", "HGETALL", "PTTL"] {
+            cmds.push(vec![name.as_bytes().to_vec(), key.to_vec()]);
+        }
     }
     cmds.push(vec![b"DBSIZE".to_vec()]);
     cmds.into_iter()

@@ -1,6 +1,10 @@
 // ioredis 5 against the Redistill release binary, run with `node --test`
 // from this directory (after `npm ci`). The test starts the server itself on
 // a free loopback port with an empty config file and stops it at the end.
+// Covers the ready check, strings, binary values, pipelines, the offline
+// queue, connection options, and hashes (hset with an object, hgetall,
+// hincrby, hscanStream, pipeline and multi mixing hashes and strings,
+// WRONGTYPE both ways).
 //
 // Environment:
 //   REDISTILL_BIN                binary to test (default ../../target/release/redistill)
@@ -251,6 +255,138 @@ test("connectionName and db options", async () => {
   });
   await withClient({}, async (r) => {
     assert.equal(await r.get("in-db-3"), null);
+    await r.flushall();
+  });
+});
+
+// -- hashes ------------------------------------------------------------------
+
+const WRONGTYPE = /^WRONGTYPE Operation against a key holding the wrong kind of value$/;
+
+test("hashes: hset with an object, hgetall, hmget, hdel", async () => {
+  await withClient({}, async (r) => {
+    assert.equal(await r.hset("user:1", { name: "Ada", email: "ada@example.com", visits: 1 }), 3);
+    assert.equal(await r.hset("user:1", "visits", 2, "lang", "en"), 1);
+    assert.deepEqual(await r.hgetall("user:1"), { name: "Ada", email: "ada@example.com", visits: "2", lang: "en" });
+    assert.deepEqual(await r.hgetall("missing"), {});
+    assert.equal(await r.hget("user:1", "name"), "Ada");
+    assert.equal(await r.hget("user:1", "nope"), null);
+    assert.deepEqual(await r.hmget("user:1", "name", "nope", "lang"), ["Ada", null, "en"]);
+    assert.deepEqual(await r.hmget("missing", "a", "b"), [null, null]);
+    assert.equal(await r.hlen("user:1"), 4);
+    assert.equal(await r.hexists("user:1", "email"), 1);
+    assert.equal(await r.hsetnx("user:1", "name", "Grace"), 0);
+    assert.deepEqual((await r.hkeys("user:1")).sort(), ["email", "lang", "name", "visits"]);
+    assert.equal(await r.type("user:1"), "hash");
+
+    const bin = Buffer.from([0, 0xff, 0x0d, 0x0a]);
+    assert.equal(await r.hset("bin", bin, bin), 1);
+    assert.deepEqual(await r.hgetBuffer("bin", bin), bin);
+
+    // Deleting the last field deletes the key.
+    assert.equal(await r.hdel("user:1", "name", "email", "nope"), 2);
+    assert.equal(await r.hdel("user:1", "visits", "lang"), 2);
+    assert.equal(await r.exists("user:1"), 0);
+    assert.equal(await r.type("user:1"), "none");
+    await r.flushall();
+  });
+});
+
+test("hashes: hincrby counters", async () => {
+  await withClient({}, async (r) => {
+    for (const user of ["alice", "bob", "alice"]) await r.hincrby("rate:w1", user, 1);
+    assert.deepEqual(await r.hgetall("rate:w1"), { alice: "2", bob: "1" });
+    assert.equal(await r.hincrby("rate:w1", "alice", -5), -3);
+    assert.equal(await r.hincrbyfloat("rate:w1", "bytes", "10.5"), "10.5");
+    assert.equal(await r.hincrbyfloat("rate:w1", "bytes", "-0.5"), "10");
+    await r.hset("rate:w1", "label", "text");
+    await assert.rejects(r.hincrby("rate:w1", "label", 1), /^ReplyError: ERR hash value is not an integer$/);
+    await assert.rejects(r.hincrby("rate:w1", "alice", "x"), /value is not an integer or out of range/);
+    await r.hset("rate:w1", "max", "9223372036854775807");
+    await assert.rejects(r.hincrby("rate:w1", "max", 1), /increment or decrement would overflow/);
+    assert.equal(await r.hget("rate:w1", "alice"), "-3");
+    await r.flushall();
+  });
+});
+
+test("hashes: hscanStream with match and count", async () => {
+  await withClient({}, async (r) => {
+    const fields = {};
+    for (let i = 0; i < 1000; i++) fields[`field:${i}`] = String(i);
+    // Decoys whose values, not names, match the pattern.
+    for (let i = 0; i < 100; i++) fields[`other:${i}`] = "field:1";
+    assert.equal(await r.hset("big", fields), 1100);
+
+    const found = {};
+    let batches = 0;
+    const stream = r.hscanStream("big", { match: "field:1*", count: 50 });
+    for await (const batch of stream) {
+      batches++;
+      assert.equal(batch.length % 2, 0, "a batch is a flat field/value list");
+      for (let i = 0; i < batch.length; i += 2) found[batch[i]] = batch[i + 1];
+    }
+    const expected = Object.fromEntries(Object.entries(fields).filter(([k]) => k.startsWith("field:1")));
+    assert.equal(Object.keys(expected).length, 111);
+    assert.deepEqual(found, expected);
+    assert.ok(batches > 1, `1,100 fields at COUNT 50 came in ${batches} batch(es)`);
+
+    let none = 0;
+    for await (const batch of r.hscanStream("missing", { count: 10 })) none += batch.length;
+    assert.equal(none, 0);
+    await r.flushall();
+  });
+});
+
+test("hashes: pipeline and multi mixing hash and string commands", async () => {
+  await withClient({}, async (r) => {
+    await r.set("text", "abc");
+    for (const kind of ["pipeline", "multi"]) {
+      await r.del("profile", "last");
+      const res = await r[kind]()
+        .hset("profile", { name: "Ada", visits: 1 })
+        .set("last", "2024-06-11")
+        .hincrby("profile", "visits", 41)
+        .hget("text", "f")
+        .hgetall("profile")
+        .get("last")
+        .incr("profile")
+        .hdel("profile", "name")
+        .exec();
+      const errs = res.map(([e]) => e && e.message);
+      const vals = res.map(([, v]) => v);
+      assert.deepEqual(
+        errs.map((e) => (e && WRONGTYPE.test(e) ? "WRONGTYPE" : e)),
+        [null, null, null, "WRONGTYPE", null, null, "WRONGTYPE", null],
+        kind,
+      );
+      assert.deepEqual(vals, [2, "OK", 42, undefined, { name: "Ada", visits: "42" }, "2024-06-11", undefined, 1], kind);
+      assert.deepEqual(await r.hgetall("profile"), { visits: "42" });
+    }
+    await r.flushall();
+  });
+});
+
+test("hashes: WRONGTYPE between strings and hashes", async () => {
+  await withClient({}, async (r) => {
+    await r.set("plain", "v");
+    for (const call of [
+      () => r.hget("plain", "f"),
+      () => r.hset("plain", { f: "v" }),
+      () => r.hgetall("plain"),
+      () => r.hincrby("plain", "f", 1),
+      () => r.hdel("plain", "f"),
+    ]) {
+      await assert.rejects(call(), (e) => e.name === "ReplyError" && WRONGTYPE.test(e.message));
+    }
+    await r.hset("h", "f", "1");
+    for (const call of [() => r.get("h"), () => r.incr("h"), () => r.append("h", "x")]) {
+      await assert.rejects(call(), (e) => e.name === "ReplyError" && WRONGTYPE.test(e.message));
+    }
+    assert.equal(await r.get("plain"), "v");
+    assert.deepEqual(await r.hgetall("h"), { f: "1" });
+    // SET replaces a hash outright.
+    assert.equal(await r.set("h", "string now"), "OK");
+    assert.equal(await r.type("h"), "string");
     await r.flushall();
   });
 });
