@@ -64,8 +64,8 @@ const FIELDS_MISSING: &str = "ERR Mandatory argument FIELDS is missing or not at
 const NUMFIELDS_NOT_POSITIVE: &str = "ERR Number of fields must be a positive integer";
 const NUMFIELDS_MISMATCH: &str = "ERR The `numfields` parameter must match the number of arguments";
 
-/// The latest deadline a field may have: Redis keeps them in 48 bits.
-const MAX_DEADLINE_MS: i64 = (1 << 48) - 1;
+/// The latest deadline a field may have (Redis's `HFE_MAX_ABS_TIME_MSEC`).
+const MAX_DEADLINE_MS: i64 = (1 << 46) - 1;
 
 fn limits(ctx: &Ctx<'_>) -> PackLimits {
     ctx.server.live.hash_pack_limits()
@@ -337,7 +337,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         4 if is(args.get(3), "WITHVALUES") => true,
         _ => return ctx.error(SYNTAX_ERROR),
     };
-    if count == i64::MIN || (with_values && count.unsigned_abs() > (i64::MAX / 2) as u64) {
+    if count == i64::MIN {
+        return ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+    }
+    if (with_values && count.unsigned_abs() > (i64::MAX / 2) as u64) {
         return ctx.error("ERR value is out of range");
     }
     let resp3 = ctx.out.protocol == Protocol::Resp3;
@@ -432,6 +435,15 @@ fn hscan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// The field list of the expiry commands: `FIELDS numfields field ...`,
 /// whose FIELDS keyword is at `at`. None after replying with the error.
 fn fields_at<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec<&'a [u8]>> {
+    fields_with(ctx, args, at, NUMFIELDS_NOT_POSITIVE)
+}
+
+/// [`fields_at`] with the HEXPIRE family's text for a bad numfields.
+fn fields_to_expire<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec<&'a [u8]>> {
+    fields_with(ctx, args, at, "ERR Parameter `numFields` should be greater than 0")
+}
+
+fn fields_with<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize, not_positive: &str) -> Option<Vec<&'a [u8]>> {
     if at >= args.len() || !is(args.get(at), "FIELDS") {
         ctx.error(FIELDS_MISSING);
         return None;
@@ -439,7 +451,7 @@ fn fields_at<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec<&'
     let count = match parse_i64(args.get(at + 1)) {
         Some(n) if n >= 1 => n,
         _ => {
-            ctx.error(NUMFIELDS_NOT_POSITIVE);
+            ctx.error(not_positive);
             return None;
         }
     };
@@ -538,7 +550,7 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, seconds: bool, base: u64, c
     let Some(deadline) = field_deadline(ctx, args.get(2), seconds, base, command) else { return };
     let condition = Condition::parse(args.get(3)).unwrap_or(Condition::Always);
     let keyword_at = if condition == Condition::Always { 3 } else { 4 };
-    let Some(fields) = fields_at(ctx, args, keyword_at) else { return };
+    let Some(fields) = fields_to_expire(ctx, args, keyword_at) else { return };
     let now = ctx.now;
     let result = update_hash(ctx, args.get(1), false, |hash, out| {
         out.array(fields.len());
