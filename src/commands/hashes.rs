@@ -340,7 +340,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if count == i64::MIN {
         return ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
     }
-    if (with_values && count.unsigned_abs() > (i64::MAX / 2) as u64) {
+    if with_values && count.unsigned_abs() > (i64::MAX / 2) as u64 {
         return ctx.error("ERR value is out of range");
     }
     let resp3 = ctx.out.protocol == Protocol::Resp3;

@@ -158,8 +158,8 @@ fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// the old value (with GET), else OK or null.
 fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
     let db = ctx.server.store.db(ctx.session.db);
-    let out = &mut *ctx.out;
-    let existed = db.update(key, ctx.now, |slot| -> Result<bool, WrongType> {
+    let (out, now) = (&mut *ctx.out, ctx.now);
+    let existed = db.update(key, now, |slot| -> Result<bool, WrongType> {
         let existed = slot.exists();
         if options.return_old {
             match slot.string()? {
@@ -167,7 +167,7 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
                 None => out.null(),
             }
         }
-        let written = store_value(slot, value, options);
+        let written = store_value(slot, value, options, now);
         if !options.return_old {
             if written {
                 out.ok();
@@ -335,7 +335,10 @@ pub fn parse_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &s
 
 /// Store `value` in `slot` as SET does; false if the NX/XX condition
 /// stopped it.
-fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions) -> bool {
+///
+/// A deadline already past (EXAT, PXAT) deletes the key at once, as in
+/// Redis: it is never stored to linger, counted by DBSIZE, until reclaimed.
+fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions, now: u64) -> bool {
     let allowed = match options.condition {
         Condition::Always => true,
         Condition::IfAbsent => !slot.exists(),
@@ -345,6 +348,10 @@ fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions) -> bo
         let deadline = match options.expiry {
             Expiry::Clear => None,
             Expiry::Keep => slot.expires_at(),
+            Expiry::At(at) if at <= now => {
+                slot.remove();
+                return true;
+            }
             Expiry::At(at) => Some(at),
         };
         slot.put(value, deadline);
@@ -354,7 +361,8 @@ fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions) -> bo
 
 /// Run SET-like `options` on `key` and return whether it was written.
 fn set_key(ctx: &Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) -> bool {
-    ctx.db().update(key, ctx.now, |slot| store_value(slot, value, options))
+    let now = ctx.now;
+    ctx.db().update(key, now, |slot| store_value(slot, value, options, now))
 }
 
 /// SETEX key seconds value

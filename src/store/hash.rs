@@ -515,7 +515,7 @@ mod tests {
         for i in 0..4 {
             h.insert(format!("f{i}").as_bytes(), b"v", Some(100 + i), SMALL);
         }
-        assert_eq!(h.encoding(), "listpack");
+        assert_eq!(h.encoding(), "listpackex", "fields with deadlines, as Redis 7.4 names it");
         h.insert(b"f4", b"v", None, SMALL);
         assert_eq!(h.encoding(), "hashtable");
         assert_eq!(h.len(), 5);
