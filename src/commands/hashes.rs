@@ -552,22 +552,16 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, seconds: bool, base: u64, c
     let keyword_at = if condition == Condition::Always { 3 } else { 4 };
     let Some(fields) = fields_to_expire(ctx, args, keyword_at) else { return };
     let now = ctx.now;
-    let result = update_hash(ctx, args.get(1), false, |hash, out| {
-        out.array(fields.len());
-        let mut changed = false;
-        for field in &fields {
-            let code = match hash.field(field) {
-                None => -2,
-                Some(f) if !condition.allows(f.deadline, deadline) => 0,
-                Some(_) if deadline <= now => i64::from(hash.remove(field)) * 2,
-                Some(_) => i64::from(hash.set_deadline(field, Some(deadline))),
-            };
-            changed |= code > 0;
-            out.integer(code);
-        }
-        ((), changed)
+    for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
+        let code = match hash.field(field) {
+            None => -2,
+            Some(f) if !condition.allows(f.deadline, deadline) => 0,
+            Some(_) if deadline <= now => i64::from(hash.remove(field)) * 2,
+            Some(_) => i64::from(hash.set_deadline(field, Some(deadline))),
+        };
+        out.integer(code);
+        code > 0
     });
-    reply_missing_fields(ctx, result, fields.len(), -2);
 }
 
 /// Whether `key` holds something other than a hash (Redis checks the
@@ -576,12 +570,38 @@ fn key_is_not_a_hash(ctx: &Ctx<'_>, key: &[u8]) -> bool {
     ctx.db().view(key, ctx.now, |entry| entry.is_some_and(|e| e.hash().is_err()))
 }
 
-/// For a missing key, the per-field commands answer for each field as
-/// for a missing field.
-fn reply_missing_fields(ctx: &mut Ctx<'_>, result: Option<Option<()>>, fields: usize, code: i64) {
+/// What the per-field commands answer for each field of a missing key.
+#[derive(Clone, Copy)]
+enum Missing {
+    /// -2, as for a missing field.
+    NoField,
+    /// A null value.
+    Null,
+}
+
+/// The frame of the per-field write commands (HEXPIRE, HPERSIST, HGETEX,
+/// HGETDEL): under the write lock, an array with one element per field,
+/// written by `each`, which returns whether it changed the hash.
+fn for_each_field(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    fields: &[&[u8]],
+    missing: Missing,
+    mut each: impl FnMut(&mut Hash, &[u8], &mut ReplyBuffer) -> bool,
+) {
+    let result = update_hash(ctx, key, false, |hash, out| {
+        out.array(fields.len());
+        let changed = fields.iter().fold(false, |changed, field| each(hash, field, out) | changed);
+        ((), changed)
+    });
     if let Some(None) = result {
-        ctx.out.array(fields);
-        (0..fields).for_each(|_| ctx.out.integer(code));
+        ctx.out.array(fields.len());
+        for _ in fields {
+            match missing {
+                Missing::NoField => ctx.out.integer(-2),
+                Missing::Null => ctx.out.null(),
+            }
+        }
     }
 }
 
@@ -632,24 +652,15 @@ fn hpersist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    let result = update_hash(ctx, args.get(1), false, |hash, out| {
-        out.array(fields.len());
-        let mut changed = false;
-        for field in &fields {
-            let code = match hash.field(field).map(|f| f.deadline) {
-                None => -2,
-                Some(None) => -1,
-                Some(Some(_)) => {
-                    hash.set_deadline(field, None);
-                    changed = true;
-                    1
-                }
-            };
-            out.integer(code);
-        }
-        ((), changed)
+    for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
+        let (code, changed) = match hash.field(field).map(|f| f.deadline) {
+            None => (-2, false),
+            Some(None) => (-1, false),
+            Some(Some(_)) => (1, hash.set_deadline(field, None)),
+        };
+        out.integer(code);
+        changed
     });
-    reply_missing_fields(ctx, result, fields.len(), -2);
 }
 
 /// What HSETEX and HGETEX do to the deadlines of the fields they touch.
@@ -783,28 +794,19 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let Some(fields) = fields_at(ctx, args, fields_at_index) else { return };
     let now = ctx.now;
-    let result = update_hash(ctx, args.get(1), false, |hash, out| {
-        out.array(fields.len());
-        let mut changed = false;
-        for field in &fields {
-            let Some(value) = hash.get(field) else {
-                out.null();
-                continue;
-            };
-            out.bulk(value);
-            changed |= match expiry {
-                FieldExpiry::At(at) if at <= now => hash.remove(field),
-                FieldExpiry::At(at) => hash.set_deadline(field, Some(at)),
-                FieldExpiry::Persist => hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None),
-                FieldExpiry::Keep | FieldExpiry::Clear => false,
-            };
+    for_each_field(ctx, args.get(1), &fields, Missing::Null, |hash, field, out| {
+        let Some(value) = hash.get(field) else {
+            out.null();
+            return false;
+        };
+        out.bulk(value);
+        match expiry {
+            FieldExpiry::At(at) if at <= now => hash.remove(field),
+            FieldExpiry::At(at) => hash.set_deadline(field, Some(at)),
+            FieldExpiry::Persist => hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None),
+            FieldExpiry::Keep | FieldExpiry::Clear => false,
         }
-        ((), changed)
     });
-    if let Some(None) = result {
-        ctx.out.array(fields.len());
-        (0..fields.len()).for_each(|_| ctx.out.null());
-    }
 }
 
 /// HGETDEL key FIELDS numfields field ...: the values (null for missing
@@ -814,23 +816,12 @@ fn hgetdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    let result = update_hash(ctx, args.get(1), false, |hash, out| {
-        out.array(fields.len());
-        let mut changed = false;
-        for field in &fields {
-            match hash.get(field) {
-                Some(value) => {
-                    out.bulk(value);
-                    hash.remove(field);
-                    changed = true;
-                }
-                None => out.null(),
-            }
-        }
-        ((), changed)
+    for_each_field(ctx, args.get(1), &fields, Missing::Null, |hash, field, out| {
+        let Some(value) = hash.get(field) else {
+            out.null();
+            return false;
+        };
+        out.bulk(value);
+        hash.remove(field)
     });
-    if let Some(None) = result {
-        ctx.out.array(fields.len());
-        (0..fields.len()).for_each(|_| ctx.out.null());
-    }
 }
