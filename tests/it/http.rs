@@ -2,9 +2,7 @@
 //! how it copes with bad, slow, oversized and numerous clients. Everything
 //! goes over a plain TcpStream to the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;

@@ -1,9 +1,7 @@
 //! Keyspace commands: DEL, EXISTS, EXPIRE/PEXPIRE (with NX/XX/GT/LT), TTL/PTTL,
 //! PERSIST, real expiry, DBSIZE, FLUSHDB, FLUSHALL and INFO keyspace.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::thread::sleep;
 use std::time::Duration;
 

@@ -4,8 +4,6 @@
 //! These tests need the exit status and the pid of the server, so they run
 //! the binary themselves instead of through `TestServer` (Redistill only).
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::net::TcpStream;
@@ -14,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{bulk, encode, free_port, redistill_bin, RawClient, TempDir};
+use crate::common::{bulk, encode, free_port, redistill_bin, RawClient, TempDir};
 
 /// A Redistill process started from a config file this test can rewrite.
 struct Daemon {

@@ -1,11 +1,9 @@
 //! SCAN, KEYS, RANDOMKEY, RENAME, RENAMENX, COPY, MOVE, SWAPDB and OBJECT
 //! against the real server (and, in differential mode, against Redis).
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{RawClient, Resp, TestServer};
+use crate::common::{RawClient, Resp, TestServer};
 
 const OK: &str = "+OK\r\n";
 const NIL: &str = "$-1\r\n";

@@ -1,9 +1,7 @@
 //! Many clients at once: 1,000 simultaneous connections, and atomic INCR
 //! under contention from several threads.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Barrier;
 use std::thread;
 

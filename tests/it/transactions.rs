@@ -1,12 +1,10 @@
 //! MULTI / EXEC / DISCARD / WATCH / UNWATCH against the real server,
 //! including atomicity under concurrent clients.
 
-mod common;
-
 use std::thread;
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 
 const OK: &str = "+OK\r\n";
 const QUEUED: &str = "+QUEUED\r\n";
@@ -166,7 +164,7 @@ fn transfers_keep_the_total_constant() {
     let movers: Vec<_> = (0..4)
         .map(|i| {
             thread::spawn(move || {
-                let mut c = common::RawClient::connect(port);
+                let mut c = crate::common::RawClient::connect(port);
                 let (from, to) = if i % 2 == 0 { ("acct:a", "acct:b") } else { ("acct:b", "acct:a") };
                 for _ in 0..300 {
                     c.expect_cmd(&["MULTI"], OK);

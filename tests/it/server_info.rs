@@ -1,9 +1,7 @@
 //! INFO sections and counters, COMMAND, and the stock Redis tools
 //! (redis-cli, redis-benchmark) talking to the server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};

@@ -1,10 +1,8 @@
 //! CONFIG GET / SET against the real server.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{redistill_only, RawClient, TestServer};
+use crate::common::{redistill_only, RawClient, TestServer};
 
 const OK: &str = "+OK\r\n";
 
@@ -99,5 +97,5 @@ fn resetstat_zeroes_the_counters() {
     c.call(&["GET", "nothing"]);
     c.expect_cmd(&["CONFIG", "RESETSTAT"], OK);
     let info = c.call_resp(&["INFO", "stats"]).text();
-    assert_eq!(common::info_int(&info, "keyspace_misses"), 0, "{info}");
+    assert_eq!(crate::common::info_int(&info, "keyspace_misses"), 0, "{info}");
 }

@@ -1,9 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT, and the
 //! generic unknown-command / arity errors. Expectations are Redis 7's replies.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const NOAUTH: &str = "-NOAUTH Authentication required.\r\n";
 const WRONGPASS: &str = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";

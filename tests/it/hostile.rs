@@ -3,9 +3,7 @@
 //! must stay responsive to a well-behaved client, keep its memory bounded and
 //! not leak file descriptors.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -2,9 +2,7 @@
 //! which INFO arguments include them. The expectations are Redis 7's, so
 //! these tests also pass in differential mode against a real redis-server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

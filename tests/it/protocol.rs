@@ -2,9 +2,7 @@
 //! at every byte, binary payloads, protocol errors (reply, then close), and
 //! the frames Redis silently ignores.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::thread;
 use std::time::Duration;

@@ -2,9 +2,7 @@
 //! `$NOTIFY_SOCKET`, must send READY=1 once it accepts connections and
 //! STOPPING=1 when SIGTERM starts the shutdown.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

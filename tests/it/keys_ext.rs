@@ -3,9 +3,7 @@
 //! Redis 7 replies, byte-exact, in RESP2 and RESP3; every expectation holds
 //! against redis-server 7.0 (differential mode).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::thread::sleep;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,10 +1,8 @@
 //! CLIENT LIST / INFO / KILL / NO-EVICT / NO-TOUCH across connections.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{redistill_only, TestServer};
+use crate::common::{redistill_only, TestServer};
 
 const OK: &str = "+OK\r\n";
 

@@ -1,8 +1,6 @@
 //! SLOWLOG and COMMAND GETKEYS against the real server.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 
 const OK: &str = "+OK\r\n";
 

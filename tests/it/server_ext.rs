@@ -5,9 +5,7 @@
 //! blocking, MEMORY USAGE's estimate, no scripting), which those tests
 //! mark with `redistill_only`; 7.2 behaviour is skipped on an older Redis.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now_s() -> i64 {

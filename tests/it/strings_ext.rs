@@ -3,9 +3,7 @@
 //! SET's repeated options. Redis 7 replies, byte-exact, in RESP2 and RESP3;
 //! every expectation holds against redis-server 7.0 (differential mode).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const TOO_BIG: &str = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";

@@ -1,9 +1,7 @@
 //! String commands: GET/SET and all SET options, SETEX, PSETEX, SETNX, MGET,
 //! MSET, INCR/DECR/INCRBY/DECRBY, binary safety. Redis 7 replies, byte-exact.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const BAD_EXPIRE_SET: &str = "-ERR invalid expire time in 'set' command\r\n";

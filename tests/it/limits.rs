@@ -1,14 +1,12 @@
 //! Limits on who may connect and how fast: protected mode, the rate of new
 //! connections, and the rate of failed-AUTH log lines (Redistill only).
 
-mod common;
-
 use std::io::Read;
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use common::{free_port, redistill_only, run_redistill, TempDir, TestServer};
+use crate::common::{free_port, redistill_only, run_redistill, TempDir, TestServer};
 
 const REJECTED: &str = "-ERR max connections per second reached, try again later\r\n";
 
@@ -133,7 +131,7 @@ fn client_commands_per_second_answers_the_excess_with_an_error() {
     let mut c = s.raw();
     let mut pipeline = Vec::new();
     for _ in 0..60 {
-        pipeline.extend(common::encode(&["PING"]));
+        pipeline.extend(crate::common::encode(&["PING"]));
     }
     c.send(&pipeline);
     let replies: Vec<String> = (0..60).map(|_| c.read_reply()).collect();

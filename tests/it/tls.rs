@@ -1,8 +1,6 @@
 //! TLS: the real server on its TLS port, with certificates made at test
 //! time (rcgen), spoken to by a rustls client and by `redis-cli --tls`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -10,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{free_port, redistill_only, run_redistill, TempDir, TestServer};
+use crate::common::{free_port, redistill_only, run_redistill, TempDir, TestServer};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};

@@ -1,9 +1,7 @@
 //! RESP3: reply types after HELLO 3 on a raw socket, and the redis crate
 //! connecting with RESP3 (as redis-py 8 does by default) and RESP2.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use redis::{cmd, pipe, Value};
 
 /// A raw connection switched to RESP3 (HELLO reply checked to be a `%7` map).

@@ -10,9 +10,7 @@
 //!   of varied lengths, some above 16 KiB so the zero-copy reply path runs).
 //! * A key set with PX is never seen after its deadline.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};

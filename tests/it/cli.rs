@@ -1,9 +1,7 @@
 //! Redistill's own command line, config file and environment variables.
 //! Every test here is skipped in differential mode.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 const QUICK: Duration = Duration::from_secs(10);
