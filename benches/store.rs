@@ -154,8 +154,8 @@ fn run_point(table: &Arc<Table>, keys: &Arc<Vec<u8>>, threads: usize, dist: Dist
                             gets += 1;
                             let hit = table.view(k, now, |entry| match entry {
                                 Some(entry) => {
-                                    entry.reply(&mut out);
-                                    true
+                                    // The GET command's reply, as it writes it.
+                                    redistill::commands::strings::reply_string(&mut out, Some(&entry)).is_ok()
                                 }
                                 None => {
                                     out.null();

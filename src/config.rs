@@ -304,7 +304,6 @@ impl fmt::Display for LogLevel {
     }
 }
 
-
 fn names<const N: usize>(list: [&str; N]) -> String {
     list.join(", ")
 }

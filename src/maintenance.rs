@@ -17,9 +17,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::clock;
-use crate::store::EvictionPolicy;
 use crate::server::Server;
 use crate::store::expiry::{self, ShardCursor};
+use crate::store::EvictionPolicy;
 
 /// Evict down to this fraction of the limit, so writers rarely have to.
 const LOW_WATER_PERCENT: u64 = 95;

@@ -501,10 +501,15 @@ enum Condition {
 
 impl Condition {
     fn parse(arg: &[u8]) -> Option<Condition> {
-        [("NX", Condition::NoDeadline), ("XX", Condition::HasDeadline), ("GT", Condition::Later), ("LT", Condition::Earlier)]
-            .into_iter()
-            .find(|(name, _)| is(arg, name))
-            .map(|(_, condition)| condition)
+        [
+            ("NX", Condition::NoDeadline),
+            ("XX", Condition::HasDeadline),
+            ("GT", Condition::Later),
+            ("LT", Condition::Earlier),
+        ]
+        .into_iter()
+        .find(|(name, _)| is(arg, name))
+        .map(|(_, condition)| condition)
     }
 
     fn allows(self, current: Option<u64>, new: u64) -> bool {
@@ -607,7 +612,7 @@ fn for_each_field(
 
 /// HTTL key FIELDS numfields field ...
 fn httl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    field_times(ctx, args, |at, now| (at.saturating_sub(now) + 999) / 1000);
+    field_times(ctx, args, |at, now| at.saturating_sub(now).div_ceil(1000));
 }
 
 /// HPTTL key FIELDS numfields field ...
@@ -617,7 +622,7 @@ fn hpttl(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// HEXPIRETIME key FIELDS numfields field ...
 fn hexpiretime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    field_times(ctx, args, |at, _| (at + 999) / 1000);
+    field_times(ctx, args, |at, _| at.div_ceil(1000));
 }
 
 /// HPEXPIRETIME key FIELDS numfields field ...
@@ -803,7 +808,9 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         match expiry {
             FieldExpiry::At(at) if at <= now => hash.remove(field),
             FieldExpiry::At(at) => hash.set_deadline(field, Some(at)),
-            FieldExpiry::Persist => hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None),
+            FieldExpiry::Persist => {
+                hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None)
+            }
             FieldExpiry::Keep | FieldExpiry::Clear => false,
         }
     });

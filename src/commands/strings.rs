@@ -76,11 +76,7 @@ pub fn reply_string(out: &mut ReplyBuffer, entry: Option<&EntryRef<'_>>) -> Resu
 /// Look at a key's string under the read lock (None if it is missing),
 /// counting the lookup as a keyspace hit or miss. Replies WRONGTYPE, and
 /// returns None, if the key holds another type.
-fn with_value<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R,
-) -> Option<R> {
+fn with_value<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R) -> Option<R> {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
     let (hit, result) = db.view(key, ctx.now, |entry| match entry.as_ref().map(EntryRef::string).transpose() {

@@ -169,7 +169,11 @@ impl Table {
 enum Encoding {
     /// `ex`: some field has had a deadline (Redis then reports `listpackex`,
     /// for good).
-    Packed { data: Vec<u8>, len: u32, ex: bool },
+    Packed {
+        data: Vec<u8>,
+        len: u32,
+        ex: bool,
+    },
     Table(Box<Table>),
 }
 
@@ -187,7 +191,11 @@ pub struct Hash {
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash { encoding: Encoding::Packed { data: Vec::new(), len: 0, ex: false }, next_deadline: u64::MAX, volatile: 0 }
+        Hash {
+            encoding: Encoding::Packed { data: Vec::new(), len: 0, ex: false },
+            next_deadline: u64::MAX,
+            volatile: 0,
+        }
     }
 }
 
@@ -346,9 +354,7 @@ impl Hash {
                 // more than 40% full, so this ends quickly.
                 let buckets = table.entries.num_buckets();
                 let start = (seed % buckets as u64) as usize;
-                (0..buckets)
-                    .find_map(|i| table.entries.get_bucket((start + i) % buckets))
-                    .map(|e| read_entry(e).0)
+                (0..buckets).find_map(|i| table.entries.get_bucket((start + i) % buckets)).map(|e| read_entry(e).0)
             }
         }
     }
@@ -602,8 +608,10 @@ mod tests {
             for i in 0..10 {
                 h.insert(format!("f{i}").as_bytes(), b"v", None, limits);
             }
-            let picked: std::collections::HashSet<Vec<u8>> =
-                (0..1000u64).filter_map(|s| h.random_field(s.wrapping_mul(0x9E37_79B9_7F4A_7C15))).map(|f| f.name.to_vec()).collect();
+            let picked: std::collections::HashSet<Vec<u8>> = (0..1000u64)
+                .filter_map(|s| h.random_field(s.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+                .map(|f| f.name.to_vec())
+                .collect();
             assert_eq!(picked.len(), 10);
         }
     }

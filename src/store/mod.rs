@@ -3,12 +3,12 @@
 //! (expiry, compaction, eviction).
 
 pub mod evict;
+pub mod expiry;
+pub mod ghost;
 pub mod hash;
 pub mod lazyfree;
 pub mod object;
 pub mod policy;
-pub mod expiry;
-pub mod ghost;
 pub mod prefetch;
 pub mod segment;
 pub mod table;

@@ -683,8 +683,9 @@ mod tests {
     fn dead_segments_are_released() {
         let mut log = Log::default();
         let value = vec![0u8; 1000];
-        let locs: Vec<Loc> =
-            (0..200).map(|i| log.append_string(Queue::Main, format!("{i}").as_bytes(), &value, None).unwrap()).collect();
+        let locs: Vec<Loc> = (0..200)
+            .map(|i| log.append_string(Queue::Main, format!("{i}").as_bytes(), &value, None).unwrap())
+            .collect();
         assert!(log.segment_count() >= 3);
         let before = log.footprint();
         for &l in &locs[..100] {

@@ -10,9 +10,7 @@
 //! (differential mode) except the field-TTL parts, which skip on a reference
 //! older than 7.4.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

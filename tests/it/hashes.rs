@@ -12,9 +12,7 @@
 //! (Redis only keeps insertion order for small listpack hashes): those replies
 //! are checked for their framing and then compared sorted.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
