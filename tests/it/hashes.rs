@@ -871,8 +871,10 @@ fn hexpire_conditions_nx_xx_gt_lt() {
     c.expect_cmd(&["HEXPIRE", "h", "500", "LT", "FIELDS", "1", "a"], ints(&[0]));
     c.expect_cmd(&["HEXPIRE", "h", "50", "lt", "FIELDS", "3", "a", "d", "missing"], ints(&[1, 1, -2]));
     c.expect_cmd(&["HTTL", "h", "FIELDS", "4", "a", "b", "c", "d"], ints(&[50, 100, 200, 50]));
-    // A condition that fails for an equal time.
-    c.expect_cmd(&["HEXPIRE", "h", "50", "GT", "FIELDS", "1", "d"], ints(&[0]));
+    // A condition that fails for an equal time: absolute, so that a clock
+    // tick between the commands cannot make the new time later.
+    let at = c.call_resp(&["HPEXPIRETIME", "h", "FIELDS", "1", "d"]).items()[0].int().to_string();
+    c.expect_cmd(&["HPEXPIREAT", "h", &at, "GT", "FIELDS", "1", "d"], ints(&[0]));
     c.expect_cmd(&["HEXPIRE", "h", "200", "LT", "FIELDS", "1", "c"], ints(&[0]));
     assert_hash(&mut c, "h", &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
 }
