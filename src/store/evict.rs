@@ -29,7 +29,7 @@
 use std::sync::atomic::Ordering;
 
 use super::segment::{loc, Loc, Log, LogFull, Queue, LOC_MASK};
-use super::table::{free_object, frequency, kill_record, with_frequency, ShardData, ShardGuard};
+use super::table::{free_object, frequency, kill_record, needs_purge, with_frequency, ShardData, ShardGuard};
 use super::EvictionPolicy;
 
 /// What a sweep pass may do with live records.
@@ -255,7 +255,7 @@ impl ShardGuard<'_> {
             let record = data.log.record(slot);
             if record.is_expired(now) {
                 expired.push((table.hash(record.key()), slot & LOC_MASK));
-            } else if record.handle().is_some_and(|h| data.objects.get(h).needs_purge(now)) {
+            } else if needs_purge(&data.objects, &record, now) {
                 to_purge.push(record.key().to_vec());
             }
         }

@@ -170,12 +170,4 @@ impl Objects {
     pub fn volatile(&self) -> usize {
         self.volatile
     }
-
-    pub fn len(&self) -> usize {
-        self.slab.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
-    }
 }

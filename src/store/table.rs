@@ -110,9 +110,7 @@ impl ShardData {
 /// is large (see `lazyfree.rs`).
 pub(crate) fn free_object(objects: &mut Objects, record: &Record<'_>) {
     if let Some(handle) = record.handle() {
-        let object = objects.remove(handle);
-        let elements = object.len();
-        super::lazyfree::free(object, elements);
+        free_detached(objects.remove(handle));
     }
 }
 
@@ -196,15 +194,16 @@ impl Table {
     /// Look at a key's live entry under the shard's read lock. Counts as
     /// an access for eviction.
     pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
+        self.view_purged(key, now, true, f)
+    }
+
+    /// [`Table::view`]; `may_purge`: a collection with expired elements is
+    /// first purged under the write lock, then looked at again (once: the
+    /// purge leaves nothing expired at `now`).
+    fn view_purged<R>(&self, key: &[u8], now: u64, may_purge: bool, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
-        let mut data = read(&shard.data);
-        if needs_purge(&data, hash, key, now) {
-            // Expired elements are dropped under the write lock first.
-            drop(data);
-            self.update(key, now, |_| ());
-            data = read(&shard.data);
-        }
+        let data = read(&shard.data);
         // The record the probe matched, kept rather than decoded again.
         let mut matched = None;
         let found = data.index.find(hash, |slot| {
@@ -223,6 +222,11 @@ impl Table {
             // Reclaim it now rather than waiting for the sweep.
             self.update(key, now, |_| ());
             return result;
+        }
+        if may_purge && needs_purge(&data.objects, &record, now) {
+            drop(data);
+            self.update(key, now, |_| ());
+            return self.view_purged(key, now, false, f);
         }
         touch(slot, loc);
         f(Some(EntryRef { record, log: &data.log, objects: &data.objects, loc }))
@@ -250,14 +254,12 @@ impl Table {
     /// read-locked together (in ascending order, like
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
     /// not at all. `f` gets each key's entry, in key order.
-    pub fn view_many(&self, keys: &[&[u8]], now: u64, mut f: impl FnMut(Option<EntryRef<'_>>)) {
-        for key in keys {
-            // Collections with expired elements are purged first (see `view`).
-            let hash = self.hash(key);
-            if needs_purge(&read(&self.shards[self.shard_of(hash)].data), hash, key, now) {
-                self.update(key, now, |_| ());
-            }
-        }
+    pub fn view_many(&self, keys: &[&[u8]], now: u64, f: impl FnMut(Option<EntryRef<'_>>)) {
+        self.view_many_purged(keys, now, true, f);
+    }
+
+    /// [`Table::view_many`]; `may_purge` as for [`Table::view_purged`].
+    fn view_many_purged(&self, keys: &[&[u8]], now: u64, may_purge: bool, mut f: impl FnMut(Option<EntryRef<'_>>)) {
         let hashed: Vec<(u64, usize)> = keys
             .iter()
             .map(|k| {
@@ -269,19 +271,34 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        for (key, (hash, shard)) in keys.iter().zip(hashed) {
-            let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
-            let data = &guards[position];
-            let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == *key);
-            let live = found.and_then(|slot| {
-                let loc = slot.load(Ordering::Relaxed);
-                let record = data.log.record(loc);
-                (!record.is_expired(now)).then(|| {
-                    touch(slot, loc);
-                    EntryRef { record, log: &data.log, objects: &data.objects, loc }
-                })
-            });
-            f(live);
+        let live: Vec<Option<(&AtomicU32, Loc, &ShardData)>> = keys
+            .iter()
+            .zip(hashed)
+            .map(|(key, (hash, shard))| {
+                let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
+                let data = &*guards[position];
+                let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == *key);
+                found
+                    .map(|slot| (slot, slot.load(Ordering::Relaxed), data))
+                    .filter(|&(_, loc, data)| !data.log.record(loc).is_expired(now))
+            })
+            .collect();
+        let stale = |entry: &Option<(&AtomicU32, Loc, &ShardData)>| {
+            entry.is_some_and(|(_, loc, data)| needs_purge(&data.objects, &data.log.record(loc), now))
+        };
+        if may_purge && live.iter().any(stale) {
+            let stale_keys: Vec<&[u8]> =
+                keys.iter().zip(&live).filter(|(_, entry)| stale(entry)).map(|(k, _)| *k).collect();
+            drop(live);
+            drop(guards);
+            stale_keys.iter().for_each(|key| self.update(key, now, |_| ()));
+            return self.view_many_purged(keys, now, false, f);
+        }
+        for entry in live {
+            f(entry.map(|(slot, loc, data)| {
+                touch(slot, loc);
+                EntryRef { record: data.log.record(loc), log: &data.log, objects: &data.objects, loc }
+            }));
         }
     }
 
@@ -652,23 +669,10 @@ pub enum OwnedValue {
     Object(Object),
 }
 
-impl OwnedValue {
-    pub fn kind(&self) -> Kind {
-        match self {
-            OwnedValue::String(_) => Kind::String,
-            OwnedValue::Object(object) => object.kind(),
-        }
-    }
-}
-
-/// Whether `key`'s live entry is a collection with expired elements to
-/// purge before it may be read.
-fn needs_purge(data: &ShardData, hash: u64, key: &[u8], now: u64) -> bool {
-    let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == key);
-    found.is_some_and(|slot| {
-        let record = data.log.record(slot.load(Ordering::Relaxed));
-        record.handle().is_some_and(|handle| data.objects.get(handle).needs_purge(now))
-    })
+/// Whether `record` is a collection with expired elements to purge before
+/// it may be read.
+pub(crate) fn needs_purge(objects: &Objects, record: &Record<'_>, now: u64) -> bool {
+    record.handle().is_some_and(|handle| objects.get(handle).needs_purge(now))
 }
 
 /// One key, write-locked: read it, create it, change it or delete it.
@@ -707,15 +711,14 @@ impl SlotMut<'_> {
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let Some(handle) = record.handle() else { return };
-        if self.objects.get(handle).needs_purge(now) {
-            self.modified = true;
-            if self.objects.update(handle, |object| {
-                object.purge_expired(now);
-                object.is_empty()
-            }) {
-                self.remove();
-            }
+        let Some(handle) = record.handle().filter(|_| needs_purge(self.objects, &record, now)) else { return };
+        self.modified = true;
+        let emptied = self.objects.update(handle, |object| {
+            object.purge_expired(now);
+            object.is_empty()
+        });
+        if emptied {
+            self.remove();
         }
     }
 
@@ -733,19 +736,6 @@ impl SlotMut<'_> {
             Some(record) if record.kind() == Kind::String => Ok(Some(record.value())),
             Some(_) => Err(WrongType),
             None => Ok(None),
-        }
-    }
-
-    /// The collection at this key (None for a string or no key).
-    pub fn object(&self) -> Option<&Object> {
-        self.record().and_then(|r| r.handle()).map(|handle| self.objects.get(handle))
-    }
-
-    /// The hash at this key: `Ok(None)` if there is no key.
-    pub fn hash(&self) -> Result<Option<&Hash>, WrongType> {
-        match self.record() {
-            None => Ok(None),
-            Some(_) => self.object().and_then(Object::as_hash).map(Some).ok_or(WrongType),
         }
     }
 
@@ -826,6 +816,12 @@ impl SlotMut<'_> {
     /// string, or a collection's handle), in place of the old one, whose
     /// collection is freed. Returns false if the log had no room.
     fn write(&mut self, kind: Kind, value: &[u8], expires_at: Option<u64>) -> bool {
+        self.write_record(kind, value, expires_at, true)
+    }
+
+    /// [`SlotMut::write`]; `free_old`: whether the old record's collection
+    /// goes (not when the new record holds the same handle).
+    fn write_record(&mut self, kind: Kind, value: &[u8], expires_at: Option<u64>, free_old: bool) -> bool {
         self.modified = true;
         let had_expiry = self.expires_at().is_some();
         let (state, written) = match self.state.take() {
@@ -836,7 +832,11 @@ impl SlotMut<'_> {
                     self.state = Some(TableEntry::Occupied(o));
                     return false;
                 };
-                kill_record(self.log, self.objects, slot);
+                if free_old {
+                    kill_record(self.log, self.objects, slot);
+                } else {
+                    self.log.kill(slot);
+                }
                 o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
                 adjust(&self.stats.expires, usize::from(had_expiry), usize::from(expires_at.is_some()));
                 (Some(TableEntry::Occupied(o)), true)
@@ -873,23 +873,12 @@ impl SlotMut<'_> {
         if let Some(copy) = small.get_mut(..value.len()) {
             copy.copy_from_slice(value);
             let len = value.len();
-            return self.rewrite(kind, &small[..len], at);
+            self.write_record(kind, &small[..len], at, false);
+            return;
         }
+        // The same kind and value bytes: for a collection, the same handle.
         let value = value.to_vec();
-        self.rewrite(kind, &value, at)
-    }
-
-    /// Write the record again (same kind and value bytes, so the same
-    /// collection handle) with a new deadline.
-    fn rewrite(&mut self, kind: Kind, value: &[u8], at: Option<u64>) {
-        let Some(slot) = self.slot() else { return };
-        let had_expiry = self.expires_at().is_some();
-        let Some(new) = append(self.log, self.log.queue_of(slot), self.key, kind, value, at) else { return };
-        self.log.kill(slot);
-        if let Some(TableEntry::Occupied(o)) = &self.state {
-            o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
-        }
-        adjust(&self.stats.expires, usize::from(had_expiry), usize::from(at.is_some()));
+        self.write_record(kind, &value, at, false);
     }
 
     /// Delete the entry; returns whether there was one.
