@@ -13,11 +13,13 @@
 //!   entry becomes one boxed allocation in a hashbrown table (a 16-byte
 //!   slot, against Redis's 24-byte dict entry plus two sds strings).
 //!
-//! Both encodings store an entry in the same layout:
+//! Both encodings store an entry as a record of the segment log (see
+//! `segment.rs`), the field's name as its key and its deadline as its
+//! expiry:
 //!
 //! ```text
 //! flags (1 byte) | name length (varint) | value length (varint)
-//!   | [deadline, u64 LE, if flags has DEADLINE] | name | value
+//!   | [deadline, u64 LE, if flags has EXPIRY] | name | value
 //! ```
 //!
 //! Expired fields are not filtered on every read: the table purges a hash
@@ -30,10 +32,8 @@ use std::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry, HashTable};
 
-use super::segment::{read_varint, varint_len};
+use super::segment::{record_len, Record, FLAG_EXPIRY};
 use crate::memory::size_class;
-
-const DEADLINE: u8 = 1;
 
 /// Redis's `hash-max-listpack-entries` and `hash-max-listpack-value`: the
 /// largest hash (fields) and the longest name or value kept packed.
@@ -58,14 +58,11 @@ pub struct Field<'a> {
     pub deadline: Option<u64>,
 }
 
-/// Encoded size of an entry.
-fn entry_len(name: usize, value: usize, deadline: bool) -> usize {
-    1 + varint_len(name) + varint_len(value) + if deadline { 8 } else { 0 } + name + value
-}
-
-/// Write an entry into `buf`, which is exactly [`entry_len`] long.
+/// Write an entry into `buf`, which is exactly [`record_len`] long: a
+/// string record of the segment log, written in place (the log only ever
+/// appends, so it has no encoder for this).
 fn write_entry(buf: &mut [u8], name: &[u8], value: &[u8], deadline: Option<u64>) {
-    buf[0] = if deadline.is_some() { DEADLINE } else { 0 };
+    buf[0] = if deadline.is_some() { FLAG_EXPIRY } else { 0 };
     let mut at = 1;
     for mut n in [name.len(), value.len()] {
         while n >= 0x80 {
@@ -86,21 +83,12 @@ fn write_entry(buf: &mut [u8], name: &[u8], value: &[u8], deadline: Option<u64>)
 
 /// Decode the entry at the start of `data`; returns it and its length.
 fn read_entry(data: &[u8]) -> (Field<'_>, usize) {
-    let (name_len, at) = read_varint(data, 1);
-    let (value_len, mut at) = read_varint(data, at);
-    let deadline = (data[0] & DEADLINE != 0).then(|| {
-        let mut raw = [0u8; 8];
-        raw.copy_from_slice(&data[at..at + 8]);
-        at += 8;
-        u64::from_le_bytes(raw)
-    });
-    let name = &data[at..at + name_len];
-    let value = &data[at + name_len..at + name_len + value_len];
-    (Field { name, value, deadline }, at + name_len + value_len)
+    let record = Record::at(data, 0);
+    (Field { name: record.key(), value: record.value(), deadline: record.expires_at() }, record.len())
 }
 
 fn boxed_entry(name: &[u8], value: &[u8], deadline: Option<u64>) -> Box<[u8]> {
-    let mut buf = vec![0u8; entry_len(name.len(), value.len(), deadline.is_some())].into_boxed_slice();
+    let mut buf = vec![0u8; record_len(name.len(), value.len(), deadline.is_some())].into_boxed_slice();
     write_entry(&mut buf, name, value, deadline);
     buf
 }
@@ -473,7 +461,7 @@ fn packed_find(data: &[u8], name: &[u8]) -> Option<(usize, usize)> {
 /// vector grows by exactly what the entry needs: a packed hash is small,
 /// and jemalloc reallocates within a size class in place.
 fn packed_put(data: &mut Vec<u8>, name: &[u8], value: &[u8], deadline: Option<u64>) -> bool {
-    let new_len = entry_len(name.len(), value.len(), deadline.is_some());
+    let new_len = record_len(name.len(), value.len(), deadline.is_some());
     let (at, old_len) = packed_find(data, name).unwrap_or((data.len(), 0));
     let end = data.len();
     if new_len > old_len {

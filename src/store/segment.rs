@@ -67,7 +67,7 @@ pub const JUMBO_RECORD: usize = 16 * 1024;
 /// Segment ids fit in 14 bits of a location (see [`Loc`]).
 pub const MAX_SEGMENTS: usize = 1 << 14;
 
-const FLAG_EXPIRY: u8 = 1;
+pub(super) const FLAG_EXPIRY: u8 = 1;
 const FLAG_DEAD: u8 = 2;
 /// Bits 2-4 of the flags: the value's [`Kind`].
 const KIND_SHIFT: u8 = 2;
@@ -135,7 +135,7 @@ pub fn record_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize {
     1 + varint_len(key_len) + varint_len(value_len) + if has_expiry { 8 } else { 0 } + key_len + value_len
 }
 
-pub(super) fn varint_len(mut n: usize) -> usize {
+fn varint_len(mut n: usize) -> usize {
     let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
@@ -152,7 +152,7 @@ fn write_varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-pub(super) fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
+fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
     let mut value = 0usize;
     let mut shift = 0;
     loop {
@@ -198,7 +198,7 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn at(data: &'a [u8], offset: usize) -> Record<'a> {
+    pub(super) fn at(data: &'a [u8], offset: usize) -> Record<'a> {
         let header = Header::parse(&data[offset..]);
         Record { data: &data[offset..offset + header.record_len()], header }
     }
