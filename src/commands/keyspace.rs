@@ -5,6 +5,7 @@ use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, N
 use crate::glob;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
+use crate::store::cursor::{Cursor, TAG_SHIFT};
 use crate::store::{OwnedValue, Table};
 
 const R: Flags = Flags::READONLY;
@@ -66,7 +67,8 @@ fn scan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let Some(options) = ScanOptions::parse(ctx, args, 2, ScanOf::Keys) else { return };
     let db = ctx.db();
-    let (mut shard, mut layout, mut position) = split_cursor(cursor);
+    let mut shard = (cursor >> TAG_SHIFT) as usize;
+    let mut position = Cursor::from_bits(cursor);
     let mut keys = Vec::new();
     let mut examined = 0;
     let next = loop {
@@ -74,18 +76,18 @@ fn scan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             break 0;
         }
         let wanted = options.count.saturating_sub(examined).max(1);
-        let resume = db.scan_shard(shard, layout, position, wanted, ctx.now, |key, kind| {
+        let resume = db.scan_shard(shard, position, wanted, ctx.now, |key, kind| {
             examined += 1;
             if options.admits(key, kind.name()) {
                 keys.push(key.to_vec());
             }
         });
-        if let Some((at, at_layout)) = resume {
-            break join_cursor(shard, at_layout, at);
+        if let Some(at) = resume {
+            break join_cursor(shard, at);
         }
-        (shard, layout, position) = (shard + 1, 0, 0);
+        (shard, position) = (shard + 1, Cursor::START);
         if examined >= options.count && shard < db.shard_count() {
-            break join_cursor(shard, 0, 0);
+            break join_cursor(shard, position);
         }
     };
     ctx.out.array(2);
@@ -99,21 +101,9 @@ pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
-/// SCAN cursors: shard (top 16 bits), the shard's index layout (8 bits)
-/// and the bucket to resume from (40 bits).
-const POSITION_BITS: u32 = 40;
-const LAYOUT_BITS: u32 = 8;
-
-fn split_cursor(cursor: u64) -> (usize, u32, usize) {
-    let position = cursor & ((1 << POSITION_BITS) - 1);
-    let layout = (cursor >> POSITION_BITS) & ((1 << LAYOUT_BITS) - 1);
-    let shard = cursor >> (POSITION_BITS + LAYOUT_BITS);
-    (shard as usize, layout as u32, position as usize)
-}
-
-fn join_cursor(shard: usize, layout: u32, position: usize) -> u64 {
-    let layout = u64::from(layout) & ((1 << LAYOUT_BITS) - 1);
-    ((shard as u64) << (POSITION_BITS + LAYOUT_BITS)) | (layout << POSITION_BITS) | position as u64
+/// A SCAN cursor: the shard in the top bits, its own cursor below.
+fn join_cursor(shard: usize, at: Cursor) -> u64 {
+    ((shard as u64) << TAG_SHIFT) | at.to_bits()
 }
 
 /// What a SCAN-family command iterates, for the options it takes.

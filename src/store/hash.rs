@@ -32,6 +32,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry, HashTable};
 
+use super::cursor::{reserve_one, scan, Cursor};
 use super::segment::{record_len, Record, FLAG_EXPIRY};
 use crate::memory::size_class;
 
@@ -114,18 +115,10 @@ impl Table {
         self.entries.find(self.hash(name), |e| read_entry(e).0.name == name).map(|e| &e[..])
     }
 
-    /// Make room for one more entry, noting when that rebuilds the table.
-    fn reserve_one(&mut self) {
-        if self.entries.capacity() == self.entries.len() {
-            let hasher = &self.hasher;
-            self.entries.reserve(1, |e| hasher.hash_one(read_entry(e).0.name));
-            self.layout = self.layout.wrapping_add(1);
-        }
-    }
-
     /// Insert or replace; returns whether the field is new.
     fn put(&mut self, entry: Box<[u8]>) -> bool {
-        self.reserve_one();
+        let hasher = &self.hasher;
+        reserve_one(&mut self.entries, &mut self.layout, |e| hasher.hash_one(read_entry(e).0.name));
         let name = read_entry(&entry).0.name;
         let hash = self.hash(name);
         let added = size_class(entry.len());
@@ -358,24 +351,11 @@ impl Hash {
             self.iter().for_each(f);
             return 0;
         };
-        let (layout, mut bucket) = split_cursor(cursor);
-        if layout != table.layout & LAYOUT_MASK {
-            bucket = 0;
-        }
-        let buckets = table.entries.num_buckets() as u64;
-        let mut seen = 0;
-        while bucket < buckets && seen < count {
-            if let Some(entry) = table.entries.get_bucket(bucket as usize) {
-                f(read_entry(entry).0);
-                seen += 1;
-            }
-            bucket += 1;
-        }
-        if bucket >= buckets {
-            0
-        } else {
-            join_cursor(table.layout, bucket)
-        }
+        let next = scan(&table.entries, table.layout, Cursor::from_bits(cursor), count, |entry| {
+            f(read_entry(entry).0);
+            true
+        });
+        next.map_or(0, Cursor::to_bits)
     }
 
     fn should_convert(&self, name: &[u8], value: &[u8], limits: PackLimits) -> bool {
@@ -411,19 +391,6 @@ impl Hash {
             self.next_deadline = u64::MAX;
         }
     }
-}
-
-/// Cursors carry the table's layout in their top bits.
-const LAYOUT_BITS: u32 = 8;
-const LAYOUT_MASK: u32 = (1 << LAYOUT_BITS) - 1;
-const POSITION_BITS: u32 = 64 - LAYOUT_BITS;
-
-fn split_cursor(cursor: u64) -> (u32, u64) {
-    ((cursor >> POSITION_BITS) as u32, cursor & ((1 << POSITION_BITS) - 1))
-}
-
-fn join_cursor(layout: u32, position: u64) -> u64 {
-    (u64::from(layout & LAYOUT_MASK) << POSITION_BITS) | position
 }
 
 struct PackedIter<'a> {

@@ -32,6 +32,7 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use bytes::Bytes;
 
+use super::cursor::Cursor;
 use super::ghost::Ghost;
 use super::hash::Hash;
 use super::object::{Kind, Object, Objects, WrongType};
@@ -384,42 +385,27 @@ impl Table {
         }
     }
 
-    /// One SCAN step in shard `index`: from bucket `position` of its index,
+    /// One SCAN step in shard `index`: from `cursor` (see `cursor.rs`),
     /// call `f` with each live key and its type until `count` keys were
-    /// seen, under the read lock for only that much work. Returns the
-    /// position to resume from and the index layout it belongs to, or None
-    /// when the shard is done.
-    ///
-    /// `layout` is the shard's index layout the position was issued under;
-    /// if the index was rebuilt since (which
-    /// moves keys between buckets), the shard is visited again from its
-    /// start, so a key present for the whole iteration is returned at
-    /// least once. The index only grows while keys are added, so the
-    /// restarts are bounded.
+    /// seen, under the read lock for only that much work. Returns where to
+    /// resume, or None when the shard is done.
     pub fn scan_shard(
         &self,
         index: usize,
-        layout: u32,
-        position: usize,
+        cursor: Cursor,
         count: usize,
         now: u64,
         mut f: impl FnMut(&[u8], Kind),
-    ) -> Option<(usize, u32)> {
+    ) -> Option<Cursor> {
         let data = read(&self.shards[index].data);
-        let mut bucket = if layout == data.layout { position } else { 0 };
-        let buckets = data.index.num_buckets();
-        let mut seen = 0;
-        while bucket < buckets && seen < count {
-            if let Some(slot) = data.index.get_bucket(bucket) {
-                let record = data.log.record(slot.load(Ordering::Relaxed));
-                if !record.is_expired(now) {
-                    f(record.key(), record.kind());
-                    seen += 1;
-                }
+        super::cursor::scan(&data.index, data.layout, cursor, count, |slot| {
+            let record = data.log.record(slot.load(Ordering::Relaxed));
+            let live = !record.is_expired(now);
+            if live {
+                f(record.key(), record.kind());
             }
-            bucket += 1;
-        }
-        (bucket < buckets).then_some((bucket, data.layout))
+            live
+        })
     }
 
     /// A random live key, or None if the table is empty. `seed` picks the
@@ -543,12 +529,8 @@ impl ShardGuard<'_> {
         let ShardData { index, log, objects, ghost, layout } = &mut *self.data;
         let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
         let rehash = |slot: &AtomicU32| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key());
-        if index.capacity() == index.len() {
-            // The insert below may rebuild the index: do it here, where
-            // SCAN can be told (see `Table::scan_shard`).
-            index.reserve(1, rehash);
-            *layout = layout.wrapping_add(1);
-        }
+        // The insert below must not rebuild the index unseen by SCAN.
+        super::cursor::reserve_one(index, layout, rehash);
         let entry = index.entry(hash, |slot| log.record(slot.load(Ordering::Relaxed)).key() == key, rehash);
         let (result, modified) = {
             let mut slot = SlotMut { key, stats, log, objects, queue, state: Some(entry), modified: false };
