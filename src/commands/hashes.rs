@@ -13,7 +13,7 @@ use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYN
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
-use crate::store::{Hash, WrongType};
+use crate::store::Hash;
 
 const R: Flags = Flags::READONLY;
 const RF: Flags = R.with(Flags::FAST);
@@ -75,17 +75,7 @@ fn limits(ctx: &Ctx<'_>) -> PackLimits {
 /// key), counting the lookup. Replies WRONGTYPE, and returns None, for
 /// another type.
 fn with_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>, &mut ReplyBuffer) -> R) -> Option<R> {
-    let db = ctx.server.store.db(ctx.session.db);
-    let out = &mut *ctx.out;
-    let (hit, result) = db.view(key, ctx.now, |entry| match entry.as_ref().map(|e| e.hash()).transpose() {
-        Ok(hash) => (hash.is_some(), Some(f(hash, out))),
-        Err(WrongType) => (true, None),
-    });
-    ctx.count_lookup(hit);
-    if result.is_none() {
-        ctx.error(WRONGTYPE);
-    }
-    result
+    ctx.read_key(key, |entry, out| Ok(f(entry.map(|e| e.hash()).transpose()?, out)))
 }
 
 /// Change the hash at `key` under the write lock, creating it first if

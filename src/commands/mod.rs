@@ -214,6 +214,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// Look at `key` under the read lock, counting the lookup as a keyspace
+    /// hit or miss. `f` gets the entry (None if there is no key) and the
+    /// reply buffer; if it finds the key of another type, the reply is
+    /// WRONGTYPE and the result None.
+    pub fn read_key<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(Option<&crate::store::EntryRef<'_>>, &mut ReplyBuffer) -> Result<R, crate::store::WrongType>,
+    ) -> Option<R> {
+        let db = self.server.store.db(self.session.db);
+        let out = &mut *self.out;
+        let (hit, result) = db.view(key, self.now, |entry| (entry.is_some(), f(entry.as_ref(), out)));
+        self.count_lookup(hit);
+        if result.is_err() {
+            self.error(WRONGTYPE);
+        }
+        result.ok()
+    }
+
     /// Parse argument `i` as an integer, replying with Redis's error if it
     /// is not one.
     pub fn integer_arg(&mut self, args: &Args<'_>, i: usize) -> Option<i64> {

@@ -49,13 +49,7 @@ const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 
 /// GET key
 fn get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
-    let out = &mut *ctx.out;
-    let found = db.view(args.get(1), ctx.now, |entry| reply_string(out, entry.as_ref()));
-    ctx.count_lookup(found != Ok(false));
-    if found.is_err() {
-        ctx.error(WRONGTYPE);
-    }
+    ctx.read_key(args.get(1), |entry, out| reply_string(out, entry));
 }
 
 /// Reply with an entry's string (large ones without copying), or null;
@@ -77,17 +71,7 @@ pub fn reply_string(out: &mut ReplyBuffer, entry: Option<&EntryRef<'_>>) -> Resu
 /// counting the lookup as a keyspace hit or miss. Replies WRONGTYPE, and
 /// returns None, if the key holds another type.
 fn with_value<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R) -> Option<R> {
-    let db = ctx.server.store.db(ctx.session.db);
-    let out = &mut *ctx.out;
-    let (hit, result) = db.view(key, ctx.now, |entry| match entry.as_ref().map(EntryRef::string).transpose() {
-        Ok(value) => (value.is_some(), Some(f(value, out))),
-        Err(WrongType) => (true, None),
-    });
-    ctx.count_lookup(hit);
-    if result.is_none() {
-        ctx.error(WRONGTYPE);
-    }
-    result
+    ctx.read_key(key, |entry, out| Ok(f(entry.map(EntryRef::string).transpose()?, out)))
 }
 
 /// Reply with a length, or with the error that stopped the command.
