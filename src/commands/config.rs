@@ -42,27 +42,11 @@ const PARAMETERS: &[Parameter] = &[
         get: |s| if s.requires_auth() { "********".into() } else { String::new() },
         set: Some(set_requirepass),
     },
-    Parameter {
-        name: "hash-max-listpack-entries",
-        get: |s| s.live.hash_pack_limits().entries.to_string(),
-        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_entries(n))),
-    },
-    Parameter {
-        name: "hash-max-listpack-value",
-        get: |s| s.live.hash_pack_limits().value.to_string(),
-        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_value(n))),
-    },
+    Parameter { name: "hash-max-listpack-entries", get: get_hash_entries, set: Some(set_hash_entries) },
+    Parameter { name: "hash-max-listpack-value", get: get_hash_value, set: Some(set_hash_value) },
     // Redis's older names for the same two settings.
-    Parameter {
-        name: "hash-max-ziplist-entries",
-        get: |s| s.live.hash_pack_limits().entries.to_string(),
-        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_entries(n))),
-    },
-    Parameter {
-        name: "hash-max-ziplist-value",
-        get: |s| s.live.hash_pack_limits().value.to_string(),
-        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_hash_pack_value(n))),
-    },
+    Parameter { name: "hash-max-ziplist-entries", get: get_hash_entries, set: Some(set_hash_entries) },
+    Parameter { name: "hash-max-ziplist-value", get: get_hash_value, set: Some(set_hash_value) },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -167,6 +151,22 @@ fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static
         server.live.set_timeout(seconds);
     }
     Ok(())
+}
+
+fn get_hash_entries(server: &Server) -> String {
+    server.live.hash_pack_limits().entries.to_string()
+}
+
+fn set_hash_entries(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    set_usize(value, apply, |n| server.live.set_hash_pack_entries(n))
+}
+
+fn get_hash_value(server: &Server) -> String {
+    server.live.hash_pack_limits().value.to_string()
+}
+
+fn set_hash_value(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    set_usize(value, apply, |n| server.live.set_hash_pack_value(n))
 }
 
 /// A non-negative integer setting.
