@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// Values with more elements than this are freed in the background
 /// (Redis's `LAZYFREE_THRESHOLD`).
@@ -22,8 +22,10 @@ static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// Values freed in the background (INFO's `lazyfreed_objects`).
 static FREED: AtomicUsize = AtomicUsize::new(0);
 
-fn sender() -> Option<Sender<Garbage>> {
-    static SENDER: OnceLock<Option<Mutex<Sender<Garbage>>>> = OnceLock::new();
+/// The channel to the background thread, started on first use (None if
+/// the thread could not be started: values are then freed in place).
+fn sender() -> Option<&'static Sender<Garbage>> {
+    static SENDER: OnceLock<Option<Sender<Garbage>>> = OnceLock::new();
     let sender = SENDER.get_or_init(|| {
         let (tx, rx) = channel::<Garbage>();
         let spawned = std::thread::Builder::new().name("lazyfree".into()).spawn(move || {
@@ -33,9 +35,9 @@ fn sender() -> Option<Sender<Garbage>> {
                 FREED.fetch_add(1, Ordering::Relaxed);
             }
         });
-        spawned.ok().map(|_| Mutex::new(tx))
+        spawned.ok().map(|_| tx)
     });
-    sender.as_ref().map(|tx| tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+    sender.as_ref()
 }
 
 /// Drop `value` on the background thread if `elements` says it is large,
@@ -44,22 +46,21 @@ pub fn free<T: Send + 'static>(value: T, elements: usize) {
     if elements <= THRESHOLD {
         return drop(value);
     }
+    let Some(tx) = sender() else { return drop(value) };
     PENDING.fetch_add(1, Ordering::Relaxed);
-    if let Some(tx) = sender() {
-        if let Err(returned) = tx.send(Box::new(value)) {
-            // The thread is gone (it never panics, but be safe): free here.
-            PENDING.fetch_sub(1, Ordering::Relaxed);
-            drop(returned);
-        }
-    } else {
+    if let Err(returned) = tx.send(Box::new(value)) {
+        // The thread is gone (it never panics, but be safe): free here.
         PENDING.fetch_sub(1, Ordering::Relaxed);
+        drop(returned);
     }
 }
 
+/// Values handed to the background thread and not yet freed.
 pub fn pending() -> usize {
     PENDING.load(Ordering::Relaxed)
 }
 
+/// Values the background thread has freed.
 pub fn freed() -> usize {
     FREED.load(Ordering::Relaxed)
 }
