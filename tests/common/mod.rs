@@ -906,6 +906,25 @@ pub fn int(n: i64) -> String {
     format!(":{n}\r\n")
 }
 
+/// A RESP array of integers.
+pub fn ints(items: &[i64]) -> String {
+    let mut out = format!("*{}\r\n", items.len());
+    for i in items {
+        out.push_str(&int(*i));
+    }
+    out
+}
+
+/// HSET `key` with fields `f0..f(n-1)` = `v0..v(n-1)` in one command.
+pub fn hset_many(c: &mut RawClient, key: &str, n: usize) {
+    let mut args = vec!["HSET".to_string(), key.to_string()];
+    for i in 0..n {
+        args.push(format!("f{i}"));
+        args.push(format!("v{i}"));
+    }
+    c.expect_cmd(&args, int(n as i64));
+}
+
 /// `-<text>\r\n`
 pub fn err(text: &str) -> String {
     format!("-{text}\r\n")

@@ -53,15 +53,6 @@ fn bulks(items: &[&str]) -> Vec<u8> {
     out
 }
 
-/// A RESP array of integers.
-fn ints(items: &[i64]) -> String {
-    let mut out = format!("*{}\r\n", items.len());
-    for i in items {
-        out.push_str(&int(*i));
-    }
-    out
-}
-
 /// `ERR invalid expire time in '<cmd>' command`.
 fn bad_expire(cmd: &str) -> String {
     err(&format!("ERR invalid expire time in '{cmd}' command"))
@@ -128,16 +119,6 @@ fn hscan_all(c: &mut RawClient, key: &str, extra: &[&str]) -> Vec<(String, Strin
         cursor = next;
     }
     panic!("HSCAN {key} did not finish");
-}
-
-/// HSET `key` with fields `f0..fN` = `v0..vN` in one command.
-fn hset_many(c: &mut RawClient, key: &str, n: usize) {
-    let mut args = vec!["HSET".to_string(), key.to_string()];
-    for i in 0..n {
-        args.push(format!("f{i}"));
-        args.push(format!("v{i}"));
-    }
-    c.expect_cmd(&args, int(n as i64));
 }
 
 // ---------------------------------------------------------------------------

@@ -20,15 +20,6 @@ use std::time::Duration;
 const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 const QUEUED: &str = "+QUEUED\r\n";
 
-/// A RESP array of integers.
-fn ints(items: &[i64]) -> String {
-    let mut out = format!("*{}\r\n", items.len());
-    for i in items {
-        out.push_str(&int(*i));
-    }
-    out
-}
-
 /// HGETALL of `key` as a sorted map (framing checked to be a RESP2 pair list).
 fn hgetall(c: &mut RawClient, key: &str) -> BTreeMap<String, String> {
     let reply = c.call_resp(&["HGETALL", key]);
@@ -49,16 +40,6 @@ fn config_int(c: &mut RawClient, name: &str) -> usize {
     assert_eq!(pairs.len(), 1, "CONFIG GET {name}: {reply:?}");
     assert_eq!(pairs[0].0, name);
     pairs[0].1.text().parse().unwrap_or_else(|_| panic!("CONFIG GET {name} is not a number: {reply:?}"))
-}
-
-/// HSET `key` f0..f(n-1) = v0..v(n-1), in one command.
-fn hset_many(c: &mut RawClient, key: &str, n: usize) {
-    let mut args = vec!["HSET".to_string(), key.to_string()];
-    for i in 0..n {
-        args.push(format!("f{i}"));
-        args.push(format!("v{i}"));
-    }
-    c.expect_cmd(&args, int(n as i64));
 }
 
 /// Build a hash of `n` fields with pipelined HSETs of 1,000 fields each.
