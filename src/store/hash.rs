@@ -115,8 +115,8 @@ impl Table {
         self.entries.find(self.hash(name), |e| read_entry(e).0.name == name).map(|e| &e[..])
     }
 
-    /// Insert or replace; returns whether the field is new.
-    fn put(&mut self, entry: Box<[u8]>) -> bool {
+    /// Insert or replace.
+    fn put(&mut self, entry: Box<[u8]>) -> Put {
         let hasher = &self.hasher;
         reserve_one(&mut self.entries, &mut self.layout, |e| hasher.hash_one(read_entry(e).0.name));
         let name = read_entry(&entry).0.name;
@@ -126,13 +126,13 @@ impl Table {
         match self.entries.entry(hash, |e| read_entry(e).0.name == name, |e| hasher.hash_one(read_entry(e).0.name)) {
             Entry::Occupied(mut o) => {
                 self.entry_bytes = self.entry_bytes - size_class(o.get().len()) + added;
-                *o.get_mut() = entry;
-                false
+                let old = std::mem::replace(o.get_mut(), entry);
+                Put::Replaced(read_entry(&old).0.deadline)
             }
             Entry::Vacant(v) => {
                 self.entry_bytes += added;
                 v.insert(entry);
-                true
+                Put::New
             }
         }
     }
@@ -256,21 +256,24 @@ impl Hash {
     /// Set a field's value and deadline (`None`: none, as HSET leaves it).
     /// Returns whether the field is new.
     pub fn insert(&mut self, name: &[u8], value: &[u8], deadline: Option<u64>, limits: PackLimits) -> bool {
-        let old_deadline = self.field(name).and_then(|f| f.deadline);
         if self.should_convert(name, value, limits) {
             self.convert();
         }
-        let added = match &mut self.encoding {
+        let put = match &mut self.encoding {
             Encoding::Packed { data, len, ex } => {
-                let added = packed_put(data, name, value, deadline);
-                *len += u32::from(added);
+                let put = packed_put(data, name, value, deadline);
+                *len += u32::from(put == Put::New);
                 *ex |= deadline.is_some();
-                added
+                put
             }
             Encoding::Table(table) => table.put(boxed_entry(name, value, deadline)),
         };
+        let old_deadline = match put {
+            Put::New => None,
+            Put::Replaced(old) => old,
+        };
         self.note_deadline_change(old_deadline, deadline);
-        added
+        put == Put::New
     }
 
     /// Change the deadline of an existing field, keeping its value.
@@ -423,13 +426,22 @@ fn packed_find(data: &[u8], name: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// What a put found in the field's place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Put {
+    New,
+    /// The field was there, with this deadline.
+    Replaced(Option<u64>),
+}
+
 /// Write `name`'s entry in place of the old one (keeping its position,
-/// as a listpack does) or at the end. Returns whether it is new. The
-/// vector grows by exactly what the entry needs: a packed hash is small,
-/// and jemalloc reallocates within a size class in place.
-fn packed_put(data: &mut Vec<u8>, name: &[u8], value: &[u8], deadline: Option<u64>) -> bool {
+/// as a listpack does) or at the end. The vector grows by exactly what the
+/// entry needs: a packed hash is small, and jemalloc reallocates within a
+/// size class in place.
+fn packed_put(data: &mut Vec<u8>, name: &[u8], value: &[u8], deadline: Option<u64>) -> Put {
     let new_len = record_len(name.len(), value.len(), deadline.is_some());
     let (at, old_len) = packed_find(data, name).unwrap_or((data.len(), 0));
+    let put = if old_len == 0 { Put::New } else { Put::Replaced(read_entry(&data[at..]).0.deadline) };
     let end = data.len();
     if new_len > old_len {
         data.reserve_exact(new_len - old_len);
@@ -440,7 +452,7 @@ fn packed_put(data: &mut Vec<u8>, name: &[u8], value: &[u8], deadline: Option<u6
         data.truncate(end - (old_len - new_len));
     }
     write_entry(&mut data[at..at + new_len], name, value, deadline);
-    old_len == 0
+    put
 }
 
 #[cfg(test)]
