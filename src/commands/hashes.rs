@@ -9,7 +9,7 @@
 
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
-use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
+use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
@@ -59,7 +59,6 @@ pub static COMMANDS: &[Command] = &[
 
 const NOT_AN_INTEGER_HASH: &str = "ERR hash value is not an integer";
 const NOT_A_FLOAT_HASH: &str = "ERR hash value is not a float";
-const OVERFLOW: &str = "ERR increment or decrement would overflow";
 const FIELDS_MISSING: &str = "ERR Mandatory argument FIELDS is missing or not at the right position";
 const NUMFIELDS_NOT_POSITIVE: &str = "ERR Number of fields must be a positive integer";
 const NUMFIELDS_MISMATCH: &str = "ERR The `numfields` parameter must match the number of arguments";

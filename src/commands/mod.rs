@@ -32,6 +32,7 @@ pub const SYNTAX_ERROR: &str = "ERR syntax error";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// String commands read a value with `?` in closures that fail with a

@@ -4,7 +4,7 @@
 //! GETBIT, BITCOUNT).
 
 use super::long_double::LongDouble;
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::{EntryRef, SlotMut, WrongType};
@@ -605,7 +605,7 @@ fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
             Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
             None => 0,
         };
-        let new = old.checked_add(delta).ok_or("ERR increment or decrement would overflow")?;
+        let new = old.checked_add(delta).ok_or(OVERFLOW)?;
         let mut digits = [0u8; 20];
         put_keeping_ttl(slot, crate::protocol::reply::format_i64(new, &mut digits));
         Ok(new)
