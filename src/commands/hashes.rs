@@ -7,8 +7,10 @@
 //! The hash itself (encodings, deadlines, scan cursor) is `store/hash.rs`;
 //! here are the arguments, the replies and the errors, as Redis gives them.
 
+use super::keys::ExpireConditions;
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
+use super::strings::{expiry_unit, TimeUnit};
 use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -452,9 +454,9 @@ fn fields_with<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize, not_positive: 
 }
 
 /// An expiry argument as an absolute deadline in unix ms: a non-negative
-/// integer in `unit` from `base` (0 for absolute times), within Redis's
-/// 48-bit range. None after replying with the error.
-fn field_deadline(ctx: &mut Ctx<'_>, arg: &[u8], seconds: bool, base: u64, command: &str) -> Option<u64> {
+/// integer in `unit`, within Redis's range for field deadlines. None after
+/// replying with the error.
+fn field_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &str) -> Option<u64> {
     let Some(value) = parse_i64(arg) else {
         ctx.error(NOT_AN_INTEGER);
         return None;
@@ -463,10 +465,8 @@ fn field_deadline(ctx: &mut Ctx<'_>, arg: &[u8], seconds: bool, base: u64, comma
         ctx.error("ERR invalid expire time, must be >= 0");
         return None;
     }
-    let base = i64::try_from(base).unwrap_or(i64::MAX);
-    let ms = if seconds { value.checked_mul(1000).filter(|_| value <= MAX_DEADLINE_MS / 1000) } else { Some(value) };
-    match ms.filter(|&ms| ms <= MAX_DEADLINE_MS - base) {
-        Some(ms) => Some((ms + base) as u64),
+    match unit.to_unix_ms(value, ctx.now).filter(|&at| at <= MAX_DEADLINE_MS) {
+        Some(at) => Some(at as u64),
         None => {
             ctx.error(&format!("ERR invalid expire time in '{command}' command"));
             None
@@ -474,82 +474,44 @@ fn field_deadline(ctx: &mut Ctx<'_>, arg: &[u8], seconds: bool, base: u64, comma
     }
 }
 
-/// HEXPIRE's condition on a field's current deadline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Condition {
-    Always,
-    /// NX: only if it has none.
-    NoDeadline,
-    /// XX: only if it has one.
-    HasDeadline,
-    /// GT: only later than the current one (no deadline counts as infinite).
-    Later,
-    /// LT: only earlier than the current one.
-    Earlier,
-}
-
-impl Condition {
-    fn parse(arg: &[u8]) -> Option<Condition> {
-        [
-            ("NX", Condition::NoDeadline),
-            ("XX", Condition::HasDeadline),
-            ("GT", Condition::Later),
-            ("LT", Condition::Earlier),
-        ]
-        .into_iter()
-        .find(|(name, _)| is(arg, name))
-        .map(|(_, condition)| condition)
-    }
-
-    fn allows(self, current: Option<u64>, new: u64) -> bool {
-        match self {
-            Condition::Always => true,
-            Condition::NoDeadline => current.is_none(),
-            Condition::HasDeadline => current.is_some(),
-            Condition::Later => current.is_some_and(|at| new > at),
-            Condition::Earlier => current.is_none_or(|at| new < at),
-        }
-    }
-}
-
 /// HEXPIRE key seconds [NX | XX | GT | LT] FIELDS numfields field ...
 fn hexpire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let now = ctx.now;
-    expire_fields(ctx, args, true, now, "hexpire");
+    expire_fields(ctx, args, TimeUnit::Seconds, "hexpire");
 }
 
 /// HPEXPIRE key milliseconds [NX | XX | GT | LT] FIELDS numfields field ...
 fn hpexpire(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let now = ctx.now;
-    expire_fields(ctx, args, false, now, "hpexpire");
+    expire_fields(ctx, args, TimeUnit::Millis, "hpexpire");
 }
 
 /// HEXPIREAT key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field ...
 fn hexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    expire_fields(ctx, args, true, 0, "hexpireat");
+    expire_fields(ctx, args, TimeUnit::UnixSeconds, "hexpireat");
 }
 
 /// HPEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field ...
 fn hpexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    expire_fields(ctx, args, false, 0, "hpexpireat");
+    expire_fields(ctx, args, TimeUnit::UnixMillis, "hpexpireat");
 }
 
 /// The four HEXPIRE commands. Replies with one integer per field: -2 no
 /// such field, 0 condition not met, 1 deadline set, 2 field deleted (the
 /// deadline is now or past).
-fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, seconds: bool, base: u64, command: &str) {
+fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &str) {
     if key_is_not_a_hash(ctx, args.get(1)) {
         return ctx.error(WRONGTYPE);
     }
-    let Some(deadline) = field_deadline(ctx, args.get(2), seconds, base, command) else { return };
-    let condition = Condition::parse(args.get(3)).unwrap_or(Condition::Always);
-    let keyword_at = if condition == Condition::Always { 3 } else { 4 };
+    let Some(deadline) = field_deadline(ctx, args.get(2), unit, command) else { return };
+    // One of NX, XX, GT, LT may come before FIELDS.
+    let condition = ExpireConditions::keyword(args.get(3));
+    let keyword_at = if condition.is_some() { 4 } else { 3 };
+    let condition = condition.unwrap_or_default();
     let Some(fields) = fields_to_expire(ctx, args, keyword_at) else { return };
     let now = ctx.now;
     for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
         let code = match hash.field(field) {
             None => -2,
-            Some(f) if !condition.allows(f.deadline, deadline) => 0,
+            Some(f) if !condition.allow(f.deadline, deadline) => 0,
             Some(_) if deadline <= now => i64::from(hash.remove(field)) * 2,
             Some(_) => i64::from(hash.set_deadline(field, Some(deadline))),
         };
@@ -672,16 +634,12 @@ enum FieldExpiry {
 /// Read one of EX, PX, EXAT, PXAT at `args[i]` with its value; None if it
 /// is not one of them, Some(None) after replying with an error.
 fn expiry_option(ctx: &mut Ctx<'_>, args: &Args<'_>, i: usize, command: &str) -> Option<Option<u64>> {
-    let now = ctx.now;
-    let (seconds, base) = [("EX", (true, now)), ("PX", (false, now)), ("EXAT", (true, 0)), ("PXAT", (false, 0))]
-        .into_iter()
-        .find(|(name, _)| is(args.get(i), name))?
-        .1;
+    let unit = expiry_unit(args.get(i))?;
     if i + 1 >= args.len() {
         ctx.error("ERR missing expire time");
         return Some(None);
     }
-    Some(field_deadline(ctx, args.get(i + 1), seconds, base, command))
+    Some(field_deadline(ctx, args.get(i + 1), unit, command))
 }
 
 /// HSETEX key [FNX | FXX] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
@@ -707,7 +665,7 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             continue;
         }
         let keep = is(arg, "KEEPTTL");
-        if !keep && !["EX", "PX", "EXAT", "PXAT"].iter().any(|name| is(arg, name)) {
+        if !keep && expiry_unit(arg).is_none() {
             return ctx.error(&format!("ERR unknown argument: {}", String::from_utf8_lossy(arg)));
         }
         if expiry.is_some() {

@@ -80,9 +80,10 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     set_deadline(ctx, args, TimeUnit::UnixMillis, "pexpireat");
 }
 
-/// The conditions EXPIRE's options put on the current deadline.
+/// The conditions EXPIRE's options (and HEXPIRE's) put on the current
+/// deadline.
 #[derive(Default, Clone, Copy)]
-struct ExpireConditions {
+pub(super) struct ExpireConditions {
     nx: bool,
     xx: bool,
     gt: bool,
@@ -90,8 +91,32 @@ struct ExpireConditions {
 }
 
 impl ExpireConditions {
-    /// May a key whose deadline is `current` (None = persistent) get `new`?
-    fn allow(self, current: Option<u64>, new: u64) -> bool {
+    /// Both sets of conditions (EXPIRE takes several options).
+    fn and(self, other: ExpireConditions) -> ExpireConditions {
+        ExpireConditions {
+            nx: self.nx || other.nx,
+            xx: self.xx || other.xx,
+            gt: self.gt || other.gt,
+            lt: self.lt || other.lt,
+        }
+    }
+
+    /// The one condition HEXPIRE takes before FIELDS, if `arg` names one.
+    pub(super) fn keyword(arg: &[u8]) -> Option<ExpireConditions> {
+        let mut c = ExpireConditions::default();
+        match () {
+            _ if is(arg, "NX") => c.nx = true,
+            _ if is(arg, "XX") => c.xx = true,
+            _ if is(arg, "GT") => c.gt = true,
+            _ if is(arg, "LT") => c.lt = true,
+            _ => return None,
+        }
+        Some(c)
+    }
+
+    /// May a key (or field) whose deadline is `current` (None = persistent)
+    /// get `new`?
+    pub(super) fn allow(self, current: Option<u64>, new: u64) -> bool {
         match current {
             Some(_) if self.nx => false,
             None if self.xx || self.gt => false,
@@ -105,16 +130,11 @@ impl ExpireConditions {
 fn parse_expire_conditions(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<ExpireConditions> {
     let mut c = ExpireConditions::default();
     for arg in args.iter().skip(3) {
-        match () {
-            _ if is(arg, "NX") => c.nx = true,
-            _ if is(arg, "XX") => c.xx = true,
-            _ if is(arg, "GT") => c.gt = true,
-            _ if is(arg, "LT") => c.lt = true,
-            _ => {
-                ctx.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(arg)));
-                return None;
-            }
-        }
+        let Some(one) = ExpireConditions::keyword(arg) else {
+            ctx.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(arg)));
+            return None;
+        };
+        c = c.and(one);
     }
     if c.nx && (c.xx || c.gt || c.lt) {
         ctx.error("ERR NX and XX, GT or LT options at the same time are not compatible");

@@ -264,7 +264,8 @@ impl TimeUnit {
     }
 }
 
-fn expiry_unit(arg: &[u8]) -> Option<TimeUnit> {
+/// The unit an expiry keyword (EX, PX, EXAT, PXAT) names.
+pub(super) fn expiry_unit(arg: &[u8]) -> Option<TimeUnit> {
     [
         ("EX", TimeUnit::Seconds),
         ("PX", TimeUnit::Millis),
