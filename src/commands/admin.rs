@@ -12,11 +12,15 @@ use crate::protocol::{Args, Protocol};
 
 const FAST_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 
+/// SAVE and SHUTDOWN are refused inside MULTI, as in Redis: queued, they
+/// would act only at EXEC.
+const ADMIN_NO_MULTI: Flags = Flags::ADMIN.with(Flags::NO_MULTI);
+
 pub static COMMANDS: &[Command] = &[
     Command { name: "time", arity: 1, flags: Flags::FAST, keys: KeySpec::NONE, group: "server", run: time },
     Command { name: "lastsave", arity: 1, flags: Flags::FAST, keys: KeySpec::NONE, group: "server", run: lastsave },
     Command { name: "wait", arity: 3, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: wait },
-    Command { name: "save", arity: 1, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: save },
+    Command { name: "save", arity: 1, flags: ADMIN_NO_MULTI, keys: KeySpec::NONE, group: "server", run: save },
     Command { name: "bgsave", arity: -1, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: bgsave },
     Command {
         name: "bgrewriteaof",
@@ -26,7 +30,7 @@ pub static COMMANDS: &[Command] = &[
         group: "server",
         run: bgrewriteaof,
     },
-    Command { name: "shutdown", arity: -1, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: shutdown },
+    Command { name: "shutdown", arity: -1, flags: ADMIN_NO_MULTI, keys: KeySpec::NONE, group: "server", run: shutdown },
     Command { name: "function", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: function },
     Command { name: "script", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: script },
     Command { name: "memory", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: memory },

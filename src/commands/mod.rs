@@ -57,6 +57,8 @@ impl Flags {
     pub const DENYOOM: Flags = Flags(1 << 5);
     /// Runs at once inside MULTI instead of being queued.
     pub const NO_QUEUE: Flags = Flags(1 << 6);
+    /// Refused inside MULTI (Redis's `no-multi`: SAVE, SHUTDOWN).
+    pub const NO_MULTI: Flags = Flags(1 << 7);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -76,6 +78,7 @@ impl Flags {
             (Flags::ADMIN, "admin"),
             (Flags::NO_AUTH, "no_auth"),
             (Flags::FAST, "fast"),
+            (Flags::NO_MULTI, "no_multi"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -335,6 +338,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     if !ctx.session.rate.admit(ctx.now) {
         return reject(ctx, id, "ERR max commands per second reached for this client, try again later");
+    }
+    if ctx.session.multi.is_some() && command.flags.contains(Flags::NO_MULTI) {
+        return reject(ctx, id, "ERR Command not allowed inside a transaction");
     }
     if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
         return reject(ctx, id, OOM);

@@ -189,3 +189,18 @@ fn transfers_keep_the_total_constant() {
         mover.join().expect("mover thread");
     }
 }
+
+/// SAVE and SHUTDOWN are refused when queued (Redis's `no-multi`), which
+/// dooms the transaction; queued, SHUTDOWN would stop the server at EXEC.
+#[test]
+fn no_multi_commands_are_refused_inside_multi() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["SAVE"], "-ERR Command not allowed inside a transaction\r\n");
+    c.expect_cmd(&["SHUTDOWN"], "-ERR Command not allowed inside a transaction\r\n");
+    c.expect_cmd(&["SET", "tx:nomulti", "1"], QUEUED);
+    c.expect_cmd(&["EXEC"], "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    c.expect_cmd(&["GET", "tx:nomulti"], "$-1\r\n");
+    c.expect_cmd(&["PING"], "+PONG\r\n");
+}
