@@ -315,18 +315,7 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if target == ctx.session.db {
         return ctx.error(SAME_OBJECT);
     }
-    let key = args.get(1);
-    let Some((value, deadline)) = snapshot(ctx.db(), key, ctx.now) else { return ctx.out.integer(0) };
-    let moved = ctx.server.store.db(target).update(key, ctx.now, |slot| {
-        if slot.exists() {
-            return false;
-        }
-        slot.put_owned(value, deadline);
-        true
-    });
-    if moved {
-        ctx.db().update(key, ctx.now, |slot| slot.remove());
-    }
+    let moved = ctx.server.store.move_key(ctx.session.db, target, args.get(1), ctx.now);
     ctx.out.integer(i64::from(moved));
 }
 

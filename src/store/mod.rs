@@ -121,6 +121,37 @@ impl Store {
         self.dbs.iter()
     }
 
+    /// MOVE `key` from database `from` to database `to` (different ones),
+    /// unless `to` has it already. Both shards are locked together, the
+    /// lower database first (as SWAPDB does; with multi-key writes, which
+    /// lock one database's shards in ascending order, every lock is taken
+    /// in ascending (database, shard) order, so none can deadlock): no
+    /// client sees the key in both databases or in neither, and a
+    /// collection changes hands whole instead of being copied. Returns
+    /// whether it moved.
+    pub fn move_key(&self, from: usize, to: usize, key: &[u8], now: u64) -> bool {
+        let (source, target) = (self.db(from), self.db(to));
+        let hash = source.hash(key);
+        let shard = source.shard_of(hash);
+        let (mut source, mut target) = if from < to {
+            let first = source.lock_shard(shard);
+            (first, target.lock_shard(shard))
+        } else {
+            let first = target.lock_shard(shard);
+            (source.lock_shard(shard), first)
+        };
+        if target.update_hashed(hash, key, now, |slot| slot.exists()) {
+            return false;
+        }
+        let taken = source.update_hashed(hash, key, now, |slot| {
+            let deadline = slot.expires_at();
+            slot.take().map(|value| (value, deadline))
+        });
+        let Some((value, deadline)) = taken else { return false };
+        target.update_hashed(hash, key, now, |slot| slot.put_owned(value, deadline));
+        true
+    }
+
     /// Delete every key of every database (`lazy`: free them in the
     /// background).
     pub fn flush_all(&self, lazy: bool) {
