@@ -154,6 +154,7 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "total_net_output_bytes", stats.net_output_bytes);
     field!(out, "rejected_connections", server.rejected_connections());
     field!(out, "expired_keys", server.store.expired_total());
+    field!(out, "expired_subkeys", server.store.expired_elements_total());
     field!(out, "evicted_keys", crate::metrics::evicted_keys(&server.store));
     field!(out, "keyspace_hits", stats.keyspace_hits);
     field!(out, "keyspace_misses", stats.keyspace_misses);
@@ -208,7 +209,8 @@ fn keyspace_section(server: &Server, out: &mut String) {
     for (index, db) in server.store.iter().enumerate() {
         let keys = db.len();
         if keys > 0 {
-            let _ = write!(out, "db{index}:keys={keys},expires={},avg_ttl=0\r\n", db.expires());
+            let (expires, subexpiry) = (db.expires(), db.volatile_collections());
+            let _ = write!(out, "db{index}:keys={keys},expires={expires},avg_ttl=0,subexpiry={subexpiry}\r\n");
         }
     }
 }

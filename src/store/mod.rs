@@ -167,6 +167,10 @@ impl Store {
         self.dbs.iter().map(Table::expired_total).sum()
     }
 
+    pub fn expired_elements_total(&self) -> u64 {
+        self.dbs.iter().map(Table::expired_elements_total).sum()
+    }
+
     pub fn evicted_total(&self) -> u64 {
         self.dbs.iter().map(Table::evicted_total).sum()
     }

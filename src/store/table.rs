@@ -69,6 +69,9 @@ pub(crate) struct ShardStats {
     volatile_objects: AtomicUsize,
     memory: AtomicUsize,
     pub(crate) expired: AtomicU64,
+    /// Elements of collections (hash fields) removed because their own
+    /// deadline passed.
+    expired_elements: AtomicU64,
     pub(crate) evicted: AtomicU64,
     index_address: IndexAddress,
 }
@@ -365,6 +368,18 @@ impl Table {
     /// Keys removed because their deadline passed.
     pub fn expired_total(&self) -> u64 {
         self.shards.iter().map(|s| s.stats.expired.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Collection elements (hash fields) removed because their deadline
+    /// passed (INFO's `expired_subkeys`).
+    pub fn expired_elements_total(&self) -> u64 {
+        self.shards.iter().map(|s| s.stats.expired_elements.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Keys holding collections with elements that have deadlines (INFO
+    /// keyspace's `subexpiry`).
+    pub fn volatile_collections(&self) -> usize {
+        self.sum(|s| s.volatile_objects.load(Ordering::Relaxed))
     }
 
     /// Keys removed to stay under `max_memory`.
@@ -695,10 +710,8 @@ impl SlotMut<'_> {
         }
         let Some(handle) = record.handle().filter(|_| needs_purge(self.objects, &record, now)) else { return };
         self.modified = true;
-        let emptied = self.objects.update(handle, |object| {
-            object.purge_expired(now);
-            object.is_empty()
-        });
+        let (purged, emptied) = self.objects.update(handle, |object| (object.purge_expired(now), object.is_empty()));
+        self.stats.expired_elements.fetch_add(purged as u64, Ordering::Relaxed);
         if emptied {
             self.remove();
         }

@@ -1170,6 +1170,40 @@ fn expired_fields_are_reclaimed_without_being_read() {
     assert!(line.starts_with("db0:keys=1,"), "INFO keyspace after reclaim: {line}");
 }
 
+/// INFO's field-expiry statistics (Redis 7.4): `subexpiry` in the keyspace
+/// line counts hashes with field deadlines, `expired_subkeys` in stats the
+/// fields removed by expiry.
+#[test]
+fn field_expiry_statistics_in_info() {
+    let s = TestServer::start();
+    if s.reference_older_than(7, 4) {
+        return;
+    }
+    let mut c = s.raw();
+    let keyspace = |c: &mut RawClient| {
+        let info = c.info("keyspace");
+        info.lines().find(|l| l.starts_with("db0:")).map(str::to_string).unwrap_or_default()
+    };
+    hset_many(&mut c, "stats", 5);
+    hset_many(&mut c, "plain", 2);
+    assert!(keyspace(&mut c).ends_with(",subexpiry=0"), "no field deadlines yet: {}", keyspace(&mut c));
+    c.expect_cmd(&["HPEXPIRE", "stats", "100000", "FIELDS", "3", "f0", "f1", "f2"], ints(&[1, 1, 1]));
+    c.expect_cmd(&["HPEXPIRE", "stats", "1", "FIELDS", "2", "f3", "f4"], ints(&[1, 1]));
+    assert!(keyspace(&mut c).ends_with(",subexpiry=1"), "one hash has field deadlines: {}", keyspace(&mut c));
+    sleep(Duration::from_millis(20));
+    assert_eq!(hgetall(&mut c, "stats").len(), 3, "the two expired fields are invisible");
+    let expired = (0..60).find_map(|_| {
+        let n = info_int(&c.info("stats"), "expired_subkeys");
+        (n == 2).then_some(n).or_else(|| {
+            sleep(Duration::from_millis(50));
+            None
+        })
+    });
+    assert_eq!(expired, Some(2), "expired_subkeys counts the two expired fields");
+    c.expect_cmd(&["HPERSIST", "stats", "FIELDS", "3", "f0", "f1", "f2"], ints(&[1, 1, 1]));
+    assert!(keyspace(&mut c).ends_with(",subexpiry=0"), "no field deadlines left: {}", keyspace(&mut c));
+}
+
 // ---------------------------------------------------------------------------
 // HSETEX, HGETEX, HGETDEL (Redis 8.0)
 // ---------------------------------------------------------------------------

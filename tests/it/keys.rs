@@ -12,14 +12,19 @@ fn keyspace_lines(c: &mut RawClient) -> Vec<String> {
     info.lines().filter(|l| l.starts_with("db")).map(str::to_string).collect()
 }
 
-/// Assert a keyspace line is `dbN:keys=K,expires=E,avg_ttl=<integer>`.
+/// Assert a keyspace line is `dbN:keys=K,expires=E,avg_ttl=<integer>`,
+/// followed (Redis 7.4 on) by `,subexpiry=<integer>`.
 fn assert_keyspace_line(line: &str, db: u32, keys: u64, expires: u64) {
     let prefix = format!("db{db}:keys={keys},expires={expires},avg_ttl=");
     let rest =
         line.strip_prefix(&prefix).unwrap_or_else(|| panic!("keyspace line {line:?} does not start with {prefix:?}"));
+    let integers: Vec<&str> = match rest.split_once(",subexpiry=") {
+        Some((avg_ttl, subexpiry)) => vec![avg_ttl, subexpiry],
+        None => vec![rest],
+    };
     assert!(
-        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()),
-        "avg_ttl in {line:?} is not a non-negative integer"
+        integers.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        "avg_ttl (or subexpiry) in {line:?} is not a non-negative integer"
     );
 }
 
