@@ -59,6 +59,10 @@ impl Flags {
     pub const NO_QUEUE: Flags = Flags(1 << 6);
     /// Refused inside MULTI (Redis's `no-multi`: SAVE, SHUTDOWN).
     pub const NO_MULTI: Flags = Flags(1 << 7);
+    /// Ends a transaction (EXEC): inside MULTI it runs with every worker
+    /// held (see `server::Gate`), and a malformed one aborts the
+    /// transaction. Not reported by COMMAND.
+    pub const ENDS_MULTI: Flags = Flags(1 << 8);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -369,7 +373,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// transaction to EXECABORT.
 fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
     ctx.stats.record_rejected(id);
-    if ctx.session.multi.is_some() && all().nth(id).is_some_and(|c| c.name == "exec") {
+    if ctx.session.multi.is_some() && all().nth(id).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI)) {
         // A malformed EXEC ends the transaction, as in Redis.
         ctx.session.multi = None;
         ctx.session.watch = None;

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{dispatch, is, Command, Ctx, Flags, KeySpec};
+use super::{dispatch, Command, Ctx, Flags, KeySpec};
 use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
@@ -19,7 +19,14 @@ const TX: Flags = Flags::NO_QUEUE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
     Command { name: "multi", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: multi },
-    Command { name: "exec", arity: 1, flags: Flags::NO_QUEUE, keys: KeySpec::NONE, group: "transaction", run: exec },
+    Command {
+        name: "exec",
+        arity: 1,
+        flags: Flags::NO_QUEUE.with(Flags::ENDS_MULTI),
+        keys: KeySpec::NONE,
+        group: "transaction",
+        run: exec,
+    },
     Command { name: "discard", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: discard },
     Command { name: "watch", arity: -2, flags: TX, keys: KeySpec::ALL, group: "transaction", run: watch },
     Command { name: "unwatch", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: unwatch },
@@ -56,9 +63,11 @@ struct Queued {
     ranges: Vec<Range<usize>>,
 }
 
-/// Whether this command must run with every worker's gate held: EXEC.
+/// Whether this command must run with every worker's gate held: the one
+/// that ends a transaction (EXEC), inside MULTI. Looked up only then, so
+/// commands outside transactions pay nothing for it.
 pub fn needs_exclusive(args: &Args<'_>, in_multi: bool) -> bool {
-    in_multi && is(args.get(0), "EXEC")
+    in_multi && super::lookup(args.get(0)).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI))
 }
 
 /// MULTI
