@@ -257,8 +257,9 @@ impl Connection {
     }
 
     /// Prefetch the keys of the next [`PREFETCH_AHEAD`] pipelined commands
-    /// in the buffer, in two passes (index lines, then records; see
-    /// `store/prefetch.rs`), so that their memory loads overlap. A lone
+    /// in the buffer, in three passes (index lines, records, then the
+    /// contents of collections; see `store/prefetch.rs`), so that their
+    /// memory loads overlap. A lone
     /// command has nothing to overlap with and is left alone.
     fn prefetch_keys(&self, env: &Env<'_>) {
         let mut pending = &self.input[self.start..self.end];
@@ -278,6 +279,9 @@ impl Connection {
         }
         for &hash in &hashes[..count] {
             table.prefetch_record(hash);
+        }
+        for &hash in &hashes[..count] {
+            table.prefetch_object(hash);
         }
     }
 

@@ -61,6 +61,14 @@ impl Object {
         }
     }
 
+    /// Start loading the first lines of the collection's contents, for a
+    /// command that will read them soon (see `store/prefetch.rs`).
+    pub fn prefetch(&self) {
+        match self {
+            Object::Hash(hash) => hash.prefetch(),
+        }
+    }
+
     /// Elements (fields, members, items).
     pub fn len(&self) -> usize {
         match self {

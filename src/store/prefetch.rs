@@ -3,13 +3,16 @@
 //! A lookup misses the cache up to three times, each load waiting for the
 //! one before: the index's control bytes, then the index slot, then the
 //! record the slot points at. When a connection holds a pipeline of
-//! commands it looks their keys up ahead in two passes over the batch
-//! (see `Connection::prefetch_keys`): the first asks for every key's index
+//! commands it looks their keys up ahead in passes over the batch (see
+//! `Connection::prefetch_keys`): the first asks for every key's index
 //! lines at once, from addresses computed without a lock
 //! ([`IndexAddress`]); the second finds each slot under the shard's read
-//! lock, now in cache, and asks for the record ([`Log::prefetch`]). The
-//! batch then runs with its memory already on the way, the misses
-//! overlapped instead of paid one after another.
+//! lock, now in cache, and asks for the record ([`Log::prefetch`]); the
+//! third reads the records that arrived and, for a collection, asks for
+//! its contents (a hash's packed fields: two more dependent misses, the
+//! arena entry and the data it points at). The batch then runs with its
+//! memory already on the way, the misses overlapped instead of paid one
+//! after another.
 //!
 //! Everything here is a hint: a prefetch never faults and changes nothing
 //! a program can observe, so a stale or wrong address costs a wasted

@@ -130,6 +130,15 @@ impl Header {
     }
 }
 
+/// The lengths of the record at the start of `data`: its header (flags,
+/// lengths and expiry), its key and its value. For scans that skip most
+/// records without reading them (a packed hash's field search).
+#[inline]
+pub(super) fn record_lengths(data: &[u8]) -> (usize, usize, usize) {
+    let header = Header::parse(data);
+    (header.len, header.key_len, header.value_len)
+}
+
 /// Encoded size of a record.
 pub fn record_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize {
     1 + varint_len(key_len) + varint_len(value_len) + if has_expiry { 8 } else { 0 } + key_len + value_len

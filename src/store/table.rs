@@ -254,6 +254,19 @@ impl Table {
         }
     }
 
+    /// Third pass, for collections: the record asked for by
+    /// [`Table::prefetch_record`] has arrived by now; if it holds a
+    /// collection, ask for the collection's contents (a string's value
+    /// is in its record, already on the way).
+    pub fn prefetch_object(&self, hash: u64) {
+        let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
+        if let Some(slot) = data.index.find(hash, |_| true) {
+            if let Some(handle) = data.log.record(slot.load(Ordering::Relaxed)).handle() {
+                data.objects.get(handle).prefetch();
+            }
+        }
+    }
+
     /// Look at several keys at one instant: the shards holding them are
     /// read-locked together (in ascending order, like
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
