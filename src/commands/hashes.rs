@@ -76,11 +76,11 @@ fn limits(ctx: &Ctx<'_>) -> PackLimits {
 /// key), counting the lookup. Replies WRONGTYPE, and returns None, for
 /// another type.
 fn with_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>, &mut ReplyBuffer) -> R) -> Option<R> {
-    ctx.read_key(key, |entry, out| Ok(f(entry.map(|e| e.hash()).transpose()?, out)))
+    ctx.read_key(key, |entry, out| Ok(f(entry.map(|e| e.collection::<Hash>()).transpose()?, out)))
 }
 
 /// Change the hash at `key` under the write lock, creating it first if
-/// `create` (see [`crate::store::SlotMut::update_hash`]). `Some(None)`:
+/// `create` (see [`crate::store::SlotMut::update_collection`]). `Some(None)`:
 /// no key. None after replying WRONGTYPE.
 fn update_hash<R>(
     ctx: &mut Ctx<'_>,
@@ -90,7 +90,7 @@ fn update_hash<R>(
 ) -> Option<Option<R>> {
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let result = db.update(key, ctx.now, |slot| slot.update_hash(create, |hash| f(hash, out)));
+    let result = db.update(key, ctx.now, |slot| slot.update_collection(create, |hash| f(hash, out)));
     if result.is_err() {
         ctx.error(WRONGTYPE);
     }
@@ -523,7 +523,7 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &s
 /// Whether `key` holds something other than a hash (Redis checks the
 /// type before the other arguments of the field-expiry commands).
 fn key_is_not_a_hash(ctx: &Ctx<'_>, key: &[u8]) -> bool {
-    ctx.db().view(key, ctx.now, |entry| entry.is_some_and(|e| e.hash().is_err()))
+    ctx.db().view(key, ctx.now, |entry| entry.is_some_and(|e| e.collection::<Hash>().is_err()))
 }
 
 /// What the per-field commands answer for each field of a missing key.

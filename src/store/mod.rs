@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use evict::SweepMode;
 pub use hash::Hash;
-pub use object::{Kind, Object, WrongType};
+pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};
 

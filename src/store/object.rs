@@ -107,15 +107,38 @@ impl Object {
             Object::Hash(hash) => hash.purge_expired(now),
         }
     }
+}
 
-    pub fn as_hash(&self) -> Option<&Hash> {
-        match self {
+/// A collection type, as the table's generic paths see it
+/// ([`super::EntryRef::collection`], [`super::SlotMut::update_collection`]):
+/// its kind, and how to find it in (and wrap it as) an [`Object`]. With
+/// this, a new type gets WRONGTYPE checks, creation on first write and
+/// deletion when emptied from the table, without code of its own there.
+pub trait Collection: Default + Into<Object> {
+    const KIND: Kind;
+
+    fn of(object: &Object) -> Option<&Self>;
+
+    fn of_mut(object: &mut Object) -> Option<&mut Self>;
+}
+
+impl From<Hash> for Object {
+    fn from(hash: Hash) -> Object {
+        Object::Hash(hash)
+    }
+}
+
+impl Collection for Hash {
+    const KIND: Kind = Kind::Hash;
+
+    fn of(object: &Object) -> Option<&Hash> {
+        match object {
             Object::Hash(hash) => Some(hash),
         }
     }
 
-    pub fn as_hash_mut(&mut self) -> Option<&mut Hash> {
-        match self {
+    fn of_mut(object: &mut Object) -> Option<&mut Hash> {
+        match object {
             Object::Hash(hash) => Some(hash),
         }
     }

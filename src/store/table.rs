@@ -34,8 +34,7 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::ghost::Ghost;
-use super::hash::Hash;
-use super::object::{Kind, Object, Objects, WrongType};
+use super::object::{Collection, Kind, Object, Objects, WrongType};
 use super::prefetch::IndexAddress;
 use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
@@ -644,8 +643,10 @@ impl<'a> EntryRef<'a> {
         self.record.handle().map(|handle| self.objects.get(handle))
     }
 
-    pub fn hash(&self) -> Result<&'a Hash, WrongType> {
-        self.object().and_then(Object::as_hash).ok_or(WrongType)
+    /// The collection of type `T` the key holds; WrongType for a string
+    /// or another collection.
+    pub fn collection<T: Collection>(&self) -> Result<&'a T, WrongType> {
+        self.object().and_then(T::of).ok_or(WrongType)
     }
 
     pub fn expires_at(&self) -> Option<u64> {
@@ -751,26 +752,27 @@ impl SlotMut<'_> {
         self.record().and_then(|r| r.expires_at())
     }
 
-    /// Change the hash at this key, creating an empty one first if there
-    /// is no key and `create` is set. `f` returns its result and whether it
-    /// changed the hash. A hash left empty is deleted: a collection never
-    /// exists empty. `Ok(None)`: no key, and none created.
-    pub fn update_hash<R>(
+    /// Change the collection of type `T` at this key, creating an empty
+    /// one first if there is no key and `create` is set. `f` returns its
+    /// result and whether it changed the collection. A collection left
+    /// empty is deleted: a collection never exists empty. `Ok(None)`: no
+    /// key, and none created.
+    pub fn update_collection<T: Collection, R>(
         &mut self,
         create: bool,
-        f: impl FnOnce(&mut Hash) -> (R, bool),
+        f: impl FnOnce(&mut T) -> (R, bool),
     ) -> Result<Option<R>, WrongType> {
         match self.kind() {
-            Some(Kind::Hash) => {}
+            Some(kind) if kind == T::KIND => {}
             Some(_) => return Err(WrongType),
-            None if create => self.put_owned(OwnedValue::Object(Object::Hash(Hash::new())), None),
+            None if create => self.put_owned(OwnedValue::Object(T::default().into()), None),
             None => return Ok(None),
         }
         let Some(handle) = self.record().and_then(|r| r.handle()) else { return Ok(None) };
         let (result, changed, empty) = self.objects.update(handle, |object| {
-            let Some(hash) = object.as_hash_mut() else { unreachable!("the record says hash") };
-            let (result, changed) = f(hash);
-            (result, changed, hash.is_empty())
+            let Some(collection) = T::of_mut(object) else { unreachable!("the record says {}", T::KIND.name()) };
+            let (result, changed) = f(collection);
+            (result, changed, object.is_empty())
         });
         self.modified |= changed;
         if empty {
