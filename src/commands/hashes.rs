@@ -72,29 +72,19 @@ fn limits(ctx: &Ctx<'_>) -> PackLimits {
     ctx.server.live.hash_pack_limits()
 }
 
-/// Look at the hash at `key` under the read lock (None if there is no
-/// key), counting the lookup. Replies WRONGTYPE, and returns None, for
-/// another type.
+/// Look at the hash at `key` (see [`Ctx::read_collection`]).
 fn with_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>, &mut ReplyBuffer) -> R) -> Option<R> {
-    ctx.read_key(key, |entry, out| Ok(f(entry.map(|e| e.collection::<Hash>()).transpose()?, out)))
+    ctx.read_collection(key, f)
 }
 
-/// Change the hash at `key` under the write lock, creating it first if
-/// `create` (see [`crate::store::SlotMut::update_collection`]). `Some(None)`:
-/// no key. None after replying WRONGTYPE.
+/// Change the hash at `key` (see [`Ctx::update_collection`]).
 fn update_hash<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Hash, &mut ReplyBuffer) -> (R, bool),
 ) -> Option<Option<R>> {
-    let db = ctx.server.store.db(ctx.session.db);
-    let out = &mut *ctx.out;
-    let result = db.update(key, ctx.now, |slot| slot.update_collection(create, |hash| f(hash, out)));
-    if result.is_err() {
-        ctx.error(WRONGTYPE);
-    }
-    result.ok()
+    ctx.update_collection(key, create, f)
 }
 
 // ---------------------------------------------------------------------------

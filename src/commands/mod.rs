@@ -27,6 +27,7 @@ use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::server::Server;
+use crate::store::Collection;
 
 pub const SYNTAX_ERROR: &str = "ERR syntax error";
 pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -235,6 +236,36 @@ impl Ctx<'_> {
         let out = &mut *self.out;
         let (hit, result) = db.view(key, self.now, |entry| (entry.is_some(), f(entry.as_ref(), out)));
         self.count_lookup(hit);
+        if result.is_err() {
+            self.error(WRONGTYPE);
+        }
+        result.ok()
+    }
+
+    /// Look at the collection of type `T` at `key` under the read lock
+    /// (None if there is no key), counting the lookup. Replies WRONGTYPE,
+    /// and returns None, for another type.
+    pub fn read_collection<T: Collection, R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(Option<&T>, &mut ReplyBuffer) -> R,
+    ) -> Option<R> {
+        self.read_key(key, |entry, out| Ok(f(entry.map(|e| e.collection::<T>()).transpose()?, out)))
+    }
+
+    /// Change the collection of type `T` at `key` under the write lock,
+    /// creating it first if `create` (see
+    /// [`crate::store::SlotMut::update_collection`]). `Some(None)`: no key.
+    /// None after replying WRONGTYPE.
+    pub fn update_collection<T: Collection, R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
+    ) -> Option<Option<R>> {
+        let db = self.server.store.db(self.session.db);
+        let out = &mut *self.out;
+        let result = db.update(key, self.now, |slot| slot.update_collection(create, |c| f(c, out)));
         if result.is_err() {
             self.error(WRONGTYPE);
         }
