@@ -18,7 +18,9 @@ Replies are compared exactly, with these exceptions, all about time:
     back in step, and the run goes on. Too many races fail the run.
 
 The command mix covers the commands Redistill implements (strings, keys,
-hashes, DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
+hashes, the bitmap commands BITOP, BITPOS, BITFIELD (GET, SET, INCRBY,
+OVERFLOW WRAP/SAT/FAIL) and BITFIELD_RO, LCS (LEN, IDX, MINMATCHLEN,
+WITHMATCHLEN), DBSIZE, SELECT, ECHO, PING) with valid and invalid options, wrong arity,
 non-integer arguments and unknown commands, over a small key space (so
 commands collide) with short expiries and the odd pause so keys really expire.
 Hashes (HSET, HSETNX, HGET, HMGET, HDEL, HEXISTS, HLEN, HSTRLEN, HINCRBY,
@@ -482,6 +484,89 @@ def g_flushdb(g):
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
 
 
+# --- bitmaps and LCS ---------------------------------------------------------
+
+
+def bit_key(g):
+    """The key of a bitmap command: now and then a hash key (WRONGTYPE)."""
+    return g.rng.choice(HASH_KEYS) if g.chance(0.05) else g.key()
+
+
+def g_bitop(g):
+    op = g.rng.choice([b"AND", b"OR", b"XOR", b"NOT", b"AND", b"OR", b"XOR", b"NOT", b"FOO"])
+    n = 1 if op == b"NOT" and g.chance(0.9) else g.rng.randint(1, 3)
+    ks = [g.key()] + [bit_key(g) for _ in range(n)]
+    return Cmd([g.case(b"BITOP"), g.case(op)] + ks, ks)
+
+
+def range_arg(g):
+    return g.int_arg(-40, 40)
+
+
+def g_bitpos(g):
+    k = bit_key(g)
+    bit = g.rng.choice([b"0", b"1", b"0", b"1", b"2", b"x"])
+    args = [g.case(b"BITPOS"), k, bit]
+    extra = g.rng.choice([0, 0, 1, 2, 3, 3, 3, 4])
+    for i in range(extra):
+        args.append(g.case(g.rng.choice([b"BIT", b"BYTE", b"BIT", b"FOO"])) if i == 2 else range_arg(g))
+    return Cmd(args, [k])
+
+
+def field_type(g):
+    r = g.rng.random()
+    if r < 0.45:
+        return b"i%d" % g.rng.randint(1, 64)
+    if r < 0.9:
+        return b"u%d" % g.rng.randint(1, 63)
+    return g.rng.choice([b"u64", b"i65", b"i0", b"I8", b"x8", b"u", b""])
+
+
+def field_offset(g):
+    """Small offsets (so writes stay small), #N ones, and invalid ones."""
+    r = g.rng.random()
+    if r < 0.6:
+        return b"%d" % g.rng.randint(0, 100)
+    if r < 0.9:
+        return b"#%d" % g.rng.randint(0, 6)
+    return g.rng.choice([b"-1", b"x", b"#-1", b"#", b"4294967296", b"#536870912", b"1.5"])
+
+
+def bitfield_subcommand(g):
+    r = g.rng.random()
+    if r < 0.3:
+        return [g.case(b"GET"), field_type(g), field_offset(g)]
+    if r < 0.55:
+        return [g.case(b"SET"), field_type(g), field_offset(g), g.int_arg(-300, 300)]
+    if r < 0.85:
+        return [g.case(b"INCRBY"), field_type(g), field_offset(g), g.int_arg(-300, 300)]
+    if r < 0.97:
+        return [g.case(b"OVERFLOW"), g.case(g.rng.choice([b"WRAP", b"SAT", b"FAIL", b"WRAP", b"SAT", b"FAIL", b"FOO"]))]
+    return [g.case(g.rng.choice([b"GET", b"SET", b"FOO", b"OVERFLOW"]))]
+
+
+def g_bitfield(name):
+    def gen(g):
+        k = bit_key(g)
+        args = [g.case(name), k]
+        for _ in range(g.rng.randint(0, 4)):
+            args += bitfield_subcommand(g)
+        return Cmd(args, [k])
+
+    return gen
+
+
+def g_lcs(g):
+    a, b = bit_key(g), bit_key(g)
+    args = [g.case(b"LCS"), a, b]
+    for _ in range(g.rng.choice([0, 0, 1, 1, 2, 3])):
+        opt = g.rng.choice([b"IDX", b"IDX", b"LEN", b"WITHMATCHLEN", b"MINMATCHLEN", b"MINMATCHLEN", b"FOO"])
+        args.append(g.case(opt))
+        if opt == b"MINMATCHLEN" and g.chance(0.95):
+            args.append(g.int_arg(-2, 6))
+    return Cmd(args, [a, b])
+
+
 # name -> (generator, weight, Redis arity, extended?). Adding a command is one
 # line here (plus a generator, and an entry in EFFECTS if it changes a key's
 # expiry). Entries marked extended are only sent with --extended.
@@ -547,6 +632,12 @@ COMMANDS = {
     b"HVALS": (hashed(b"HVALS"), 2, 2, False),
     b"HGETALL": (hashed(b"HGETALL"), 3, 2, False),
     b"<WRONGTYPE>": (g_string_on_hash, 3, -1, False),
+    # Bitmaps and LCS; now and then on a hash key (WRONGTYPE).
+    b"BITOP": (g_bitop, 3, -4, False),
+    b"BITPOS": (g_bitpos, 3, -3, False),
+    b"BITFIELD": (g_bitfield(b"BITFIELD"), 4, -2, False),
+    b"BITFIELD_RO": (g_bitfield(b"BITFIELD_RO"), 1, -2, False),
+    b"LCS": (g_lcs, 2, -3, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -681,7 +772,9 @@ def _fx_set(m, db, argv, t, reply):
         opt = argv[i].upper()
         if opt in (b"EX", b"PX", b"EXAT", b"PXAT") and i + 1 < len(argv):
             d = _deadline(opt, argv[i + 1], t)
-            new, keep = ({d} if d is not None else set()), False
+            # Redis 7.0 stores a key whose EXAT / PXAT has passed, and DBSIZE
+            # counts it until it is reclaimed: to the model it expires now.
+            new, keep = ({max(d, t)} if d is not None else set()), False
             i += 2
             continue
         if opt == b"KEEPTTL":
@@ -798,6 +891,7 @@ EFFECTS = {
     b"MOVE": _fx_move,
     b"FLUSHDB": _fx_flush,
     b"FLUSHALL": _fx_flush,
+    b"BITOP": _fx_clear(2, 1, 3),  # the destination is replaced (or deleted)
 }
 
 

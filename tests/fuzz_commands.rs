@@ -14,8 +14,10 @@
 //!   PERSIST, TTL, PTTL, EXPIRETIME, PEXPIRETIME, TYPE, RENAME, RENAMENX,
 //!   COPY (REPLACE, DB), DBSIZE, FLUSHDB (rarely); HSET, HMSET, HSETNX, HGET,
 //!   HMGET, HDEL (the last field takes the key with it), HEXISTS, HLEN,
-//!   HSTRLEN, HINCRBY, HKEYS, HVALS, HGETALL; and wrong-arity calls of all
-//!   of them; command names and options in random case. Strings and hashes
+//!   HSTRLEN, HINCRBY, HKEYS, HVALS, HGETALL; BITOP (AND, OR, XOR, NOT),
+//!   BITPOS (BYTE, BIT), BITFIELD and BITFIELD_RO (GET, SET, INCRBY,
+//!   OVERFLOW WRAP/SAT/FAIL, `#N` offsets), LCS (LEN, IDX, MINMATCHLEN,
+//!   WITHMATCHLEN); and wrong-arity calls of all of them; command names and options in random case. Strings and hashes
 //!   share the keys, so WRONGTYPE comes up both ways, SET and MSET replace a
 //!   hash, and the keyspace commands move, copy and expire both types.
 //!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
@@ -105,6 +107,16 @@ const NX_CONFLICT: &str = "ERR NX and XX, GT or LT options at the same time are 
 const GT_LT_CONFLICT: &str = "ERR GT and LT options at the same time are not compatible";
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const HASH_NOT_INT: &str = "ERR hash value is not an integer";
+const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+const BITPOS_BIT: &str = "ERR The bit argument must be 1 or 0.";
+const BITOP_NOT: &str = "ERR BITOP NOT must be called with a single source key.";
+const BAD_FIELD_TYPE: &str =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+const BAD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+const BITFIELD_RO: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+const LCS_LEN_AND_IDX: &str = "ERR If you want both the length and indexes, please just use IDX.";
+const LCS_TOO_BIG: &str = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
 
 fn ok_reply() -> Vec<u8> {
     b"+OK\r\n".to_vec()
@@ -322,6 +334,11 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "hkeys", arity: 2, run: Model::hkeys },
     Spec { name: "hvals", arity: 2, run: Model::hvals },
     Spec { name: "hgetall", arity: 2, run: Model::hgetall },
+    Spec { name: "bitop", arity: -4, run: Model::bitop },
+    Spec { name: "bitpos", arity: -3, run: Model::bitpos },
+    Spec { name: "bitfield", arity: -2, run: Model::bitfield },
+    Spec { name: "bitfield_ro", arity: -2, run: Model::bitfield_ro },
+    Spec { name: "lcs", arity: -3, run: Model::lcs },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -1014,6 +1031,165 @@ impl Model {
         self.hash_listing(&a[1], true, true)
     }
 
+    // -- bitmaps and LCS ----------------------------------------------------
+
+    fn bitop(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let op = ["AND", "OR", "XOR", "NOT"].into_iter().find(|op| is(&a[1], op));
+        let Some(op) = op else { return fail(SYNTAX) };
+        if op == "NOT" && a.len() != 4 {
+            return fail(BITOP_NOT);
+        }
+        let mut sources = Vec::new();
+        for key in &a[3..] {
+            sources.push(self.string(key)?.unwrap_or_default().to_vec());
+        }
+        let len = sources.iter().map(Vec::len).max().unwrap_or(0);
+        let byte = |s: &Vec<u8>, i: usize| s.get(i).copied().unwrap_or(0);
+        let result: Vec<u8> = (0..len)
+            .map(|i| {
+                let mut bytes = sources.iter().map(|s| byte(s, i));
+                let first = bytes.next().unwrap_or(0);
+                match op {
+                    "AND" => bytes.fold(first, |x, y| x & y),
+                    "OR" => bytes.fold(first, |x, y| x | y),
+                    "XOR" => bytes.fold(first, |x, y| x ^ y),
+                    _ => !first,
+                }
+            })
+            .collect();
+        if result.is_empty() {
+            self.keys.remove(&a[2]);
+        } else {
+            self.put(&a[2], result, None);
+        }
+        Ok(Expect::Exact(int_reply(len)))
+    }
+
+    /// BITPOS, bit by bit: the range in bits, then a plain scan.
+    fn bitpos(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let bit = match int_arg(&a[2])? {
+            b @ (0 | 1) => b as u8,
+            _ => return fail(BITPOS_BIT),
+        };
+        // Redis 7.0 answers a missing key before it reads the range.
+        let Some(value) = self.string(&a[1])? else { return answer(int_reply(if bit == 1 { -1 } else { 0 })) };
+        if a.len() > 6 {
+            return fail(SYNTAX);
+        }
+        let start = if a.len() > 3 { int_arg(&a[3])? } else { 0 };
+        let in_bits = match a.get(5) {
+            None => false,
+            Some(unit) if is(unit, "BIT") => true,
+            Some(unit) if is(unit, "BYTE") => false,
+            Some(_) => return fail(SYNTAX),
+        };
+        let end = if a.len() > 4 { int_arg(&a[4])? } else { -1 };
+        let len = value.len() as i128 * if in_bits { 8 } else { 1 };
+        let clamp = |i: i64| if i < 0 { (len + i as i128).max(0) } else { i as i128 };
+        let (first, last) = (clamp(start), clamp(end).min(len - 1));
+        let (first, last) = if in_bits { (first, last) } else { (first * 8, last * 8 + 7) };
+        if first > last {
+            return answer(int_reply(-1));
+        }
+        let bit_at = |p: i128| (value[(p / 8) as usize] >> (7 - p % 8)) & 1;
+        let found = (first..=last).find(|&p| bit_at(p) == bit);
+        let pos = match found {
+            Some(p) => p,
+            // With no end, a 0 is found just past the string.
+            None if bit == 0 && a.len() <= 4 => last + 1,
+            None => -1,
+        };
+        Ok(Expect::Exact(int_reply(pos)))
+    }
+
+    fn bitfield(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.bitfield_generic(a, false)
+    }
+
+    fn bitfield_ro(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.bitfield_generic(a, true)
+    }
+
+    fn bitfield_generic(&mut self, a: &[Vec<u8>], read_only: bool) -> Step<Expect> {
+        let ops = parse_bitfield(a)?;
+        let writes: Vec<&FieldCmd> = ops.iter().filter(|op| op.op != FieldOp::Get).collect();
+        if writes.is_empty() {
+            let value = self.string(&a[1])?.unwrap_or_default();
+            let replies: Vec<Vec<u8>> = ops.iter().map(|op| int_reply(get_field(value, op))).collect();
+            return Ok(Expect::Exact(array_reply(&replies)));
+        }
+        if read_only {
+            return fail(BITFIELD_RO);
+        }
+        let needed = writes.iter().map(|op| (op.offset + u64::from(op.bits) - 1) / 8 + 1).max().unwrap_or(0);
+        if needed > 1 << 20 {
+            return Err(Early::Undecided); // don't make the server allocate that much
+        }
+        let mut value = self.string(&a[1])?.unwrap_or_default().to_vec();
+        if (value.len() as u64) < needed {
+            value.resize(needed as usize, 0);
+        }
+        let replies: Vec<Vec<u8>> = ops.iter().map(|op| run_field(&mut value, op)).collect();
+        self.overwrite(&a[1], value);
+        Ok(Expect::Exact(array_reply(&replies)))
+    }
+
+    fn lcs(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (x, y) = match (self.string(&a[1]), self.string(&a[2])) {
+            (Ok(x), Ok(y)) => (x.unwrap_or_default(), y.unwrap_or_default()),
+            _ => return fail(LCS_NOT_STRINGS),
+        };
+        let (mut len, mut idx, mut with_len, mut min_len) = (false, false, false, 0);
+        let mut i = 3;
+        while i < a.len() {
+            if is(&a[i], "LEN") {
+                len = true;
+            } else if is(&a[i], "IDX") {
+                idx = true;
+            } else if is(&a[i], "WITHMATCHLEN") {
+                with_len = true;
+            } else if is(&a[i], "MINMATCHLEN") && i + 1 < a.len() {
+                min_len = int_arg(&a[i + 1])?.max(0);
+                i += 1;
+            } else {
+                return fail(SYNTAX);
+            }
+            i += 1;
+        }
+        if len && idx {
+            return fail(LCS_LEN_AND_IDX);
+        }
+        let cells = (x.len() as i128 + 1) * (y.len() as i128 + 1);
+        if cells * 4 > MAX_STRING {
+            return fail(LCS_TOO_BIG);
+        }
+        if cells > 1_000_000 {
+            return Err(Early::Undecided); // too slow to check here
+        }
+        let (common, pairs) = lcs_pairs(x, y);
+        if len {
+            return answer(int_reply(common.len()));
+        }
+        if !idx {
+            return answer(bulk_reply(&common));
+        }
+        let mut out = b"*4\r\n$7\r\nmatches\r\n".to_vec();
+        let ranges: Vec<_> = lcs_ranges(&pairs).into_iter().filter(|r| min_len == 0 || r.4 as i64 >= min_len).collect();
+        out.extend(format!("*{}\r\n", ranges.len()).into_bytes());
+        for (a0, a1, b0, b1, n) in ranges {
+            out.extend(
+                format!("*{}\r\n*2\r\n:{a0}\r\n:{a1}\r\n*2\r\n:{b0}\r\n:{b1}\r\n", 2 + usize::from(with_len))
+                    .into_bytes(),
+            );
+            if with_len {
+                out.extend(int_reply(n));
+            }
+        }
+        out.extend(b"$3\r\nlen\r\n");
+        out.extend(int_reply(common.len()));
+        Ok(Expect::Exact(out))
+    }
+
     // -- expiry -------------------------------------------------------------
 
     /// EXPIRE / PEXPIRE (`relative`) and EXPIREAT / PEXPIREAT, as Redis 7's
@@ -1150,6 +1326,197 @@ impl Model {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// BITFIELD and LCS, as the model computes them
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FieldOp {
+    Get,
+    Set,
+    IncrBy,
+}
+
+/// One BITFIELD subcommand: the operation, the field, SET's value or
+/// INCRBY's increment, and the OVERFLOW mode in force.
+#[derive(Clone, Copy, Debug)]
+struct FieldCmd {
+    op: FieldOp,
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    value: i64,
+    overflow: u8,
+}
+
+fn field_type(raw: &[u8]) -> Option<(bool, u32)> {
+    let bits = parse_int(raw.get(1..)?)?;
+    match raw[0] {
+        b'i' if (1..=64).contains(&bits) => Some((true, bits as u32)),
+        b'u' if (1..=63).contains(&bits) => Some((false, bits as u32)),
+        _ => None,
+    }
+}
+
+fn field_offset(raw: &[u8], bits: u32) -> Option<u64> {
+    let (n, scale) = match raw.strip_prefix(b"#") {
+        Some(rest) => (parse_int(rest)?, i128::from(bits)),
+        None => (parse_int(raw)?, 1),
+    };
+    let offset = i128::from(n) * scale;
+    (offset >= 0 && offset / 8 < MAX_STRING).then_some(offset as u64)
+}
+
+fn parse_bitfield(a: &[Vec<u8>]) -> Step<Vec<FieldCmd>> {
+    let mut ops = Vec::new();
+    let mut overflow = b'W';
+    let mut j = 2;
+    while j < a.len() {
+        let rest = a.len() - j - 1;
+        let op = if is(&a[j], "GET") && rest >= 2 {
+            FieldOp::Get
+        } else if is(&a[j], "SET") && rest >= 3 {
+            FieldOp::Set
+        } else if is(&a[j], "INCRBY") && rest >= 3 {
+            FieldOp::IncrBy
+        } else if is(&a[j], "OVERFLOW") && rest >= 1 {
+            overflow = match ["WRAP", "SAT", "FAIL"].into_iter().find(|m| is(&a[j + 1], m)) {
+                Some(mode) => mode.as_bytes()[0],
+                None => return fail(BAD_OVERFLOW),
+            };
+            j += 2;
+            continue;
+        } else {
+            return fail(SYNTAX);
+        };
+        let Some((signed, bits)) = field_type(&a[j + 1]) else { return fail(BAD_FIELD_TYPE) };
+        let Some(offset) = field_offset(&a[j + 2], bits) else { return fail(BIT_OFFSET) };
+        let value = if op == FieldOp::Get { 0 } else { int_arg(&a[j + 3])? };
+        ops.push(FieldCmd { op, signed, bits, offset, value, overflow });
+        j += if op == FieldOp::Get { 3 } else { 4 };
+    }
+    Ok(ops)
+}
+
+fn get_field(value: &[u8], op: &FieldCmd) -> i128 {
+    let mut raw: i128 = 0;
+    for k in 0..u64::from(op.bits) {
+        let p = op.offset + k;
+        let bit = value.get((p / 8) as usize).map_or(0, |b| (b >> (7 - p % 8)) & 1);
+        raw = raw * 2 + i128::from(bit);
+    }
+    if op.signed && raw >= 1 << (op.bits - 1) {
+        raw - (1 << op.bits)
+    } else {
+        raw
+    }
+}
+
+fn set_field(value: &mut [u8], op: &FieldCmd, n: i128) {
+    let n = n.rem_euclid(1 << op.bits);
+    for k in 0..op.bits {
+        let p = op.offset + u64::from(k);
+        let mask = 0x80u8 >> (p % 8);
+        let byte = &mut value[(p / 8) as usize];
+        if (n >> (op.bits - 1 - k)) & 1 == 1 {
+            *byte |= mask;
+        } else {
+            *byte &= !mask;
+        }
+    }
+}
+
+/// Run one subcommand of a writing BITFIELD on `value` (long enough).
+fn run_field(value: &mut [u8], op: &FieldCmd) -> Vec<u8> {
+    let old = get_field(value, op);
+    if op.op == FieldOp::Get {
+        return int_reply(old);
+    }
+    let (min, max): (i128, i128) =
+        if op.signed { (-(1 << (op.bits - 1)), (1 << (op.bits - 1)) - 1) } else { (0, (1 << op.bits) - 1) };
+    let (operand, incr) = match op.op {
+        FieldOp::Set if op.signed => (i128::from(op.value), 0),
+        FieldOp::Set => (i128::from(op.value as u64), 0),
+        _ => (old, i128::from(op.value)),
+    };
+    let sum = operand + incr;
+    // Redis checks a signed SET with `max - value` in wrapping i64
+    // arithmetic: when that overflows, a value below the minimum counts as
+    // an overflow upwards.
+    let wrapped_up = op.signed && op.op == FieldOp::Set && op.bits < 64 && max - operand > i128::from(i64::MAX);
+    let over = sum > max || wrapped_up;
+    let new = if !over && sum >= min {
+        sum
+    } else {
+        match op.overflow {
+            b'F' => return nil_reply(),
+            b'S' if over => max,
+            b'S' => min,
+            _ => {
+                let low = sum.rem_euclid(1 << op.bits);
+                if op.signed && low > max {
+                    low - (1 << op.bits)
+                } else {
+                    low
+                }
+            }
+        }
+    };
+    set_field(value, op, new);
+    int_reply(if op.op == FieldOp::Set { old } else { new })
+}
+
+/// The LCS of `x` and `y` and its matched positions, last first, walking
+/// back as Redis does (diagonal on a match, else towards the larger
+/// neighbour, left on a tie).
+fn lcs_pairs(x: &[u8], y: &[u8]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let w = y.len() + 1;
+    let mut t = vec![0u32; (x.len() + 1) * w];
+    for i in 1..=x.len() {
+        for j in 1..=y.len() {
+            t[i * w + j] = if x[i - 1] == y[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (x.len(), y.len());
+    let mut pairs = Vec::new();
+    while i > 0 && j > 0 {
+        if x[i - 1] == y[j - 1] {
+            pairs.push((i - 1, j - 1));
+            i -= 1;
+            j -= 1;
+        } else if t[(i - 1) * w + j] > t[i * w + j - 1] {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    let common = pairs.iter().rev().map(|&(i, _)| x[i]).collect();
+    (common, pairs)
+}
+
+/// Matched positions grouped into runs (each a step back on both strings):
+/// (x start, x end, y start, y end, length), last first.
+fn lcs_ranges(pairs: &[(usize, usize)]) -> Vec<(usize, usize, usize, usize, usize)> {
+    let mut ranges: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+    for &(i, j) in pairs {
+        match ranges.last_mut() {
+            Some(r) if r.0 == i + 1 && r.2 == j + 1 => *r = (i, r.1, j, r.3, r.4 + 1),
+            _ => ranges.push((i, i, j, j, 1)),
+        }
+    }
+    ranges
+}
+
+fn array_reply(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    items.iter().for_each(|item| out.extend(item));
+    out
 }
 
 fn bulk_array_reply(items: &[Vec<u8>]) -> Vec<u8> {
@@ -1626,6 +1993,83 @@ fn gen_hash_listing(g: &mut Gen) -> Vec<Vec<u8>> {
     command(g, name, args)
 }
 
+fn gen_bitop(g: &mut Gen) -> Vec<Vec<u8>> {
+    let op = g.one_of(&["AND", "OR", "XOR", "NOT", "AND", "OR", "XOR", "NOT", "FOO"]);
+    let sources = if is(&op, "NOT") && g.rng.chance(90) { 1 } else { 1 + g.rng.below(3) };
+    let mut args = vec![op, g.key()];
+    args.extend((0..sources).map(|_| g.key()));
+    command(g, "BITOP", args)
+}
+
+fn gen_bitpos(g: &mut Gen) -> Vec<Vec<u8>> {
+    let bit = [&b"0"[..], b"1", b"0", b"1", b"2", b"x"][g.rng.below(6)].to_vec();
+    let mut args = vec![g.key(), bit];
+    let extra = [0, 0, 1, 2, 3, 3, 3, 4][g.rng.below(8)];
+    for k in 0..extra {
+        let arg = if k == 2 { g.one_of(&["BIT", "BYTE", "BIT", "FOO"]) } else { g.edge_or(RANGE_EDGES, -40, 40) };
+        args.push(arg);
+    }
+    command(g, "BITPOS", args)
+}
+
+/// A BITFIELD type: mostly valid, sometimes one Redis refuses.
+fn field_type_arg(g: &mut Gen) -> Vec<u8> {
+    match g.rng.below(10) {
+        0..=3 => format!("i{}", 1 + g.rng.below(64)).into_bytes(),
+        4..=7 => format!("u{}", 1 + g.rng.below(63)).into_bytes(),
+        8 => g.one_of(&["i8", "u8", "i64", "u63", "i1", "u1"]),
+        _ => g.one_of(&["u64", "i65", "i0", "I8", "x8", "u", ""]),
+    }
+}
+
+fn field_offset_arg(g: &mut Gen) -> Vec<u8> {
+    match g.rng.below(10) {
+        0..=5 => g.rng.range(0, 100).to_string().into_bytes(),
+        6..=8 => format!("#{}", g.rng.range(0, 6)).into_bytes(),
+        _ => g.one_of(&["-1", "x", "#-1", "#", "4294967296", "#536870912", "1.5"]),
+    }
+}
+
+fn field_value_arg(g: &mut Gen) -> Vec<u8> {
+    match g.rng.below(10) {
+        0..=6 => g.rng.range(-300, 300).to_string().into_bytes(),
+        _ => g.int_arg(),
+    }
+}
+
+fn bitfield_subcommand(g: &mut Gen) -> Vec<Vec<u8>> {
+    match g.rng.below(20) {
+        0..=5 => vec![g.word("GET"), field_type_arg(g), field_offset_arg(g)],
+        6..=10 => vec![g.word("SET"), field_type_arg(g), field_offset_arg(g), field_value_arg(g)],
+        11..=16 => vec![g.word("INCRBY"), field_type_arg(g), field_offset_arg(g), field_value_arg(g)],
+        17 | 18 => vec![g.word("OVERFLOW"), g.one_of(&["WRAP", "SAT", "FAIL", "WRAP", "SAT", "FAIL", "FOO"])],
+        _ => vec![g.one_of(&["GET", "SET", "FOO", "OVERFLOW"])],
+    }
+}
+
+fn gen_bitfield(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = if g.rng.chance(20) { "BITFIELD_RO" } else { "BITFIELD" };
+    let mut args = vec![g.key()];
+    for _ in 0..g.rng.below(4) {
+        args.extend(bitfield_subcommand(g));
+    }
+    command(g, name, args)
+}
+
+fn gen_lcs(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key(), g.key()];
+    for _ in 0..g.rng.below(4) {
+        match g.rng.below(10) {
+            0..=2 => args.push(g.word("IDX")),
+            3 | 4 => args.push(g.word("LEN")),
+            5 | 6 => args.push(g.word("WITHMATCHLEN")),
+            7 | 8 => args.extend([g.word("MINMATCHLEN"), g.edge_or(NOT_INTS, -2, 5)]),
+            _ => args.push(g.one_of(&["FOO", "MINMATCHLEN"])),
+        }
+    }
+    command(g, "LCS", args)
+}
+
 /// Any command of the model with an argument count its arity rejects.
 fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
     loop {
@@ -1649,7 +2093,7 @@ fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
 type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 
 /// Generators and their weights: 1000 for the string and keyspace
-/// commands, 270 more for the hash ones.
+/// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
@@ -1658,6 +2102,7 @@ const GENERATORS: &[(usize, Generator)] = &[
     (30, gen_copy), (15, gen_dbsize), (2, gen_flushdb), (13, gen_wrong_arity),
     (70, gen_hset), (15, gen_hsetnx), (50, gen_hget), (25, gen_hmget), (35, gen_hdel), (45, gen_hincrby),
     (30, gen_hash_listing),
+    (25, gen_bitop), (25, gen_bitpos), (40, gen_bitfield), (20, gen_lcs),
 ];
 
 fn generate(rng: &mut Rng, model: &Model) -> Vec<Vec<u8>> {

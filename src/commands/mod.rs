@@ -3,17 +3,19 @@
 //! its implementation runs.
 //!
 //! Each family lives in its own file and exports its entries for the table
-//! (`strings`, `keys`, `connection`, `server`, `info`). An implementation is
+//! (`strings`, `bits`, `lcs`, `keys`, `connection`, `server`, `info`, ...). An implementation is
 //! a plain function that reads its arguments and writes its reply; it never
 //! sees the socket.
 
 pub mod admin;
+pub mod bits;
 pub mod config;
 pub mod connection;
 pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspace;
+pub mod lcs;
 mod long_double;
 pub mod server;
 pub mod strings;
@@ -288,6 +290,8 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
     connection::COMMANDS
         .iter()
         .chain(strings::COMMANDS)
+        .chain(bits::COMMANDS)
+        .chain(lcs::COMMANDS)
         .chain(keys::COMMANDS)
         .chain(server::COMMANDS)
         .chain(admin::COMMANDS)

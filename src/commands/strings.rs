@@ -37,15 +37,10 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "incrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrby },
     Command { name: "decrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: decrby },
     Command { name: "incrbyfloat", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrbyfloat },
-    Command { name: "setbit", arity: 4, flags: W, keys: KeySpec::ONE, group: "bitmap", run: setbit },
-    Command { name: "getbit", arity: 3, flags: R, keys: KeySpec::ONE, group: "bitmap", run: getbit },
-    Command { name: "bitcount", arity: -2, flags: Flags::READONLY, keys: KeySpec::ONE, group: "bitmap", run: bitcount },
 ];
 
 const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 const NOT_A_FLOAT: &str = "ERR value is not a valid float";
-const BAD_BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
-const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 
 /// GET key
 fn get(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -70,7 +65,11 @@ pub fn reply_string(out: &mut ReplyBuffer, entry: Option<&EntryRef<'_>>) -> Resu
 /// Look at a key's string under the read lock (None if it is missing),
 /// counting the lookup as a keyspace hit or miss. Replies WRONGTYPE, and
 /// returns None, if the key holds another type.
-fn with_value<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R) -> Option<R> {
+pub(super) fn with_value<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(Option<&[u8]>, &mut ReplyBuffer) -> R,
+) -> Option<R> {
     ctx.read_key(key, |entry, out| Ok(f(entry.map(EntryRef::string).transpose()?, out)))
 }
 
@@ -84,13 +83,13 @@ fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) {
 
 /// Replace the value of a key (creating it if needed), keeping its
 /// deadline: what APPEND, SETRANGE, SETBIT and the counters do.
-fn put_keeping_ttl(slot: &mut SlotMut<'_>, value: &[u8]) {
+pub(super) fn put_keeping_ttl(slot: &mut SlotMut<'_>, value: &[u8]) {
     let deadline = slot.expires_at();
     slot.put(value, deadline);
 }
 
 /// The largest string a command may build (`proto-max-bulk-len`).
-fn max_string_len(ctx: &Ctx<'_>) -> u64 {
+pub(super) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
     ctx.server.config.server.proto_max_bulk_len
 }
 
@@ -519,7 +518,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// Redis's clamping of an inclusive range `start..=end` over `len` items
 /// (negative indexes count from the end); None when it is empty.
-fn clamp_range(len: i64, start: i64, end: i64) -> Option<(i64, i64)> {
+pub(super) fn clamp_range(len: i64, start: i64, end: i64) -> Option<(i64, i64)> {
     if start < 0 && end < 0 && start > end {
         return None;
     }
@@ -638,120 +637,6 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     match result {
         Ok(sum) => ctx.out.bulk(sum.as_bytes()),
         Err(msg) => ctx.error(msg),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Bits
-// ---------------------------------------------------------------------------
-
-/// A bit offset as SETBIT and GETBIT read it: a non-negative integer whose
-/// byte lies within `proto-max-bulk-len`.
-fn bit_offset_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
-    let limit = max_string_len(ctx);
-    match parse_i64(arg) {
-        Some(offset) if offset >= 0 && (offset as u64 >> 3) < limit => Some(offset as u64),
-        _ => {
-            ctx.error(BAD_BIT_OFFSET);
-            None
-        }
-    }
-}
-
-/// The byte holding bit `offset` and the mask selecting it (bit 0 is the
-/// most significant bit of byte 0).
-fn bit_position(offset: u64) -> (usize, u8) {
-    ((offset >> 3) as usize, 0x80 >> (offset & 7))
-}
-
-/// SETBIT key offset value: replies with the bit's old value.
-fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    // The string grows (zero-padded) to reach the offset, even when the
-    // bit is being cleared.
-    let Some(offset) = bit_offset_arg(ctx, args.get(2)) else { return };
-    let on = match parse_i64(args.get(3)) {
-        Some(bit @ (0 | 1)) => bit == 1,
-        _ => return ctx.error(BAD_BIT),
-    };
-    let (byte, mask) = bit_position(offset);
-    let was_on = ctx.db().update(args.get(1), ctx.now, |slot| {
-        let old = slot.string()?;
-        let current = old.and_then(|value| value.get(byte).copied());
-        let was_on = current.is_some_and(|b| b & mask != 0);
-        if current.is_some() && was_on == on {
-            return Ok(was_on);
-        }
-        let mut value = old.unwrap_or_default().to_vec();
-        if value.len() <= byte {
-            value.resize(byte + 1, 0);
-        }
-        if on {
-            value[byte] |= mask;
-        } else {
-            value[byte] &= !mask;
-        }
-        put_keeping_ttl(slot, &value);
-        Ok(was_on)
-    });
-    match was_on {
-        Ok(was_on) => ctx.out.integer(i64::from(was_on)),
-        Err(WrongType) => ctx.error(WRONGTYPE),
-    }
-}
-
-/// GETBIT key offset: 0 beyond the end of the string or for a missing key.
-fn getbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(offset) = bit_offset_arg(ctx, args.get(2)) else { return };
-    let (byte, mask) = bit_position(offset);
-    let on = with_value(ctx, args.get(1), |value, _| value.and_then(|v| v.get(byte)).is_some_and(|b| b & mask != 0));
-    if let Some(on) = on {
-        ctx.out.integer(i64::from(on));
-    }
-}
-
-fn count_ones(bytes: &[u8]) -> i64 {
-    bytes.iter().map(|b| i64::from(b.count_ones())).sum()
-}
-
-/// BITCOUNT key [start end [BYTE | BIT]]
-fn bitcount(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    // Redis 7 (7.0 and 7.2 alike) looks the key up before it reads the
-    // range, so a missing key counts 0 whatever the other arguments are;
-    // Redis 8 checks them first.
-    let result = with_value(ctx, args.get(1), |value, _| {
-        let Some(value) = value else { return Ok(0) };
-        if args.len() == 2 {
-            return Ok(count_ones(value));
-        }
-        if args.len() != 4 && args.len() != 5 {
-            return Err(SYNTAX_ERROR);
-        }
-        let start = parse_i64(args.get(2)).ok_or(NOT_AN_INTEGER)?;
-        let end = parse_i64(args.get(3)).ok_or(NOT_AN_INTEGER)?;
-        // Redis answers this case before it looks at the unit.
-        if start < 0 && end < 0 && start > end {
-            return Ok(0);
-        }
-        let in_bits = match args.len() {
-            5 if is(args.get(4), "BIT") => true,
-            5 if !is(args.get(4), "BYTE") => return Err(SYNTAX_ERROR),
-            _ => false,
-        };
-        let len = value.len() as i64 * if in_bits { 8 } else { 1 };
-        let Some((start, end)) = clamp_range(len, start, end) else { return Ok(0) };
-        if !in_bits {
-            return Ok(count_ones(&value[start as usize..=end as usize]));
-        }
-        let (first, last) = ((start >> 3) as usize, (end >> 3) as usize);
-        // Bits of the edge bytes that lie outside the range.
-        let before_start = !(0xffu8 >> (start & 7));
-        let after_end = 0x7fu8 >> (end & 7);
-        Ok(count_ones(&value[first..=last]) - count_ones(&[value[first] & before_start, value[last] & after_end]))
-    });
-    match result {
-        Some(Ok(count)) => ctx.out.integer(count),
-        Some(Err(msg)) => ctx.error(msg),
-        None => {}
     }
 }
 

@@ -23,6 +23,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bits;
 mod cli;
 mod clients;
 mod concurrency;

@@ -1,6 +1,6 @@
 //! String commands beyond GET/SET: APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE,
-//! GETSET, GETDEL, GETEX, MSETNX, INCRBYFLOAT, SETBIT, GETBIT, BITCOUNT, and
-//! SET's repeated options. Redis 7 replies, byte-exact, in RESP2 and RESP3;
+//! GETSET, GETDEL, GETEX, MSETNX, INCRBYFLOAT, and SET's repeated options
+//! (the bitmap commands are in `bits.rs`). Redis 7 replies, byte-exact, in RESP2 and RESP3;
 //! every expectation holds against redis-server 7.0 (differential mode).
 
 use crate::common::*;
@@ -10,8 +10,6 @@ const TOO_BIG: &str = "-ERR string exceeds maximum allowed size (proto-max-bulk-
 const OFFSET_RANGE: &str = "-ERR offset is out of range\r\n";
 const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
 const NAN_OR_INF: &str = "-ERR increment would produce NaN or Infinity\r\n";
-const BIT_OFFSET: &str = "-ERR bit offset is not an integer or out of range\r\n";
-const BIT_VALUE: &str = "-ERR bit is not an integer or out of range\r\n";
 const BAD_EXPIRE_GETEX: &str = "-ERR invalid expire time in 'getex' command\r\n";
 const EMPTY: &str = "$0\r\n\r\n";
 
@@ -509,159 +507,6 @@ fn incrbyfloat_nan_or_infinity() {
     c.expect_cmd(&["SET", "huge", "1.18e4932"], OK);
     c.expect_cmd(&["INCRBYFLOAT", "huge", "1.18e4932"], NAN_OR_INF);
     c.expect_cmd(&["GET", "huge"], bulk("1.18e4932"));
-}
-
-// ---------------------------------------------------------------------------
-// SETBIT, GETBIT, BITCOUNT
-// ---------------------------------------------------------------------------
-
-#[test]
-fn setbit_sets_clears_and_grows() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SETBIT", "b", "7", "1"], int(0));
-    c.expect_cmd(&["GET", "b"], bulk("\x01"));
-    c.expect_cmd(&["SETBIT", "b", "7", "1"], int(1));
-    c.expect_cmd(&["SETBIT", "b", "0", "1"], int(0));
-    c.expect_cmd(&["GET", "b"], bulk([0x81u8]));
-    c.expect_cmd(&["SETBIT", "b", "7", "0"], int(1));
-    c.expect_cmd(&["GET", "b"], bulk([0x80u8]));
-    // Clearing a bit past the end still grows the string.
-    c.expect_cmd(&["SETBIT", "b", "100", "0"], int(0));
-    c.expect_cmd(&["STRLEN", "b"], int(13));
-    // Even on a missing key.
-    c.expect_cmd(&["SETBIT", "z", "0", "0"], int(0));
-    c.expect_cmd(&["GET", "z"], bulk([0u8]));
-    c.expect_cmd(&["SET", "t", "a", "EX", "100"], OK);
-    c.expect_cmd(&["SETBIT", "t", "6", "1"], int(0));
-    c.expect_cmd(&["GET", "t"], bulk("c"));
-    c.expect_cmd(&["TTL", "t"], int(100));
-    c.expect_cmd(&["SETBIT", "b", "1"], arity_err("setbit"));
-}
-
-#[test]
-fn setbit_offset_errors() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    for bad in ["-1", "abc", "1.5", "4294967296", "#1", "", "99999999999999999999"] {
-        c.expect_cmd(&["SETBIT", "b", bad, "1"], BIT_OFFSET);
-    }
-    // The offset is checked before the bit.
-    c.expect_cmd(&["SETBIT", "b", "-1", "2"], BIT_OFFSET);
-    c.expect_cmd(&["EXISTS", "b"], int(0));
-}
-
-#[test]
-fn setbit_value_errors() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    for bad in ["2", "-1", "abc", "", "01", "1.0"] {
-        c.expect_cmd(&["SETBIT", "b", "1", bad], BIT_VALUE);
-    }
-    c.expect_cmd(&["SETBIT", "b", "4294967295", "2"], BIT_VALUE);
-    c.expect_cmd(&["EXISTS", "b"], int(0));
-}
-
-#[test]
-fn setbit_offset_limit_follows_proto_max_bulk_len() {
-    let s = server_with_1mb_strings();
-    let mut c = s.raw();
-    let last = (8 * MIB - 1).to_string();
-    let beyond = (8 * MIB).to_string();
-    c.expect_cmd(&["SETBIT", "b", beyond.as_str(), "1"], BIT_OFFSET);
-    c.expect_cmd(&["GETBIT", "b", beyond.as_str()], BIT_OFFSET);
-    c.expect_cmd(&["SETBIT", "b", last.as_str(), "1"], int(0));
-    c.expect_cmd(&["GETBIT", "b", last.as_str()], int(1));
-    c.expect_cmd(&["STRLEN", "b"], int(MIB as i64));
-}
-
-#[test]
-fn getbit_reads_bits() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SET", "g", "`"], OK); // 0110 0000
-    c.expect_cmd(&["GETBIT", "g", "0"], int(0));
-    c.expect_cmd(&["GETBIT", "g", "1"], int(1));
-    c.expect_cmd(&["GETBIT", "g", "2"], int(1));
-    c.expect_cmd(&["GETBIT", "g", "3"], int(0));
-    c.expect_cmd(&["GETBIT", "g", "100"], int(0));
-    c.expect_cmd(&["GETBIT", "g", "4294967295"], int(0));
-    c.expect_cmd(&["GETBIT", "missing", "0"], int(0));
-    c.expect_cmd(&["GETBIT", "g"], arity_err("getbit"));
-}
-
-#[test]
-fn getbit_offset_errors() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SET", "g", "x"], OK);
-    for bad in ["-1", "abc", "4294967296", "1.5"] {
-        c.expect_cmd(&["GETBIT", "g", bad], BIT_OFFSET);
-        c.expect_cmd(&["GETBIT", "missing", bad], BIT_OFFSET);
-    }
-}
-
-#[test]
-fn bitcount_whole_string_and_byte_ranges() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SET", "bc", "foobar"], OK);
-    c.expect_cmd(&["BITCOUNT", "bc"], int(26));
-    c.expect_cmd(&["BITCOUNT", "bc", "0", "0"], int(4));
-    c.expect_cmd(&["BITCOUNT", "bc", "1", "1"], int(6));
-    c.expect_cmd(&["BITCOUNT", "bc", "1", "1", "BYTE"], int(6));
-    c.expect_cmd(&["BITCOUNT", "bc", "1", "1", "byte"], int(6));
-    c.expect_cmd(&["BITCOUNT", "bc", "-100", "100"], int(26));
-    c.expect_cmd(&["BITCOUNT", "bc", "-1", "-5"], int(0));
-    c.expect_cmd(&["BITCOUNT", "bc", "9223372036854775807", "-9223372036854775808"], int(0));
-    c.expect_cmd(&["BITCOUNT", "missing"], int(0));
-    c.expect_cmd(&["SET", "e", ""], OK);
-    c.expect_cmd(&["BITCOUNT", "e"], int(0));
-    c.expect_cmd(&["BITCOUNT", "e", "0", "-1"], int(0));
-}
-
-#[test]
-fn bitcount_bit_ranges() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SET", "bc", "foobar"], OK);
-    c.expect_cmd(&["BITCOUNT", "bc", "5", "30", "BIT"], int(17));
-    c.expect_cmd(&["BITCOUNT", "bc", "5", "30", "bit"], int(17));
-    c.expect_cmd(&["BITCOUNT", "bc", "0", "-1", "BIT"], int(26));
-    c.expect_cmd(&["BITCOUNT", "bc", "-3", "-1", "BIT"], int(1));
-    c.expect_cmd(&["BITCOUNT", "bc", "1", "6", "BIT"], int(4));
-    c.expect_cmd(&["BITCOUNT", "bc", "8", "15", "BIT"], int(6));
-    c.expect_cmd(&["BITCOUNT", "bc", "9", "9", "BIT"], int(1));
-    c.expect_cmd(&["BITCOUNT", "bc", "-9223372036854775808", "-1", "BIT"], int(26));
-    c.expect_cmd(&["SET", "e", ""], OK);
-    c.expect_cmd(&["BITCOUNT", "e", "0", "-1", "BIT"], int(0));
-}
-
-#[test]
-fn bitcount_syntax_and_integer_errors() {
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SET", "bc", "foobar"], OK);
-    c.expect_cmd(&["BITCOUNT", "bc", "0"], SYNTAX_ERR);
-    c.expect_cmd(&["BITCOUNT", "bc", "0", "1", "FOO"], SYNTAX_ERR);
-    c.expect_cmd(&["BITCOUNT", "bc", "0", "1", "BIT", "x"], SYNTAX_ERR);
-    c.expect_cmd(&["BITCOUNT", "bc", "1", "-5", "FOO"], SYNTAX_ERR);
-    c.expect_cmd(&["BITCOUNT", "bc", "a", "1"], NOT_INT_ERR);
-    c.expect_cmd(&["BITCOUNT", "bc", "0", "b"], NOT_INT_ERR);
-    // Redis 7 answers an empty negative range before it reads the unit.
-    c.expect_cmd(&["BITCOUNT", "bc", "-1", "-5", "FOO"], int(0));
-    c.expect_cmd(&["BITCOUNT"], arity_err("bitcount"));
-}
-
-#[test]
-fn bitcount_missing_key_ignores_its_arguments() {
-    // Redis 7.0 and 7.2 look the key up first (Redis 8 checks the arguments
-    // first and would answer these with errors).
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["BITCOUNT", "missing", "0"], int(0));
-    c.expect_cmd(&["BITCOUNT", "missing", "a", "b"], int(0));
-    c.expect_cmd(&["BITCOUNT", "missing", "0", "1", "FOO"], int(0));
 }
 
 // ---------------------------------------------------------------------------
