@@ -408,8 +408,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// transaction to EXECABORT.
 fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
     ctx.stats.record_rejected(id);
-    if ctx.session.multi.is_some() && all().nth(id).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI)) {
-        // A malformed EXEC ends the transaction, as in Redis.
+    if all().nth(id).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI)) {
+        // A malformed EXEC ends the transaction (and drops the WATCHes),
+        // as in Redis, which answers EXECABORT even outside MULTI.
         ctx.session.multi = None;
         ctx.session.watch = None;
         let reason = msg.strip_prefix("ERR ").unwrap_or(msg);

@@ -619,17 +619,14 @@ fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
 /// INCRBYFLOAT key increment
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     // In Redis's `long double` arithmetic, the result stored and returned
-    // as Redis prints it (see [`LongDouble`]); the deadline is kept.
-    // Both operands fail with the same error, so the increment is read
-    // first, outside the lock.
-    let Some(increment) = LongDouble::parse(args.get(2)) else {
-        return ctx.error(NOT_A_FLOAT);
-    };
+    // as Redis prints it (see [`LongDouble`]); the deadline is kept. As in
+    // Redis, the key's type is checked before either operand is read.
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let current = match slot.string()? {
             Some(value) => LongDouble::parse(value).ok_or(NOT_A_FLOAT)?,
             None => LongDouble::ZERO,
         };
+        let increment = LongDouble::parse(args.get(2)).ok_or(NOT_A_FLOAT)?;
         let sum = current.add(increment).to_human_string().ok_or("ERR increment would produce NaN or Infinity")?;
         put_keeping_ttl(slot, sum.as_bytes());
         Ok(sum)

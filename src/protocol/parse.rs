@@ -319,7 +319,9 @@ fn short_count(rest: &[u8]) -> Option<(i64, usize)> {
         if digit > 9 {
             break;
         }
-        value = value * 10 + i64::from(digit);
+        // Wrapping: a 19th digit may overflow, and then the count is
+        // thrown away below (a debug build would panic on `*` and `+`).
+        value = value.wrapping_mul(10).wrapping_add(i64::from(digit));
         digits += 1;
     }
     if digits > MAX_DIGITS {

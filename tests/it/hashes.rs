@@ -1155,14 +1155,16 @@ fn expired_fields_are_reclaimed_without_being_read() {
     let mut c = s.raw();
     for key in ["r1", "r2", "r3"] {
         hset_many(&mut c, key, 300);
-        let mut args = vec!["HPEXPIRE".to_string(), key.into(), "100".into(), "FIELDS".into(), "300".into()];
+        // Long enough for the DBSIZE below to come first on a slow (debug)
+        // build, short enough for the sweep to find them soon after.
+        let mut args = vec!["HPEXPIRE".to_string(), key.into(), "1000".into(), "FIELDS".into(), "300".into()];
         args.extend((0..300).map(|i| format!("f{i}")));
         c.expect_cmd(&args, ints(&[1; 300]));
     }
     c.expect_cmd(&["SET", "plain", "v"], OK);
     c.expect_cmd(&["DBSIZE"], int(4));
     // DBSIZE counts a hash until its fields are actually removed.
-    sleep(Duration::from_millis(1500));
+    sleep(Duration::from_millis(1200));
     let n = wait_dbsize(&mut c, 1, Duration::from_secs(5));
     assert_eq!(n, 1, "hashes whose fields all expired were not reclaimed without being read");
     let info = c.info("keyspace");

@@ -56,6 +56,26 @@ fn queue_time_errors_abort_with_execabort() {
 }
 
 #[test]
+fn malformed_exec_aborts_inside_and_outside_multi() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let abort = "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n";
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["SET", "tx:m", "1"], QUEUED);
+    c.expect_cmd(&["EXEC", "extra"], abort);
+    c.expect_cmd(&["GET", "tx:m"], "$-1\r\n");
+    c.expect_cmd(&["EXEC"], "-ERR EXEC without MULTI\r\n");
+    // Outside MULTI too, and the WATCHes are dropped: a later transaction
+    // runs although the watched key changed.
+    c.expect_cmd(&["WATCH", "tx:m"], OK);
+    c.expect_cmd(&["EXEC", "extra"], abort);
+    c.expect_cmd(&["SET", "tx:m", "2"], OK);
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["GET", "tx:m"], QUEUED);
+    c.expect_cmd(&["EXEC"], "*1\r\n$1\r\n2\r\n");
+}
+
+#[test]
 fn run_time_errors_do_not_stop_the_rest() {
     let s = TestServer::start();
     let mut c = s.raw();

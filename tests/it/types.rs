@@ -135,6 +135,8 @@ fn string_commands_on_a_hash_answer_wrongtype() {
         &["INCRBY", "h", "1"],
         &["DECRBY", "h", "1"],
         &["INCRBYFLOAT", "h", "1.5"],
+        // The type is checked before the increment is read.
+        &["INCRBYFLOAT", "h", "notafloat"],
         &["SETBIT", "h", "0", "1"],
         &["GETBIT", "h", "0"],
         &["BITCOUNT", "h"],
