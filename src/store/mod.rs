@@ -2,6 +2,7 @@
 //! their records in a segment log, and the sweeps that give memory back
 //! (expiry, compaction, eviction).
 
+pub mod access;
 pub mod cursor;
 pub mod evict;
 pub mod expiry;
