@@ -13,6 +13,7 @@ pub mod object;
 pub mod policy;
 pub mod prefetch;
 pub mod segment;
+pub mod serialize;
 pub mod table;
 pub mod watch;
 
