@@ -68,8 +68,10 @@ pub fn counter(access: Access, now_ms: u64) -> u8 {
 pub fn accessed(access: Access, now_ms: u64) -> Access {
     let mut counter = counter(access, now_ms);
     if counter < u8::MAX {
+        // Probability 1 / (base * factor + 1), as a multiply rather than
+        // a division: r (32 bits) * (base * factor + 1) < 2^32.
         let base = u64::from(counter.saturating_sub(COUNTER_INIT));
-        if base == 0 || random() % (base * LOG_FACTOR + 1) == 0 {
+        if base == 0 || (random() >> 32) * (base * LOG_FACTOR + 1) < 1 << 32 {
             counter += 1;
         }
     }
