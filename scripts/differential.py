@@ -29,6 +29,11 @@ to the string keys (WRONGTYPE); string commands, SET and TYPE go to the hash
 keys too. Hashes stay small (a few fields of at most 64 bytes), where Redis
 keeps insertion order, so HKEYS / HVALS / HGETALL compare byte for byte.
 `--no-hashes` leaves them out.
+<DUMP-RESTORE> is a round trip, not one command: each server DUMPs a key and
+RESTOREs its own payload (with TTLs, REPLACE, ABSTTL, IDLETIME, FREQ, and
+their errors) under another; payload formats differ, so what is compared is
+whether DUMP found the key, RESTORE's reply and the restored value (TYPE and
+GET or HGETALL), not the payload bytes.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
@@ -479,6 +484,49 @@ def g_string_on_hash(g):
     return Cmd(args, args[1:2])
 
 
+def g_dump_restore(g):
+    """<DUMP-RESTORE> SRC DST TTL OPTIONS...: see dump_restore."""
+    src, dst = (g.hkey() if g.chance(0.4) else g.key()), g.key()
+    opts = []
+    roll = g.rng.random()
+    if roll < 0.55:
+        ttl = b"0"
+    elif roll < 0.75:
+        ttl = str(g.rng.randint(100000000, 200000000)).encode()
+    elif roll < 0.9:
+        opts.append(g.case(b"ABSTTL"))
+        ttl = g.rng.choice([b"1", str(now_ms() + 100000000).encode()])
+    else:
+        ttl = g.rng.choice([b"-1", b"abc", b"1.5"])
+    for _ in range(g.rng.randint(0, 2)):
+        opts += g.rng.choice([[g.case(b"REPLACE")], [g.case(b"REPLACE")], [g.case(b"ABSTTL")],
+                              [g.case(b"IDLETIME"), g.rng.choice([b"0", b"100", b"-1", b"x"])],
+                              [g.case(b"FREQ"), g.rng.choice([b"0", b"7", b"255", b"256", b"-1"])],
+                              [g.case(b"BOGUS")], [g.case(b"FREQ")]])
+    return Cmd([b"<DUMP-RESTORE>", src, dst, ttl] + opts, [src, dst], compare="roundtrip")
+
+
+def dump_restore(conn, argv):
+    """Run <DUMP-RESTORE> on one server: DUMP SRC, RESTORE DST with that
+    server's own payload, then read DST back. The reply to compare is
+    whether DUMP found SRC, RESTORE's reply, and DST's TYPE and value."""
+    src, dst, ttl, opts = argv[1], argv[2], argv[3], argv[4:]
+    payload = conn.call(b"DUMP", src)
+    found = b"<payload>\r\n" if isinstance(payload, bytes) else b"<no key>\r\n"
+    restored = conn.call_raw([b"RESTORE", dst, ttl, payload if isinstance(payload, bytes) else b"none"] + opts)
+    kind = conn.call_raw([b"TYPE", dst])
+    value = conn.call_raw([b"HGETALL" if kind == b"+hash\r\n" else b"GET", dst])
+    return found + restored + kind + value
+
+
+def _fx_dump_restore(m, db, argv, t, reply):
+    if b"+OK\r\n" not in reply:
+        return
+    ttl, absttl = _int(argv[3]) or 0, any(a.upper() == b"ABSTTL" for a in argv[4:])
+    d = ttl if absttl else t + ttl
+    m.set(db, argv[2], {d} if ttl > 0 and d > t else set())
+
+
 def g_flushdb(g):
     return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
@@ -638,6 +686,8 @@ COMMANDS = {
     b"BITFIELD": (g_bitfield(b"BITFIELD"), 4, -2, False),
     b"BITFIELD_RO": (g_bitfield(b"BITFIELD_RO"), 1, -2, False),
     b"LCS": (g_lcs, 2, -3, False),
+    # DUMP a key and RESTORE it elsewhere, each server its own payload.
+    b"<DUMP-RESTORE>": (g_dump_restore, 2, -1, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -889,6 +939,7 @@ EFFECTS = {
     b"RENAMENX": _fx_rename,
     b"COPY": _fx_copy,
     b"MOVE": _fx_move,
+    b"<DUMP-RESTORE>": _fx_dump_restore,
     b"FLUSHDB": _fx_flush,
     b"FLUSHALL": _fx_flush,
     b"BITOP": _fx_clear(2, 1, 3),  # the destination is replaced (or deleted)
@@ -1017,10 +1068,15 @@ def loop(args, mix, ca, cb, redistill, redis):
         argv = cmd.resolve(t)
         payload = encode(argv)
         try:
-            ca.send(payload)
-            cb.send(payload)
-            ra = ca.read_raw()
-            rb = cb.read_raw()
+            if cmd.compare == "roundtrip":
+                if txn is not None:
+                    continue  # not one command: it cannot be queued
+                ra, rb = dump_restore(ca, argv), dump_restore(cb, argv)
+            else:
+                ca.send(payload)
+                cb.send(payload)
+                ra = ca.read_raw()
+                rb = cb.read_raw()
         except (OSError, ConnectionError, ValueError) as e:
             print("\nFAIL at command #%d: %s\n  %s: %s" % (i, show_cmd(argv), type(e).__name__, e))
             for s in (redistill, redis):

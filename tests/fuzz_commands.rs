@@ -17,7 +17,9 @@
 //!   HSTRLEN, HINCRBY, HKEYS, HVALS, HGETALL; BITOP (AND, OR, XOR, NOT),
 //!   BITPOS (BYTE, BIT), BITFIELD and BITFIELD_RO (GET, SET, INCRBY,
 //!   OVERFLOW WRAP/SAT/FAIL, `#N` offsets), LCS (LEN, IDX, MINMATCHLEN,
-//!   WITHMATCHLEN); and wrong-arity calls of all of them; command names and options in random case. Strings and hashes
+//!   WITHMATCHLEN); DUMP and RESTORE (REPLACE, ABSTTL, IDLETIME, FREQ, their
+//!   errors); and wrong-arity calls of all of them; command names and
+//!   options in random case. Strings and hashes
 //!   share the keys, so WRONGTYPE comes up both ways, SET and MSET replace a
 //!   hash, and the keyspace commands move, copy and expire both types.
 //!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
@@ -27,6 +29,11 @@
 //!   sit on the integer parser's edges (`-0`, `007`, `+5`, i64 limits and one
 //!   past them, empty strings, binary bytes) and now and then one of 16 KiB
 //!   or more.
+//! * DUMP payloads are each server's own, so a DUMP reply is only checked to
+//!   be a bulk string (nil for no key), and RESTORE's payload argument is a
+//!   placeholder the driver replaces with the payload of the last DUMP
+//!   answered in an earlier batch; the model restores the value that key
+//!   held when it was dumped, and the final sweep checks it.
 //! * Replies are compared byte for byte as raw RESP2, except HKEYS, HVALS and
 //!   HGETALL (any order of the elements, or of HGETALL's pairs), and TTL, PTTL,
 //!   EXPIRETIME and PEXPIRETIME of relative expiries: those must lie within
@@ -117,6 +124,17 @@ const BITFIELD_RO: &str = "ERR BITFIELD_RO only supports the GET subcommand";
 const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
 const LCS_LEN_AND_IDX: &str = "ERR If you want both the length and indexes, please just use IDX.";
 const LCS_TOO_BIG: &str = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+const BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+
+/// RESTORE's payload argument as generated: the driver sends the payload
+/// of the last DUMP answered before the batch in its place.
+const DUMPED: &[u8] = b"<payload of the last DUMP>";
+/// What the driver sends for [`DUMPED`] when that DUMP found no key.
+const NO_PAYLOAD: &[u8] = b"no payload";
 
 fn ok_reply() -> Vec<u8> {
     b"+OK\r\n".to_vec()
@@ -226,6 +244,8 @@ enum Expect {
         items: Vec<Vec<u8>>,
         group: usize,
     },
+    /// A DUMP payload: any bulk string.
+    Payload,
 }
 
 /// Why a handler stopped early: it already knows the reply (an error, a nil,
@@ -339,6 +359,8 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "bitfield", arity: -2, run: Model::bitfield },
     Spec { name: "bitfield_ro", arity: -2, run: Model::bitfield_ro },
     Spec { name: "lcs", arity: -3, run: Model::lcs },
+    Spec { name: "dump", arity: 2, run: Model::dump },
+    Spec { name: "restore", arity: -4, run: Model::restore },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -459,16 +481,22 @@ struct Model {
     keys: HashMap<Vec<u8>, Entry>,
     /// One window per batch of this sequence, the current batch last.
     windows: Vec<Window>,
+    /// The value the last DUMP saw (None: no key), and the one RESTORE's
+    /// placeholder stands for in this batch: the last DUMP of an earlier
+    /// batch, whose reply the driver has.
+    dumped: Option<Value>,
+    restorable: Option<Value>,
 }
 
 impl Model {
     fn new(db: i64) -> Model {
-        Model { db, keys: HashMap::new(), windows: Vec::new() }
+        Model { db, keys: HashMap::new(), windows: Vec::new(), dumped: None, restorable: None }
     }
 
     /// Start a batch generated at `now` (unix ms).
     fn begin_batch(&mut self, now: i64) {
         self.windows.push(Window { nominal: now, sent: now, answered: now });
+        self.restorable = self.dumped.clone();
     }
 
     fn window(&mut self) -> &mut Window {
@@ -912,6 +940,66 @@ impl Model {
         Ok(Expect::Exact(int_reply(self.keys.len())))
     }
 
+    // -- DUMP and RESTORE ----------------------------------------------------
+
+    fn dump(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.dumped = self.keys.get(&a[1]).map(|e| e.value.clone());
+        Ok(if self.dumped.is_some() { Expect::Payload } else { Expect::Exact(nil_reply()) })
+    }
+
+    /// Redis 7's restoreCommand: options, BUSYKEY, the TTL, the payload; a
+    /// deadline already past stores nothing (and REPLACE deletes the key).
+    fn restore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (mut replace, mut absttl, mut idle, mut freq) = (false, false, false, false);
+        let mut j = 4;
+        while j < a.len() {
+            let more = j + 1 < a.len();
+            if is(&a[j], "REPLACE") {
+                replace = true;
+            } else if is(&a[j], "ABSTTL") {
+                absttl = true;
+            } else if is(&a[j], "IDLETIME") && more && !freq {
+                if int_arg(&a[j + 1])? < 0 {
+                    return fail(BAD_IDLETIME);
+                }
+                (idle, j) = (true, j + 1);
+            } else if is(&a[j], "FREQ") && more && !idle {
+                if !(0..=255).contains(&int_arg(&a[j + 1])?) {
+                    return fail(BAD_FREQ);
+                }
+                (freq, j) = (true, j + 1);
+            } else {
+                return fail(SYNTAX);
+            }
+            j += 1;
+        }
+        if !replace && self.keys.contains_key(&a[1]) {
+            return fail(BUSYKEY);
+        }
+        let ttl = int_arg(&a[2])?;
+        if ttl < 0 {
+            return fail(BAD_TTL);
+        }
+        let value = match (&a[3][..] == DUMPED, &self.restorable) {
+            (true, Some(value)) => value.clone(),
+            _ => return fail(BAD_PAYLOAD),
+        };
+        let deadline = match ttl {
+            0 => None,
+            at if absttl => Some(Deadline::At(at)),
+            ms if self.overflows_after_now(ms)? => return Err(Early::Undecided),
+            ms => Some(Deadline::After { batch: self.batch(), ms }),
+        };
+        if let Some(d) = deadline {
+            if self.already_expired(d)? {
+                self.keys.remove(&a[1]);
+                return Ok(Expect::Exact(ok_reply()));
+            }
+        }
+        self.keys.insert(a[1].clone(), Entry { value, expires: deadline });
+        Ok(Expect::Exact(ok_reply()))
+    }
+
     fn flushdb(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
         let valid = match a.len() {
             1 => true,
@@ -1302,6 +1390,7 @@ impl Model {
 
     fn matches(&self, expect: &Expect, got: &[u8]) -> bool {
         match expect {
+            Expect::Payload => dumped_payload(got).is_some(),
             Expect::Exact(want) => got == want.as_slice(),
             Expect::Clock { kind, deadline, batch } => {
                 let (lo, hi) = self.clock_range(*kind, *deadline, *batch);
@@ -1315,6 +1404,7 @@ impl Model {
 
     fn describe(&self, expect: &Expect) -> String {
         match expect {
+            Expect::Payload => "a DUMP payload (any bulk string)".into(),
             Expect::Exact(want) => show(want),
             Expect::Clock { kind, deadline, batch } => {
                 let (lo, hi) = self.clock_range(*kind, *deadline, *batch);
@@ -1517,6 +1607,14 @@ fn array_reply(items: &[Vec<u8>]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", items.len()).into_bytes();
     items.iter().for_each(|item| out.extend(item));
     out
+}
+
+/// The payload in a DUMP's reply, if it is a bulk string.
+fn dumped_payload(got: &[u8]) -> Option<Vec<u8>> {
+    match common::parse_resp(got) {
+        Ok((common::Resp::Bulk(Some(payload)), _)) => Some(payload),
+        _ => None,
+    }
 }
 
 fn bulk_array_reply(items: &[Vec<u8>]) -> Vec<u8> {
@@ -2071,6 +2169,40 @@ fn gen_lcs(g: &mut Gen) -> Vec<Vec<u8>> {
 }
 
 /// Any command of the model with an argument count its arity rejects.
+fn gen_dump(g: &mut Gen) -> Vec<Vec<u8>> {
+    let key = g.key();
+    command(g, "DUMP", vec![key])
+}
+
+/// RESTORE of the last dumped value (now and then a foreign payload), with
+/// TTLs and options that are mostly valid.
+fn gen_restore(g: &mut Gen) -> Vec<Vec<u8>> {
+    let key = g.key();
+    let mut options = Vec::new();
+    let ttl = match g.rng.below(10) {
+        0..=4 => b"0".to_vec(),
+        5 | 6 => g.rng.range(1_000_000, 2_000_000_000).to_string().into_bytes(),
+        7 | 8 => {
+            options.push(g.word("ABSTTL"));
+            g.at_ms().to_string().into_bytes()
+        }
+        _ => g.rng.pick(&[&b"-1"[..], b"abc", b"1.5"]).to_vec(),
+    };
+    let payload = if g.rng.chance(90) { DUMPED.to_vec() } else { b"\x00\x05hello".to_vec() };
+    for _ in 0..g.rng.below(3) {
+        match g.rng.below(8) {
+            0..=2 => options.push(g.word("REPLACE")),
+            3 => options.push(g.word("ABSTTL")),
+            4 => options.extend([g.word("IDLETIME"), g.edge_or(&[b"-1", b"x"], 0, 100_000)]),
+            5 => options.extend([g.word("FREQ"), g.edge_or(&[b"-1", b"256", b"x"], 0, 255)]),
+            _ => options.push(g.one_of(&["FOO", "IDLETIME", "FREQ"])),
+        }
+    }
+    let mut args = vec![key, ttl, payload];
+    args.extend(options);
+    command(g, "RESTORE", args)
+}
+
 fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
     loop {
         let spec = &COMMANDS[g.rng.below(COMMANDS.len())];
@@ -2093,7 +2225,8 @@ fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
 type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 
 /// Generators and their weights: 1000 for the string and keyspace
-/// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS.
+/// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS,
+/// 60 for DUMP and RESTORE.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
@@ -2101,7 +2234,7 @@ const GENERATORS: &[(usize, Generator)] = &[
     (110, gen_incr), (100, gen_expire), (30, gen_persist), (60, gen_clock_query), (30, gen_rename),
     (30, gen_copy), (15, gen_dbsize), (2, gen_flushdb), (13, gen_wrong_arity),
     (70, gen_hset), (15, gen_hsetnx), (50, gen_hget), (25, gen_hmget), (35, gen_hdel), (45, gen_hincrby),
-    (30, gen_hash_listing),
+    (30, gen_hash_listing), (25, gen_dump), (35, gen_restore),
     (25, gen_bitop), (25, gen_bitpos), (40, gen_bitfield), (20, gen_lcs),
 ];
 
@@ -2169,11 +2302,20 @@ struct Sequence {
     rng: Rng,
     model: Model,
     history: Vec<(Vec<Vec<u8>>, Expect)>,
+    /// What RESTORE's [`DUMPED`] placeholder is sent as: the payload of
+    /// the last DUMP of an earlier batch.
+    payload: Vec<u8>,
 }
 
 impl Sequence {
     fn new(seed: u64, db: i64) -> Sequence {
-        Sequence { seed, rng: Rng::seeded(seed), model: Model::new(db), history: Vec::new() }
+        Sequence {
+            seed,
+            rng: Rng::seeded(seed),
+            model: Model::new(db),
+            history: Vec::new(),
+            payload: NO_PAYLOAD.to_vec(),
+        }
     }
 
     /// The report of a mismatch (or a failed exchange) at `history[index]`.
@@ -2198,7 +2340,7 @@ impl Sequence {
 
     /// Pipeline `cmds` (already applied to the model) and check each reply.
     fn exchange(&mut self, client: &mut RawClient, cmds: Vec<(Vec<Vec<u8>>, Expect)>) -> Result<(), String> {
-        let wire: Vec<u8> = cmds.iter().flat_map(|(args, _)| encode(args)).collect();
+        let wire: Vec<u8> = cmds.iter().flat_map(|(args, _)| encode(&self.with_payload(args))).collect();
         let first = self.history.len();
         let n = cmds.len();
         self.history.extend(cmds);
@@ -2215,8 +2357,26 @@ impl Sequence {
             if !self.model.matches(&self.history[first + i].1, got) {
                 return Err(self.report(first + i, &show(got), n));
             }
+            self.note_dump(first + i, got);
         }
         Ok(())
+    }
+
+    /// `args` as sent: RESTORE's placeholder replaced by the payload.
+    fn with_payload(&self, args: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut args = args.to_vec();
+        if is(&args[0], "RESTORE") && args.get(3).is_some_and(|p| p == DUMPED) {
+            args[3] = self.payload.clone();
+        }
+        args
+    }
+
+    /// Keep the payload of a DUMP's reply for later RESTOREs.
+    fn note_dump(&mut self, index: usize, got: &[u8]) {
+        let args = &self.history[index].0;
+        if is(&args[0], "DUMP") && args.len() == 2 {
+            self.payload = dumped_payload(got).unwrap_or_else(|| NO_PAYLOAD.to_vec());
+        }
     }
 
     /// Run `len` random commands and the final sweep; returns the commands sent.
@@ -2409,4 +2569,93 @@ fn integer_parsing_follows_string2ll() {
     for bad in ["", "-", "-0", "+1", "01", " 1", "1 ", "9223372036854775808", "-9223372036854775809", "1.0"] {
         assert!(parse_int(bad.as_bytes()).is_none(), "{bad:?} should not parse");
     }
+}
+
+// ---------------------------------------------------------------------------
+// RESTORE of hostile payloads
+// ---------------------------------------------------------------------------
+
+/// The replies RESTORE may give a payload of unknown bytes.
+const RESTORE_REPLIES: &[&str] =
+    &["+OK\r\n", "-ERR DUMP payload version or checksum are wrong\r\n", "-ERR Bad data format\r\n"];
+
+/// One edit of a payload: (what, where, byte).
+type Edit = (u8, u32, u8);
+
+/// Apply `edits` to `body`: flip a bit, overwrite a byte, insert one,
+/// truncate, or repeat a slice.
+fn edit(body: &mut Vec<u8>, edits: &[Edit]) {
+    for &(what, at, byte) in edits {
+        let at = at as usize % (body.len() + 1);
+        match what % 5 {
+            0 if at < body.len() => body[at] ^= 1 << (byte % 8),
+            1 if at < body.len() => body[at] = byte,
+            2 => body.insert(at, byte),
+            3 => body.truncate(at),
+            _ => {
+                let slice = body[at..].iter().take(usize::from(byte)).copied().collect::<Vec<_>>();
+                body.splice(at..at, slice);
+            }
+        }
+    }
+}
+
+/// RESTORE fed random bytes and mutated valid payloads over a socket: bit
+/// flips, truncations, insertions, resealed with a right checksum half of
+/// the time so the body decoder meets them. Every reply is OK or one of
+/// the payload errors, and the server stays up and answers. Against real
+/// Redis the resealed payloads are foreign: it refuses them, and lives.
+#[test]
+fn restore_of_hostile_payloads_answers_and_the_server_lives() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use redistill::store::serialize::seal;
+
+    let mut server = TestServer::start();
+    let mut c = server.raw();
+    c.call(&["SET", "s", "hello"]);
+    c.call(&["SET", "n", "12345"]);
+    c.call(&["HSET", "h", "a", "1", "bb", "22", "ccc", ""]);
+    for i in 0..600 {
+        c.call(&["HSET", "big", &format!("field:{i}"), "v"]);
+    }
+    let seeds: Vec<Vec<u8>> =
+        ["s", "n", "h", "big"].iter().map(|key| c.call_resp(&["DUMP", key]).bytes().to_vec()).collect();
+    let mutated = (0..seeds.len(), prop::collection::vec(any::<Edit>(), 1..6), any::<bool>()).prop_map(
+        move |(seed, edits, reseal)| {
+            let payload = &seeds[seed];
+            if !reseal {
+                let mut raw = payload.clone();
+                edit(&mut raw, &edits);
+                return raw;
+            }
+            let mut body = payload[..payload.len().saturating_sub(10)].to_vec();
+            edit(&mut body, &edits);
+            seal(body)
+        },
+    );
+    let input = prop_oneof![prop::collection::vec(any::<u8>(), 0..64), mutated];
+    let cases = std::env::var("FUZZ_RESTORE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    // The runner wants an `Fn`; the one connection is used in turn.
+    let c = std::cell::RefCell::new(c);
+    let outcome = runner.run(&input, |payload| {
+        let mut c = c.borrow_mut();
+        let reply = c.call(&[&b"RESTORE"[..], b"k", b"0", &payload, b"REPLACE"]);
+        prop_assert!(RESTORE_REPLIES.contains(&reply.as_str()), "RESTORE answered {}", show(reply.as_bytes()));
+        if reply == RESTORE_REPLIES[0] {
+            // What was restored is whole: it reads back as a value.
+            let kind = c.call(&["TYPE", "k"]);
+            prop_assert!(kind == "+string\r\n" || kind == "+hash\r\n", "TYPE {kind}");
+            c.send_cmd(&["DUMP", "k"]);
+            let dumped = c.read_reply_bytes();
+            prop_assert!(dumped_payload(&dumped).is_some(), "DUMP {}", show(&dumped));
+        }
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+    assert_eq!(c.borrow_mut().call(&["PING"]), "+PONG\r\n");
+    server.assert_alive();
 }

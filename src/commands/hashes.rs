@@ -66,7 +66,7 @@ const NUMFIELDS_NOT_POSITIVE: &str = "ERR Number of fields must be a positive in
 const NUMFIELDS_MISMATCH: &str = "ERR The `numfields` parameter must match the number of arguments";
 
 /// The latest deadline a field may have (Redis's `HFE_MAX_ABS_TIME_MSEC`).
-const MAX_DEADLINE_MS: i64 = (1 << 46) - 1;
+const MAX_DEADLINE_MS: i64 = crate::store::hash::MAX_FIELD_DEADLINE_MS as i64;
 
 fn limits(ctx: &Ctx<'_>) -> PackLimits {
     ctx.server.live.hash_pack_limits()

@@ -345,9 +345,10 @@ fn object(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     dispatch_subcommand(ctx, args, "object", OBJECT_SUBCOMMANDS);
 }
 
-/// Look at a key for OBJECT; None (after a null reply) if it does not exist.
+/// Look at a key for OBJECT, without counting an access (as Redis looks
+/// with `LOOKUP_NOTOUCH`); None (after a null reply) if it does not exist.
 fn object_of<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&crate::store::EntryRef<'_>) -> R) -> Option<R> {
-    let result = ctx.db().view(key, ctx.now, |entry| entry.map(|e| f(&e)));
+    let result = ctx.db().peek(key, ctx.now, |entry| entry.map(|e| f(&e)));
     if result.is_none() {
         ctx.out.null();
     }
@@ -376,34 +377,23 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.server.live.eviction_policy().is_lfu()
-}
-
-/// OBJECT FREQ: the entry's access counter (0-3), under an LFU policy.
+/// OBJECT FREQ: the key's logarithmic access counter, as Redis's LFU
+/// counter (see `store/access.rs`). Redistill keeps it under every
+/// policy, so it answers where Redis, outside LFU, would refuse.
 fn object_freq(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    if !lfu_policy(ctx) {
-        return ctx.error(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
-             switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        );
-    }
-    if let Some(freq) = object_of(ctx, args.get(2), |e| e.frequency()) {
+    let now = ctx.now;
+    if let Some(freq) = object_of(ctx, args.get(2), |e| e.access_counter(now)) {
         ctx.out.integer(i64::from(freq));
     }
 }
 
-/// OBJECT IDLETIME: Redistill keeps access counts, not access times, so an
-/// existing key reports 0 (and, as in Redis, an error under LFU).
+/// OBJECT IDLETIME: seconds since the key was last read or written. Kept
+/// under every policy: Redistill's default policy is LFU, under which
+/// Redis would refuse, but Redis's default (noeviction) answers.
 fn object_idletime(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    if lfu_policy(ctx) {
-        return ctx.error(
-            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching \
-             between policies at runtime LRU and LFU data will take some time to adjust.",
-        );
-    }
-    if object_of(ctx, args.get(2), |_| ()).is_some() {
-        ctx.out.integer(0);
+    let now = ctx.now;
+    if let Some(idle) = object_of(ctx, args.get(2), |e| e.idle_secs(now)) {
+        ctx.out.integer(i64::try_from(idle).unwrap_or(i64::MAX));
     }
 }
 

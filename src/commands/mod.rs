@@ -11,6 +11,7 @@ pub mod admin;
 pub mod bits;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -299,6 +300,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(config::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
+        .chain(dump::COMMANDS)
         .chain(hashes::COMMANDS)
 }
 

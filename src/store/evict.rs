@@ -26,10 +26,8 @@
 //! one segment (at most 64 KiB of records), so no client ever waits behind
 //! a scan of the whole shard.
 
-use std::sync::atomic::Ordering;
-
-use super::segment::{loc, Loc, Log, LogFull, Queue, LOC_MASK};
-use super::table::{free_object, frequency, kill_record, needs_purge, with_frequency, ShardData, ShardGuard};
+use super::segment::{loc, Loc, Log, LogFull, Queue};
+use super::table::{free_object, frequency, kill_record, needs_purge, relocated, IndexSlot, ShardData, ShardGuard};
 use super::EvictionPolicy;
 
 /// What a sweep pass may do with live records.
@@ -97,12 +95,8 @@ fn ttl_cutoff(data: &ShardData, mode: SweepMode) -> u64 {
     if mode != SweepMode::Evict(EvictionPolicy::VolatileTtl) {
         return 0;
     }
-    let mut deadlines: Vec<u64> = data
-        .index
-        .iter()
-        .filter_map(|slot| data.log.record(slot.load(Ordering::Relaxed)).expires_at())
-        .take(TTL_SAMPLE)
-        .collect();
+    let mut deadlines: Vec<u64> =
+        data.index.iter().filter_map(|slot| data.log.record(slot.loc()).expires_at()).take(TTL_SAMPLE).collect();
     let Some(&earliest) = deadlines.iter().min() else { return 0 };
     let middle = deadlines.len() / 2;
     let median = *deadlines.select_nth_unstable(middle).1;
@@ -198,11 +192,11 @@ impl ShardGuard<'_> {
         let hash = table.hash(key);
         let stats = self.stats;
         let ShardData { index, log, objects, ghost, .. } = &mut *self.data;
-        let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) else {
+        let Ok(entry) = index.find_entry(hash, |slot| slot.loc() == old) else {
             return false;
         };
         let expired = expires_at.is_some_and(|at| pass.now > at);
-        let slot = entry.get().load(Ordering::Relaxed);
+        let slot = entry.get().get();
         let verdict = if expired {
             Verdict::Evict
         } else {
@@ -210,7 +204,7 @@ impl ShardGuard<'_> {
         };
         if let Verdict::Keep(queue, freq) = verdict {
             if let Ok(new) = store(log, queue) {
-                entry.get().store(with_frequency(new, freq), Ordering::Relaxed);
+                entry.get().set(relocated(slot, new, freq));
                 return queue != pass.from || freq < frequency(slot);
             }
         }
@@ -251,10 +245,10 @@ impl ShardGuard<'_> {
         let data = &self.data;
         let mut expired = Vec::new();
         let mut to_purge = Vec::new();
-        for slot in data.index.iter().map(|slot| slot.load(Ordering::Relaxed)) {
-            let record = data.log.record(slot);
+        for loc in data.index.iter().map(IndexSlot::loc) {
+            let record = data.log.record(loc);
             if record.is_expired(now) {
-                expired.push((table.hash(record.key()), slot & LOC_MASK));
+                expired.push((table.hash(record.key()), loc));
             } else if needs_purge(&data.objects, &record, now) {
                 to_purge.push(record.key().to_vec());
             }
@@ -262,7 +256,7 @@ impl ShardGuard<'_> {
         let stats = self.stats;
         let ShardData { index, log, objects, .. } = &mut *self.data;
         for &(hash, old) in &expired {
-            if let Ok(entry) = index.find_entry(hash, |slot| slot.load(Ordering::Relaxed) & LOC_MASK == old) {
+            if let Ok(entry) = index.find_entry(hash, |slot| slot.loc() == old) {
                 entry.remove();
                 table.key_changed(log.record(old).key());
                 kill_record(log, objects, old);
@@ -307,8 +301,8 @@ mod tests {
         let shard = table.lock_shard(0);
         let data = &shard.data;
         let hash = table.hash(key.as_bytes());
-        let slot = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == key.as_bytes());
-        slot.map(|slot| data.log.queue_of(slot.load(Ordering::Relaxed)))
+        let slot = data.index.find(hash, |slot| data.log.record(slot.loc()).key() == key.as_bytes());
+        slot.map(|slot| data.log.queue_of(slot.loc()))
     }
 
     fn lfu_table() -> Table {

@@ -55,6 +55,9 @@ impl Default for PackLimits {
     }
 }
 
+/// The latest deadline a field may have (Redis's `HFE_MAX_ABS_TIME_MSEC`).
+pub const MAX_FIELD_DEADLINE_MS: u64 = (1 << 46) - 1;
+
 /// One field, read in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field<'a> {

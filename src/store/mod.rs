@@ -2,6 +2,7 @@
 //! their records in a segment log, and the sweeps that give memory back
 //! (expiry, compaction, eviction).
 
+pub mod access;
 pub mod cursor;
 pub mod evict;
 pub mod expiry;
@@ -12,6 +13,7 @@ pub mod object;
 pub mod policy;
 pub mod prefetch;
 pub mod segment;
+pub mod serialize;
 pub mod table;
 pub mod watch;
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hashbrown::HashTable;
 
-use crate::sync::AtomicU32;
+use super::table::IndexSlot;
 
 const CACHE_LINE: usize = 64;
 
@@ -50,7 +50,7 @@ fn prefetch_address(address: usize) {
 }
 
 /// Bytes of one index slot.
-const SLOT: usize = std::mem::size_of::<AtomicU32>();
+const SLOT: usize = std::mem::size_of::<IndexSlot>();
 
 /// Where a shard's index lives, published under the shard's write lock and
 /// read without any lock, so that the first prefetch pass can ask for the
@@ -74,7 +74,7 @@ pub struct IndexAddress {
 impl IndexAddress {
     /// Record where `index` lives now. Cheap unless the table was resized
     /// (or was empty) since the last call.
-    pub fn publish(&self, index: &HashTable<AtomicU32>) {
+    pub fn publish(&self, index: &HashTable<IndexSlot>) {
         let mask = index.num_buckets().saturating_sub(1);
         if self.mask.load(Ordering::Relaxed) == mask && self.base.load(Ordering::Relaxed) != 0 {
             return;
@@ -86,7 +86,7 @@ impl IndexAddress {
             return;
         }
         let base = (0..index.num_buckets())
-            .find_map(|i| index.get_bucket(i).map(|slot| slot as *const AtomicU32 as usize + (i + 1) * SLOT))
+            .find_map(|i| index.get_bucket(i).map(|slot| slot as *const IndexSlot as usize + (i + 1) * SLOT))
             .unwrap_or(0);
         self.base.store(base, Ordering::Relaxed);
         self.mask.store(mask, Ordering::Relaxed);
@@ -129,17 +129,17 @@ mod tests {
     fn index_address_matches_hashbrown_layout() {
         let hasher = foldhash::fast::RandomState::default();
         let hash = |n: u32| hasher.hash_one(n);
-        let mut index: HashTable<AtomicU32> = HashTable::new();
+        let mut index: HashTable<IndexSlot> = HashTable::new();
         let address = IndexAddress::default();
         for n in 0..10_000u32 {
-            index.insert_unique(hash(n), AtomicU32::new(n), |slot| hash(slot.load(Ordering::Relaxed)));
+            index.insert_unique(hash(n), IndexSlot::new(n, 0), |slot| hash(slot.loc()));
             address.publish(&index);
         }
         let buckets = index.num_buckets();
         let mut near_start = 0;
         for n in 0..10_000u32 {
-            let found = index.find_bucket_index(hash(n), |slot| slot.load(Ordering::Relaxed) == n).unwrap();
-            let slot = index.get_bucket(found).unwrap() as *const AtomicU32 as usize;
+            let found = index.find_bucket_index(hash(n), |slot| slot.loc() == n).unwrap();
+            let slot = index.get_bucket(found).unwrap() as *const IndexSlot as usize;
             let start = address.probe_start(hash(n));
             let base = address.base.load(Ordering::Relaxed);
             assert_eq!(slot, base - (found + 1) * SLOT, "slot {found} is not where the layout says");

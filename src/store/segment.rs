@@ -12,7 +12,7 @@
 //! value itself; a collection's are the 4-byte handle of its object in the
 //! shard's arena (see `object.rs`).
 //!
-//! A 10-byte key with a 256-byte value costs 270 bytes plus its 4-byte slot
+//! A 10-byte key with a 256-byte value costs 270 bytes plus its 8-byte slot
 //! in the shard's index, against about 390 in Redis (separate allocations
 //! for key, value object and dict entry, each rounded up to a size class).
 //!

@@ -7,10 +7,11 @@
 //! shard's index (which uses the low bits for the bucket and the top seven
 //! as tags, so the shard bits skew neither).
 //!
-//! The index is a hash table of 4-byte record locations. The two top bits
-//! of each location are the entry's access frequency for the clock sweep: a
-//! reader bumps them with a relaxed atomic under the *read* lock, so a GET
-//! never takes a write lock for bookkeeping.
+//! The index is a hash table of 8-byte slots: a record's location (30
+//! bits), the entry's access frequency for the clock sweep (2 bits), and
+//! the access word OBJECT IDLETIME and FREQ read (32 bits, see
+//! `access.rs`). A reader updates the last two with a relaxed atomic under
+//! the *read* lock, so a GET never takes a write lock for bookkeeping.
 //!
 //! Expired entries are invisible at once; they are reclaimed on the next
 //! write to the key, by a reader that finds them, or by the active sweep.
@@ -32,6 +33,7 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 
 use bytes::Bytes;
 
+use super::access::{self, Access};
 use super::cursor::Cursor;
 use super::ghost::Ghost;
 use super::object::{Collection, Kind, Object, Objects, WrongType};
@@ -40,22 +42,66 @@ use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
 use super::EvictionPolicy;
 use super::Pressure;
-use crate::sync::AtomicU32;
 
-/// Top two bits of an index slot: a saturating access counter (0-3).
+/// Bits 30-31 of an index slot: the clock sweep's saturating access
+/// counter (0-3).
 const FREQ_SHIFT: u32 = 30;
 const FREQ_MAX: u32 = 3;
+/// Bits 32-63: the access word (see `access.rs`).
+const ACCESS_SHIFT: u32 = 32;
 
-pub fn frequency(slot: u32) -> u32 {
-    slot >> FREQ_SHIFT
+/// One entry of a shard's index: location, clock counter and access word
+/// (see the module doc), read as one value.
+/// (`crate::sync`'s atomic: loom checks the lock-free update.)
+pub struct IndexSlot(crate::sync::AtomicU64);
+
+impl IndexSlot {
+    pub(crate) fn new(loc: Loc, access: Access) -> Self {
+        Self(crate::sync::AtomicU64::new(with_access(u64::from(loc & LOC_MASK), access)))
+    }
+
+    /// The whole slot, for [`frequency`], [`access_of`] and [`relocated`].
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Where the entry's record is.
+    pub fn loc(&self) -> Loc {
+        loc_of(self.get())
+    }
+
+    /// Only under the shard's write lock (readers only ever CAS).
+    pub(crate) fn set(&self, slot: u64) {
+        self.0.store(slot, Ordering::Relaxed);
+    }
 }
 
-pub fn with_frequency(loc: Loc, freq: u32) -> u32 {
-    (loc & LOC_MASK) | (freq.min(FREQ_MAX) << FREQ_SHIFT)
+pub fn loc_of(slot: u64) -> Loc {
+    slot as u32 & LOC_MASK
 }
 
-/// Bytes an index slot costs (4-byte location plus hashbrown's control byte).
-const INDEX_SLOT_BYTES: usize = std::mem::size_of::<AtomicU32>() + 1;
+/// The clock sweep's counter (0-3).
+pub fn frequency(slot: u64) -> u32 {
+    (slot as u32) >> FREQ_SHIFT
+}
+
+pub fn access_of(slot: u64) -> Access {
+    (slot >> ACCESS_SHIFT) as Access
+}
+
+fn with_access(slot: u64, access: Access) -> u64 {
+    (slot & u64::from(u32::MAX)) | (u64::from(access) << ACCESS_SHIFT)
+}
+
+/// `slot` with its record moved to `loc` and clock counter `freq`; the
+/// access word stays.
+pub fn relocated(slot: u64, loc: Loc, freq: u32) -> u64 {
+    let low = (loc & LOC_MASK) | (freq.min(FREQ_MAX) << FREQ_SHIFT);
+    with_access(u64::from(low), access_of(slot))
+}
+
+/// Bytes an index slot costs (8-byte slot plus hashbrown's control byte).
+const INDEX_SLOT_BYTES: usize = std::mem::size_of::<IndexSlot>() + 1;
 
 /// Per-shard counters, written only under the shard's write lock and read
 /// without it by INFO and DBSIZE; and, for the same reason kept outside
@@ -88,7 +134,7 @@ impl ShardStats {
 /// A shard's contents: the index, the records it points into, and the
 /// keys recently evicted from probation.
 pub struct ShardData {
-    pub(crate) index: HashTable<AtomicU32>,
+    pub(crate) index: HashTable<IndexSlot>,
     pub(crate) log: Log,
     pub(crate) objects: Objects,
     pub(crate) ghost: Ghost,
@@ -197,28 +243,42 @@ impl Table {
     /// Look at a key's live entry under the shard's read lock. Counts as
     /// an access for eviction.
     pub fn view<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
-        self.view_purged(key, now, true, f)
+        self.view_purged(key, now, true, true, f)
+    }
+
+    /// [`Table::view`] that does not count as an access (OBJECT, like
+    /// Redis's `LOOKUP_NOTOUCH`), so it reads the idle time and counter
+    /// as they were.
+    pub fn peek<R>(&self, key: &[u8], now: u64, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
+        self.view_purged(key, now, true, false, f)
     }
 
     /// [`Table::view`]; `may_purge`: a collection with expired elements is
     /// first purged under the write lock, then looked at again (once: the
-    /// purge leaves nothing expired at `now`).
-    fn view_purged<R>(&self, key: &[u8], now: u64, may_purge: bool, f: impl FnOnce(Option<EntryRef<'_>>) -> R) -> R {
+    /// purge leaves nothing expired at `now`); `touching`: count the access.
+    fn view_purged<R>(
+        &self,
+        key: &[u8],
+        now: u64,
+        may_purge: bool,
+        touching: bool,
+        f: impl FnOnce(Option<EntryRef<'_>>) -> R,
+    ) -> R {
         let hash = self.hash(key);
         let shard = &self.shards[self.shard_of(hash)];
         let data = read(&shard.data);
         // The record the probe matched, kept rather than decoded again.
         let mut matched = None;
         let found = data.index.find(hash, |slot| {
-            let loc = slot.load(Ordering::Relaxed);
-            let record = data.log.record(loc);
+            let current = slot.get();
+            let record = data.log.record(loc_of(current));
             let hit = record.key() == key;
             if hit {
-                matched = Some((loc, record));
+                matched = Some((current, record));
             }
             hit
         });
-        let (Some(slot), Some((loc, record))) = (found, matched) else { return f(None) };
+        let (Some(slot), Some((current, record))) = (found, matched) else { return f(None) };
         if record.is_expired(now) {
             drop(data);
             let result = f(None);
@@ -229,10 +289,12 @@ impl Table {
         if may_purge && needs_purge(&data.objects, &record, now) {
             drop(data);
             self.update(key, now, |_| ());
-            return self.view_purged(key, now, false, f);
+            return self.view_purged(key, now, false, touching, f);
         }
-        touch(slot, loc);
-        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, loc }))
+        if touching {
+            touch(slot, current, now);
+        }
+        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, slot: current }))
     }
 
     /// First prefetch pass for a key a command will look up soon (see
@@ -249,7 +311,7 @@ impl Table {
     pub fn prefetch_record(&self, hash: u64) {
         let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
         if let Some(slot) = data.index.find(hash, |_| true) {
-            data.log.prefetch(slot.load(Ordering::Relaxed));
+            data.log.prefetch(slot.loc());
         }
     }
 
@@ -260,7 +322,7 @@ impl Table {
     pub fn prefetch_object(&self, hash: u64) {
         let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
         if let Some(slot) = data.index.find(hash, |_| true) {
-            if let Some(handle) = data.log.record(slot.load(Ordering::Relaxed)).handle() {
+            if let Some(handle) = data.log.record(slot.loc()).handle() {
                 data.objects.get(handle).prefetch();
             }
         }
@@ -287,20 +349,20 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        let live: Vec<Option<(&AtomicU32, Loc, &ShardData)>> = keys
+        let live: Vec<Option<(&IndexSlot, u64, &ShardData)>> = keys
             .iter()
             .zip(hashed)
             .map(|(key, (hash, shard))| {
                 let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
                 let data = &*guards[position];
-                let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == *key);
+                let found = data.index.find(hash, |slot| data.log.record(slot.loc()).key() == *key);
                 found
-                    .map(|slot| (slot, slot.load(Ordering::Relaxed), data))
-                    .filter(|&(_, loc, data)| !data.log.record(loc).is_expired(now))
+                    .map(|slot| (slot, slot.get(), data))
+                    .filter(|&(_, current, data)| !data.log.record(loc_of(current)).is_expired(now))
             })
             .collect();
-        let stale = |entry: &Option<(&AtomicU32, Loc, &ShardData)>| {
-            entry.is_some_and(|(_, loc, data)| needs_purge(&data.objects, &data.log.record(loc), now))
+        let stale = |entry: &Option<(&IndexSlot, u64, &ShardData)>| {
+            entry.is_some_and(|(_, current, data)| needs_purge(&data.objects, &data.log.record(loc_of(current)), now))
         };
         if may_purge && live.iter().any(stale) {
             let stale_keys: Vec<&[u8]> =
@@ -311,9 +373,14 @@ impl Table {
             return self.view_many_purged(keys, now, false, f);
         }
         for entry in live {
-            f(entry.map(|(slot, loc, data)| {
-                touch(slot, loc);
-                EntryRef { record: data.log.record(loc), log: &data.log, objects: &data.objects, loc }
+            f(entry.map(|(slot, current, data)| {
+                touch(slot, current, now);
+                EntryRef {
+                    record: data.log.record(loc_of(current)),
+                    log: &data.log,
+                    objects: &data.objects,
+                    slot: current,
+                }
             }));
         }
     }
@@ -405,7 +472,7 @@ impl Table {
     pub fn for_each_key(&self, index: usize, now: u64, mut f: impl FnMut(&[u8])) {
         let data = read(&self.shards[index].data);
         for slot in data.index.iter() {
-            let record = data.log.record(slot.load(Ordering::Relaxed));
+            let record = data.log.record(slot.loc());
             if !record.is_expired(now) {
                 f(record.key());
             }
@@ -426,7 +493,7 @@ impl Table {
     ) -> Option<Cursor> {
         let data = read(&self.shards[index].data);
         super::cursor::scan(&data.index, data.layout, cursor, count, |slot| {
-            let record = data.log.record(slot.load(Ordering::Relaxed));
+            let record = data.log.record(slot.loc());
             let live = !record.is_expired(now);
             if live {
                 f(record.key(), record.kind());
@@ -442,8 +509,8 @@ impl Table {
         (0..count).find_map(|i| {
             let data = read(&self.shards[(seed as usize).wrapping_add(i) % count].data);
             let start = (seed >> 32) as usize % data.index.len().max(1);
-            let live = |slot: &AtomicU32| {
-                let record = data.log.record(slot.load(Ordering::Relaxed));
+            let live = |slot: &IndexSlot| {
+                let record = data.log.record(slot.loc());
                 (!record.is_expired(now)).then(|| record.key().to_vec())
             };
             data.index.iter().skip(start).chain(data.index.iter().take(start)).find_map(live)
@@ -517,13 +584,16 @@ impl Table {
     }
 }
 
-/// Count an access in an index slot's frequency bits. Only the first access
-/// after each sweep writes (so hot keys do not bounce a cache line), and a
-/// lost race between two readers just loses one count.
-fn touch(slot: &AtomicU32, current: u32) {
-    let freq = frequency(current);
-    if freq < FREQ_MAX {
-        let _ = slot.compare_exchange(current, with_frequency(current, freq + 1), Ordering::Relaxed, Ordering::Relaxed);
+/// Count an access at `now` in an index slot: its clock counter and its
+/// access word. The slot is written only when they change (the first
+/// access after each sweep, once a second, or a step of the logarithmic
+/// counter), so hot keys do not bounce a cache line, and a lost race
+/// between two readers just loses one count.
+fn touch(slot: &IndexSlot, current: u64, now: u64) {
+    let freq = (frequency(current) + 1).min(FREQ_MAX);
+    let new = with_access(relocated(current, loc_of(current), freq), access::accessed(access_of(current), now));
+    if new != current {
+        let _ = slot.0.compare_exchange(current, new, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -555,14 +625,18 @@ impl ShardGuard<'_> {
         let table = self.table;
         let ShardData { index, log, objects, ghost, layout } = &mut *self.data;
         let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
-        let rehash = |slot: &AtomicU32| hash_key(&table.hasher, log.record(slot.load(Ordering::Relaxed)).key());
+        let rehash = |slot: &IndexSlot| hash_key(&table.hasher, log.record(slot.loc()).key());
         // The insert below must not rebuild the index unseen by SCAN.
         super::cursor::reserve_one(index, layout, rehash);
-        let entry = index.entry(hash, |slot| log.record(slot.load(Ordering::Relaxed)).key() == key, rehash);
+        let entry = index.entry(hash, |slot| log.record(slot.loc()).key() == key, rehash);
         let (result, modified) = {
-            let mut slot = SlotMut { key, stats, log, objects, queue, state: Some(entry), modified: false };
+            let mut slot =
+                SlotMut { key, stats, log, objects, queue, now, state: Some(entry), modified: false, access: None };
             slot.reclaim_expired(now);
-            (f(&mut slot), slot.modified)
+            let existed = slot.exists();
+            let result = f(&mut slot);
+            slot.note_access(existed);
+            (result, slot.modified)
         };
         if modified {
             table.key_changed(key);
@@ -616,7 +690,8 @@ pub struct EntryRef<'a> {
     record: Record<'a>,
     log: &'a Log,
     objects: &'a Objects,
-    loc: Loc,
+    /// The index slot as it was read (location, counters, access word).
+    slot: u64,
 }
 
 impl<'a> EntryRef<'a> {
@@ -635,7 +710,7 @@ impl<'a> EntryRef<'a> {
     /// A large string's bytes as a shared buffer, to send without copying
     /// (None for a string stored in a shared segment, or a collection).
     pub fn shared_string(&self) -> Option<Bytes> {
-        self.log.shared_value(self.loc)
+        self.log.shared_value(loc_of(self.slot))
     }
 
     /// The collection the key holds (None for a string).
@@ -653,9 +728,14 @@ impl<'a> EntryRef<'a> {
         self.record.expires_at()
     }
 
-    /// The access counter the clock sweep reads (0-3).
-    pub fn frequency(&self) -> u32 {
-        frequency(self.loc)
+    /// Seconds since the key was last accessed (OBJECT IDLETIME).
+    pub fn idle_secs(&self, now: u64) -> u64 {
+        access::idle_secs(access_of(self.slot), now)
+    }
+
+    /// The logarithmic access counter (OBJECT FREQ).
+    pub fn access_counter(&self, now: u64) -> u8 {
+        access::counter(access_of(self.slot), now)
     }
 
     /// Bytes the entry occupies: its record, its index slot and its
@@ -696,21 +776,49 @@ pub struct SlotMut<'a> {
     objects: &'a mut Objects,
     /// The queue a new key starts in.
     queue: Queue,
-    state: Option<TableEntry<'a, AtomicU32>>,
+    /// The time of the command (a new key's access word, a write's access).
+    now: u64,
+    state: Option<TableEntry<'a, IndexSlot>>,
     /// Whether the key was written or deleted (for WATCH).
     modified: bool,
+    /// The access word RESTORE asked for, set when `f` is done.
+    access: Option<Access>,
 }
 
 impl SlotMut<'_> {
-    fn slot(&self) -> Option<u32> {
+    fn index_slot(&self) -> Option<&IndexSlot> {
         match &self.state {
-            Some(TableEntry::Occupied(o)) => Some(o.get().load(Ordering::Relaxed)),
+            Some(TableEntry::Occupied(o)) => Some(o.get()),
             _ => None,
         }
     }
 
+    fn slot(&self) -> Option<Loc> {
+        self.index_slot().map(IndexSlot::loc)
+    }
+
     fn record(&self) -> Option<Record<'_>> {
         self.slot().map(|slot| self.log.record(slot))
+    }
+
+    /// Give the entry the access word RESTORE's IDLETIME and FREQ ask for
+    /// (see `access.rs`) once the write is done.
+    pub fn set_access(&mut self, access: Access) {
+        self.access = Some(access);
+    }
+
+    /// After a command's work: a write to a key that `existed` counts as an
+    /// access, as in Redis (a new key keeps the word it was created with).
+    fn note_access(&self, existed: bool) {
+        let Some(slot) = self.index_slot() else { return };
+        let current = slot.get();
+        match self.access {
+            Some(access) => slot.set(with_access(current, access)),
+            None if existed && self.modified => {
+                slot.set(with_access(current, access::accessed(access_of(current), self.now)));
+            }
+            None => {}
+        }
     }
 
     /// Remove an expired entry, or the expired elements of a collection
@@ -836,7 +944,8 @@ impl SlotMut<'_> {
         let had_expiry = self.expires_at().is_some();
         let (state, written) = match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
-                let slot = o.get().load(Ordering::Relaxed);
+                let current = o.get().get();
+                let slot = loc_of(current);
                 let queue = self.log.queue_of(slot);
                 let Some(new) = append(self.log, queue, self.key, kind, value, expires_at) else {
                     self.state = Some(TableEntry::Occupied(o));
@@ -847,7 +956,7 @@ impl SlotMut<'_> {
                 } else {
                     self.log.kill(slot);
                 }
-                o.get().store(with_frequency(new, frequency(slot)), Ordering::Relaxed);
+                o.get().set(relocated(current, new, frequency(current)));
                 adjust(&self.stats.expires, usize::from(had_expiry), usize::from(expires_at.is_some()));
                 (Some(TableEntry::Occupied(o)), true)
             }
@@ -858,7 +967,8 @@ impl SlotMut<'_> {
                 };
                 adjust(&self.stats.keys, 0, 1);
                 adjust(&self.stats.expires, 0, usize::from(expires_at.is_some()));
-                (Some(TableEntry::Occupied(v.insert(AtomicU32::new(new)))), true)
+                let slot = IndexSlot::new(new, access::created(self.now));
+                (Some(TableEntry::Occupied(v.insert(slot))), true)
             }
             None => (None, false),
         };
@@ -902,7 +1012,7 @@ impl SlotMut<'_> {
         match self.state.take() {
             Some(TableEntry::Occupied(o)) => {
                 self.modified = true;
-                let slot = o.get().load(Ordering::Relaxed);
+                let slot = o.get().loc();
                 let had_expiry = self.log.record(slot).expires_at().is_some();
                 if free {
                     kill_record(self.log, self.objects, slot);
@@ -976,13 +1086,14 @@ mod loom_tests {
     fn loom_racing_readers_count_accesses_and_never_move_the_record() {
         loom::model(|| {
             let loc: Loc = 0x2bad_cafe & LOC_MASK;
-            let slot = Arc::new(AtomicU32::new(with_frequency(loc, 0)));
+            let now = 1_700_000_000_000;
+            let slot = Arc::new(IndexSlot::new(loc, access::created(now)));
             let readers: Vec<_> = (0..2)
                 .map(|_| {
                     let slot = Arc::clone(&slot);
                     loom::thread::spawn(move || {
                         for _ in 0..2 {
-                            touch(&slot, slot.load(Ordering::Relaxed));
+                            touch(&slot, slot.get(), now);
                         }
                     })
                 })
@@ -990,8 +1101,9 @@ mod loom_tests {
             for reader in readers {
                 reader.join().unwrap();
             }
-            let end = slot.load(Ordering::Relaxed);
-            assert_eq!(end & LOC_MASK, loc, "a reader changed the record's location");
+            let end = slot.get();
+            assert_eq!(loc_of(end), loc, "a reader changed the record's location");
+            assert!(access::counter(access_of(end), now) > access::COUNTER_INIT, "no access was counted");
             // Each reader's second touch sees at least one count, and its
             // CAS fails only if another reader's succeeded: no interleaving
             // loses more than that; four accesses saturate at three.

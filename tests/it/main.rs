@@ -29,6 +29,7 @@ mod clients;
 mod concurrency;
 mod config_cmd;
 mod connection;
+mod dump;
 mod hashes;
 mod hostile;
 mod http;
