@@ -211,6 +211,60 @@ fn info_multiple_and_unknown_sections() {
     c.expect_cmd(&["INFO", "nosuchsection"], "$0\r\n\r\n");
 }
 
+/// The section headers of an INFO text, in order.
+fn headers(info: &str) -> Vec<&str> {
+    info.lines().filter_map(|line| line.strip_prefix("# ")).collect()
+}
+
+#[test]
+fn info_default_sections_in_redis_order() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let expected = [
+        "Server",
+        "Clients",
+        "Memory",
+        "Persistence",
+        "Stats",
+        "Replication",
+        "CPU",
+        "Modules",
+        "Errorstats",
+        "Cluster",
+        "Keyspace",
+    ];
+    assert_eq!(headers(&c.info("")), expected);
+    assert_eq!(headers(&c.info("default")), expected);
+}
+
+#[test]
+fn info_all_and_everything_add_commandstats_in_place() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for which in ["all", "everything"] {
+        let info = c.info(which);
+        let found = headers(&info);
+        // Redis also has Latencystats there, which Redistill does not keep.
+        let order = ["CPU", "Modules", "Commandstats", "Errorstats", "Cluster", "Keyspace"];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|h| found.iter().position(|f| f == h).unwrap_or_else(|| panic!("{which}: no {h}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "INFO {which} order: {found:?}");
+    }
+}
+
+#[test]
+fn info_cluster_and_modules_sections() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(c.info("cluster"), "# Cluster\r\ncluster_enabled:0\r\n");
+    assert_eq!(c.info("CLUSTER"), "# Cluster\r\ncluster_enabled:0\r\n");
+    assert_eq!(c.info("modules"), "# Modules\r\n");
+    assert_eq!(c.info("module_list"), "# Modules\r\n");
+    assert_eq!(c.info_multi(&["cluster", "server"]).lines().next(), Some("# Server"));
+}
+
 trait InfoMulti {
     fn info_multi(&mut self, sections: &[&str]) -> String;
 }
