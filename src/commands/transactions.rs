@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{dispatch, Command, Ctx, Flags, KeySpec};
+use super::{run_command, Command, Ctx, Flags, KeySpec};
 use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
@@ -36,6 +36,9 @@ pub static COMMANDS: &[Command] = &[
 #[derive(Debug, Default)]
 pub struct Multi {
     queued: Vec<Queued>,
+    /// The flags of every queued command, together (CLIENT PAUSE WRITE
+    /// holds an EXEC that would write).
+    flags: Flags,
     /// A queued command was rejected: EXEC must answer EXECABORT.
     failed: bool,
 }
@@ -45,8 +48,14 @@ impl Multi {
         self.failed = true;
     }
 
+    /// The queued commands' flags, together.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+
     /// Keep a copy of a command for EXEC.
-    pub fn queue(&mut self, args: &Args<'_>) {
+    pub fn queue(&mut self, args: &Args<'_>, flags: Flags) {
+        self.flags = self.flags.with(flags);
         let mut data = Vec::new();
         let mut ranges = Vec::with_capacity(args.len());
         for arg in args.iter() {
@@ -100,7 +109,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     }
     ctx.out.array(multi.queued.len());
     for command in &multi.queued {
-        dispatch(ctx, &Args::new(&command.data, &command.ranges));
+        run_command(ctx, &Args::new(&command.data, &command.ranges));
     }
 }
 

@@ -24,6 +24,7 @@
 mod common;
 
 mod cli;
+mod client_ext;
 mod clients;
 mod concurrency;
 mod config_cmd;
