@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
-use super::{arity_message, dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand};
+use super::{arity_message, dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand};
 use crate::clients::UnblockReason;
 use crate::pause::PauseMode;
 use crate::protocol::parse::parse_i64;
@@ -11,20 +11,20 @@ const CONN: Flags = Flags::FAST;
 const CONN_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "ping", arity: -1, flags: CONN, keys: KeySpec::NONE, group: "connection", run: ping },
-    Command { name: "echo", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: echo },
+    Command { name: "ping", arity: -1, flags: CONN, keys: specs::NONE, group: "connection", run: ping },
+    Command { name: "echo", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: echo },
     Command {
         name: "quit",
         arity: -1,
         flags: CONN_NO_AUTH.with(Flags::NO_QUEUE),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "connection",
         run: quit,
     },
-    Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: hello },
-    Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: auth },
-    Command { name: "select", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: select },
-    Command { name: "client", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: client },
+    Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: hello },
+    Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: auth },
+    Command { name: "select", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: select },
+    Command { name: "client", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: client },
 ];
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";

@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Command, Ctx, Flags, KeySpec};
+use super::{specs, Command, Ctx, Flags};
 use crate::metrics::CpuUsage;
 use crate::protocol::Args;
 use crate::server::{Server, REDIS_VERSION};
 
 pub static COMMANDS: &[Command] =
-    &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: info }];
+    &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: specs::NONE, group: "server", run: info }];
 
 /// One INFO section.
 struct Section {

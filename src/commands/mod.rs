@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspace;
+pub mod keyspec;
 mod long_double;
 pub mod server;
 pub mod strings;
@@ -103,21 +104,7 @@ impl Flags {
     }
 }
 
-/// Which arguments are keys: Redis's (first, last, step) triple, where a
-/// negative `last` counts from the end.
-#[derive(Clone, Copy, Debug)]
-pub struct KeySpec {
-    pub first: i32,
-    pub last: i32,
-    pub step: i32,
-}
-
-impl KeySpec {
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
-    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
-    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
-}
+pub use keyspec::{specs, KeyFlags, KeySpec};
 
 pub type Handler = fn(&mut Ctx<'_>, &Args<'_>);
 
@@ -129,7 +116,8 @@ pub struct Command {
     /// least n.
     pub arity: i32,
     pub flags: Flags,
-    pub keys: KeySpec,
+    /// Which arguments are keys, and what the command does to them.
+    pub keys: &'static [KeySpec],
     /// ACL category, e.g. `string`, `keyspace`, `connection`.
     pub group: &'static str,
     pub run: Handler,

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{run_command, Command, Ctx, Flags, KeySpec};
+use super::{run_command, specs, Command, Ctx, Flags};
 use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
@@ -18,18 +18,18 @@ use crate::store::watch::WatchSet;
 const TX: Flags = Flags::NO_QUEUE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "multi", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: multi },
+    Command { name: "multi", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: multi },
     Command {
         name: "exec",
         arity: 1,
         flags: Flags::NO_QUEUE.with(Flags::ENDS_MULTI),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "transaction",
         run: exec,
     },
-    Command { name: "discard", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: discard },
-    Command { name: "watch", arity: -2, flags: TX, keys: KeySpec::ALL, group: "transaction", run: watch },
-    Command { name: "unwatch", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: unwatch },
+    Command { name: "discard", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: discard },
+    Command { name: "watch", arity: -2, flags: TX, keys: specs::RO_ALL, group: "transaction", run: watch },
+    Command { name: "unwatch", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: unwatch },
 ];
 
 /// A transaction being queued.
