@@ -485,7 +485,7 @@ fn command_getkeys_finds_the_keys_of_every_keyed_command() {
 fn command_getkeysandflags_reports_what_each_command_does_to_its_keys() {
     let s = TestServer::start();
     let mut c = s.raw();
-    let cases: &[(&str, &[(&str, &[&str])])] = &[
+    let cases: &[(&str, &[KeyAndFlags])] = &[
         ("get k", &[("k", &["RO", "access"])]),
         ("set k v", &[("k", &["OW", "update"])]),
         ("set k v nx GET", &[("k", &["RW", "access", "update"])]),
@@ -519,6 +519,9 @@ fn command_getkeysandflags_reports_what_each_command_does_to_its_keys() {
         c.expect_cmd(&args, expected);
     }
 }
+
+/// A key COMMAND GETKEYSANDFLAGS reports, and its flags.
+type KeyAndFlags = (&'static str, &'static [&'static str]);
 
 fn simple_array(items: &[&str]) -> String {
     items.iter().fold(format!("*{}\r\n", items.len()), |out, item| out + &format!("+{item}\r\n"))
