@@ -232,7 +232,10 @@ impl Connection {
     /// if it stopped with complete commands possibly left.
     fn execute(&mut self, env: &Env<'_>) -> bool {
         let config = &env.server.config.server;
-        let now = crate::clock::now_ms();
+        // Read once the gate is held (below): waiting for it behind an
+        // EXEC must not leave the batch with a clock that lags, or a
+        // `SET .. EX 1` would get a deadline already partly spent.
+        let mut now = 0;
         let mut executed = 0;
         let mut more = false;
         let mut gate = None;
@@ -247,7 +250,11 @@ impl Connection {
             match self.parser.parse(frame, limits) {
                 Parsed::Command(len) => {
                     let args = self.parser.args(frame);
-                    let gate = gate.get_or_insert_with(|| Gate::enter(env.server, env.worker));
+                    let gate = gate.get_or_insert_with(|| {
+                        let gate = Gate::enter(env.server, env.worker);
+                        now = crate::clock::now_ms();
+                        gate
+                    });
                     let exclusive = transactions::needs_exclusive(&args, self.session.multi.is_some());
                     let mark = self.out.pending();
                     let mut ctx = Ctx {
@@ -258,7 +265,12 @@ impl Connection {
                         now,
                     };
                     let dispatched = if exclusive {
-                        gate.exclusive(|| commands::dispatch(&mut ctx, &args))
+                        let dispatched = gate.exclusive(|| {
+                            ctx.now = crate::clock::now_ms();
+                            commands::dispatch(&mut ctx, &args)
+                        });
+                        now = crate::clock::now_ms();
+                        dispatched
                     } else {
                         commands::dispatch(&mut ctx, &args)
                     };
