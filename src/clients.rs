@@ -5,9 +5,9 @@
 //! any of them, so what it shows lives in a small shared record per client:
 //! atomics the owner updates as it goes (database, last command, last
 //! activity) and, behind a mutex, the rarely changed name and library.
-//! CLIENT KILL only sets a flag; the owning worker closes the connection on
-//! its next tick (at most 100 ms later), as Redis closes other clients
-//! asynchronously.
+//! CLIENT KILL marks the client and takes it off the list at once, so the
+//! killer's next CLIENT LIST no longer shows it; the killer then wakes the
+//! workers, and the owning one closes the socket.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,6 +75,11 @@ impl ClientInfo {
         self.names.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Seconds since the client connected (CLIENT LIST's `age`).
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }
@@ -88,7 +93,7 @@ impl ClientInfo {
             0 => "NULL",
             n => crate::commands::all().nth(n - 1).map_or("NULL", |c| c.name),
         };
-        let age = self.created.elapsed().as_secs();
+        let age = self.age_secs();
         let idle =
             (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
         let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
@@ -109,6 +114,15 @@ impl ClientInfo {
         );
         line
     }
+}
+
+/// How CLIENT UNBLOCK ends a blocking command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnblockReason {
+    /// As if its timeout had passed (its null / empty reply).
+    Timeout,
+    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
 }
 
 /// Every connected client, by id.
@@ -133,10 +147,27 @@ impl Clients {
         self.map().remove(&id);
     }
 
-    /// Mark `client` for closing by the worker that owns it.
+    /// Mark `client` for closing by the worker that owns it, and take it
+    /// off the list now. The caller wakes the workers
+    /// ([`crate::server::Server::wake_workers`]) so the socket closes at once.
     pub fn kill(&self, client: &ClientInfo) {
         client.killed.store(true, Ordering::Relaxed);
+        self.remove(client.id);
         self.kills.fetch_add(1, Ordering::Release);
+    }
+
+    /// CLIENT UNBLOCK: end the blocking command client `id` waits in, as
+    /// if it timed out, or with an `-UNBLOCKED` error; true if it was
+    /// blocked.
+    ///
+    /// The hook for blocking commands (BLPOP, BLMOVE, XREAD BLOCK, WAIT):
+    /// a client that blocks will record its wait in its [`ClientInfo`]
+    /// (the reason slot to fill and its worker's waker), and this method
+    /// will fill the slot and wake that worker, which then answers the
+    /// blocked command with its timeout reply or the error. No command
+    /// blocks yet, so no client is ever blocked here.
+    pub fn unblock(&self, _id: u64, _reason: UnblockReason) -> bool {
+        false
     }
 
     pub fn kills(&self) -> u64 {

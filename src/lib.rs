@@ -20,6 +20,7 @@ pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod net;
+pub mod pause;
 pub mod protocol;
 pub mod rate;
 pub mod server;

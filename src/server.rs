@@ -45,6 +45,11 @@ pub struct Server {
     gates: Box<[CachePadded<Mutex<()>>]>,
     pub clients: crate::clients::Clients,
     pub slowlog: crate::slowlog::SlowLog,
+    /// CLIENT PAUSE, consulted before every command.
+    pub pause: crate::pause::Pause,
+    /// The workers' poll wakers, for changes they must act on at once
+    /// (CLIENT KILL, CLIENT UNPAUSE).
+    wakers: OnceLock<Vec<Arc<mio::Waker>>>,
 }
 
 impl Server {
@@ -71,6 +76,8 @@ impl Server {
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
             clients: crate::clients::Clients::default(),
             slowlog: crate::slowlog::SlowLog::default(),
+            pause: crate::pause::Pause::default(),
+            wakers: OnceLock::new(),
         }
     }
 
@@ -219,6 +226,19 @@ impl Server {
             if level > old_level {
                 crate::log_info!("config reload: loglevel {old_level} -> {level}");
             }
+        }
+    }
+
+    /// Remember the workers' wakers (set once, when the network starts).
+    pub fn set_worker_wakers(&self, wakers: Vec<Arc<mio::Waker>>) {
+        let _ = self.wakers.set(wakers);
+    }
+
+    /// Interrupt every worker's poll, so that it looks at killed clients
+    /// and held commands now rather than at its next tick.
+    pub fn wake_workers(&self) {
+        for waker in self.wakers.get().into_iter().flatten() {
+            let _ = waker.wake();
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, SYNTAX_ERROR};
+use super::{dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::reply::format_i64;
 use crate::protocol::{Args, Protocol};
@@ -17,28 +17,28 @@ const FAST_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 const ADMIN_NO_MULTI: Flags = Flags::ADMIN.with(Flags::NO_MULTI);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "time", arity: 1, flags: Flags::FAST, keys: KeySpec::NONE, group: "server", run: time },
-    Command { name: "lastsave", arity: 1, flags: Flags::FAST, keys: KeySpec::NONE, group: "server", run: lastsave },
-    Command { name: "wait", arity: 3, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: wait },
-    Command { name: "save", arity: 1, flags: ADMIN_NO_MULTI, keys: KeySpec::NONE, group: "server", run: save },
-    Command { name: "bgsave", arity: -1, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: bgsave },
+    Command { name: "time", arity: 1, flags: Flags::FAST, keys: specs::NONE, group: "server", run: time },
+    Command { name: "lastsave", arity: 1, flags: Flags::FAST, keys: specs::NONE, group: "server", run: lastsave },
+    Command { name: "wait", arity: 3, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: wait },
+    Command { name: "save", arity: 1, flags: ADMIN_NO_MULTI, keys: specs::NONE, group: "server", run: save },
+    Command { name: "bgsave", arity: -1, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: bgsave },
     Command {
         name: "bgrewriteaof",
         arity: 1,
         flags: Flags::ADMIN,
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "server",
         run: bgrewriteaof,
     },
-    Command { name: "shutdown", arity: -1, flags: ADMIN_NO_MULTI, keys: KeySpec::NONE, group: "server", run: shutdown },
-    Command { name: "function", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: function },
-    Command { name: "script", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "scripting", run: script },
-    Command { name: "memory", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: memory },
+    Command { name: "shutdown", arity: -1, flags: ADMIN_NO_MULTI, keys: specs::NONE, group: "server", run: shutdown },
+    Command { name: "function", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "scripting", run: function },
+    Command { name: "script", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "scripting", run: script },
+    Command { name: "memory", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "server", run: memory },
     Command {
         name: "reset",
         arity: 1,
         flags: FAST_NO_AUTH.with(Flags::NO_QUEUE),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "connection",
         run: reset,
     },

@@ -6,24 +6,25 @@
 //! clients see.
 
 use super::strings::{max_string_len, put_keeping_ttl, with_value};
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::WrongType;
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
-/// BITOP's keys: the destination and every source after it.
-const BITOP_KEYS: KeySpec = KeySpec { first: 2, last: -1, step: 1 };
+/// BITOP's keys: the destination, then every source after it.
+const BITOP_KEYS: &[KeySpec] =
+    &[KeySpec::at(2, KeyFlags::OW.with(KeyFlags::UPDATE)), KeySpec::range(3, -1, specs::RO_ACCESS)];
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "setbit", arity: 4, flags: W, keys: KeySpec::ONE, group: "bitmap", run: setbit },
-    Command { name: "getbit", arity: 3, flags: R, keys: KeySpec::ONE, group: "bitmap", run: getbit },
-    Command { name: "bitcount", arity: -2, flags: Flags::READONLY, keys: KeySpec::ONE, group: "bitmap", run: bitcount },
-    Command { name: "bitpos", arity: -3, flags: Flags::READONLY, keys: KeySpec::ONE, group: "bitmap", run: bitpos },
+    Command { name: "setbit", arity: 4, flags: W, keys: specs::READ_UPDATE, group: "bitmap", run: setbit },
+    Command { name: "getbit", arity: 3, flags: R, keys: specs::READ, group: "bitmap", run: getbit },
+    Command { name: "bitcount", arity: -2, flags: Flags::READONLY, keys: specs::READ, group: "bitmap", run: bitcount },
+    Command { name: "bitpos", arity: -3, flags: Flags::READONLY, keys: specs::READ, group: "bitmap", run: bitpos },
     Command { name: "bitop", arity: -4, flags: W, keys: BITOP_KEYS, group: "bitmap", run: bitop },
-    Command { name: "bitfield", arity: -2, flags: W, keys: KeySpec::ONE, group: "bitmap", run: bitfield },
-    Command { name: "bitfield_ro", arity: -2, flags: R, keys: KeySpec::ONE, group: "bitmap", run: bitfield_ro },
+    Command { name: "bitfield", arity: -2, flags: W, keys: specs::READ_UPDATE, group: "bitmap", run: bitfield },
+    Command { name: "bitfield_ro", arity: -2, flags: R, keys: specs::READ, group: "bitmap", run: bitfield_ro },
 ];
 
 const BAD_BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";

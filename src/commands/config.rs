@@ -1,14 +1,14 @@
 //! CONFIG GET / SET / RESETSTAT: the server's settings under Redis's
 //! parameter names, so tools that read `maxmemory` or `save` find them.
 
-use super::{dispatch_subcommand, Command, Ctx, Flags, KeySpec, Subcommand};
+use super::{dispatch_subcommand, specs, Command, Ctx, Flags, Subcommand};
 use crate::config::parse_memory;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
 use crate::server::Server;
 
 pub static COMMANDS: &[Command] =
-    &[Command { name: "config", arity: -2, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: config }];
+    &[Command { name: "config", arity: -2, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: config }];
 
 type Getter = fn(&Server) -> String;
 /// Validates a new value and, when `apply` is true, installs it.

@@ -1,6 +1,8 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
-use super::{arity_message, dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand};
+use super::{arity_message, dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand};
+use crate::clients::UnblockReason;
+use crate::pause::PauseMode;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol};
 use crate::server::REDIS_VERSION;
@@ -9,20 +11,20 @@ const CONN: Flags = Flags::FAST;
 const CONN_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "ping", arity: -1, flags: CONN, keys: KeySpec::NONE, group: "connection", run: ping },
-    Command { name: "echo", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: echo },
+    Command { name: "ping", arity: -1, flags: CONN, keys: specs::NONE, group: "connection", run: ping },
+    Command { name: "echo", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: echo },
     Command {
         name: "quit",
         arity: -1,
         flags: CONN_NO_AUTH.with(Flags::NO_QUEUE),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "connection",
         run: quit,
     },
-    Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: hello },
-    Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: KeySpec::NONE, group: "connection", run: auth },
-    Command { name: "select", arity: 2, flags: CONN, keys: KeySpec::NONE, group: "connection", run: select },
-    Command { name: "client", arity: -2, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: client },
+    Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: hello },
+    Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: auth },
+    Command { name: "select", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: select },
+    Command { name: "client", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: client },
 ];
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -177,9 +179,10 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "kill", arity: -3, run: client_kill },
     Subcommand { name: "no-evict", arity: 3, run: client_on_off },
     Subcommand { name: "no-touch", arity: 3, run: client_on_off },
-    Subcommand { name: "reply", arity: 3, run: client_unsupported },
-    Subcommand { name: "pause", arity: -3, run: client_unsupported },
-    Subcommand { name: "unpause", arity: 2, run: client_unsupported },
+    Subcommand { name: "reply", arity: 3, run: client_reply },
+    Subcommand { name: "pause", arity: -3, run: client_pause },
+    Subcommand { name: "unpause", arity: 2, run: client_unpause },
+    Subcommand { name: "unblock", arity: -3, run: client_unblock },
     Subcommand { name: "help", arity: 2, run: client_help },
 ];
 
@@ -210,112 +213,155 @@ fn client_info(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     ctx.out.verbatim(&line);
 }
 
-/// CLIENT LIST [TYPE NORMAL] [ID id [id ...]]
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
 fn client_list(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let mut ids: Option<Vec<u64>> = None;
-    if args.len() > 2 {
-        let filter = args.get(2);
-        if is(filter, "TYPE") && args.len() == 4 {
-            if !is(args.get(3), "NORMAL") {
-                let kind = String::from_utf8_lossy(args.get(3)).into_owned();
-                return ctx.error(&format!("ERR Unknown client type '{kind}'"));
-            }
-        } else if is(filter, "ID") && args.len() >= 4 {
-            let parsed: Option<Vec<u64>> = args
-                .iter()
-                .skip(3)
-                .map(|a| parse_i64(a).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0))
-                .collect();
-            match parsed {
-                Some(list) => ids = Some(list),
-                None => return ctx.error("ERR Invalid client ID"),
-            }
-        } else {
-            return ctx.error(super::SYNTAX_ERROR);
+    let clients = ctx.server.clients.snapshot();
+    let listed: Vec<_> = match args.len() {
+        2 => clients,
+        4 if is(args.get(2), "TYPE") => match client_type(ctx, args.get(3)) {
+            Some(true) => clients,
+            Some(false) => Vec::new(),
+            None => return,
+        },
+        n if n > 3 && is(args.get(2), "ID") => {
+            let Some(ids) = args.iter().skip(3).map(parse_i64).collect::<Option<Vec<i64>>>() else {
+                return ctx.error("ERR Invalid client ID");
+            };
+            // In the order asked, as Redis lists them.
+            ids.iter().filter_map(|&id| clients.iter().find(|c| i64::try_from(c.id) == Ok(id)).cloned()).collect()
         }
-    }
+        _ => return ctx.error(super::SYNTAX_ERROR),
+    };
     let mut text = String::new();
-    for client in ctx.server.clients.snapshot() {
-        if ids.as_ref().is_none_or(|ids| ids.contains(&client.id)) {
-            text.push_str(&client.describe());
-            text.push('\n');
-        }
+    for client in listed {
+        text.push_str(&client.describe());
+        text.push('\n');
     }
     ctx.out.verbatim(&text);
 }
 
+/// A client type of CLIENT LIST / KILL TYPE: Some(true) for `normal`
+/// (every client here), Some(false) for the types no client has here
+/// (`master`, `replica`/`slave`, `pubsub`), None (after Redis's error)
+/// for an unknown one.
+fn client_type(ctx: &mut Ctx<'_>, name: &[u8]) -> Option<bool> {
+    if is(name, "normal") {
+        return Some(true);
+    }
+    if ["master", "replica", "slave", "pubsub"].iter().any(|t| is(name, t)) {
+        return Some(false);
+    }
+    let kind = String::from_utf8_lossy(name).into_owned();
+    ctx.error(&format!("ERR Unknown client type '{kind}'"));
+    None
+}
+
 /// Which clients a CLIENT KILL names.
-#[derive(Default)]
 struct KillFilter {
     id: Option<u64>,
     addr: Option<String>,
     laddr: Option<String>,
     skip_me: bool,
-    normal_only: bool,
+    /// False after `TYPE` names a type no client here has.
+    any_type: bool,
+    /// Only clients connected at least this many seconds.
+    max_age: Option<u64>,
+}
+
+impl Default for KillFilter {
+    fn default() -> Self {
+        Self { id: None, addr: None, laddr: None, skip_me: true, any_type: true, max_age: None }
+    }
+}
+
+impl KillFilter {
+    fn matches(&self, client: &crate::clients::ClientInfo, me: bool) -> bool {
+        let text = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string());
+        self.any_type
+            && self.id.is_none_or(|id| id == client.id)
+            && self.addr.as_ref().is_none_or(|a| Some(a) == text(client.addr).as_ref())
+            && self.laddr.as_ref().is_none_or(|a| Some(a) == text(client.local_addr).as_ref())
+            && self.max_age.is_none_or(|age| client.age_secs() >= age)
+            && !(me && self.skip_me)
+    }
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port]
-/// [TYPE normal] [USER username] [SKIPME yes/no]
+/// [TYPE type] [USER username] [SKIPME yes/no] [MAXAGE seconds]
 fn client_kill(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if args.len() == 3 {
+        // The old form, which may kill the caller itself.
         let addr = String::from_utf8_lossy(args.get(2)).into_owned();
-        let filter = KillFilter { addr: Some(addr), ..KillFilter::default() };
+        let filter = KillFilter { addr: Some(addr), skip_me: false, ..KillFilter::default() };
         return match kill_matching(ctx, &filter) {
             0 => ctx.error("ERR No such client"),
             _ => ctx.out.ok(),
         };
     }
-    let mut filter = KillFilter { skip_me: true, ..KillFilter::default() };
-    for pair in args.iter().skip(2).collect::<Vec<_>>().chunks(2) {
-        let [name, value] = pair else { return ctx.error(super::SYNTAX_ERROR) };
-        let text = String::from_utf8_lossy(value).into_owned();
-        match () {
-            _ if is(name, "ID") => match parse_i64(value).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0) {
-                Some(id) => filter.id = Some(id),
-                None => return ctx.error("ERR client-id should be greater than 0"),
-            },
-            _ if is(name, "ADDR") => filter.addr = Some(text),
-            _ if is(name, "LADDR") => filter.laddr = Some(text),
-            _ if is(name, "TYPE") => {
-                if !["normal", "master", "slave", "replica", "pubsub"].iter().any(|t| is(value, t)) {
-                    return ctx.error(&format!("ERR Unknown client type '{text}'"));
-                }
-                filter.normal_only = is(value, "normal");
-                if !filter.normal_only {
-                    return ctx.out.integer(0);
-                }
-            }
-            _ if is(name, "USER") => {
-                if text != "default" {
-                    return ctx.error(&format!("ERR No such user '{text}'"));
-                }
-            }
-            _ if is(name, "SKIPME") && (is(value, "yes") || is(value, "no")) => filter.skip_me = is(value, "yes"),
-            _ => return ctx.error(super::SYNTAX_ERROR),
-        }
-    }
+    let Some(filter) = parse_kill_filter(ctx, args) else { return };
     let killed = kill_matching(ctx, &filter);
     ctx.out.integer(killed as i64);
 }
 
-/// Mark every client matching `filter` for closing; returns how many.
+/// The option/value pairs of CLIENT KILL's new form, with Redis's errors.
+fn parse_kill_filter(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<KillFilter> {
+    let mut filter = KillFilter::default();
+    for pair in args.iter().skip(2).collect::<Vec<_>>().chunks(2) {
+        let [name, value] = pair else {
+            ctx.error(super::SYNTAX_ERROR);
+            return None;
+        };
+        let text = String::from_utf8_lossy(value).into_owned();
+        match () {
+            _ if is(name, "ID") => match parse_i64(value).and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0) {
+                Some(id) => filter.id = Some(id),
+                None => return error(ctx, "ERR client-id should be greater than 0"),
+            },
+            _ if is(name, "MAXAGE") => match parse_i64(value) {
+                None => return error(ctx, "ERR maxage is not an integer or out of range"),
+                Some(age) if age <= 0 => return error(ctx, "ERR maxage should be greater than 0"),
+                Some(age) => filter.max_age = u64::try_from(age).ok(),
+            },
+            _ if is(name, "TYPE") => filter.any_type &= client_type(ctx, value)?,
+            _ if is(name, "ADDR") => filter.addr = Some(text),
+            _ if is(name, "LADDR") => filter.laddr = Some(text),
+            // `default` is the only user, and every client's.
+            _ if is(name, "USER") && text != "default" => return error(ctx, &format!("ERR No such user '{text}'")),
+            _ if is(name, "USER") => {}
+            _ if is(name, "SKIPME") && (is(value, "yes") || is(value, "no")) => filter.skip_me = is(value, "yes"),
+            _ => return error(ctx, super::SYNTAX_ERROR),
+        }
+    }
+    Some(filter)
+}
+
+/// Reply with an error; None, for parsers that stop there.
+fn error<T>(ctx: &mut Ctx<'_>, msg: &str) -> Option<T> {
+    ctx.error(msg);
+    None
+}
+
+/// Kill every client matching `filter`; returns how many. Another client
+/// leaves the client list at once and its worker is woken to close it;
+/// the caller itself is closed once this reply is written.
 fn kill_matching(ctx: &mut Ctx<'_>, filter: &KillFilter) -> usize {
-    let text = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string());
     let mut killed = 0;
+    let mut others = false;
     for client in ctx.server.clients.snapshot() {
         let me = client.id == ctx.session.id;
-        let matches = filter.id.is_none_or(|id| id == client.id)
-            && filter.addr.as_ref().is_none_or(|a| Some(a) == text(client.addr).as_ref())
-            && filter.laddr.as_ref().is_none_or(|a| Some(a) == text(client.local_addr).as_ref())
-            && !(me && filter.skip_me);
-        if matches {
-            killed += 1;
-            if me {
-                ctx.session.close_after_reply = true;
-            } else {
-                ctx.server.clients.kill(&client);
-            }
+        if !filter.matches(&client, me) {
+            continue;
         }
+        killed += 1;
+        if me {
+            ctx.session.close_after_reply = true;
+        } else {
+            ctx.server.clients.kill(&client);
+            others = true;
+        }
+    }
+    if others {
+        ctx.server.wake_workers();
     }
     killed
 }
@@ -330,10 +376,111 @@ fn client_on_off(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// CLIENT REPLY / PAUSE / UNPAUSE are not implemented.
-fn client_unsupported(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let sub = String::from_utf8_lossy(args.get(1)).to_ascii_uppercase();
-    ctx.error(&format!("ERR CLIENT {sub} is not supported by Redistill"));
+/// CLIENT REPLY ON|OFF|SKIP: whether this connection's replies are sent
+/// (see [`ReplyMode`]). OFF and SKIP reply nothing themselves.
+fn client_reply(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let mode = args.get(2);
+    if is(mode, "ON") {
+        ctx.session.reply = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(mode, "OFF") {
+        ctx.session.reply = ReplyMode::Off;
+    } else if is(mode, "SKIP") {
+        if ctx.session.reply != ReplyMode::Off {
+            ctx.session.reply = ReplyMode::SkipNext;
+        }
+    } else {
+        ctx.error(super::SYNTAX_ERROR);
+    }
+}
+
+/// CLIENT REPLY's state, applied where a connection's replies are
+/// written (`net::connection`): after each command, [`ReplyMode::after_command`]
+/// takes back the reply it wrote if replies are off or skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    /// CLIENT REPLY OFF: nothing is sent until CLIENT REPLY ON.
+    Off,
+    /// CLIENT REPLY SKIP just ran: the next command's reply is dropped.
+    SkipNext,
+    /// The reply of the command running now is dropped.
+    Skip,
+}
+
+impl ReplyMode {
+    /// After a command whose reply starts where [`ReplyBuffer::pending`]
+    /// was `mark`: drop that reply if replies are off or this one is
+    /// skipped, and move a SKIP on to the next command.
+    pub fn after_command(&mut self, out: &mut crate::protocol::ReplyBuffer, mark: usize) {
+        match *self {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.discard_after(mark),
+            ReplyMode::SkipNext => *self = ReplyMode::Skip,
+            ReplyMode::Skip => {
+                out.discard_after(mark);
+                *self = ReplyMode::On;
+            }
+        }
+    }
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: hold other clients' commands (all of
+/// them, or those that may write) for `timeout` milliseconds.
+fn client_pause(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() > 4 {
+        return subcommand_syntax_error(ctx, args);
+    }
+    let mode = match args.len() {
+        4 if is(args.get(3), "WRITE") => PauseMode::Write,
+        4 if !is(args.get(3), "ALL") => return ctx.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+        _ => PauseMode::All,
+    };
+    let Some(timeout) = parse_i64(args.get(2)) else {
+        return ctx.error("ERR timeout is not an integer or out of range");
+    };
+    let now = ctx.now;
+    let end = match u64::try_from(timeout) {
+        Err(_) => return ctx.error("ERR timeout is negative"),
+        // Redis takes 0 as no deadline at all: the pause ends at once.
+        Ok(0) => 0,
+        Ok(ms) if ms > i64::MAX as u64 - now => return ctx.error("ERR timeout is out of range"),
+        Ok(ms) => now + ms,
+    };
+    ctx.server.pause.pause(end, mode, now);
+    ctx.out.ok();
+}
+
+/// CLIENT UNPAUSE: end the pause and wake the workers holding commands.
+fn client_unpause(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    ctx.server.pause.unpause();
+    ctx.server.wake_workers();
+    ctx.out.ok();
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked
+/// in a blocking command and is now released, else 0 (see
+/// [`crate::clients::Clients::unblock`]).
+fn client_unblock(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() > 4 {
+        return subcommand_syntax_error(ctx, args);
+    }
+    let reason = match args.len() {
+        4 if is(args.get(3), "TIMEOUT") => UnblockReason::Timeout,
+        4 if is(args.get(3), "ERROR") => UnblockReason::Error,
+        4 => return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        _ => UnblockReason::Timeout,
+    };
+    let Some(id) = ctx.integer_arg(args, 2) else { return };
+    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.server.clients.unblock(id, reason));
+    ctx.out.integer(i64::from(unblocked));
+}
+
+/// Redis's answer to a subcommand given more arguments than it takes,
+/// past the table's arity check.
+fn subcommand_syntax_error(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
+    ctx.error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."));
 }
 
 /// Redis allows only printable, non-space characters in client names and
@@ -380,12 +527,48 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "    Return the name of the current connection.",
         "ID",
         "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "    * ID <client-id>",
+        "      Kill connections by client id.",
+        "    * MAXAGE <maxage>",
+        "      Kill connections older than the specified age.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
         "HELP",
         "    Print this help.",
     ];

@@ -2,19 +2,19 @@
 //! Redistill's own, see `store/serialize.rs`; the command surface and
 //! errors are Redis 7's).
 
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
+use super::{is, specs, Command, Ctx, Flags, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
 use crate::store::access;
 use crate::store::serialize::{self, DecodeError, Limits};
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "dump", arity: 2, flags: Flags::READONLY, keys: KeySpec::ONE, group: "keyspace", run: dump },
+    Command { name: "dump", arity: 2, flags: Flags::READONLY, keys: specs::READ, group: "keyspace", run: dump },
     Command {
         name: "restore",
         arity: -4,
         flags: Flags::WRITE.with(Flags::DENYOOM),
-        keys: KeySpec::ONE,
+        keys: specs::OVERWRITE,
         group: "keyspace",
         run: restore,
     },

@@ -11,7 +11,9 @@ use super::keys::ExpireConditions;
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
 use super::strings::{expiry_unit, TimeUnit};
-use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
+use super::{
+    arity_message, is, specs, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE,
+};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
@@ -24,39 +26,45 @@ const WF: Flags = W.with(Flags::FAST);
 /// Writes that never add data: not refused when memory is full.
 const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 
-const fn hash_command(name: &'static str, arity: i32, flags: Flags, run: super::Handler) -> Command {
-    Command { name, arity, flags, keys: KeySpec::ONE, group: "hash", run }
+const fn hash_command(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: &'static [KeySpec],
+    run: super::Handler,
+) -> Command {
+    Command { name, arity, flags, keys, group: "hash", run }
 }
 
 pub static COMMANDS: &[Command] = &[
-    hash_command("hset", -4, WF, hset),
-    hash_command("hsetnx", 4, WF, hsetnx),
-    hash_command("hmset", -4, WF, hmset),
-    hash_command("hget", 3, RF, hget),
-    hash_command("hmget", -3, RF, hmget),
-    hash_command("hgetall", 2, R, hgetall),
-    hash_command("hkeys", 2, R, hkeys),
-    hash_command("hvals", 2, R, hvals),
-    hash_command("hlen", 2, RF, hlen),
-    hash_command("hexists", 3, RF, hexists),
-    hash_command("hstrlen", 3, RF, hstrlen),
-    hash_command("hdel", -3, WRITE_FAST, hdel),
-    hash_command("hincrby", 4, WF, hincrby),
-    hash_command("hincrbyfloat", 4, WF, hincrbyfloat),
-    hash_command("hrandfield", -2, R, hrandfield),
-    hash_command("hscan", -3, R, hscan),
-    hash_command("hexpire", -6, WRITE_FAST, hexpire),
-    hash_command("hpexpire", -6, WRITE_FAST, hpexpire),
-    hash_command("hexpireat", -6, WRITE_FAST, hexpireat),
-    hash_command("hpexpireat", -6, WRITE_FAST, hpexpireat),
-    hash_command("httl", -5, RF, httl),
-    hash_command("hpttl", -5, RF, hpttl),
-    hash_command("hexpiretime", -5, RF, hexpiretime),
-    hash_command("hpexpiretime", -5, RF, hpexpiretime),
-    hash_command("hpersist", -5, WRITE_FAST, hpersist),
-    hash_command("hsetex", -6, WF, hsetex),
-    hash_command("hgetex", -5, WRITE_FAST, hgetex),
-    hash_command("hgetdel", -5, WRITE_FAST, hgetdel),
+    hash_command("hset", -4, WF, specs::UPDATE, hset),
+    hash_command("hsetnx", 4, WF, specs::INSERT, hsetnx),
+    hash_command("hmset", -4, WF, specs::UPDATE, hmset),
+    hash_command("hget", 3, RF, specs::READ, hget),
+    hash_command("hmget", -3, RF, specs::READ, hmget),
+    hash_command("hgetall", 2, R, specs::READ, hgetall),
+    hash_command("hkeys", 2, R, specs::READ, hkeys),
+    hash_command("hvals", 2, R, specs::READ, hvals),
+    hash_command("hlen", 2, RF, specs::RO, hlen),
+    hash_command("hexists", 3, RF, specs::RO, hexists),
+    hash_command("hstrlen", 3, RF, specs::RO, hstrlen),
+    hash_command("hdel", -3, WRITE_FAST, specs::DELETE, hdel),
+    hash_command("hincrby", 4, WF, specs::READ_UPDATE, hincrby),
+    hash_command("hincrbyfloat", 4, WF, specs::READ_UPDATE, hincrbyfloat),
+    hash_command("hrandfield", -2, R, specs::READ, hrandfield),
+    hash_command("hscan", -3, R, specs::READ, hscan),
+    hash_command("hexpire", -6, WRITE_FAST, specs::UPDATE, hexpire),
+    hash_command("hpexpire", -6, WRITE_FAST, specs::UPDATE, hpexpire),
+    hash_command("hexpireat", -6, WRITE_FAST, specs::UPDATE, hexpireat),
+    hash_command("hpexpireat", -6, WRITE_FAST, specs::UPDATE, hpexpireat),
+    hash_command("httl", -5, RF, specs::READ, httl),
+    hash_command("hpttl", -5, RF, specs::READ, hpttl),
+    hash_command("hexpiretime", -5, RF, specs::READ, hexpiretime),
+    hash_command("hpexpiretime", -5, RF, specs::READ, hpexpiretime),
+    hash_command("hpersist", -5, WRITE_FAST, specs::UPDATE, hpersist),
+    hash_command("hsetex", -6, WF, specs::UPDATE, hsetex),
+    hash_command("hgetex", -5, WRITE_FAST, specs::READ_UPDATE, hgetex),
+    hash_command("hgetdel", -5, WRITE_FAST, specs::READ_DELETE, hgetdel),
 ];
 
 const NOT_AN_INTEGER_HASH: &str = "ERR hash value is not an integer";

@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Command, Ctx, Flags, KeySpec};
+use super::{specs, Command, Ctx, Flags};
 use crate::metrics::CpuUsage;
 use crate::protocol::Args;
 use crate::server::{Server, REDIS_VERSION};
 
 pub static COMMANDS: &[Command] =
-    &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "server", run: info }];
+    &[Command { name: "info", arity: -1, flags: Flags::NONE, keys: specs::NONE, group: "server", run: info }];
 
 /// One INFO section.
 struct Section {
@@ -38,10 +38,18 @@ const SECTIONS: &[Section] = &[
     section("stats", "Stats", true, stats_section),
     section("replication", "Replication", true, replication_section),
     section("cpu", "CPU", true, cpu_section),
+    section("modules", "Modules", true, |_, _| {}),
     section("commandstats", "Commandstats", false, commandstats_section),
     section("errorstats", "Errorstats", true, errorstats_section),
+    section("cluster", "Cluster", true, cluster_section),
     section("keyspace", "Keyspace", true, keyspace_section),
 ];
+
+/// Other names a section answers to: Redis's default set calls the
+/// modules section `module_list`.
+fn is_named(section: &Section, wanted: &str) -> bool {
+    wanted == section.name || (section.name == "modules" && wanted == "module_list")
+}
 
 /// INFO [section [section ...]]
 ///
@@ -54,7 +62,7 @@ fn info(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut text = String::new();
     for section in SECTIONS {
-        if all || (default && section.default) || wanted.iter().any(|w| w == section.name) {
+        if all || (default && section.default) || wanted.iter().any(|w| is_named(section, w)) {
             if !text.is_empty() {
                 text.push_str("\r\n");
             }
@@ -93,7 +101,8 @@ fn server_section(server: &Server, out: &mut String) {
 fn clients_section(server: &Server, out: &mut String) {
     field!(out, "connected_clients", server.connected_clients());
     field!(out, "maxclients", server.config.server.max_connections);
-    field!(out, "blocked_clients", 0);
+    // Redis counts the clients CLIENT PAUSE holds as blocked.
+    field!(out, "blocked_clients", server.pause.held_clients());
 }
 
 fn memory_section(server: &Server, out: &mut String) {
@@ -203,6 +212,10 @@ fn errorstats_section(server: &Server, out: &mut String) {
 fn replication_section(_server: &Server, out: &mut String) {
     field!(out, "role", "master");
     field!(out, "connected_slaves", 0);
+}
+
+fn cluster_section(_server: &Server, out: &mut String) {
+    field!(out, "cluster_enabled", 0);
 }
 
 fn keyspace_section(server: &Server, out: &mut String) {

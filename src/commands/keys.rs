@@ -3,27 +3,27 @@
 //! PEXPIRETIME, PERSIST).
 
 use super::strings::TimeUnit;
-use super::{is, Command, Ctx, Flags, KeySpec};
+use super::{is, specs, Command, Ctx, Flags};
 use crate::protocol::Args;
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
 const W: Flags = Flags::WRITE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "del", arity: -2, flags: Flags::WRITE, keys: KeySpec::ALL, group: "keyspace", run: del },
-    Command { name: "unlink", arity: -2, flags: W, keys: KeySpec::ALL, group: "keyspace", run: del },
-    Command { name: "exists", arity: -2, flags: R, keys: KeySpec::ALL, group: "keyspace", run: exists },
-    Command { name: "type", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: key_type },
-    Command { name: "touch", arity: -2, flags: R, keys: KeySpec::ALL, group: "keyspace", run: exists },
-    Command { name: "expire", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: expire },
-    Command { name: "pexpire", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: pexpire },
-    Command { name: "expireat", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: expireat },
-    Command { name: "pexpireat", arity: -3, flags: W, keys: KeySpec::ONE, group: "keyspace", run: pexpireat },
-    Command { name: "ttl", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: ttl },
-    Command { name: "pttl", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: pttl },
-    Command { name: "expiretime", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: expiretime },
-    Command { name: "pexpiretime", arity: 2, flags: R, keys: KeySpec::ONE, group: "keyspace", run: pexpiretime },
-    Command { name: "persist", arity: 2, flags: W, keys: KeySpec::ONE, group: "keyspace", run: persist },
+    Command { name: "del", arity: -2, flags: Flags::WRITE, keys: specs::REMOVE_ALL, group: "keyspace", run: del },
+    Command { name: "unlink", arity: -2, flags: W, keys: specs::REMOVE_ALL, group: "keyspace", run: del },
+    Command { name: "exists", arity: -2, flags: R, keys: specs::RO_ALL, group: "keyspace", run: exists },
+    Command { name: "type", arity: 2, flags: R, keys: specs::RO, group: "keyspace", run: key_type },
+    Command { name: "touch", arity: -2, flags: R, keys: specs::RO_ALL, group: "keyspace", run: exists },
+    Command { name: "expire", arity: -3, flags: W, keys: specs::UPDATE, group: "keyspace", run: expire },
+    Command { name: "pexpire", arity: -3, flags: W, keys: specs::UPDATE, group: "keyspace", run: pexpire },
+    Command { name: "expireat", arity: -3, flags: W, keys: specs::UPDATE, group: "keyspace", run: expireat },
+    Command { name: "pexpireat", arity: -3, flags: W, keys: specs::UPDATE, group: "keyspace", run: pexpireat },
+    Command { name: "ttl", arity: 2, flags: R, keys: specs::READ, group: "keyspace", run: ttl },
+    Command { name: "pttl", arity: 2, flags: R, keys: specs::READ, group: "keyspace", run: pttl },
+    Command { name: "expiretime", arity: 2, flags: R, keys: specs::READ, group: "keyspace", run: expiretime },
+    Command { name: "pexpiretime", arity: 2, flags: R, keys: specs::READ, group: "keyspace", run: pexpiretime },
+    Command { name: "persist", arity: 2, flags: W, keys: specs::UPDATE, group: "keyspace", run: persist },
 ];
 
 /// DEL key [key ...], and UNLINK key [key ...] (values are freed at once either way)

@@ -1,7 +1,7 @@
 //! Commands over the keyspace as a whole or across keys and databases:
 //! SCAN, KEYS, RANDOMKEY, RENAME, RENAMENX, COPY, MOVE, SWAPDB, OBJECT.
 
-use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
+use super::{dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::glob;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
@@ -12,43 +12,29 @@ const R: Flags = Flags::READONLY;
 const W: Flags = Flags::WRITE;
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "scan", arity: -2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: scan },
-    Command { name: "keys", arity: 2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: keys },
-    Command { name: "randomkey", arity: 1, flags: R, keys: KeySpec::NONE, group: "keyspace", run: randomkey },
-    Command { name: "rename", arity: 3, flags: W, keys: KeySpec::ALL, group: "keyspace", run: rename },
+    Command { name: "scan", arity: -2, flags: R, keys: specs::NONE, group: "keyspace", run: scan },
+    Command { name: "keys", arity: 2, flags: R, keys: specs::NONE, group: "keyspace", run: keys },
+    Command { name: "randomkey", arity: 1, flags: R, keys: specs::NONE, group: "keyspace", run: randomkey },
+    Command { name: "rename", arity: 3, flags: W, keys: specs::RENAME, group: "keyspace", run: rename },
     Command {
         name: "renamenx",
         arity: 3,
         flags: W.with(Flags::FAST),
-        keys: KeySpec::ALL,
+        keys: specs::RENAMENX,
         group: "keyspace",
         run: renamenx,
     },
-    Command {
-        name: "copy",
-        arity: -3,
-        flags: W.with(Flags::DENYOOM),
-        keys: KeySpec::ALL,
-        group: "keyspace",
-        run: copy,
-    },
+    Command { name: "copy", arity: -3, flags: W.with(Flags::DENYOOM), keys: specs::COPY, group: "keyspace", run: copy },
     Command {
         name: "move",
         arity: 3,
         flags: W.with(Flags::FAST),
-        keys: KeySpec::ONE,
+        keys: specs::READ_UPDATE,
         group: "keyspace",
         run: move_key,
     },
-    Command {
-        name: "swapdb",
-        arity: 3,
-        flags: W.with(Flags::FAST),
-        keys: KeySpec::NONE,
-        group: "keyspace",
-        run: swapdb,
-    },
-    Command { name: "object", arity: -2, flags: R, keys: KeySpec::NONE, group: "keyspace", run: object },
+    Command { name: "swapdb", arity: 3, flags: W.with(Flags::FAST), keys: specs::NONE, group: "keyspace", run: swapdb },
+    Command { name: "object", arity: -2, flags: R, keys: specs::NONE, group: "keyspace", run: object },
 ];
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";

@@ -4,12 +4,12 @@
 //! writes them, because their tie-breaking decides which of several equally
 //! long subsequences (and which ranges) a client gets.
 
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
+use super::{is, specs, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
 
 /// LCS reads its two keys.
-const TWO_KEYS: KeySpec = KeySpec { first: 1, last: 2, step: 1 };
+const TWO_KEYS: &[KeySpec] = &[KeySpec::range(1, 1, specs::RO_ACCESS)];
 
 pub static COMMANDS: &[Command] =
     &[Command { name: "lcs", arity: -3, flags: Flags::READONLY, keys: TWO_KEYS, group: "string", run: lcs }];

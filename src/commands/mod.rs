@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspace;
+pub mod keyspec;
 pub mod lcs;
 mod long_double;
 pub mod server;
@@ -48,7 +49,7 @@ impl From<crate::store::WrongType> for &'static str {
 }
 
 /// What a command may do, for COMMAND's flags and for dispatch checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(u16);
 
 impl Flags {
@@ -67,6 +68,12 @@ impl Flags {
     /// held (see `server::Gate`), and a malformed one aborts the
     /// transaction. Not reported by COMMAND.
     pub const ENDS_MULTI: Flags = Flags(1 << 8);
+    /// Changes nothing itself but may write or be propagated (Redis's
+    /// `may-replicate`: EVAL, PUBLISH): held by CLIENT PAUSE WRITE.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 9);
+    /// May be called without keys although it has key arguments (EVAL
+    /// with numkeys 0): COMMAND GETKEYS then answers an empty list.
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 10);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -75,6 +82,11 @@ impl Flags {
 
     pub fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// Whether any of `other`'s flags is set.
+    pub fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
     }
 
     /// Flag names as COMMAND reports them.
@@ -87,6 +99,8 @@ impl Flags {
             (Flags::NO_AUTH, "no_auth"),
             (Flags::FAST, "fast"),
             (Flags::NO_MULTI, "no_multi"),
+            (Flags::MAY_REPLICATE, "may_replicate"),
+            (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -94,21 +108,7 @@ impl Flags {
     }
 }
 
-/// Which arguments are keys: Redis's (first, last, step) triple, where a
-/// negative `last` counts from the end.
-#[derive(Clone, Copy, Debug)]
-pub struct KeySpec {
-    pub first: i32,
-    pub last: i32,
-    pub step: i32,
-}
-
-impl KeySpec {
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
-    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
-    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
-}
+pub use keyspec::{specs, KeyFlags, KeySpec};
 
 pub type Handler = fn(&mut Ctx<'_>, &Args<'_>);
 
@@ -120,7 +120,8 @@ pub struct Command {
     /// least n.
     pub arity: i32,
     pub flags: Flags,
-    pub keys: KeySpec,
+    /// Which arguments are keys, and what the command does to them.
+    pub keys: &'static [KeySpec],
     /// ACL category, e.g. `string`, `keyspace`, `connection`.
     pub group: &'static str,
     pub run: Handler,
@@ -162,6 +163,8 @@ pub struct Session {
     pub watch: Option<crate::store::watch::WatchSet>,
     /// `client_commands_per_second`.
     pub rate: crate::rate::RateLimit,
+    /// CLIENT REPLY: whether replies are sent.
+    pub reply: connection::ReplyMode,
 }
 
 impl Session {
@@ -176,6 +179,7 @@ impl Session {
             multi: None,
             watch: None,
             rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
+            reply: connection::ReplyMode::On,
         }
     }
 
@@ -357,12 +361,68 @@ pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static Command)> {
     index().get(name)
 }
 
-/// Run one parsed command and write its reply.
+/// What [`dispatch`] did with a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// It ran, or was refused, and its reply is written.
+    Done,
+    /// CLIENT PAUSE holds it: nothing was done, and the connection must
+    /// offer it again once the pause ends.
+    Held,
+}
+
+/// Run one parsed command from a client and write its reply, unless a
+/// CLIENT PAUSE holds it. As in Redis, a command that is refused anyway
+/// (unknown, wrong arity, not authenticated...) is answered at once.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Dispatched {
+    let pause = &ctx.server.pause;
+    if pause.holds(true, ctx.now) {
+        if let Some(command) = lookup(args.get(0)) {
+            let refused = refusal(ctx, command, args.len()).is_some();
+            if !refused && pause.holds(may_write(ctx, command), ctx.now) {
+                return Dispatched::Held;
+            }
+        }
+    }
+    run_command(ctx, args);
+    Dispatched::Done
+}
+
+/// Whether a command may change the dataset, for CLIENT PAUSE WRITE: the
+/// table's WRITE and MAY_REPLICATE flags, and for EXEC those of the
+/// commands it would run.
+fn may_write(ctx: &Ctx<'_>, command: &Command) -> bool {
+    let writes = Flags::WRITE.with(Flags::MAY_REPLICATE);
+    command.flags.intersects(writes)
+        || (command.flags.contains(Flags::ENDS_MULTI)
+            && ctx.session.multi.as_ref().is_some_and(|multi| multi.flags().intersects(writes)))
+}
+
+/// Why a command must be refused before it runs, if it must: the checks
+/// Redis makes before a pause can hold it.
+fn refusal(ctx: &Ctx<'_>, command: &Command, argc: usize) -> Option<std::borrow::Cow<'static, str>> {
+    // Redis checks arity before authentication.
+    if !accepts(command.arity, argc) {
+        return Some(arity_message(command.name).into());
+    }
+    if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
+        return Some(NOAUTH.into());
+    }
+    if ctx.session.multi.is_some() && command.flags.contains(Flags::NO_MULTI) {
+        return Some("ERR Command not allowed inside a transaction".into());
+    }
+    if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
+        return Some(OOM.into());
+    }
+    None
+}
+
+/// Run one command (from a client, or queued by MULTI) and write its reply.
 ///
 /// Statistics as Redis keeps them: a command refused before it runs (wrong
 /// arity, not authenticated) counts as rejected; one that runs is timed
 /// (two clock reads) and counts as failed if it replied with an error.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.stats.commands_processed.incr();
     let Some((id, command)) = lookup_with_id(args.get(0)) else {
         let msg = unknown_command_message(args);
@@ -370,25 +430,15 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         ctx.stats.count_error("ERR");
         return ctx.out.error_bytes(&msg);
     };
-    // Redis checks arity before authentication.
-    if !accepts(command.arity, args.len()) {
-        return reject(ctx, id, &arity_message(command.name));
-    }
-    if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
-        return reject(ctx, id, NOAUTH);
+    if let Some(msg) = refusal(ctx, command, args.len()) {
+        return reject(ctx, id, &msg);
     }
     if !ctx.session.rate.admit(ctx.now) {
         return reject(ctx, id, "ERR max commands per second reached for this client, try again later");
     }
-    if ctx.session.multi.is_some() && command.flags.contains(Flags::NO_MULTI) {
-        return reject(ctx, id, "ERR Command not allowed inside a transaction");
-    }
-    if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
-        return reject(ctx, id, OOM);
-    }
     if let Some(multi) = &mut ctx.session.multi {
         if !command.flags.contains(Flags::NO_QUEUE) {
-            multi.queue(args);
+            multi.queue(args, command.flags);
             return ctx.out.simple("QUEUED");
         }
     }

@@ -1,22 +1,22 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL and COMMAND (the command
 //! table's self-description, which redis-cli and client libraries read).
 
-use super::{dispatch_subcommand, is, Command, Ctx, Flags, KeySpec, Subcommand, SYNTAX_ERROR};
-use crate::protocol::{Args, ReplyBuffer};
+use super::{dispatch_subcommand, is, keyspec, specs, Command, Ctx, Flags, KeySpec, Subcommand, SYNTAX_ERROR};
+use crate::protocol::Args;
 
 pub static COMMANDS: &[Command] = &[
     Command {
         name: "dbsize",
         arity: 1,
         flags: Flags::READONLY.with(Flags::FAST),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "keyspace",
         run: dbsize,
     },
-    Command { name: "flushdb", arity: -1, flags: Flags::WRITE, keys: KeySpec::NONE, group: "keyspace", run: flushdb },
-    Command { name: "flushall", arity: -1, flags: Flags::WRITE, keys: KeySpec::NONE, group: "keyspace", run: flushall },
-    Command { name: "command", arity: -1, flags: Flags::NONE, keys: KeySpec::NONE, group: "connection", run: command },
-    Command { name: "slowlog", arity: -2, flags: Flags::ADMIN, keys: KeySpec::NONE, group: "server", run: slowlog },
+    Command { name: "flushdb", arity: -1, flags: Flags::WRITE, keys: specs::NONE, group: "keyspace", run: flushdb },
+    Command { name: "flushall", arity: -1, flags: Flags::WRITE, keys: specs::NONE, group: "keyspace", run: flushall },
+    Command { name: "command", arity: -1, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: command },
+    Command { name: "slowlog", arity: -2, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: slowlog },
 ];
 
 /// DBSIZE
@@ -63,10 +63,12 @@ const COMMAND_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "list", arity: -2, run: command_list },
     Subcommand { name: "info", arity: -2, run: command_info_named },
     Subcommand { name: "docs", arity: -2, run: command_docs },
-    Subcommand { name: "getkeys", arity: -3, run: command_getkeys },
+    Subcommand { name: "getkeys", arity: -3, run: |ctx, args| command_getkeys(ctx, args, false) },
+    Subcommand { name: "getkeysandflags", arity: -3, run: |ctx, args| command_getkeys(ctx, args, true) },
+    Subcommand { name: "help", arity: 2, run: command_help },
 ];
 
-/// COMMAND [COUNT | LIST | INFO [name ...] | DOCS [name ...]]
+/// COMMAND [COUNT | LIST | INFO [name ...] | DOCS [name ...] | GETKEYS ... | GETKEYSANDFLAGS ...]
 fn command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if args.len() == 1 {
         return all_command_info(ctx);
@@ -74,10 +76,57 @@ fn command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     dispatch_subcommand(ctx, args, "command", COMMAND_SUBCOMMANDS);
 }
 
-/// COMMAND LIST
-fn command_list(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
-    ctx.out.array(super::all().count());
-    super::all().for_each(|c| ctx.out.bulk(c.name.as_bytes()));
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+fn command_list(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let filter: Box<dyn Fn(&Command) -> bool> = match args.len() {
+        2 => Box::new(|_| true),
+        5 if is(args.get(2), "FILTERBY") => {
+            let value = args.get(4);
+            match args.get(3) {
+                // No modules are loaded, so no command comes from one.
+                kind if is(kind, "MODULE") => Box::new(|_| false),
+                kind if is(kind, "ACLCAT") => Box::new(move |c| acl_categories(c).any(|cat| is(value, cat))),
+                kind if is(kind, "PATTERN") => Box::new(move |c| crate::glob::matches(value, c.name.as_bytes(), true)),
+                _ => return ctx.error(SYNTAX_ERROR),
+            }
+        }
+        _ => return ctx.error(SYNTAX_ERROR),
+    };
+    let names: Vec<&str> = super::all().filter(|c| filter(c)).map(|c| c.name).collect();
+    ctx.out.array(names.len());
+    names.iter().for_each(|name| ctx.out.bulk(name.as_bytes()));
+}
+
+/// The ACL categories Redistill's commands can have, in the order Redis
+/// lists them.
+const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "hash",
+    "string",
+    "bitmap",
+    "admin",
+    "fast",
+    "slow",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// A command's ACL categories: its family, and those its flags imply
+/// (`read`, `write`, `admin` and `dangerous`, `fast` or else `slow`), as
+/// Redis's `setImplicitACLCategories` adds them.
+fn acl_categories(c: &Command) -> impl Iterator<Item = &'static str> + '_ {
+    ACL_CATEGORIES.iter().copied().filter(move |&category| match category {
+        "read" => c.flags.contains(Flags::READONLY),
+        "write" => c.flags.contains(Flags::WRITE),
+        "admin" | "dangerous" => c.flags.contains(Flags::ADMIN),
+        "fast" => c.flags.contains(Flags::FAST),
+        "slow" => !c.flags.contains(Flags::FAST),
+        family => c.group == family,
+    })
 }
 
 /// COMMAND INFO [name ...]: unknown names get a null.
@@ -103,53 +152,26 @@ fn all_command_info(ctx: &mut Ctx<'_>) {
 /// key, last key, key step, ACL categories, tips, key specs, subcommands.
 fn command_info(ctx: &mut Ctx<'_>, c: &Command) {
     let out = &mut *ctx.out;
+    let ((first, last, step), movable) = keyspec::legacy_range(c.keys);
     out.array(10);
     out.bulk(c.name.as_bytes());
     out.integer(i64::from(c.arity));
-    let flags: Vec<_> = c.flags.names().collect();
+    let mut flags: Vec<_> = c.flags.names().collect();
+    if movable {
+        flags.push("movablekeys");
+    }
     out.set(flags.len());
     flags.into_iter().for_each(|f| out.simple(f));
-    out.integer(i64::from(c.keys.first));
-    out.integer(i64::from(c.keys.last));
-    out.integer(i64::from(c.keys.step));
-    out.set(1);
-    out.simple(&format!("@{}", c.group));
+    out.integer(i64::from(first));
+    out.integer(i64::from(last));
+    out.integer(i64::from(step));
+    let categories: Vec<_> = acl_categories(c).collect();
+    out.set(categories.len());
+    categories.iter().for_each(|cat| out.simple(&format!("@{cat}")));
     out.array(0);
-    key_specs(out, c);
+    out.array(c.keys.len());
+    c.keys.iter().for_each(|spec| spec.reply(out));
     out.array(0);
-}
-
-/// Redis 7's key specifications, derived from the (first, last, step)
-/// triple: where the keys begin (an index) and how far they run (a range,
-/// `lastkey` relative to the first key, or -1 for "to the end").
-fn key_specs(out: &mut ReplyBuffer, c: &Command) {
-    if c.keys.first == 0 {
-        return out.array(0);
-    }
-    let access: &[&str] = if c.flags.contains(Flags::WRITE) { &["RW", "update"] } else { &["RO", "access"] };
-    let last_key = if c.keys.last < 0 { i64::from(c.keys.last) } else { i64::from(c.keys.last - c.keys.first) };
-    out.array(1);
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(access.len());
-    access.iter().for_each(|f| out.simple(f));
-    out.bulk(b"begin_search");
-    search_spec(out, "index", &[("index", i64::from(c.keys.first))]);
-    out.bulk(b"find_keys");
-    search_spec(out, "range", &[("lastkey", last_key), ("keystep", i64::from(c.keys.step)), ("limit", 0)]);
-}
-
-/// One part of a key spec: `{type: <kind>, spec: {<name>: <value>, ...}}`.
-fn search_spec(out: &mut ReplyBuffer, kind: &str, fields: &[(&str, i64)]) {
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(kind.as_bytes());
-    out.bulk(b"spec");
-    out.map(fields.len());
-    for (name, value) in fields {
-        out.bulk(name.as_bytes());
-        out.integer(*value);
-    }
 }
 
 /// COMMAND DOCS [name ...]: a map from name to a short doc map. redis-cli
@@ -169,25 +191,78 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// COMMAND GETKEYS command [arg ...]: which arguments are keys.
-fn command_getkeys(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(command) = super::lookup(args.get(2)) else {
+/// The key specs of the command line `line` (a container command's come
+/// from its subcommand), or None if it names no command.
+fn specs_of(line: &[&[u8]]) -> Option<(&'static Command, &'static [KeySpec])> {
+    let command = super::lookup(line.first()?)?;
+    if !command.keys.is_empty() {
+        return Some((command, command.keys));
+    }
+    let sub = line.get(1).and_then(|sub| {
+        keyspec::SUBCOMMAND_KEYS.iter().find(|(parent, name, _)| *parent == command.name && is(sub, name))
+    });
+    Some((command, sub.map_or(command.keys, |(_, _, specs)| *specs)))
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS command [arg ...]: which arguments
+/// are keys (and, `with_flags`, what the command does to each), found by
+/// the command's key specs, with Redis's errors in Redis's order.
+fn command_getkeys(ctx: &mut Ctx<'_>, args: &Args<'_>, with_flags: bool) {
+    let line: Vec<&[u8]> = args.iter().skip(2).collect();
+    let Some((command, specs)) = specs_of(&line) else {
         return ctx.error("ERR Invalid command specified");
     };
-    let argc = args.len() - 2;
-    if !super::accepts(command.arity, argc) {
-        return ctx.error("ERR Invalid number of arguments specified for command");
-    }
-    let spec = command.keys;
-    if spec.first == 0 {
+    if specs.is_empty() {
         return ctx.error("ERR The command has no key arguments");
     }
-    let last = if spec.last < 0 { argc as i32 + spec.last } else { spec.last };
-    let positions: Vec<usize> = (spec.first..=last).step_by(spec.step.max(1) as usize).map(|p| p as usize).collect();
-    ctx.out.array(positions.len());
-    for position in positions {
-        ctx.out.bulk(args.get(2 + position));
+    if !super::accepts(command.arity, line.len()) {
+        return ctx.error("ERR Invalid number of arguments specified for command");
     }
+    let keys = keyspec::find_keys(specs, &line).filter(|keys| !keys.is_empty());
+    let Some(keys) = keys else {
+        if command.flags.contains(Flags::NO_MANDATORY_KEYS) {
+            return ctx.out.array(0);
+        }
+        return ctx.error("ERR Invalid arguments specified for command");
+    };
+    let out = &mut *ctx.out;
+    out.array(keys.len());
+    for (position, flags) in keys {
+        if with_flags {
+            out.array(2);
+            out.bulk(line[position]);
+            flags.reply(out);
+        } else {
+            out.bulk(line[position]);
+        }
+    }
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    let lines = [
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.help(&lines);
 }
 
 const SLOWLOG_SUBCOMMANDS: &[Subcommand] = &[

@@ -4,7 +4,7 @@
 //! GETBIT, BITCOUNT).
 
 use super::long_double::LongDouble;
-use super::{is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, specs, Command, Ctx, Flags, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::{EntryRef, SlotMut, WrongType};
@@ -16,27 +16,27 @@ const WF: Flags = W.with(Flags::FAST);
 const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "get", arity: 2, flags: R, keys: KeySpec::ONE, group: "string", run: get },
-    Command { name: "set", arity: -3, flags: W, keys: KeySpec::ONE, group: "string", run: set },
-    Command { name: "setex", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: setex },
-    Command { name: "psetex", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: psetex },
-    Command { name: "setnx", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: setnx },
-    Command { name: "getset", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: getset },
-    Command { name: "getdel", arity: 2, flags: WRITE_FAST, keys: KeySpec::ONE, group: "string", run: getdel },
-    Command { name: "getex", arity: -2, flags: WRITE_FAST, keys: KeySpec::ONE, group: "string", run: getex },
-    Command { name: "mget", arity: -2, flags: R, keys: KeySpec::ALL, group: "string", run: mget },
-    Command { name: "mset", arity: -3, flags: W, keys: KeySpec::PAIRS, group: "string", run: mset },
-    Command { name: "msetnx", arity: -3, flags: W, keys: KeySpec::PAIRS, group: "string", run: msetnx },
-    Command { name: "append", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: append },
-    Command { name: "strlen", arity: 2, flags: R, keys: KeySpec::ONE, group: "string", run: strlen },
-    Command { name: "getrange", arity: 4, flags: Flags::READONLY, keys: KeySpec::ONE, group: "string", run: getrange },
-    Command { name: "substr", arity: 4, flags: Flags::READONLY, keys: KeySpec::ONE, group: "string", run: getrange },
-    Command { name: "setrange", arity: 4, flags: W, keys: KeySpec::ONE, group: "string", run: setrange },
-    Command { name: "incr", arity: 2, flags: WF, keys: KeySpec::ONE, group: "string", run: incr },
-    Command { name: "decr", arity: 2, flags: WF, keys: KeySpec::ONE, group: "string", run: decr },
-    Command { name: "incrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrby },
-    Command { name: "decrby", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: decrby },
-    Command { name: "incrbyfloat", arity: 3, flags: WF, keys: KeySpec::ONE, group: "string", run: incrbyfloat },
+    Command { name: "get", arity: 2, flags: R, keys: specs::READ, group: "string", run: get },
+    Command { name: "set", arity: -3, flags: W, keys: specs::SET, group: "string", run: set },
+    Command { name: "setex", arity: 4, flags: W, keys: specs::OVERWRITE, group: "string", run: setex },
+    Command { name: "psetex", arity: 4, flags: W, keys: specs::OVERWRITE, group: "string", run: psetex },
+    Command { name: "setnx", arity: 3, flags: WF, keys: specs::OVERWRITE_INSERT, group: "string", run: setnx },
+    Command { name: "getset", arity: 3, flags: WF, keys: specs::READ_UPDATE, group: "string", run: getset },
+    Command { name: "getdel", arity: 2, flags: WRITE_FAST, keys: specs::READ_DELETE, group: "string", run: getdel },
+    Command { name: "getex", arity: -2, flags: WRITE_FAST, keys: specs::READ_UPDATE, group: "string", run: getex },
+    Command { name: "mget", arity: -2, flags: R, keys: specs::READ_ALL, group: "string", run: mget },
+    Command { name: "mset", arity: -3, flags: W, keys: specs::OVERWRITE_PAIRS, group: "string", run: mset },
+    Command { name: "msetnx", arity: -3, flags: W, keys: specs::OVERWRITE_INSERT_PAIRS, group: "string", run: msetnx },
+    Command { name: "append", arity: 3, flags: WF, keys: specs::INSERT, group: "string", run: append },
+    Command { name: "strlen", arity: 2, flags: R, keys: specs::RO, group: "string", run: strlen },
+    Command { name: "getrange", arity: 4, flags: Flags::READONLY, keys: specs::READ, group: "string", run: getrange },
+    Command { name: "substr", arity: 4, flags: Flags::READONLY, keys: specs::READ, group: "string", run: getrange },
+    Command { name: "setrange", arity: 4, flags: W, keys: specs::UPDATE, group: "string", run: setrange },
+    Command { name: "incr", arity: 2, flags: WF, keys: specs::READ_UPDATE, group: "string", run: incr },
+    Command { name: "decr", arity: 2, flags: WF, keys: specs::READ_UPDATE, group: "string", run: decr },
+    Command { name: "incrby", arity: 3, flags: WF, keys: specs::READ_UPDATE, group: "string", run: incrby },
+    Command { name: "decrby", arity: 3, flags: WF, keys: specs::READ_UPDATE, group: "string", run: decrby },
+    Command { name: "incrbyfloat", arity: 3, flags: WF, keys: specs::READ_UPDATE, group: "string", run: incrbyfloat },
 ];
 
 const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{dispatch, Command, Ctx, Flags, KeySpec};
+use super::{run_command, specs, Command, Ctx, Flags};
 use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
@@ -18,24 +18,27 @@ use crate::store::watch::WatchSet;
 const TX: Flags = Flags::NO_QUEUE.with(Flags::FAST);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "multi", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: multi },
+    Command { name: "multi", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: multi },
     Command {
         name: "exec",
         arity: 1,
         flags: Flags::NO_QUEUE.with(Flags::ENDS_MULTI),
-        keys: KeySpec::NONE,
+        keys: specs::NONE,
         group: "transaction",
         run: exec,
     },
-    Command { name: "discard", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: discard },
-    Command { name: "watch", arity: -2, flags: TX, keys: KeySpec::ALL, group: "transaction", run: watch },
-    Command { name: "unwatch", arity: 1, flags: TX, keys: KeySpec::NONE, group: "transaction", run: unwatch },
+    Command { name: "discard", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: discard },
+    Command { name: "watch", arity: -2, flags: TX, keys: specs::RO_ALL, group: "transaction", run: watch },
+    Command { name: "unwatch", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: unwatch },
 ];
 
 /// A transaction being queued.
 #[derive(Debug, Default)]
 pub struct Multi {
     queued: Vec<Queued>,
+    /// The flags of every queued command, together (CLIENT PAUSE WRITE
+    /// holds an EXEC that would write).
+    flags: Flags,
     /// A queued command was rejected: EXEC must answer EXECABORT.
     failed: bool,
 }
@@ -45,8 +48,14 @@ impl Multi {
         self.failed = true;
     }
 
+    /// The queued commands' flags, together.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+
     /// Keep a copy of a command for EXEC.
-    pub fn queue(&mut self, args: &Args<'_>) {
+    pub fn queue(&mut self, args: &Args<'_>, flags: Flags) {
+        self.flags = self.flags.with(flags);
         let mut data = Vec::new();
         let mut ranges = Vec::with_capacity(args.len());
         for arg in args.iter() {
@@ -100,7 +109,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     }
     ctx.out.array(multi.queued.len());
     for command in &multi.queued {
-        dispatch(ctx, &Args::new(&command.data, &command.ranges));
+        run_command(ctx, &Args::new(&command.data, &command.ranges));
     }
 }
 

@@ -22,7 +22,7 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::commands::{self, transactions, Ctx, Session};
+use crate::commands::{self, transactions, Ctx, Dispatched, Session};
 use crate::metrics::WorkerStats;
 use crate::protocol::{peek_key, Limits, Parsed, Parser, ReplyBuffer};
 use crate::server::{Gate, Server};
@@ -105,6 +105,11 @@ pub struct Connection {
     pub queued: bool,
     /// Registered for WRITABLE events (only while output is pending).
     pub write_interest: bool,
+    /// CLIENT PAUSE holds the next buffered command: nothing more runs or
+    /// is read until the worker offers it again (see `Worker::release_held`).
+    held: bool,
+    /// Already in the worker's list of held connections.
+    pub in_held_list: bool,
 }
 
 impl Connection {
@@ -124,6 +129,8 @@ impl Connection {
             last_active: Instant::now(),
             queued: false,
             write_interest: false,
+            held: false,
+            in_held_list: false,
         }
     }
 
@@ -144,6 +151,25 @@ impl Connection {
         !self.out.is_empty() || self.transport.has_pending()
     }
 
+    /// Whether CLIENT PAUSE holds this connection's next command.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Record that the next command waits (or no longer does), keeping
+    /// the server's count of held clients.
+    fn set_held(&mut self, server: &Server, held: bool) {
+        if self.held != held {
+            self.held = held;
+            server.pause.count_held(held);
+        }
+    }
+
+    /// Stop counting this connection as held (it is being closed).
+    pub fn forget_hold(&mut self, server: &Server) {
+        self.set_held(server, false);
+    }
+
     /// Note a readiness event from the poller.
     pub fn on_readable(&mut self) {
         self.may_have_input = true;
@@ -162,6 +188,10 @@ impl Connection {
     fn run(&mut self, env: &mut Env<'_>) -> Status {
         for _ in 0..MAX_ROUNDS {
             let more_commands = self.execute(env);
+            if self.held {
+                // Answer what ran before the held command; read no more.
+                return self.flush(env).unwrap_or(Status::Open);
+            }
             if !self.replies_can_wait(more_commands) {
                 if let Some(status) = self.flush(env) {
                     return status;
@@ -202,7 +232,10 @@ impl Connection {
     /// if it stopped with complete commands possibly left.
     fn execute(&mut self, env: &Env<'_>) -> bool {
         let config = &env.server.config.server;
-        let now = crate::clock::now_ms();
+        // Read once the gate is held (below): waiting for it behind an
+        // EXEC must not leave the batch with a clock that lags, or a
+        // `SET .. EX 1` would get a deadline already partly spent.
+        let mut now = 0;
         let mut executed = 0;
         let mut more = false;
         let mut gate = None;
@@ -217,8 +250,13 @@ impl Connection {
             match self.parser.parse(frame, limits) {
                 Parsed::Command(len) => {
                     let args = self.parser.args(frame);
-                    let gate = gate.get_or_insert_with(|| Gate::enter(env.server, env.worker));
+                    let gate = gate.get_or_insert_with(|| {
+                        let gate = Gate::enter(env.server, env.worker);
+                        now = crate::clock::now_ms();
+                        gate
+                    });
                     let exclusive = transactions::needs_exclusive(&args, self.session.multi.is_some());
+                    let mark = self.out.pending();
                     let mut ctx = Ctx {
                         server: env.server,
                         session: &mut self.session,
@@ -226,12 +264,23 @@ impl Connection {
                         stats: env.stats,
                         now,
                     };
-                    if exclusive {
-                        gate.exclusive(|| commands::dispatch(&mut ctx, &args));
+                    let dispatched = if exclusive {
+                        let dispatched = gate.exclusive(|| {
+                            ctx.now = crate::clock::now_ms();
+                            commands::dispatch(&mut ctx, &args)
+                        });
+                        now = crate::clock::now_ms();
+                        dispatched
                     } else {
-                        commands::dispatch(&mut ctx, &args);
-                    }
+                        commands::dispatch(&mut ctx, &args)
+                    };
                     self.parser.reset();
+                    let held = dispatched == Dispatched::Held;
+                    self.set_held(env.server, held);
+                    if held {
+                        break;
+                    }
+                    self.session.reply.after_command(&mut self.out, mark);
                     self.start += len;
                     executed += 1;
                     if self.session.close_after_reply {
@@ -243,7 +292,9 @@ impl Connection {
                 Parsed::Error(error) => {
                     let message = format!("ERR {}", error.message());
                     env.stats.count_error(&message);
+                    let mark = self.out.pending();
                     self.out.error(&message);
+                    self.session.reply.after_command(&mut self.out, mark);
                     crate::log_debug!("protocol error from {:?}: {}", self.peer(), error.message());
                     self.closing = Some(CloseReason::ProtocolError);
                 }

@@ -49,6 +49,9 @@ pub struct Worker {
     pool: BufferPool,
     /// Connections that yielded with work left, driven after the next poll.
     ready: VecDeque<usize>,
+    /// Connections whose next command CLIENT PAUSE holds, driven again
+    /// once the pause ends.
+    held: Vec<usize>,
     /// Number of connections this worker owns, read by the acceptor.
     load: Arc<AtomicUsize>,
     last_timeout_check: Instant,
@@ -79,6 +82,7 @@ impl Worker {
             connections: Slab::new(),
             pool,
             ready: VecDeque::new(),
+            held: Vec::new(),
             load,
             last_timeout_check: Instant::now(),
             kills_seen: 0,
@@ -90,7 +94,7 @@ impl Worker {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         while !self.server.is_shutting_down() {
-            let timeout = if self.ready.is_empty() { TICK } else { Duration::ZERO };
+            let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -111,10 +115,41 @@ impl Worker {
                     }
                 }
             }
+            self.release_held();
             self.drive_ready();
             self.close_idle_connections();
         }
         self.shutdown();
+    }
+
+    /// How long the poll may sleep: not at all with work queued, until the
+    /// pause ends while commands wait for it, else a tick.
+    fn poll_timeout(&self) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
+        if self.held.is_empty() {
+            return TICK;
+        }
+        let remaining = self.server.pause.remaining_ms(crate::clock::now_ms()).unwrap_or(0);
+        TICK.min(Duration::from_millis(remaining))
+    }
+
+    /// Once no pause is in force, queue the held connections to run their
+    /// commands (one held again by a new pause joins the list again).
+    fn release_held(&mut self) {
+        if self.held.is_empty() || self.server.pause.remaining_ms(crate::clock::now_ms()).is_some() {
+            return;
+        }
+        for key in std::mem::take(&mut self.held) {
+            if let Some(conn) = self.connections.get_mut(key) {
+                conn.in_held_list = false;
+                if !conn.queued {
+                    conn.queued = true;
+                    self.ready.push_back(key);
+                }
+            }
+        }
     }
 
     fn register_incoming(&mut self) {
@@ -155,7 +190,12 @@ impl Worker {
     fn drive(&mut self, key: usize) {
         let Some(conn) = self.connections.get_mut(key) else { return };
         let mut env = Env::new(&self.server, self.index, &mut self.pool);
-        match conn.drive(&mut env) {
+        let status = conn.drive(&mut env);
+        if conn.is_held() && !conn.in_held_list {
+            conn.in_held_list = true;
+            self.held.push(key);
+        }
+        match status {
             Status::Open => {
                 // Ask for WRITABLE only while replies wait for the socket:
                 // with edge-triggered epoll, a socket that always asks for
@@ -194,6 +234,10 @@ impl Worker {
 
     fn close(&mut self, key: usize, reason: CloseReason) {
         let mut conn = self.connections.remove(key);
+        if conn.in_held_list {
+            self.held.retain(|&held| held != key);
+        }
+        conn.forget_hold(&self.server);
         let _ = self.poll.registry().deregister(conn.stream_mut());
         crate::log_debug!("worker {}: client {:?} closed ({reason:?})", self.index, conn.peer());
         self.server.clients.remove(conn.session.id);

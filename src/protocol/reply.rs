@@ -60,6 +60,26 @@ impl ReplyBuffer {
         self.pending() - self.queued.front().map_or(0, Bytes::len)
     }
 
+    /// Drop what was encoded since [`ReplyBuffer::pending`] was `keep`
+    /// (nothing is written to the socket in between): CLIENT REPLY OFF
+    /// and SKIP take back a command's reply this way.
+    pub fn discard_after(&mut self, keep: usize) {
+        let mut excess = self.pending().saturating_sub(keep);
+        let staged = (self.staging.len() - self.staging_written).min(excess);
+        self.staging.truncate(self.staging.len() - staged);
+        excess -= staged;
+        while excess > 0 {
+            let Some(back) = self.queued.back_mut() else { break };
+            let cut = excess.min(back.len());
+            back.truncate(back.len() - cut);
+            self.queued_len -= cut;
+            excess -= cut;
+            if back.is_empty() {
+                self.queued.pop_back();
+            }
+        }
+    }
+
     /// Hand back the staging buffer (for the pool) once everything is sent.
     pub fn take_staging(&mut self) -> Vec<u8> {
         debug_assert!(self.is_empty());
@@ -317,6 +337,20 @@ mod tests {
         buf.double(1.5);
         buf.set(0);
         assert_eq!(drain(&mut buf), b"_\r\n%1\r\n,1.5\r\n~0\r\n");
+    }
+
+    #[test]
+    fn discard_after_drops_only_the_newer_replies() {
+        let mut buf = ReplyBuffer::default();
+        buf.ok();
+        let keep = buf.pending();
+        buf.integer(1);
+        buf.bulk_bytes(&Bytes::from(vec![b'x'; ZERO_COPY_THRESHOLD]));
+        buf.integer(2);
+        buf.discard_after(keep);
+        assert_eq!(buf.pending(), keep);
+        buf.integer(3);
+        assert_eq!(drain(&mut buf), b"+OK\r\n:3\r\n");
     }
 
     #[test]

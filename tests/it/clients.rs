@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{redistill_only, TestServer};
+use crate::common::TestServer;
 
 const OK: &str = "+OK\r\n";
 
@@ -66,15 +66,4 @@ fn no_evict_and_no_touch_take_on_off() {
     if !s.reference_older_than(7, 2) {
         c.expect_cmd(&["CLIENT", "NO-TOUCH", "off"], OK);
     }
-}
-
-#[test]
-fn unsupported_client_subcommands_say_so() {
-    if redistill_only() {
-        return;
-    }
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["CLIENT", "PAUSE", "100"], "-ERR CLIENT PAUSE is not supported by Redistill\r\n");
-    c.expect_cmd(&["CLIENT", "REPLY", "OFF"], "-ERR CLIENT REPLY is not supported by Redistill\r\n");
 }

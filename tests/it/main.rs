@@ -25,6 +25,7 @@ mod common;
 
 mod bits;
 mod cli;
+mod client_ext;
 mod clients;
 mod concurrency;
 mod config_cmd;

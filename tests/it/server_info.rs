@@ -211,6 +211,60 @@ fn info_multiple_and_unknown_sections() {
     c.expect_cmd(&["INFO", "nosuchsection"], "$0\r\n\r\n");
 }
 
+/// The section headers of an INFO text, in order.
+fn headers(info: &str) -> Vec<&str> {
+    info.lines().filter_map(|line| line.strip_prefix("# ")).collect()
+}
+
+#[test]
+fn info_default_sections_in_redis_order() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let expected = [
+        "Server",
+        "Clients",
+        "Memory",
+        "Persistence",
+        "Stats",
+        "Replication",
+        "CPU",
+        "Modules",
+        "Errorstats",
+        "Cluster",
+        "Keyspace",
+    ];
+    assert_eq!(headers(&c.info("")), expected);
+    assert_eq!(headers(&c.info("default")), expected);
+}
+
+#[test]
+fn info_all_and_everything_add_commandstats_in_place() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for which in ["all", "everything"] {
+        let info = c.info(which);
+        let found = headers(&info);
+        // Redis also has Latencystats there, which Redistill does not keep.
+        let order = ["CPU", "Modules", "Commandstats", "Errorstats", "Cluster", "Keyspace"];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|h| found.iter().position(|f| f == h).unwrap_or_else(|| panic!("{which}: no {h}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "INFO {which} order: {found:?}");
+    }
+}
+
+#[test]
+fn info_cluster_and_modules_sections() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(c.info("cluster"), "# Cluster\r\ncluster_enabled:0\r\n");
+    assert_eq!(c.info("CLUSTER"), "# Cluster\r\ncluster_enabled:0\r\n");
+    assert_eq!(c.info("modules"), "# Modules\r\n");
+    assert_eq!(c.info("module_list"), "# Modules\r\n");
+    assert_eq!(c.info_multi(&["cluster", "server"]).lines().next(), Some("# Server"));
+}
+
 trait InfoMulti {
     fn info_multi(&mut self, sections: &[&str]) -> String;
 }
@@ -310,4 +364,260 @@ fn redis_benchmark_smoke() {
     let mut c = s.raw();
     c.expect_cmd(&["EXISTS", "key:__rand_int__"], int(1));
     c.expect_cmd(&["PING"], PONG);
+}
+
+/// A sample call of every command Redistill has that takes keys, and the
+/// keys COMMAND GETKEYS must find in it; with the Redis version that has
+/// the command (major, minor).
+const KEYED_CALLS: &[(&str, &[&str], (u32, u32))] = &[
+    ("get k", &["k"], (7, 0)),
+    ("set k v ex 10", &["k"], (7, 0)),
+    ("setex k 10 v", &["k"], (7, 0)),
+    ("psetex k 10 v", &["k"], (7, 0)),
+    ("setnx k v", &["k"], (7, 0)),
+    ("getset k v", &["k"], (7, 0)),
+    ("getdel k", &["k"], (7, 0)),
+    ("getex k persist", &["k"], (7, 0)),
+    ("mget a b c", &["a", "b", "c"], (7, 0)),
+    ("mset a 1 b 2", &["a", "b"], (7, 0)),
+    ("msetnx a 1 b 2", &["a", "b"], (7, 0)),
+    ("append k v", &["k"], (7, 0)),
+    ("strlen k", &["k"], (7, 0)),
+    ("getrange k 0 1", &["k"], (7, 0)),
+    ("substr k 0 1", &["k"], (7, 0)),
+    ("setrange k 0 v", &["k"], (7, 0)),
+    ("incr k", &["k"], (7, 0)),
+    ("decr k", &["k"], (7, 0)),
+    ("incrby k 1", &["k"], (7, 0)),
+    ("decrby k 1", &["k"], (7, 0)),
+    ("incrbyfloat k 1.5", &["k"], (7, 0)),
+    ("setbit k 1 1", &["k"], (7, 0)),
+    ("getbit k 1", &["k"], (7, 0)),
+    ("bitcount k 0 1", &["k"], (7, 0)),
+    ("del a b", &["a", "b"], (7, 0)),
+    ("unlink a b", &["a", "b"], (7, 0)),
+    ("exists a b", &["a", "b"], (7, 0)),
+    ("type k", &["k"], (7, 0)),
+    ("touch a b", &["a", "b"], (7, 0)),
+    ("expire k 10 nx", &["k"], (7, 0)),
+    ("pexpire k 10", &["k"], (7, 0)),
+    ("expireat k 10", &["k"], (7, 0)),
+    ("pexpireat k 10", &["k"], (7, 0)),
+    ("ttl k", &["k"], (7, 0)),
+    ("pttl k", &["k"], (7, 0)),
+    ("expiretime k", &["k"], (7, 0)),
+    ("pexpiretime k", &["k"], (7, 0)),
+    ("persist k", &["k"], (7, 0)),
+    ("watch a b", &["a", "b"], (7, 0)),
+    ("rename a b", &["a", "b"], (7, 0)),
+    ("renamenx a b", &["a", "b"], (7, 0)),
+    ("copy a b db 1 replace", &["a", "b"], (7, 0)),
+    ("move k 1", &["k"], (7, 0)),
+    ("object encoding k", &["k"], (7, 0)),
+    ("object freq k", &["k"], (7, 0)),
+    ("object idletime k", &["k"], (7, 0)),
+    ("object refcount k", &["k"], (7, 0)),
+    ("memory usage k samples 5", &["k"], (7, 0)),
+    ("hset h f v g w", &["h"], (7, 0)),
+    ("hsetnx h f v", &["h"], (7, 0)),
+    ("hmset h f v", &["h"], (7, 0)),
+    ("hget h f", &["h"], (7, 0)),
+    ("hmget h f g", &["h"], (7, 0)),
+    ("hgetall h", &["h"], (7, 0)),
+    ("hkeys h", &["h"], (7, 0)),
+    ("hvals h", &["h"], (7, 0)),
+    ("hlen h", &["h"], (7, 0)),
+    ("hexists h f", &["h"], (7, 0)),
+    ("hstrlen h f", &["h"], (7, 0)),
+    ("hdel h f g", &["h"], (7, 0)),
+    ("hincrby h f 1", &["h"], (7, 0)),
+    ("hincrbyfloat h f 1.5", &["h"], (7, 0)),
+    ("hrandfield h 2", &["h"], (7, 0)),
+    ("hscan h 0 count 10", &["h"], (7, 0)),
+    ("hexpire h 10 fields 1 f", &["h"], (7, 4)),
+    ("hpexpire h 10 fields 1 f", &["h"], (7, 4)),
+    ("hexpireat h 10 fields 1 f", &["h"], (7, 4)),
+    ("hpexpireat h 10 fields 1 f", &["h"], (7, 4)),
+    ("httl h fields 1 f", &["h"], (7, 4)),
+    ("hpttl h fields 1 f", &["h"], (7, 4)),
+    ("hexpiretime h fields 1 f", &["h"], (7, 4)),
+    ("hpexpiretime h fields 1 f", &["h"], (7, 4)),
+    ("hpersist h fields 1 f", &["h"], (7, 4)),
+    ("hsetex h fields 1 f v", &["h"], (8, 0)),
+    ("hgetex h fields 1 f", &["h"], (8, 0)),
+    ("hgetdel h fields 1 f", &["h"], (8, 0)),
+];
+
+/// `*n` followed by the bulk strings of `items`.
+fn bulk_array(items: &[&str]) -> String {
+    let mut out = format!("*{}\r\n", items.len());
+    for item in items {
+        out.push_str(&format!("${}\r\n{item}\r\n", item.len()));
+    }
+    out
+}
+
+#[test]
+fn command_getkeys_finds_the_keys_of_every_keyed_command() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for (line, keys, (major, minor)) in KEYED_CALLS {
+        if s.is_redis() && s.reference_older_than(*major, *minor) {
+            continue;
+        }
+        let mut args = vec!["COMMAND", "GETKEYS"];
+        args.extend(line.split(' '));
+        let got = c.call(&args);
+        assert_eq!(got, bulk_array(keys), "COMMAND GETKEYS {line}");
+    }
+    if s.is_redis() {
+        return;
+    }
+    // Every Redistill command with keys is in the list above.
+    let sampled: Vec<&str> = KEYED_CALLS.iter().filter_map(|(line, _, _)| line.split(' ').next()).collect();
+    for entry in c.call_resp(&["COMMAND"]).items() {
+        let (name, specs) = (entry.items()[0].text(), entry.items()[8].items().len());
+        assert!(specs == 0 || sampled.contains(&name.as_str()), "{name} has keys but no sample call");
+    }
+}
+
+#[test]
+fn command_getkeysandflags_reports_what_each_command_does_to_its_keys() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let cases: &[(&str, &[KeyAndFlags])] = &[
+        ("get k", &[("k", &["RO", "access"])]),
+        ("set k v", &[("k", &["OW", "update"])]),
+        ("set k v nx GET", &[("k", &["RW", "access", "update"])]),
+        ("del a b", &[("a", &["RM", "delete"]), ("b", &["RM", "delete"])]),
+        ("mset a 1 b 2", &[("a", &["OW", "update"]), ("b", &["OW", "update"])]),
+        ("msetnx a 1", &[("a", &["OW", "insert"])]),
+        ("hset h f v", &[("h", &["RW", "update"])]),
+        ("hsetnx h f v", &[("h", &["RW", "insert"])]),
+        ("hdel h f", &[("h", &["RW", "delete"])]),
+        ("hlen h", &[("h", &["RO"])]),
+        ("rename a b", &[("a", &["RW", "access", "delete"]), ("b", &["OW", "update"])]),
+        ("renamenx a b", &[("a", &["RW", "access", "delete"]), ("b", &["OW", "insert"])]),
+        ("copy a b", &[("a", &["RO", "access"]), ("b", &["OW", "update"])]),
+        ("getdel k", &[("k", &["RW", "access", "delete"])]),
+        ("incr k", &[("k", &["RW", "access", "update"])]),
+        ("append k v", &[("k", &["RW", "insert"])]),
+        ("setnx k v", &[("k", &["OW", "insert"])]),
+        ("setrange k 0 v", &[("k", &["RW", "update"])]),
+        ("expire k 1", &[("k", &["RW", "update"])]),
+        ("exists a", &[("a", &["RO"])]),
+        ("ttl a", &[("a", &["RO", "access"])]),
+        ("object encoding k", &[("k", &["RO"])]),
+    ];
+    for (line, keys) in cases {
+        let mut args = vec!["COMMAND", "GETKEYSANDFLAGS"];
+        args.extend(line.split(' '));
+        let mut expected = format!("*{}\r\n", keys.len());
+        for (key, flags) in *keys {
+            expected.push_str(&format!("*2\r\n${}\r\n{key}\r\n{}", key.len(), simple_array(flags)));
+        }
+        c.expect_cmd(&args, expected);
+    }
+}
+
+/// A key COMMAND GETKEYSANDFLAGS reports, and its flags.
+type KeyAndFlags = (&'static str, &'static [&'static str]);
+
+fn simple_array(items: &[&str]) -> String {
+    items.iter().fold(format!("*{}\r\n", items.len()), |out, item| out + &format!("+{item}\r\n"))
+}
+
+#[test]
+fn command_getkeys_errors() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+        c.expect_cmd(&["COMMAND", sub, "NOSUCH", "x"], err("ERR Invalid command specified"));
+        // No key arguments is checked before the argument count.
+        c.expect_cmd(&["COMMAND", sub, "TIME", "x"], err("ERR The command has no key arguments"));
+        c.expect_cmd(&["COMMAND", sub, "GET", "a", "b"], err("ERR Invalid number of arguments specified for command"));
+        c.expect_cmd(&["COMMAND", sub, "MSET", "a"], err("ERR Invalid number of arguments specified for command"));
+        c.expect_cmd(&["COMMAND", sub], arity_err(&format!("command|{}", sub.to_lowercase())));
+        // Redis 7.4 takes a lone command name (7.0 wanted at least one argument).
+        if !s.reference_older_than(7, 4) {
+            c.expect_cmd(&["COMMAND", sub, "NOSUCH"], err("ERR Invalid command specified"));
+            c.expect_cmd(&["COMMAND", sub, "PING"], err("ERR The command has no key arguments"));
+            c.expect_cmd(&["COMMAND", sub, "GET"], err("ERR Invalid number of arguments specified for command"));
+        }
+    }
+}
+
+#[test]
+fn command_info_key_specs_legacy_range_and_categories() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let reply = c.call_resp(&["COMMAND", "INFO", "rename", "mset", "get", "del"]);
+    let entry = |i: usize| reply.items()[i].items().to_vec();
+    let (rename, mset, get, del) = (entry(0), entry(1), entry(2), entry(3));
+    assert_eq!((rename[3].int(), rename[4].int(), rename[5].int()), (1, 2, 1));
+    assert_eq!((mset[3].int(), mset[4].int(), mset[5].int()), (1, -1, 2));
+    let texts = |r: &Resp| r.items().iter().map(Resp::text).collect::<Vec<_>>();
+    assert_eq!(texts(&get[6]), ["@read", "@string", "@fast"]);
+    assert_eq!(texts(&del[6]), ["@keyspace", "@write", "@slow"]);
+    let specs = rename[8].items();
+    assert_eq!(specs.len(), 2, "RENAME has a spec per key");
+    let first = specs[0].pairs();
+    assert_eq!(texts(&first[0].1), ["RW", "access", "delete"]);
+    let begin = first[1].1.pairs();
+    assert_eq!(begin[0].1.text(), "index");
+    assert_eq!(begin[1].1.pairs()[0].1.int(), 1);
+    let second = specs[1].pairs();
+    assert_eq!(texts(&second[0].1), ["OW", "update"]);
+    assert_eq!(second[1].1.pairs()[1].1.pairs()[0].1.int(), 2);
+    let find = second[2].1.pairs();
+    assert_eq!(find[0].1.text(), "range");
+    let range: Vec<(String, i64)> = find[1].1.pairs().into_iter().map(|(k, v)| (k, v.int())).collect();
+    assert_eq!(range, [("lastkey".to_string(), 0), ("keystep".to_string(), 1), ("limit".to_string(), 0)]);
+}
+
+#[test]
+fn command_list_filterby() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let list = |c: &mut RawClient, args: &[&str]| {
+        let mut names: Vec<String> = c.call_resp(args).items().iter().map(Resp::text).collect();
+        names.sort();
+        names
+    };
+    let get_star = list(&mut c, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "get*"]);
+    assert_eq!(get_star, ["get", "getbit", "getdel", "getex", "getrange", "getset"]);
+    assert_eq!(list(&mut c, &["COMMAND", "LIST", "FILTERBY", "pattern", "GET"]), ["get"]);
+    let strings = list(&mut c, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "string"]);
+    assert!(strings.contains(&"get".to_string()) && strings.contains(&"mset".to_string()), "{strings:?}");
+    assert!(!strings.contains(&"hset".to_string()) && !strings.contains(&"del".to_string()), "{strings:?}");
+    let fast = list(&mut c, &["COMMAND", "LIST", "FILTERBY", "aclcat", "FAST"]);
+    assert!(fast.contains(&"get".to_string()) && !fast.contains(&"keys".to_string()), "{fast:?}");
+    c.expect_cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"], "*0\r\n");
+    c.expect_cmd(&["COMMAND", "LIST", "FILTERBY", "MODULE", "nosuch"], "*0\r\n");
+    c.expect_cmd(&["COMMAND", "LIST", "FILTERBY", "BOGUS", "x"], err("ERR syntax error"));
+    c.expect_cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT"], err("ERR syntax error"));
+    c.expect_cmd(&["COMMAND", "LIST", "x"], err("ERR syntax error"));
+    c.expect_cmd(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "*", "x"], err("ERR syntax error"));
+}
+
+#[test]
+fn command_count_list_info_and_docs_cover_the_same_commands() {
+    // Redis's COMMAND LIST also names subcommands (config|get).
+    if redistill_only() {
+        return;
+    }
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let count = c.call_resp(&["COMMAND", "COUNT"]).int() as usize;
+    let mut listed: Vec<String> = c.call_resp(&["COMMAND", "LIST"]).items().iter().map(Resp::text).collect();
+    let mut info: Vec<String> = c.call_resp(&["COMMAND", "INFO"]).items().iter().map(|e| e.items()[0].text()).collect();
+    let mut docs: Vec<String> = c.call_resp(&["COMMAND", "DOCS"]).pairs().into_iter().map(|(k, _)| k).collect();
+    for names in [&mut listed, &mut info, &mut docs] {
+        names.sort();
+    }
+    assert_eq!(listed.len(), count);
+    assert_eq!(listed, info);
+    assert_eq!(listed, docs);
+    let help = c.call_resp(&["COMMAND", "HELP"]);
+    assert!(help.items()[0].text().starts_with("COMMAND <subcommand>"), "{help:?}");
 }
