@@ -389,10 +389,18 @@ fn list_by_type_and_by_ids_in_the_order_asked() {
     let (mut a, mut b) = (s.raw(), s.raw());
     let id_a = a.call_resp(&["CLIENT", "ID"]).int().to_string();
     let id_b = b.call_resp(&["CLIENT", "ID"]).int().to_string();
-    let mut everyone = listed_ids(&mut a, &["CLIENT", "LIST", "TYPE", "normal"]);
-    everyone.sort();
     let mut expected = vec![id_a.clone(), id_b.clone()];
     expected.sort();
+    // The harness's readiness probe may still be closing: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let everyone = loop {
+        let mut everyone = listed_ids(&mut a, &["CLIENT", "LIST", "TYPE", "normal"]);
+        everyone.sort();
+        if everyone == expected || std::time::Instant::now() > deadline {
+            break everyone;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(everyone, expected);
     for kind in ["master", "replica", "slave", "pubsub", "PUBSUB"] {
         assert_eq!(a.call_resp(&["CLIENT", "LIST", "TYPE", kind]).text(), "", "{kind}");
