@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod rate;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod store;

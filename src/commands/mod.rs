@@ -15,6 +15,7 @@ pub mod info;
 pub mod keys;
 pub mod keyspace;
 mod long_double;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -64,6 +65,14 @@ impl Flags {
     /// held (see `server::Gate`), and a malformed one aborts the
     /// transaction. Not reported by COMMAND.
     pub const ENDS_MULTI: Flags = Flags(1 << 8);
+    /// Scripts may not call it (Redis's `noscript`).
+    pub const NO_SCRIPT: Flags = Flags(1 << 9);
+    /// Runs while a script is busy past `busy-reply-threshold` (Redis's
+    /// `allow-busy`); every other command is answered BUSY then.
+    pub const ALLOW_BUSY: Flags = Flags(1 << 10);
+    /// Runs a script (EVAL, FCALL): with every worker held, like EXEC (see
+    /// `server::Gate`). Not reported by COMMAND.
+    pub const RUNS_SCRIPT: Flags = Flags(1 << 11);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -84,6 +93,8 @@ impl Flags {
             (Flags::NO_AUTH, "no_auth"),
             (Flags::FAST, "fast"),
             (Flags::NO_MULTI, "no_multi"),
+            (Flags::NO_SCRIPT, "noscript"),
+            (Flags::ALLOW_BUSY, "allow_busy"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -174,6 +185,14 @@ impl Session {
             watch: None,
             rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
         }
+    }
+
+    /// The session a script's commands run in: the caller's client and
+    /// database, nothing queued or watched, no rate limit.
+    pub fn for_script(caller: &Session) -> Self {
+        let mut session = Self::new(Arc::clone(&caller.client), true, 0);
+        session.db = caller.db;
+        session
     }
 
     pub fn addr(&self) -> Option<SocketAddr> {
@@ -296,6 +315,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -386,6 +406,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             return ctx.out.simple("QUEUED");
         }
     }
+    execute(ctx, id, command, args);
+}
+
+/// Run a command that passed its checks, timed, into the slow log and the
+/// per-command statistics (for clients and for scripts alike).
+pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>) {
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
     let started = crate::clock::command_ticks();
@@ -398,6 +424,30 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     });
     // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
     ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+}
+
+/// A command received while a script runs past the busy threshold
+/// holding every worker: the few that are allowed then (SCRIPT KILL,
+/// SHUTDOWN, connection commands) run, every other one is answered BUSY.
+pub fn dispatch_busy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    match lookup_with_id(args.get(0)) {
+        Some((_, command)) if command.flags.contains(Flags::ALLOW_BUSY) => dispatch(ctx, args),
+        Some((id, _)) => {
+            ctx.stats.commands_processed.incr();
+            reject(ctx, id, ctx.server.scripts.run.busy_error());
+        }
+        None => dispatch(ctx, args),
+    }
+}
+
+/// Whether this command must run with every worker's gate held: a script
+/// (outside MULTI, where it would only be queued), or the command that
+/// ends a transaction (EXEC) inside MULTI.
+pub fn needs_exclusive(args: &Args<'_>, in_multi: bool) -> bool {
+    lookup(args.get(0)).is_some_and(|c| {
+        let flag = if in_multi { Flags::ENDS_MULTI } else { Flags::RUNS_SCRIPT };
+        c.flags.contains(flag)
+    })
 }
 
 /// Refuse a command before it runs; inside MULTI this also dooms the

@@ -22,10 +22,10 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::commands::{self, transactions, Ctx, Session};
+use crate::commands::{self, Ctx, Session};
 use crate::metrics::WorkerStats;
-use crate::protocol::{peek_key, Limits, Parsed, Parser, ReplyBuffer};
-use crate::server::{Gate, Server};
+use crate::protocol::{peek_key, Args, Limits, Parsed, Parser, ReplyBuffer};
+use crate::server::{Busy, Gate, Server};
 
 /// Replies waiting beyond this stop the connection's command execution.
 pub const HIGH_WATER: usize = 1024 * 1024;
@@ -218,7 +218,7 @@ impl Connection {
                 Parsed::Command(len) => {
                     let args = self.parser.args(frame);
                     let gate = gate.get_or_insert_with(|| Gate::enter(env.server, env.worker));
-                    let exclusive = transactions::needs_exclusive(&args, self.session.multi.is_some());
+                    let exclusive = commands::needs_exclusive(&args, self.session.multi.is_some());
                     let mut ctx = Ctx {
                         server: env.server,
                         session: &mut self.session,
@@ -226,11 +226,7 @@ impl Connection {
                         stats: env.stats,
                         now,
                     };
-                    if exclusive {
-                        gate.exclusive(|| commands::dispatch(&mut ctx, &args));
-                    } else {
-                        commands::dispatch(&mut ctx, &args);
-                    }
+                    run_command(&mut ctx, &args, gate, exclusive);
                     self.parser.reset();
                     self.start += len;
                     executed += 1;
@@ -398,5 +394,19 @@ impl Connection {
         if self.out.is_empty() {
             pool.give_write(self.out.take_staging());
         }
+    }
+}
+
+/// Run one command under the worker's gate: with every gate held if it is
+/// `exclusive` (EXEC, a script), and, while a script is busy holding the
+/// gates, answering BUSY to all but the commands allowed then.
+fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, gate: &mut Result<Gate<'_>, Busy>, exclusive: bool) {
+    let busy = match gate {
+        Ok(gate) if exclusive => gate.exclusive(|| commands::dispatch(ctx, args)).is_err(),
+        Ok(_) => return commands::dispatch(ctx, args),
+        Err(Busy) => true,
+    };
+    if busy {
+        commands::dispatch_busy(ctx, args);
     }
 }

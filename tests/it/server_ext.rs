@@ -260,18 +260,6 @@ fn function_help_lists_flush() {
 }
 
 #[test]
-fn function_other_subcommands_are_unknown() {
-    if redistill_only() {
-        return;
-    }
-    let s = TestServer::start();
-    let mut c = s.raw();
-    for sub in ["LIST", "LOAD", "DELETE", "STATS", "DUMP"] {
-        c.expect_cmd(&["FUNCTION", sub], err(&format!("ERR unknown subcommand '{sub}'. Try FUNCTION HELP.")));
-    }
-}
-
-#[test]
 fn script_flush_is_ok() {
     let s = TestServer::start();
     let mut c = s.raw();
