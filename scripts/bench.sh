@@ -54,6 +54,14 @@
 #   --sweep-workloads LIST  SWEEP_WORKLOADS: the workloads of the thread
 #                           sweep; default the --workloads list if given,
 #                           else production ("default" = the -P/-c/... one)
+#   --compare REV           COMPARE: instead of redis-server, run Redistill
+#                           built from git revision REV (a commit, tag or
+#                           branch) as the second server, with the same
+#                           threads and pinning: an A/B of this tree against
+#                           REV with the same workloads and report ("base" in
+#                           the tables). REV is exported with git archive and
+#                           built with cargo build --release into
+#                           target/bench-compare (incremental across runs)
 #   --out FILE              RESULTS_OUT: also write raw results as CSV (below)
 #   --markdown FILE         MARKDOWN_OUT: also write the tables as Markdown
 #   -h, --help              this text
@@ -145,6 +153,11 @@ REDIS_PORT=${REDIS_PORT:-16380}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
 BUILD=${BUILD:-1}
+COMPARE=${COMPARE:-}
+# The second server: redis-server, or with --compare the build of REV.
+BASELINE_CMD=""
+B_NAME=redis
+B_TITLE=Redis
 QUICK=0
 REDISTILL_BIN=${REDISTILL_BIN:-}
 REDISTILL_STYLE=${REDISTILL_STYLE:-}
@@ -174,6 +187,7 @@ parse_args() {
         --memtier) MEMTIER=${2:?$1 needs a value}; shift ;;
         --memtier-time) MEMTIER_TIME=${2:?$1 needs a value}; shift ;;
         --out) RESULTS_OUT=${2:?$1 needs a value}; shift ;;
+        --compare) COMPARE=${2:?$1 needs a value}; shift ;;
         --markdown) MARKDOWN_OUT=${2:?$1 needs a value}; shift ;;
         --workloads) WORKLOADS=${2:?$1 needs a value}; shift ;;
         --thread-sweep) THREAD_SWEEP=${2:?$1 needs a value}; shift ;;
@@ -382,6 +396,26 @@ resolve_redistill() {
     [[ -x $REDISTILL_CMD ]] || die "$REDISTILL_CMD not found (build it, or drop --no-build)"
 }
 
+# resolve_baseline: with --compare REV, build Redistill at REV (exported
+# with git archive into TMP_DIR, so the working tree is never touched) and
+# make it the second server in place of redis-server.
+resolve_baseline() {
+    [[ -n $COMPARE ]] || return 0
+    local rev src
+    rev=$(git -C "$REPO_ROOT" rev-parse --verify --quiet "$COMPARE^{commit}") ||
+        die "--compare: '$COMPARE' is not a commit of this repository"
+    src=$TMP_DIR/base-src
+    mkdir -p "$src"
+    git -C "$REPO_ROOT" archive "$rev" | tar -x -C "$src"
+    log "building the base, ${rev:0:12} ($COMPARE), into target/bench-compare"
+    (cd "$src" && CARGO_TARGET_DIR=$REPO_ROOT/target/bench-compare cargo build --release) ||
+        die "--compare: the build of $COMPARE failed"
+    BASELINE_CMD=$TMP_DIR/redistill-base
+    cp "$REPO_ROOT/target/bench-compare/release/redistill" "$BASELINE_CMD"
+    B_NAME=base
+    B_TITLE="Base ($COMPARE)"
+}
+
 # --------------------------------------------------------------- servers ---
 
 # pin_prefix MODE ROLE: print the command prefix (taskset ...) for a process
@@ -409,7 +443,7 @@ redistill_threads() {
 
 # server_threads NAME MODE: the threads column of a result row.
 server_threads() {
-    if [[ $1 == redistill && $REDISTILL_STYLE == redistill ]]; then
+    if [[ ($1 == redistill && $REDISTILL_STYLE == redistill) || ($1 == redis && -n $BASELINE_CMD) ]]; then
         redistill_threads "$2"
     else
         echo n/a
@@ -430,7 +464,9 @@ start_server() {
     dir=$TMP_DIR/$name-$mode
     mkdir -p "$dir"
 
-    if [[ $name == redis ]]; then
+    if [[ $name == redis && -n $BASELINE_CMD ]]; then
+        server_cmd redistill "$BASELINE_CMD" "$port" "$dir" --threads "$(redistill_threads "$mode")"
+    elif [[ $name == redis ]]; then
         server_cmd redis redis-server "$port" "$dir"
     elif [[ $REDISTILL_STYLE == redistill ]]; then
         server_cmd redistill "$REDISTILL_CMD" "$port" "$dir" --threads "$(redistill_threads "$mode")"
@@ -751,9 +787,9 @@ print_table() {
     echo
     echo "### $mode / $tool / $workload"
     table_header "$mode" "$tool" "$workload"
-    echo "latency and CPU columns: redistill/redis"
+    echo "latency and CPU columns: redistill/$B_NAME"
     echo
-    printf '%-12s %15s %15s %6s %15s %15s %15s\n' test "redistill ops/s" "redis ops/s" ratio "p50 ms" "p99 ms" "CPU s/Mop"
+    printf '%-12s %15s %15s %6s %15s %15s %15s\n' test "redistill ops/s" "$B_NAME ops/s" ratio "p50 ms" "p99 ms" "CPU s/Mop"
     printf '%-12s %15s %15s %6s %15s %15s %15s\n' ---- --------------- ----------- ----- ------ ------ ---------
     local test a b
     while read -r test; do
@@ -768,7 +804,7 @@ print_table() {
     echo "per round (ops/s):"
     while read -r test; do
         printf '  %-14s redistill: %s\n' "$test" "$(values "$mode" "$tool" "$workload" redistill "$test" $F_OPS | paste -sd' ')"
-        printf '  %-14s redis:     %s\n' "" "$(values "$mode" "$tool" "$workload" redis "$test" $F_OPS | paste -sd' ')"
+        printf '  %-14s %-10s %s\n' "" "$B_NAME:" "$(values "$mode" "$tool" "$workload" redis "$test" $F_OPS | paste -sd' ')"
     done <<<"$tests"
 }
 
@@ -782,7 +818,7 @@ markdown_table() {
     echo
     table_header "$mode" "$tool" "$workload" | sed 's/$/  /'
     echo
-    echo "| test | Redistill ops/s | Redis ops/s | ratio | Redistill p50 ms | Redis p50 ms | Redistill p99 ms | Redis p99 ms | Redistill CPU s/Mop | Redis CPU s/Mop |"
+    echo "| test | Redistill ops/s | $B_TITLE ops/s | ratio | Redistill p50 ms | $B_TITLE p50 ms | Redistill p99 ms | $B_TITLE p99 ms | Redistill CPU s/Mop | $B_TITLE CPU s/Mop |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     local test a b field row
     while read -r test; do
@@ -921,7 +957,11 @@ markdown_sweep_table() {
 host_lines() {
     echo "host: $(nproc) CPU(s), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
     echo "redistill: $REDISTILL_CMD ($(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
-    echo "redis:     $(redis-server --version | head -n1)"
+    if [[ -n $BASELINE_CMD ]]; then
+        echo "base:      $BASELINE_CMD (git $COMPARE: $(git -C "$REPO_ROOT" rev-parse --short "$COMPARE"))"
+    else
+        echo "redis:     $(redis-server --version | head -n1)"
+    fi
 }
 
 report() {
@@ -944,7 +984,7 @@ report() {
             echo
             host_lines | sed 's/$/  /'
             echo
-            echo "Ratio is Redistill ops/s over Redis ops/s (above 1: Redistill faster)."
+            echo "Ratio is Redistill ops/s over $B_TITLE ops/s (above 1: Redistill faster)."
             echo "Latencies are redis-benchmark's p50/p99 in milliseconds. CPU s/Mop is the"
             echo "server process's CPU time (user+system, all threads, from /proc/PID/stat)"
             echo "per million operations: lower is cheaper."
@@ -967,6 +1007,7 @@ main() {
     check_tools
     resolve_redistill
     TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/redistill-bench.XXXXXX")
+    resolve_baseline
     log "modes: ${ACTIVE_MODES[*]}; rounds: $ROUNDS; requests: $REQUESTS; memtier: $MEMTIER"
     ((${#ACTIVE_MODES[@]} == 0)) || log "workloads: $(printf '%s\n' "${WORKLOAD_SPECS[@]}" | awk '{ print $1 }' | paste -sd' ' -)"
     if ((${#SWEEP_THREADS[@]})); then

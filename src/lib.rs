@@ -23,6 +23,7 @@ pub mod net;
 pub mod pause;
 pub mod protocol;
 pub mod rate;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod store;

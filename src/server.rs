@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
 use std::time::Instant;
@@ -50,6 +52,8 @@ pub struct Server {
     /// The workers' poll wakers, for changes they must act on at once
     /// (CLIENT KILL, CLIENT UNPAUSE).
     wakers: OnceLock<Vec<Arc<mio::Waker>>>,
+    /// The script cache, the libraries of functions, and the script running now.
+    pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
@@ -78,6 +82,7 @@ impl Server {
             slowlog: crate::slowlog::SlowLog::default(),
             pause: crate::pause::Pause::default(),
             wakers: OnceLock::new(),
+            scripts: crate::scripting::Scripts::default(),
         }
     }
 
@@ -244,6 +249,8 @@ impl Server {
 
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
+        // A script in a runaway loop must not keep its worker from exiting.
+        self.scripts.run.stop_for_shutdown();
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -348,37 +355,77 @@ fn random_hex_id() -> String {
         .collect()
 }
 
-/// What makes EXEC atomic across shards: each worker holds its own gate
-/// while it executes a batch of commands, and a transaction runs holding
-/// every gate, so no other client runs a command in the middle of it.
+/// What makes EXEC and scripts atomic across shards: each worker holds its
+/// own gate while it executes a batch of commands, and a transaction or a
+/// script runs holding every gate, so no other client runs a command in the
+/// middle of it.
 ///
-/// A worker's own gate is uncontended except while some EXEC runs, so the
-/// common path pays one uncontended lock per batch, not per command. EXEC
-/// first lets go of its own gate and then takes all of them in index
-/// order, so two transactions can never wait on each other in a cycle.
+/// A worker's own gate is uncontended except while some EXEC or script
+/// runs, so the common path pays one uncontended lock per batch, not per
+/// command. EXEC first lets go of its own gate and then takes all of them in
+/// index order, so two of them can never wait on each other in a cycle.
+///
+/// Waiting for a gate is never unbounded while a script runs: a worker waits
+/// in short slices, and once the script has run past `busy-reply-threshold`
+/// it gives up with [`Busy`], so it can answer its clients `BUSY` and take
+/// SCRIPT KILL.
 pub struct Gate<'a> {
     server: &'a Server,
     worker: usize,
     held: Option<MutexGuard<'a, ()>>,
 }
 
+/// A script has run past `busy-reply-threshold` holding every gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// How long one wait for a gate lasts before the busy state is looked at.
+const GATE_SLICE: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl<'a> Gate<'a> {
-    pub fn enter(server: &'a Server, worker: usize) -> Self {
-        let held = Some(lock(&server.gates[worker]));
-        Self { server, worker, held }
+    pub fn enter(server: &'a Server, worker: usize) -> Result<Self, Busy> {
+        let held = Some(acquire(server, &server.gates[worker])?);
+        Ok(Self { server, worker, held })
     }
 
-    /// Run `f` while no other worker executes anything.
-    pub fn exclusive<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    /// Run `f` while no other worker executes anything; `Busy` (without
+    /// running `f`) if a script holds the gates past the busy threshold.
+    pub fn exclusive<R>(&mut self, f: impl FnOnce() -> R) -> Result<R, Busy> {
         self.held = None;
-        let all: Vec<MutexGuard<'a, ()>> = self.server.gates.iter().map(|gate| lock(gate)).collect();
+        let mut all: Vec<MutexGuard<'a, ()>> = Vec::with_capacity(self.server.gates.len());
+        for gate in self.server.gates.iter() {
+            match acquire(self.server, gate) {
+                Ok(guard) => all.push(guard),
+                Err(busy) => {
+                    drop(all);
+                    self.reenter();
+                    return Err(busy);
+                }
+            }
+        }
         let result = f();
         drop(all);
-        self.held = Some(lock(&self.server.gates[self.worker]));
-        result
+        self.reenter();
+        Ok(result)
+    }
+
+    /// Take the worker's own gate back after an exclusive section. Only a
+    /// script can hold it now, and waiting for it to end is all this
+    /// worker can do (its batch is in the middle of a command).
+    fn reenter(&mut self) {
+        self.held = Some(self.server.gates[self.worker].lock());
     }
 }
 
-fn lock(gate: &Mutex<()>) -> MutexGuard<'_, ()> {
-    gate.lock().unwrap_or_else(PoisonError::into_inner)
+/// Lock a gate, waiting in slices; `Busy` once a script holding it has
+/// run past the busy threshold.
+fn acquire<'a>(server: &Server, gate: &'a Mutex<()>) -> Result<MutexGuard<'a, ()>, Busy> {
+    loop {
+        if let Some(guard) = gate.try_lock_for(GATE_SLICE) {
+            return Ok(guard);
+        }
+        if server.scripts.run.busy().is_some() {
+            return Err(Busy);
+        }
+    }
 }

@@ -20,8 +20,22 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "time", arity: 1, flags: Flags::FAST, keys: specs::NONE, group: "server", run: time },
     Command { name: "lastsave", arity: 1, flags: Flags::FAST, keys: specs::NONE, group: "server", run: lastsave },
     Command { name: "wait", arity: 3, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: wait },
-    Command { name: "save", arity: 1, flags: ADMIN_NO_MULTI, keys: specs::NONE, group: "server", run: save },
-    Command { name: "bgsave", arity: -1, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: bgsave },
+    Command {
+        name: "save",
+        arity: 1,
+        flags: ADMIN_NO_MULTI.with(Flags::NO_SCRIPT),
+        keys: specs::NONE,
+        group: "server",
+        run: save,
+    },
+    Command {
+        name: "bgsave",
+        arity: -1,
+        flags: Flags::ADMIN.with(Flags::NO_SCRIPT),
+        keys: specs::NONE,
+        group: "server",
+        run: bgsave,
+    },
     Command {
         name: "bgrewriteaof",
         arity: 1,
@@ -30,14 +44,19 @@ pub static COMMANDS: &[Command] = &[
         group: "server",
         run: bgrewriteaof,
     },
-    Command { name: "shutdown", arity: -1, flags: ADMIN_NO_MULTI, keys: specs::NONE, group: "server", run: shutdown },
-    Command { name: "function", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "scripting", run: function },
-    Command { name: "script", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "scripting", run: script },
+    Command {
+        name: "shutdown",
+        arity: -1,
+        flags: ADMIN_NO_MULTI.with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY),
+        keys: specs::NONE,
+        group: "server",
+        run: shutdown,
+    },
     Command { name: "memory", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "server", run: memory },
     Command {
         name: "reset",
         arity: 1,
-        flags: FAST_NO_AUTH.with(Flags::NO_QUEUE),
+        flags: FAST_NO_AUTH.with(Flags::NO_QUEUE).with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY),
         keys: specs::NONE,
         group: "connection",
         run: reset,
@@ -136,7 +155,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// A HELP reply as Redis formats it: a header naming the command, the
 /// subcommands' lines, then HELP itself.
-fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
+pub(super) fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     let header = format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     let mut all = vec![header.as_str()];
     all.extend_from_slice(lines);
@@ -145,62 +164,8 @@ fn reply_help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
 }
 
 /// Is this FLUSH's optional mode argument?
-fn is_flush_mode(arg: &[u8]) -> bool {
+pub(super) fn is_flush_mode(arg: &[u8]) -> bool {
     is(arg, "ASYNC") || is(arg, "SYNC")
-}
-
-const FUNCTION_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "flush", arity: -2, run: function_flush },
-    Subcommand {
-        name: "help",
-        arity: 2,
-        run: |ctx, _| {
-            reply_help(ctx, "FUNCTION", &["FLUSH [ASYNC|SYNC]", "    Delete all the libraries (there are none)."])
-        },
-    },
-];
-
-/// FUNCTION subcommand [arguments]
-fn function(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    dispatch_subcommand(ctx, args, "function", FUNCTION_SUBCOMMANDS);
-}
-
-/// FUNCTION FLUSH [ASYNC | SYNC]: there are no functions, so nothing to do.
-fn function_flush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    match args.len() {
-        2 => ctx.out.ok(),
-        3 if is_flush_mode(args.get(2)) => ctx.out.ok(),
-        3 => ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        _ => {
-            let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
-            ctx.error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."));
-        }
-    }
-}
-
-const SCRIPT_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "flush", arity: -2, run: script_flush },
-    Subcommand {
-        name: "help",
-        arity: 2,
-        run: |ctx, _| {
-            reply_help(ctx, "SCRIPT", &["FLUSH [ASYNC|SYNC]", "    Flush the Lua scripts cache (it is always empty)."])
-        },
-    },
-];
-
-/// SCRIPT subcommand [arguments]
-fn script(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    dispatch_subcommand(ctx, args, "script", SCRIPT_SUBCOMMANDS);
-}
-
-/// SCRIPT FLUSH [ASYNC | SYNC]: there is no script cache, so nothing to do.
-fn script_flush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    match args.len() {
-        2 => ctx.out.ok(),
-        3 if is_flush_mode(args.get(2)) => ctx.out.ok(),
-        _ => ctx.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
-    }
 }
 
 const MEMORY_SUBCOMMANDS: &[Subcommand] = &[

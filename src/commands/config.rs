@@ -7,8 +7,14 @@ use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
 use crate::server::Server;
 
-pub static COMMANDS: &[Command] =
-    &[Command { name: "config", arity: -2, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: config }];
+pub static COMMANDS: &[Command] = &[Command {
+    name: "config",
+    arity: -2,
+    flags: Flags::ADMIN.with(Flags::NO_SCRIPT),
+    keys: specs::NONE,
+    group: "server",
+    run: config,
+}];
 
 type Getter = fn(&Server) -> String;
 /// Validates a new value and, when `apply` is true, installs it.
@@ -42,6 +48,9 @@ const PARAMETERS: &[Parameter] = &[
         get: |s| if s.requires_auth() { "********".into() } else { String::new() },
         set: Some(set_requirepass),
     },
+    Parameter { name: "busy-reply-threshold", get: get_busy_threshold, set: Some(set_busy_threshold) },
+    // Redis's older name for the same setting.
+    Parameter { name: "lua-time-limit", get: get_busy_threshold, set: Some(set_busy_threshold) },
     Parameter { name: "hash-max-listpack-entries", get: get_hash_entries, set: Some(set_hash_entries) },
     Parameter { name: "hash-max-listpack-value", get: get_hash_value, set: Some(set_hash_value) },
     // Redis's older names for the same two settings.
@@ -149,6 +158,19 @@ fn set_timeout(server: &Server, value: &str, apply: bool) -> Result<(), &'static
     let seconds = non_negative(value)?;
     if apply {
         server.live.set_timeout(seconds);
+    }
+    Ok(())
+}
+
+fn get_busy_threshold(server: &Server) -> String {
+    server.scripts.run.threshold_ms().to_string()
+}
+
+/// Milliseconds a script runs before other clients are answered BUSY.
+fn set_busy_threshold(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let ms = non_negative(value)?;
+    if apply {
+        server.scripts.run.set_threshold_ms(ms);
     }
     Ok(())
 }

@@ -9,6 +9,8 @@ use crate::server::REDIS_VERSION;
 
 const CONN: Flags = Flags::FAST;
 const CONN_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
+/// HELLO, AUTH and QUIT: not from scripts, but allowed while one is busy.
+const CONN_SESSION: Flags = CONN_NO_AUTH.with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY);
 
 pub static COMMANDS: &[Command] = &[
     Command { name: "ping", arity: -1, flags: CONN, keys: specs::NONE, group: "connection", run: ping },
@@ -16,15 +18,15 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "quit",
         arity: -1,
-        flags: CONN_NO_AUTH.with(Flags::NO_QUEUE),
+        flags: CONN_SESSION.with(Flags::NO_QUEUE),
         keys: specs::NONE,
         group: "connection",
         run: quit,
     },
-    Command { name: "hello", arity: -1, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: hello },
-    Command { name: "auth", arity: -2, flags: CONN_NO_AUTH, keys: specs::NONE, group: "connection", run: auth },
+    Command { name: "hello", arity: -1, flags: CONN_SESSION, keys: specs::NONE, group: "connection", run: hello },
+    Command { name: "auth", arity: -2, flags: CONN_SESSION, keys: specs::NONE, group: "connection", run: auth },
     Command { name: "select", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: select },
-    Command { name: "client", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: client },
+    Command { name: "client", arity: -2, flags: Flags::NO_SCRIPT, keys: specs::NONE, group: "connection", run: client },
 ];
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";

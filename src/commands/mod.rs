@@ -19,6 +19,7 @@ pub mod keyspace;
 pub mod keyspec;
 pub mod lcs;
 mod long_double;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod transactions;
@@ -74,6 +75,14 @@ impl Flags {
     /// May be called without keys although it has key arguments (EVAL
     /// with numkeys 0): COMMAND GETKEYS then answers an empty list.
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 10);
+    /// Scripts may not call it (Redis's `noscript`).
+    pub const NO_SCRIPT: Flags = Flags(1 << 11);
+    /// Runs while a script is busy past `busy-reply-threshold` (Redis's
+    /// `allow-busy`); every other command is answered BUSY then.
+    pub const ALLOW_BUSY: Flags = Flags(1 << 12);
+    /// Runs a script (EVAL, FCALL): with every worker held, like EXEC (see
+    /// `server::Gate`). Not reported by COMMAND.
+    pub const RUNS_SCRIPT: Flags = Flags(1 << 13);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -101,6 +110,8 @@ impl Flags {
             (Flags::NO_MULTI, "no_multi"),
             (Flags::MAY_REPLICATE, "may_replicate"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::NO_SCRIPT, "noscript"),
+            (Flags::ALLOW_BUSY, "allow_busy"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -181,6 +192,14 @@ impl Session {
             rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
             reply: connection::ReplyMode::On,
         }
+    }
+
+    /// The session a script's commands run in: the caller's client and
+    /// database, nothing queued or watched, no rate limit.
+    pub fn for_script(caller: &Session) -> Self {
+        let mut session = Self::new(Arc::clone(&caller.client), true, 0);
+        session.db = caller.db;
+        session
     }
 
     pub fn addr(&self) -> Option<SocketAddr> {
@@ -306,6 +325,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(keyspace::COMMANDS)
         .chain(dump::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -442,6 +462,12 @@ pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             return ctx.out.simple("QUEUED");
         }
     }
+    execute(ctx, id, command, args);
+}
+
+/// Run a command that passed its checks, timed, into the slow log and the
+/// per-command statistics (for clients and for scripts alike).
+pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>) {
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
     let started = crate::clock::command_ticks();
@@ -454,6 +480,30 @@ pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     });
     // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
     ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+}
+
+/// A command received while a script runs past the busy threshold
+/// holding every worker: the few that are allowed then (SCRIPT KILL,
+/// SHUTDOWN, connection commands) run, every other one is answered BUSY.
+pub fn dispatch_busy(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Dispatched {
+    match lookup_with_id(args.get(0)) {
+        Some((id, command)) if !command.flags.contains(Flags::ALLOW_BUSY) => {
+            ctx.stats.commands_processed.incr();
+            reject(ctx, id, ctx.server.scripts.run.busy_error());
+            Dispatched::Done
+        }
+        _ => dispatch(ctx, args),
+    }
+}
+
+/// Whether this command must run with every worker's gate held: a script
+/// (outside MULTI, where it would only be queued), or the command that
+/// ends a transaction (EXEC) inside MULTI.
+pub fn needs_exclusive(args: &Args<'_>, in_multi: bool) -> bool {
+    lookup(args.get(0)).is_some_and(|c| {
+        let flag = if in_multi { Flags::ENDS_MULTI } else { Flags::RUNS_SCRIPT };
+        c.flags.contains(flag)
+    })
 }
 
 /// Refuse a command before it runs; inside MULTI this also dooms the

@@ -15,14 +15,14 @@ use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
 /// Transaction commands run at once, even inside MULTI.
-const TX: Flags = Flags::NO_QUEUE.with(Flags::FAST);
+const TX: Flags = Flags::NO_QUEUE.with(Flags::FAST).with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY);
 
 pub static COMMANDS: &[Command] = &[
     Command { name: "multi", arity: 1, flags: TX, keys: specs::NONE, group: "transaction", run: multi },
     Command {
         name: "exec",
         arity: 1,
-        flags: Flags::NO_QUEUE.with(Flags::ENDS_MULTI),
+        flags: Flags::NO_QUEUE.with(Flags::ENDS_MULTI).with(Flags::NO_SCRIPT),
         keys: specs::NONE,
         group: "transaction",
         run: exec,
@@ -70,13 +70,6 @@ impl Multi {
 struct Queued {
     data: Vec<u8>,
     ranges: Vec<Range<usize>>,
-}
-
-/// Whether this command must run with every worker's gate held: the one
-/// that ends a transaction (EXEC), inside MULTI. Looked up only then, so
-/// commands outside transactions pay nothing for it.
-pub fn needs_exclusive(args: &Args<'_>, in_multi: bool) -> bool {
-    in_multi && super::lookup(args.get(0)).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI))
 }
 
 /// MULTI

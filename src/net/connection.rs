@@ -22,10 +22,10 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::commands::{self, transactions, Ctx, Dispatched, Session};
+use crate::commands::{self, Ctx, Dispatched, Session};
 use crate::metrics::WorkerStats;
-use crate::protocol::{peek_key, Limits, Parsed, Parser, ReplyBuffer};
-use crate::server::{Gate, Server};
+use crate::protocol::{peek_key, Args, Limits, Parsed, Parser, ReplyBuffer};
+use crate::server::{Busy, Gate, Server};
 
 /// Replies waiting beyond this stop the connection's command execution.
 pub const HIGH_WATER: usize = 1024 * 1024;
@@ -255,7 +255,7 @@ impl Connection {
                         now = crate::clock::now_ms();
                         gate
                     });
-                    let exclusive = transactions::needs_exclusive(&args, self.session.multi.is_some());
+                    let exclusive = commands::needs_exclusive(&args, self.session.multi.is_some());
                     let mark = self.out.pending();
                     let mut ctx = Ctx {
                         server: env.server,
@@ -264,16 +264,10 @@ impl Connection {
                         stats: env.stats,
                         now,
                     };
-                    let dispatched = if exclusive {
-                        let dispatched = gate.exclusive(|| {
-                            ctx.now = crate::clock::now_ms();
-                            commands::dispatch(&mut ctx, &args)
-                        });
+                    let dispatched = run_command(&mut ctx, &args, gate, exclusive);
+                    if exclusive {
                         now = crate::clock::now_ms();
-                        dispatched
-                    } else {
-                        commands::dispatch(&mut ctx, &args)
-                    };
+                    }
                     self.parser.reset();
                     let held = dispatched == Dispatched::Held;
                     self.set_held(env.server, held);
@@ -450,4 +444,21 @@ impl Connection {
             pool.give_write(self.out.take_staging());
         }
     }
+}
+
+/// Run one command under the worker's gate: with every gate held if it is
+/// `exclusive` (EXEC, a script), and, while a script is busy holding the
+/// gates, answering BUSY to all but the commands allowed then.
+/// An exclusive command reads the clock once it holds every gate: it may
+/// have waited for them.
+fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, gate: &mut Result<Gate<'_>, Busy>, exclusive: bool) -> Dispatched {
+    let ran = match gate {
+        Ok(gate) if exclusive => gate.exclusive(|| {
+            ctx.now = crate::clock::now_ms();
+            commands::dispatch(ctx, args)
+        }),
+        Ok(_) => return commands::dispatch(ctx, args),
+        Err(Busy) => Err(Busy),
+    };
+    ran.unwrap_or_else(|Busy| commands::dispatch_busy(ctx, args))
 }

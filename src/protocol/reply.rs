@@ -45,6 +45,11 @@ impl ReplyBuffer {
         Self { staging, ..Self::default() }
     }
 
+    /// An empty buffer speaking `protocol` (a script's replies).
+    pub fn with_protocol(protocol: Protocol) -> Self {
+        Self { protocol, ..Self::default() }
+    }
+
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.queued_len + self.staging.len() - self.staging_written
@@ -248,6 +253,61 @@ impl ReplyBuffer {
                 self.staging.extend_from_slice(b"\r\n");
             }
         }
+    }
+
+    /// A status reply from raw bytes (a script's `{ok=...}`).
+    pub fn simple_bytes(&mut self, s: &[u8]) {
+        self.line(b'+', s);
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, value: bool) {
+        match self.protocol {
+            Protocol::Resp2 => self.integer(i64::from(value)),
+            Protocol::Resp3 => self.staging.extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" }),
+        }
+    }
+
+    /// A big number: `(` in RESP3, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(digits),
+            Protocol::Resp3 => self.line(b'(', digits),
+        }
+    }
+
+    /// A verbatim string with its three-letter format; a bulk string in RESP2.
+    pub fn verbatim_with(&mut self, format: &[u8], text: &[u8]) {
+        match self.protocol {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.number(b'=', text.len() as i64 + 4);
+                self.staging.extend_from_slice(format);
+                self.staging.push(b':');
+                self.staging.extend_from_slice(text);
+                self.staging.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Everything written and not yet sent, as one buffer (a script reads
+    /// the reply of the command it called).
+    pub fn take_all(&mut self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.pending());
+        for segment in self.queued.drain(..) {
+            all.extend_from_slice(&segment);
+        }
+        all.extend_from_slice(&self.staging[self.staging_written..]);
+        self.queued_len = 0;
+        self.staging.clear();
+        self.staging_written = 0;
+        all
+    }
+
+    /// Append another buffer's replies after this one's.
+    pub fn append(&mut self, mut other: ReplyBuffer) {
+        let bytes = other.take_all();
+        self.staging.extend_from_slice(&bytes);
     }
 
     /// Raw bytes already in RESP form (pre-encoded constant replies).

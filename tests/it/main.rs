@@ -43,6 +43,7 @@ mod memory;
 mod observability;
 mod protocol;
 mod resp3;
+mod scripting;
 mod server_ext;
 mod server_info;
 mod slowlog;

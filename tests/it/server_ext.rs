@@ -1,8 +1,9 @@
 //! Server and connection commands: TIME, LASTSAVE, WAIT, SAVE, BGSAVE,
-//! BGREWRITEAOF, FUNCTION FLUSH, SCRIPT FLUSH, MEMORY USAGE/HELP and RESET.
+//! BGREWRITEAOF, FUNCTION FLUSH, SCRIPT FLUSH, MEMORY USAGE/HELP and RESET
+//! (the rest of scripting is in `scripting.rs`).
 //! Replies are checked against redis-server 7.0 (differential mode), except
 //! where Redistill deliberately differs (refusing to persist, WAIT not
-//! blocking, MEMORY USAGE's estimate, no scripting), which those tests
+//! blocking, MEMORY USAGE's estimate), which those tests
 //! mark with `redistill_only`; 7.2 behaviour is skipped on an older Redis.
 
 use crate::common::*;
@@ -260,18 +261,6 @@ fn function_help_lists_flush() {
 }
 
 #[test]
-fn function_other_subcommands_are_unknown() {
-    if redistill_only() {
-        return;
-    }
-    let s = TestServer::start();
-    let mut c = s.raw();
-    for sub in ["LIST", "LOAD", "DELETE", "STATS", "DUMP"] {
-        c.expect_cmd(&["FUNCTION", sub], err(&format!("ERR unknown subcommand '{sub}'. Try FUNCTION HELP.")));
-    }
-}
-
-#[test]
 fn script_flush_is_ok() {
     let s = TestServer::start();
     let mut c = s.raw();
@@ -303,17 +292,6 @@ fn script_help_lists_flush() {
     let mut c = s.raw();
     let lines = help_lines(&mut c, &["SCRIPT", "HELP"]);
     assert_help_layout(&lines, "SCRIPT", "FLUSH [ASYNC|SYNC]");
-}
-
-#[test]
-fn script_other_subcommands_are_unknown() {
-    if redistill_only() {
-        return;
-    }
-    let s = TestServer::start();
-    let mut c = s.raw();
-    c.expect_cmd(&["SCRIPT", "LOAD", "return 1"], err("ERR unknown subcommand 'LOAD'. Try SCRIPT HELP."));
-    c.expect_cmd(&["SCRIPT", "EXISTS", "abc"], err("ERR unknown subcommand 'EXISTS'. Try SCRIPT HELP."));
 }
 
 // ---------------------------------------------------------------------------

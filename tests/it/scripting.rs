@@ -1,0 +1,588 @@
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT; the
+//! conversions between replies and Lua values both ways, in RESP2 and
+//! RESP3; the sandbox; the exact errors clients branch on; BUSY and SCRIPT
+//! KILL; atomicity under concurrency; MULTI/EXEC and WATCH with scripts.
+//! Everything is checked against redis-server 7.0 too (differential mode),
+//! except what is marked `redistill_only` (Lua memory cap).
+
+use crate::common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `-ERR <msg> script: <sha>, on @user_script:<line>.`: a runtime error.
+fn runtime_err(msg: &str, script: &str, line: u32) -> String {
+    let sha = sha1(script);
+    err(&format!("{msg} script: {sha}, on @user_script:{line}."))
+}
+
+/// The SHA1 the server names a script by.
+fn sha1(script: &str) -> String {
+    sha1_smol::Sha1::from(script).digest().to_string()
+}
+
+fn eval(c: &mut RawClient, script: &str, args: &[&str]) -> String {
+    let mut cmd = vec!["EVAL", script];
+    cmd.extend_from_slice(args);
+    c.call(&cmd)
+}
+
+// ---------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn lua_values_become_redis_replies() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "return 3.9", &["0"]), int(3));
+    assert_eq!(eval(&mut c, "return -3.9", &["0"]), int(-3));
+    assert_eq!(eval(&mut c, "return 'hi'", &["0"]), "$2\r\nhi\r\n");
+    assert_eq!(eval(&mut c, "return {1,2,nil,4}", &["0"]), ints(&[1, 2]));
+    assert_eq!(eval(&mut c, "return {1,2,3.7,nil,5}", &["0"]), ints(&[1, 2, 3]));
+    assert_eq!(eval(&mut c, "return {err='My Error'}", &["0"]), "-My Error\r\n");
+    assert_eq!(eval(&mut c, "return redis.error_reply('oops')", &["0"]), err("ERR oops"));
+    assert_eq!(eval(&mut c, "return redis.error_reply('MY thing')", &["0"]), err("MY thing"));
+    assert_eq!(eval(&mut c, "return redis.status_reply('fine')", &["0"]), "+fine\r\n");
+    assert_eq!(eval(&mut c, "return {ok='fine'}", &["0"]), "+fine\r\n");
+    assert_eq!(eval(&mut c, "return {ok='a\\r\\nb'}", &["0"]), "+a  b\r\n");
+    assert_eq!(eval(&mut c, "return false", &["0"]), "$-1\r\n");
+    assert_eq!(eval(&mut c, "return true", &["0"]), int(1));
+    assert_eq!(eval(&mut c, "return nil", &["0"]), "$-1\r\n");
+    assert_eq!(eval(&mut c, "return {}", &["0"]), "*0\r\n");
+    assert_eq!(eval(&mut c, "return {'a', {1, 'b'}}", &["0"]), "*2\r\n$1\r\na\r\n*2\r\n:1\r\n$1\r\nb\r\n");
+    assert_eq!(
+        eval(&mut c, "return {KEYS[1], ARGV[1], #KEYS, #ARGV}", &["1", "k", "a", "b"]),
+        "*4\r\n$1\r\nk\r\n$1\r\na\r\n:1\r\n:2\r\n"
+    );
+}
+
+#[test]
+fn redis_replies_become_lua_values() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.call(&["SET", "str", "abc"]);
+    c.call(&["HSET", "h", "f", "v"]);
+    // integer -> number, bulk -> string, nil -> false, status -> {ok=}, error -> {err=}
+    assert_eq!(eval(&mut c, "return type(redis.call('incr', 'n'))", &["0"]), "$6\r\nnumber\r\n");
+    assert_eq!(eval(&mut c, "return type(redis.call('get', 'str'))", &["0"]), "$6\r\nstring\r\n");
+    assert_eq!(eval(&mut c, "return redis.call('get', 'missing') == false", &["0"]), int(1));
+    assert_eq!(eval(&mut c, "return redis.call('set', 'x', '1').ok", &["0"]), "$2\r\nOK\r\n");
+    assert_eq!(
+        eval(&mut c, "return redis.pcall('incr', 'str').err", &["0"]),
+        "$43\r\nERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.pcall('incr', 'str')", &["0"]),
+        err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(eval(&mut c, "return redis.call('hgetall', 'h')", &["0"]), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    // Numbers passed to redis.call are formatted with 17 digits.
+    assert_eq!(eval(&mut c, "return redis.call('set', 'f', 0.1)", &["0"]), "+OK\r\n");
+    c.expect_cmd(&["GET", "f"], "$19\r\n0.10000000000000001\r\n");
+    assert_eq!(eval(&mut c, "return redis.call('set', 'f', 2)", &["0"]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", "f"]), "$1\r\n2\r\n");
+}
+
+#[test]
+fn resp3_conversions_after_setresp() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.call(&["HSET", "h", "f", "v"]);
+    // Under RESP2 (the caller's protocol) a map comes back flat.
+    assert_eq!(eval(&mut c, "redis.setresp(3) return redis.call('hgetall', 'h')['map']['f']", &["0"]), "$1\r\nv\r\n");
+    assert_eq!(eval(&mut c, "redis.setresp(3) return redis.call('get', 'missing') == nil", &["0"]), int(1));
+    assert_eq!(eval(&mut c, "redis.setresp(3) return {map={a=1}}", &["0"]), "*2\r\n$1\r\na\r\n:1\r\n");
+    assert_eq!(eval(&mut c, "return {double=3.5}", &["0"]), "$3\r\n3.5\r\n");
+    assert_eq!(eval(&mut c, "redis.setresp(3) return true", &["0"]), int(1));
+    assert_eq!(eval(&mut c, "redis.setresp(3) return false", &["0"]), int(0));
+    c.call(&["HELLO", "3"]);
+    assert_eq!(eval(&mut c, "redis.setresp(3) return true", &["0"]), "#t\r\n");
+    assert_eq!(eval(&mut c, "return false", &["0"]), "_\r\n");
+    assert_eq!(eval(&mut c, "return {map={a=1}}", &["0"]), "%1\r\n$1\r\na\r\n:1\r\n");
+    assert_eq!(eval(&mut c, "return {set={a=true}}", &["0"]), "~1\r\n$1\r\na\r\n");
+    assert_eq!(eval(&mut c, "return {double=3.5}", &["0"]), ",3.5\r\n");
+    assert_eq!(eval(&mut c, "return {big_number='123'}", &["0"]), "(123\r\n");
+    assert_eq!(
+        eval(&mut c, "redis.setresp(3) return redis.call('hgetall', 'h')", &["0"]),
+        "%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    let script = "redis.setresp(4)";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR RESP version must be 2 or 3.", script, 1));
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+#[test]
+fn numkeys_and_noscript_errors() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "return 1", &["-1"]), err("ERR Number of keys can't be negative"));
+    assert_eq!(eval(&mut c, "return 1", &["2", "a"]), err("ERR Number of keys can't be greater than number of args"));
+    assert_eq!(eval(&mut c, "return 1", &["abc"]), err("ERR value is not an integer or out of range"));
+    let noscript = err("NOSCRIPT No matching script. Please use EVAL.");
+    c.expect_cmd(&["EVALSHA", "0123456789012345678901234567890123456789", "0"], &noscript);
+    c.expect_cmd(&["EVALSHA", "abc", "0"], &noscript);
+    c.expect_cmd(&["EVALSHA_RO", "abc", "0"], &noscript);
+    c.expect_cmd(&["EVAL", "return 1"], arity_err("eval"));
+    c.expect_cmd(&["EVALSHA", "x"], arity_err("evalsha"));
+}
+
+#[test]
+fn compile_and_runtime_errors_have_redis_format() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(
+        eval(&mut c, "return 1 +", &["0"]),
+        err("ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'")
+    );
+    let script = "error('x')";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR user_script:1: x", script, 1));
+    let script = "local a = 1\nreturn redis.call('nosuch')";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR Unknown Redis command called from script", script, 2));
+    let script = "return redis.call('get')";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR Wrong number of args calling Redis command from script", script, 1)
+    );
+    let script = "return redis.call()";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR Please specify at least one argument for this redis lib call", script, 1)
+    );
+    let script = "return redis.call({})";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR Lua redis lib command arguments must be strings or integers", script, 1)
+    );
+    c.call(&["SET", "str", "abc"]);
+    let script = "return redis.call('incr', 'str')";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR value is not an integer or out of range", script, 1));
+    // redis.pcall returns the error; pcall(redis.call) gets its text.
+    assert_eq!(
+        eval(&mut c, "return redis.pcall('nosuch')", &["0"]),
+        err("ERR Unknown Redis command called from script")
+    );
+    assert_eq!(
+        eval(&mut c, "local ok, e = pcall(redis.call, 'incr', 'str') return e", &["0"]),
+        "$43\r\nERR value is not an integer or out of range\r\n"
+    );
+}
+
+#[test]
+fn commands_scripts_may_not_call() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for cmd in ["multi", "exec", "watch", "eval", "script", "client", "config", "subscribe", "hello", "auth"] {
+        let script = format!("return redis.call('{cmd}', 'a', 'b')");
+        let reply = eval(&mut c, &script, &["0"]);
+        assert!(
+            reply.starts_with("-ERR This Redis command is not allowed from script script: ")
+                || reply.starts_with("-ERR Wrong number of args calling")
+                || reply.starts_with("-ERR Unknown Redis command"),
+            "{cmd}: {reply}"
+        );
+    }
+    let script = "return redis.call('multi')";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR This Redis command is not allowed from script", script, 1)
+    );
+}
+
+#[test]
+fn read_only_scripts_refuse_writes() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let script = "return redis.call('set','a','b')";
+    c.expect_cmd(
+        &["EVAL_RO", script, "0"],
+        runtime_err("ERR Write commands are not allowed from read-only scripts.", script, 1),
+    );
+    let script = "#!lua flags=no-writes\nreturn redis.call('set','a','b')";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR Write commands are not allowed from read-only scripts.", script, 2)
+    );
+    c.expect_cmd(
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        err("ERR Can not execute a script with write flag using *_ro command."),
+    );
+    c.expect_cmd(&["EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get','a')", "0"], "$-1\r\n");
+    c.expect_cmd(&["EVAL_RO", "return redis.call('get','a')", "0"], "$-1\r\n");
+    c.call(&["SCRIPT", "LOAD", "return redis.call('get','a')"]);
+    let sha = sha1("return redis.call('get','a')");
+    c.expect_cmd(&["EVALSHA_RO", &sha, "0"], "$-1\r\n");
+    assert_eq!(c.call(&["EXISTS", "a"]), int(0));
+}
+
+#[test]
+fn shebang_flags_and_errors() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "#!lua\nreturn redis.call('set','a','b')", &["0"]), "+OK\r\n");
+    assert_eq!(eval(&mut c, "#!lua flags=no-writes,allow-oom\nreturn 1", &["0"]), int(1));
+    let script = "#!lua\nerror('x')";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR user_script:2: x", script, 2));
+    assert_eq!(eval(&mut c, "#!lua flags=bad\nreturn 1", &["0"]), err("ERR Unexpected flag in script shebang: bad"));
+    assert_eq!(eval(&mut c, "#!luax\nreturn 1", &["0"]), err("ERR Unexpected engine in script shebang: #!luax"));
+    assert_eq!(eval(&mut c, "#!lua name=x\nreturn 1", &["0"]), err("ERR Unknown lua shebang option: name=x"));
+}
+
+// ---------------------------------------------------------------------------
+// Sandbox and libraries
+// ---------------------------------------------------------------------------
+
+#[test]
+fn globals_are_protected() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let script = "x = 5";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: Attempt to modify a readonly table", script, 1)
+    );
+    let script = "return y";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: Script attempted to access nonexistent global variable 'y'", script, 1)
+    );
+    for name in ["io", "require", "loadfile", "dofile", "print"] {
+        let script = format!("return {name}");
+        let reply = eval(&mut c, &script, &["0"]);
+        assert!(reply.contains(&format!("nonexistent global variable '{name}'")), "{name}: {reply}");
+    }
+    assert_eq!(eval(&mut c, "return loadstring('return 1')()", &["0"]), int(1));
+    assert_eq!(eval(&mut c, "local t = {} t.x = 1 return t.x", &["0"]), int(1));
+}
+
+#[test]
+fn cjson_and_bit_behave_as_redis() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "return cjson.encode({a=1})", &["0"]), "$7\r\n{\"a\":1}\r\n");
+    assert_eq!(eval(&mut c, "return cjson.encode({1,2,3})", &["0"]), "$7\r\n[1,2,3]\r\n");
+    assert_eq!(eval(&mut c, "return cjson.encode({})", &["0"]), "$2\r\n{}\r\n");
+    assert_eq!(eval(&mut c, "return cjson.encode({1,2,nil,4})", &["0"]), "$12\r\n[1,2,null,4]\r\n");
+    assert_eq!(eval(&mut c, "return cjson.encode(0.1)", &["0"]), "$3\r\n0.1\r\n");
+    assert_eq!(eval(&mut c, "return cjson.encode(1e20)", &["0"]), "$5\r\n1e+20\r\n");
+    assert_eq!(
+        eval(&mut c, "return cjson.encode(cjson.decode('[1,\"a/b\",true,null]'))", &["0"]),
+        "$20\r\n[1,\"a\\/b\",true,null]\r\n"
+    );
+    assert_eq!(eval(&mut c, "return cjson.decode('{\"a\":[1,2,{\"b\":3}]}').a[3].b", &["0"]), int(3));
+    let script = "return cjson.encode(function() end)";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: Cannot serialise function: type not supported", script, 1)
+    );
+    assert_eq!(eval(&mut c, "return bit.band(7, 3)", &["0"]), int(3));
+    assert_eq!(eval(&mut c, "return bit.bxor(5, 3, 1)", &["0"]), int(7));
+    assert_eq!(eval(&mut c, "return bit.lshift(1, 40)", &["0"]), int(256));
+    assert_eq!(eval(&mut c, "return bit.tobit(4294967295)", &["0"]), int(-1));
+    assert_eq!(eval(&mut c, "return bit.tohex(65535)", &["0"]), "$8\r\n0000ffff\r\n");
+    assert_eq!(eval(&mut c, "return bit.tohex(-1, -4)", &["0"]), "$4\r\nFFFF\r\n");
+    assert_eq!(eval(&mut c, "return bit.bnot(0)", &["0"]), int(-1));
+    assert_eq!(eval(&mut c, "return bit.arshift(-256, 4)", &["0"]), int(-16));
+    assert_eq!(eval(&mut c, "return bit.rol(1, 33)", &["0"]), int(2));
+    let script = "return bit.band()";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: bad argument #1 to 'band' (number expected, got no value)", script, 1)
+    );
+    assert_eq!(
+        eval(&mut c, "return string.rep('a', 3) .. math.floor(3.7) .. table.concat({1,2}, ',')", &["0"]),
+        "$7\r\naaa31,2\r\n"
+    );
+}
+
+#[test]
+fn redis_api_helpers() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "return redis.sha1hex('')", &["0"]), "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
+    let script = "return redis.sha1hex()";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR wrong number of arguments", script, 1));
+    assert_eq!(eval(&mut c, "return redis.log(redis.LOG_WARNING, 'from a script')", &["0"]), "$-1\r\n");
+    let script = "redis.log(99, 'x')";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR Invalid debug level.", script, 1));
+    let script = "redis.log(1)";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR redis.log() requires two arguments or more.", script, 1));
+    assert_eq!(eval(&mut c, "return redis.set_repl(redis.REPL_ALL)", &["0"]), "$-1\r\n");
+    let script = "redis.set_repl(99)";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.", script, 1)
+    );
+    assert_eq!(eval(&mut c, "return type(redis.REDIS_VERSION)", &["0"]), "$6\r\nstring\r\n");
+    assert_eq!(
+        eval(&mut c, "return redis.status_reply(1).err", &["0"]),
+        "$37\r\nERR wrong number or type of arguments\r\n"
+    );
+}
+
+#[test]
+fn select_inside_a_script_does_not_leak() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    assert_eq!(eval(&mut c, "redis.call('select', 1) redis.call('set', 'k', 'db1') return 1", &["0"]), int(1));
+    c.expect_cmd(&["GET", "k"], "$-1\r\n");
+    c.call(&["SELECT", "1"]);
+    c.expect_cmd(&["GET", "k"], "$3\r\ndb1\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// SCRIPT
+// ---------------------------------------------------------------------------
+
+#[test]
+fn script_load_exists_flush() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let sha = sha1("return 'hello'");
+    c.expect_cmd(&["SCRIPT", "LOAD", "return 'hello'"], bulk_text(&sha));
+    c.expect_cmd(&["EVALSHA", &sha, "0"], "$5\r\nhello\r\n");
+    c.expect_cmd(&["EVALSHA", &sha.to_uppercase(), "0"], "$5\r\nhello\r\n");
+    c.expect_cmd(&["SCRIPT", "EXISTS", &sha, "ffff"], "*2\r\n:1\r\n:0\r\n");
+    // EVAL caches its script too.
+    let other = sha1("return 2");
+    eval(&mut c, "return 2", &["0"]);
+    c.expect_cmd(&["SCRIPT", "EXISTS", &other], "*1\r\n:1\r\n");
+    c.expect_cmd(
+        &["SCRIPT", "LOAD", "return 1 +"],
+        err("ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'"),
+    );
+    c.expect_cmd(&["SCRIPT", "FLUSH"], "+OK\r\n");
+    c.expect_cmd(&["SCRIPT", "EXISTS", &sha, &other], "*2\r\n:0\r\n:0\r\n");
+    c.expect_cmd(&["EVALSHA", &sha, "0"], err("NOSCRIPT No matching script. Please use EVAL."));
+    c.expect_cmd(&["SCRIPT", "FLUSH", "ASYNC"], "+OK\r\n");
+    c.expect_cmd(&["SCRIPT", "FLUSH", "SYNC"], "+OK\r\n");
+    c.expect_cmd(&["SCRIPT", "FLUSH", "foo"], err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+    c.expect_cmd(&["SCRIPT", "LOAD"], arity_err("script|load"));
+    c.expect_cmd(&["SCRIPT", "EXISTS"], arity_err("script|exists"));
+    c.expect_cmd(&["SCRIPT", "KILL"], err("NOTBUSY No scripts in execution right now."));
+    c.expect_cmd(&["FUNCTION", "KILL"], err("NOTBUSY No scripts in execution right now."));
+    let help = c.call_resp(&["SCRIPT", "HELP"]);
+    assert!(help.items().len() > 10, "{help:?}");
+}
+
+fn bulk_text(s: &str) -> String {
+    format!("${}\r\n{s}\r\n", s.len())
+}
+
+// ---------------------------------------------------------------------------
+// Transactions, WATCH, stats
+// ---------------------------------------------------------------------------
+
+#[test]
+fn eval_inside_multi_and_watch() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["MULTI"], "+OK\r\n");
+    c.expect_cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "n"], "+QUEUED\r\n");
+    c.expect_cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "n"], "+QUEUED\r\n");
+    c.expect_cmd(&["EXEC"], "*2\r\n:1\r\n:2\r\n");
+    // A script's write invalidates another client's WATCH.
+    let mut other = s.raw();
+    c.expect_cmd(&["WATCH", "n"], "+OK\r\n");
+    assert_eq!(eval(&mut other, "return redis.call('incr', KEYS[1])", &["1", "n"]), int(3));
+    c.expect_cmd(&["MULTI"], "+OK\r\n");
+    c.expect_cmd(&["GET", "n"], "+QUEUED\r\n");
+    c.expect_cmd(&["EXEC"], "*-1\r\n");
+}
+
+#[test]
+fn commandstats_count_the_commands_a_script_calls() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.call(&["CONFIG", "RESETSTAT"]);
+    eval(&mut c, "redis.call('set', 'a', '1') redis.call('get', 'a') return redis.call('get', 'a')", &["0"]);
+    let stats = c.info("commandstats");
+    assert!(stats.contains("cmdstat_get:calls=2,"), "{stats}");
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_eval:calls=1,"), "{stats}");
+}
+
+#[test]
+fn info_reports_script_memory() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.call(&["SCRIPT", "FLUSH"]);
+    eval(&mut c, "return 1", &["0"]);
+    c.call(&["SCRIPT", "LOAD", "return 2"]);
+    let info = c.info("memory");
+    assert_eq!(info_int(&info, "number_of_cached_scripts"), 2);
+    assert!(info_int(&info, "used_memory_lua") > 0, "{info}");
+    assert!(info_int(&info, "used_memory_scripts") > 0, "{info}");
+}
+
+#[test]
+fn config_busy_reply_threshold() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["CONFIG", "SET", "busy-reply-threshold", "1234"], "+OK\r\n");
+    c.expect_cmd(&["CONFIG", "GET", "busy-reply-threshold"], "*2\r\n$20\r\nbusy-reply-threshold\r\n$4\r\n1234\r\n");
+    c.expect_cmd(&["CONFIG", "GET", "lua-time-limit"], "*2\r\n$14\r\nlua-time-limit\r\n$4\r\n1234\r\n");
+}
+
+#[test]
+fn oom_refuses_write_scripts_unless_allowed() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.call(&["SET", "filler", &"x".repeat(100_000)]);
+    c.expect_cmd(&["CONFIG", "SET", "maxmemory", "1"], "+OK\r\n");
+    let oom = err("OOM command not allowed when used memory > 'maxmemory'.");
+    // The memory state is measured in the background: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.call(&["SET", "probe", "x"]) != oom {
+        assert!(Instant::now() < deadline, "SET never refused");
+        thread::sleep(Duration::from_millis(20));
+    }
+    c.expect_cmd(&["EVAL", "#!lua\nreturn 1", "0"], &oom);
+    c.expect_cmd(&["EVAL", "#!lua flags=allow-oom\nreturn 1", "0"], int(1));
+    c.expect_cmd(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'nope')", "0"], "$-1\r\n");
+    // Without a shebang the first write the script makes is refused.
+    let script = "return redis.call('set', 'k', 'v')";
+    c.expect_cmd(
+        &["EVAL", script, "0"],
+        runtime_err("OOM command not allowed when used memory > 'maxmemory'.", script, 1),
+    );
+    c.expect_cmd(&["EVAL", "return redis.call('get', 'nope')", "0"], "$-1\r\n");
+    c.expect_cmd(&["CONFIG", "SET", "maxmemory", "0"], "+OK\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// BUSY, SCRIPT KILL
+// ---------------------------------------------------------------------------
+
+/// A server with several workers, so the clients of a test land on
+/// different threads (Redis has one thread and serves them all alike).
+fn multi_worker_server() -> TestServer {
+    TestServer::start_with("[server]\nthreads = 4\n")
+}
+
+/// Wait until `c` gets a BUSY reply to PING.
+fn wait_busy(c: &mut RawClient) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = c.call(&["PING"]);
+        if reply.starts_with("-BUSY") {
+            assert_eq!(
+                reply,
+                err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            );
+            return;
+        }
+        assert!(Instant::now() < deadline, "never busy: {reply}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn script_kill_stops_a_busy_read_only_script() {
+    let s = multi_worker_server();
+    let mut admin = s.raw();
+    admin.expect_cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"], "+OK\r\n");
+    let mut runner = s.raw();
+    runner.send_cmd(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    thread::sleep(Duration::from_millis(50));
+    wait_busy(&mut admin);
+    admin.expect_cmd(
+        &["FUNCTION", "KILL"],
+        err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."),
+    );
+    admin.expect_cmd(&["SCRIPT", "KILL"], "+OK\r\n");
+    let reply = runner.read_reply();
+    assert!(reply.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{reply}");
+    admin.expect_cmd(&["PING"], "+PONG\r\n");
+    runner.expect_cmd(&["PING"], "+PONG\r\n");
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable() {
+    let s = multi_worker_server();
+    let mut admin = s.raw();
+    admin.expect_cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"], "+OK\r\n");
+    let mut runner = s.raw();
+    let script = "redis.call('set', 'k', 'v') local t = redis.call('time') \
+        while true do local n = redis.call('time') if n[1] - t[1] >= 2 then break end end return 'done'";
+    runner.send_cmd(&["EVAL", script, "0"]);
+    thread::sleep(Duration::from_millis(50));
+    wait_busy(&mut admin);
+    admin.expect_cmd(&["SCRIPT", "KILL"], err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
+    runner.set_read_timeout(Duration::from_secs(10));
+    assert_eq!(runner.read_reply(), "$4\r\ndone\r\n");
+    admin.expect_cmd(&["GET", "k"], "$1\r\nv\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// Atomicity
+// ---------------------------------------------------------------------------
+
+#[test]
+fn no_client_sees_a_script_half_done() {
+    let s = multi_worker_server();
+    let mut setup = s.raw();
+    setup.call(&["MSET", "a", "1000", "b", "1000"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = "local n = tonumber(ARGV[1]) redis.call('decrby', KEYS[1], n) \
+        for i = 1, 200 do end redis.call('incrby', KEYS[2], n) return 1";
+    let movers: Vec<_> = (0..3)
+        .map(|i| {
+            let port = s.port();
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut c = RawClient::connect(port);
+                let (from, to) = if i % 2 == 0 { ("a", "b") } else { ("b", "a") };
+                while !stop.load(Ordering::Relaxed) {
+                    assert_eq!(c.call(&["EVAL", mover, "2", from, to, "7"]), ":1\r\n");
+                }
+            })
+        })
+        .collect();
+    let mut reader = s.raw();
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut reads = 0;
+    while Instant::now() < deadline {
+        let reply = reader.call_resp(&["MGET", "a", "b"]);
+        let sum: i64 = reply
+            .items()
+            .iter()
+            .map(|v| match v {
+                Resp::Bulk(Some(b)) => String::from_utf8_lossy(b).parse::<i64>().expect("number"),
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert_eq!(sum, 2000, "a reader saw a script half done");
+        reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for m in movers {
+        m.join().expect("mover");
+    }
+    assert!(reads > 10);
+}
+
+// ---------------------------------------------------------------------------
+// Limits (Redistill only: Redis has no cap on Lua memory)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_script_cannot_exhaust_memory() {
+    if redistill_only() {
+        return;
+    }
+    let s = TestServer::start();
+    let mut c = s.raw();
+    // Filling the interpreter's 512 MB takes seconds in a debug build.
+    c.set_read_timeout(Duration::from_secs(120));
+    let reply = eval(&mut c, "local t = {} for i = 1, 100 do t[i] = string.rep('x', 2^24) .. i end return #t", &["0"]);
+    assert!(reply.starts_with("-ERR Error running script") && reply.contains("not enough memory"), "{reply}");
+    c.expect_cmd(&["PING"], "+PONG\r\n");
+    assert_eq!(eval(&mut c, "return 1", &["0"]), int(1));
+    let reply = eval(&mut c, "local function f(n) return f(n + 1) + 1 end return f(1)", &["0"]);
+    assert!(reply.starts_with("-ERR user_script:1: stack overflow"), "{reply}");
+}
