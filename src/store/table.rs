@@ -109,6 +109,16 @@ impl ShardData {
     }
 }
 
+impl ShardData {
+    /// The live (not expired) entry of `key`, whose hash is `hash`.
+    fn live_entry(&self, hash: u64, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
+        let slot = self.index.find(hash, |slot| self.log.record(slot.load(Ordering::Relaxed)).key() == key)?;
+        let loc = slot.load(Ordering::Relaxed);
+        let record = self.log.record(loc);
+        (!record.is_expired(now)).then_some(EntryRef { record, log: &self.log, objects: &self.objects, loc, slot })
+    }
+}
+
 /// Free a record's collection, if it has one: in the background when it
 /// is large (see `lazyfree.rs`).
 pub(crate) fn free_object(objects: &mut Objects, record: &Record<'_>) {
@@ -232,7 +242,7 @@ impl Table {
             return self.view_purged(key, now, false, f);
         }
         touch(slot, loc);
-        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, loc }))
+        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, loc, slot }))
     }
 
     /// First prefetch pass for a key a command will look up soon (see
@@ -271,11 +281,23 @@ impl Table {
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
     /// not at all. `f` gets each key's entry, in key order.
     pub fn view_many(&self, keys: &[&[u8]], now: u64, f: impl FnMut(Option<EntryRef<'_>>)) {
-        self.view_many_purged(keys, now, true, f);
+        self.view_all(keys, now, |entries| entries.into_iter().for_each(f));
     }
 
-    /// [`Table::view_many`]; `may_purge` as for [`Table::view_purged`].
-    fn view_many_purged(&self, keys: &[&[u8]], now: u64, may_purge: bool, mut f: impl FnMut(Option<EntryRef<'_>>)) {
+    /// [`Table::view_many`], handing `f` every entry at once (a set
+    /// intersection reads all its sets together).
+    pub fn view_all<R>(&self, keys: &[&[u8]], now: u64, f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R) -> R {
+        self.view_all_purged(keys, now, true, f)
+    }
+
+    /// [`Table::view_all`]; `may_purge` as for [`Table::view_purged`].
+    fn view_all_purged<R>(
+        &self,
+        keys: &[&[u8]],
+        now: u64,
+        may_purge: bool,
+        f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R,
+    ) -> R {
         let hashed: Vec<(u64, usize)> = keys
             .iter()
             .map(|k| {
@@ -287,35 +309,25 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        let live: Vec<Option<(&AtomicU32, Loc, &ShardData)>> = keys
+        let live: Vec<Option<EntryRef<'_>>> = keys
             .iter()
             .zip(hashed)
             .map(|(key, (hash, shard))| {
                 let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
-                let data = &*guards[position];
-                let found = data.index.find(hash, |slot| data.log.record(slot.load(Ordering::Relaxed)).key() == *key);
-                found
-                    .map(|slot| (slot, slot.load(Ordering::Relaxed), data))
-                    .filter(|&(_, loc, data)| !data.log.record(loc).is_expired(now))
+                guards[position].live_entry(hash, key, now)
             })
             .collect();
-        let stale = |entry: &Option<(&AtomicU32, Loc, &ShardData)>| {
-            entry.is_some_and(|(_, loc, data)| needs_purge(&data.objects, &data.log.record(loc), now))
-        };
+        let stale = |entry: &Option<EntryRef<'_>>| entry.as_ref().is_some_and(|e| e.needs_purge(now));
         if may_purge && live.iter().any(stale) {
             let stale_keys: Vec<&[u8]> =
                 keys.iter().zip(&live).filter(|(_, entry)| stale(entry)).map(|(k, _)| *k).collect();
             drop(live);
             drop(guards);
             stale_keys.iter().for_each(|key| self.update(key, now, |_| ()));
-            return self.view_many_purged(keys, now, false, f);
+            return self.view_all_purged(keys, now, false, f);
         }
-        for entry in live {
-            f(entry.map(|(slot, loc, data)| {
-                touch(slot, loc);
-                EntryRef { record: data.log.record(loc), log: &data.log, objects: &data.objects, loc }
-            }));
-        }
+        live.iter().flatten().for_each(EntryRef::touch);
+        f(live)
     }
 
     /// Read, create, change or delete one key under its shard's write lock.
@@ -544,6 +556,27 @@ impl LockedKeys<'_> {
         };
         self.guards[position].1.update_hashed(hash, key, now, f)
     }
+
+    /// [`Table::view_all`] for keys whose shards are held: a multi-key
+    /// command reads its sources and writes its destination in one step
+    /// (SINTERSTORE).
+    pub fn view_all<R>(&mut self, keys: &[&[u8]], now: u64, f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R) -> R {
+        // Expired keys and elements are reclaimed first, as a write does.
+        keys.iter().for_each(|key| self.update(key, now, |_| ()));
+        let entries = keys
+            .iter()
+            .map(|key| {
+                let hash = self.table.hash(key);
+                let shard = self.table.shard_of(hash);
+                let Some((_, guard)) = self.guards.iter().find(|(i, _)| *i == shard) else {
+                    unreachable!("key's shard was not locked by with_keys_locked");
+                };
+                guard.data.live_entry(hash, key, now)
+            })
+            .collect::<Vec<_>>();
+        entries.iter().flatten().for_each(EntryRef::touch);
+        f(entries)
+    }
 }
 
 impl ShardGuard<'_> {
@@ -617,9 +650,20 @@ pub struct EntryRef<'a> {
     log: &'a Log,
     objects: &'a Objects,
     loc: Loc,
+    slot: &'a AtomicU32,
 }
 
 impl<'a> EntryRef<'a> {
+    /// Count an access for eviction.
+    fn touch(&self) {
+        touch(self.slot, self.loc);
+    }
+
+    /// Whether the key's collection has expired elements to purge first.
+    fn needs_purge(&self, now: u64) -> bool {
+        needs_purge(self.objects, &self.record, now)
+    }
+
     pub fn kind(&self) -> Kind {
         self.record.kind()
     }
