@@ -2,6 +2,7 @@
 //! their records in a segment log, and the sweeps that give memory back
 //! (expiry, compaction, eviction).
 
+pub mod boxed_table;
 pub mod cursor;
 pub mod evict;
 pub mod expiry;
@@ -12,6 +13,7 @@ pub mod object;
 pub mod policy;
 pub mod prefetch;
 pub mod segment;
+pub mod set;
 pub mod table;
 pub mod watch;
 
@@ -22,6 +24,7 @@ pub use evict::SweepMode;
 pub use hash::Hash;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
+pub use set::Set;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};
 
 /// Shared between the maintenance thread, which measures memory, and the
