@@ -15,7 +15,9 @@ pub mod info;
 pub mod keys;
 pub mod keyspace;
 mod long_double;
+mod random;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -296,6 +298,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
