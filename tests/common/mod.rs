@@ -335,6 +335,15 @@ impl TestServer {
         RawClient::connect(self.port)
     }
 
+    /// A raw RESP client switched to RESP3 (HELLO 3 sent and checked).
+    pub fn raw_resp3(&self) -> RawClient {
+        let mut c = self.raw();
+        c.send_cmd(&["HELLO", "3"]);
+        let hello = c.read_reply_bytes();
+        assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+        c
+    }
+
     /// A raw client that already sent AUTH when the server has a password.
     pub fn raw_authed(&self) -> RawClient {
         let mut c = self.raw();

@@ -42,6 +42,7 @@ mod protocol;
 mod resp3;
 mod server_ext;
 mod server_info;
+mod sets;
 mod slowlog;
 mod stress;
 mod strings;
