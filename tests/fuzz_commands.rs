@@ -1513,8 +1513,6 @@ const OFFSET_EDGES: &[&[u8]] = &[
     b"-1", b"abc", b"536870912", b"9223372036854775807", b"-9223372036854775808", b"4294967296", b"1.5",
 ];
 
-/// Hash fields: few, so that commands meet the fields earlier ones wrote.
-#[rustfmt::skip]
 /// Set members: integers (an intset), the integer parser's edges, strings,
 /// the empty one and a binary one.
 #[rustfmt::skip]
@@ -1530,6 +1528,8 @@ const SET_COUNTS: &[&[u8]] = &[
     b"-9223372036854775808", b"9223372036854775807",
 ];
 
+/// Hash fields: few, so that commands meet the fields earlier ones wrote.
+#[rustfmt::skip]
 const FIELDS: &[&[u8]] = &[b"f", b"g", b"name", b"counter", b"", b"\x00\xff\r\n", b"field with spaces"];
 
 /// Databases COPY must refuse: out of range, outside a C int (Redis's

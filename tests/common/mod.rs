@@ -924,6 +924,30 @@ pub fn ints(items: &[i64]) -> String {
     out
 }
 
+/// Every item a full iteration of a SCAN-family command returns, with
+/// duplicates: `command key` (`args`), then the cursor, then `extra`; each
+/// step's reply is checked to be `[cursor, items]`.
+pub fn scan_all(c: &mut RawClient, args: &[&str], extra: &[&str]) -> Vec<Resp> {
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..100_000 {
+        let mut step: Vec<&str> = args.to_vec();
+        step.push(cursor.as_str());
+        step.extend_from_slice(extra);
+        let reply = c.call_resp(&step);
+        let parts = reply.items();
+        assert_eq!(parts.len(), 2, "{args:?} reply is [cursor, items]: {reply:?}");
+        let next = parts[0].text();
+        assert!(next.parse::<u64>().is_ok(), "{args:?} cursor {next:?} is not an unsigned integer");
+        seen.extend(parts[1].items().iter().cloned());
+        if next == "0" {
+            return seen;
+        }
+        cursor = next;
+    }
+    panic!("{args:?} did not finish");
+}
+
 /// HSET `key` with fields `f0..f(n-1)` = `v0..v(n-1)` in one command.
 pub fn hset_many(c: &mut RawClient, key: &str, n: usize) {
     let mut args = vec!["HSET".to_string(), key.to_string()];

@@ -94,23 +94,8 @@ fn assert_hash(c: &mut RawClient, key: &str, pairs: &[(&str, &str)]) {
 /// Full HSCAN iteration; returns every (field, value) pair seen (with
 /// duplicates) and checks the reply shape of each step.
 fn hscan_all(c: &mut RawClient, key: &str, extra: &[&str]) -> Vec<(String, String)> {
-    let mut cursor = "0".to_string();
-    let mut seen = Vec::new();
-    for _ in 0..100_000 {
-        let mut args = vec!["HSCAN", key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let reply = c.call_resp(&args);
-        let parts = reply.items();
-        assert_eq!(parts.len(), 2, "HSCAN reply is [cursor, items]: {reply:?}");
-        let next = parts[0].text();
-        assert!(next.parse::<u64>().is_ok(), "HSCAN cursor {next:?} is not an unsigned integer");
-        seen.extend(parts[1].pairs().into_iter().map(|(k, v)| (k, v.text())));
-        if next == "0" {
-            return seen;
-        }
-        cursor = next;
-    }
-    panic!("HSCAN {key} did not finish");
+    let items = scan_all(c, &["HSCAN", key], extra);
+    Resp::Array(Some(items)).pairs().into_iter().map(|(k, v)| (k, v.text())).collect()
 }
 
 // ---------------------------------------------------------------------------
