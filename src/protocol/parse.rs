@@ -319,7 +319,8 @@ fn short_count(rest: &[u8]) -> Option<(i64, usize)> {
         if digit > 9 {
             break;
         }
-        value = value * 10 + i64::from(digit);
+        // Wrapping: a 19th digit overflows, and then the value is not used.
+        value = value.wrapping_mul(10).wrapping_add(i64::from(digit));
         digits += 1;
     }
     if digits > MAX_DIGITS {
