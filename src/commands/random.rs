@@ -5,6 +5,7 @@
 
 use super::Ctx;
 use crate::protocol::ReplyBuffer;
+use crate::store::boxed_table::splitmix;
 
 /// A count of LONG_MIN, which Redis refuses (its absolute value does not
 /// fit).
@@ -21,11 +22,9 @@ impl Rng {
     }
 
     pub(crate) fn next(&mut self) -> u64 {
+        let out = splitmix(self.0);
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        out
     }
 
     /// A number below `n` (which must not be 0).

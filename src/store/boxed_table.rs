@@ -16,6 +16,19 @@ use hashbrown::hash_table::{Entry, HashTable};
 use super::cursor::{reserve_one, scan, Cursor};
 use crate::memory::size_class;
 
+/// Random buckets [`BoxedTable::random`] draws before walking to the next
+/// occupied one.
+const RANDOM_TRIES: usize = 64;
+
+/// One step of SplitMix64: a well-mixed number from `state` (the
+/// generator's next state is `state` plus the golden-ratio increment).
+pub fn splitmix(state: u64) -> u64 {
+    let mut z = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Where the key of a boxed entry is: the whole entry (a set member), or
 /// a part of it (a hash field's name, ahead of its value).
 pub trait EntryKey {
@@ -122,14 +135,24 @@ impl<K: EntryKey> BoxedTable<K> {
         self.entries.iter().map(|e| &e[..])
     }
 
-    /// An entry picked by `seed`: a random bucket, then the next occupied
-    /// one (buckets are more than a tenth full, so this ends quickly).
+    /// An entry picked by `seed`, uniformly: random buckets until one is
+    /// occupied (a table is kept more than a tenth full, so few are
+    /// drawn), as Redis's fair random pick does; after many empty ones,
+    /// the next occupied bucket from the last (slightly biased, never
+    /// stuck).
     pub fn random(&self, seed: u64) -> Option<&[u8]> {
-        let buckets = self.entries.num_buckets();
         if self.entries.is_empty() {
             return None;
         }
-        let start = (seed % buckets as u64) as usize;
+        let buckets = self.entries.num_buckets();
+        let mut state = seed;
+        for _ in 0..RANDOM_TRIES {
+            state = splitmix(state);
+            if let Some(entry) = self.entries.get_bucket((state % buckets as u64) as usize) {
+                return Some(&entry[..]);
+            }
+        }
+        let start = (state % buckets as u64) as usize;
         (0..buckets).find_map(|i| self.entries.get_bucket((start + i) % buckets)).map(|e| &e[..])
     }
 
