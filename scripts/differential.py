@@ -34,12 +34,17 @@ RESTOREs its own payload (with TTLs, REPLACE, ABSTTL, IDLETIME, FREQ, and
 their errors) under another; payload formats differ, so what is compared is
 whether DUMP found the key, RESTORE's reply and the restored value (TYPE and
 GET or HGETALL), not the payload bytes.
+Sets (SADD, SREM, SISMEMBER, SMISMEMBER, SCARD,
+SMEMBERS, SMOVE, SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD,
+SPOP, SRANDMEMBER, SSCAN) go mostly to keys s0..s2: member lists compare in
+any order, SRANDMEMBER by shape and size, and SPOP only where it is not random.
+`--no-sets` leaves them out.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
-  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes]
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes] [--no-sets]
                           [--redistill-bin PATH] [--redis-bin PATH]
                           [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
 Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
@@ -126,6 +131,13 @@ EDGE_INTS = [INT_MAX, INT_MIN, INT_MAX - 1, INT_MIN + 1, 0, -1, 1]
 HASH_KEYS = [b"h0", b"h1", b"h2"]
 HASH_FIELDS = [b"f0", b"f1", b"f2", b"f3", b"f4", b"f5", b"f0", b"f1", b"", b"\x00\r\n", b"x" * 64]
 
+# Set commands name these keys most of the time, and these members: integers
+# (Redis keeps a set of them as an intset), the integer parser's edges,
+# strings, the empty member and a binary one.
+SET_KEYS = [b"s0", b"s1", b"s2"]
+SET_MEMBERS = [b"1", b"2", b"3", b"-5", b"100", b"007", b"-0", b"9223372036854775807", b"9223372036854775808",
+               b"a", b"b", b"member", b"", b"\x00\r\n", b"y" * 65]
+
 
 def at_seconds(off):
     return lambda t: b"%d" % (int(t // 1000) + off)
@@ -150,13 +162,26 @@ class Gen:
 
     def hkey(self):
         """The key of a hash command: mostly one of the hash keys, sometimes a
-        string command's key (WRONGTYPE when it holds a string)."""
-        if self.chance(0.7):
+        string command's or a set's key (WRONGTYPE when it holds a string or
+        a set)."""
+        r = self.rng.random()
+        if r < 0.7:
             return self.rng.choice(HASH_KEYS)
-        return self.key()
+        return self.rng.choice(SET_KEYS) if r < 0.75 else self.key()
 
     def field(self):
         return self.rng.choice(HASH_FIELDS)
+
+    def skey(self):
+        """The key of a set command: mostly one of the set keys, sometimes
+        another command's key (WRONGTYPE when it holds a string or a hash)."""
+        r = self.rng.random()
+        if r < 0.75:
+            return self.rng.choice(SET_KEYS)
+        return self.rng.choice(HASH_KEYS) if r < 0.8 else self.key()
+
+    def member(self):
+        return self.rng.choice(SET_MEMBERS)
 
     def hvalue(self):
         """A hash value of at most 64 bytes: Redis keeps a hash of at most 128
@@ -469,9 +494,10 @@ def some_fields(g, hi=5):
 
 
 def g_string_on_hash(g):
-    """A string command (or TYPE) on a hash key: WRONGTYPE, except SET, which
-    replaces the hash, and TYPE, MGET and EXISTS, which work on any key."""
-    k = g.rng.choice(HASH_KEYS)
+    """A string command (or TYPE) on a hash or set key: WRONGTYPE, except
+    SET, which replaces the value, and TYPE, MGET and EXISTS, which work on
+    any key."""
+    k = g.rng.choice(HASH_KEYS + SET_KEYS)
     name = g.rng.choice([b"GET", b"SET", b"INCR", b"INCRBY", b"MGET", b"TYPE", b"APPEND", b"STRLEN", b"SETNX",
                          b"GETSET", b"EXISTS", b"TYPE", b"GET"])
     args = [g.case(name), k]
@@ -525,6 +551,78 @@ def _fx_dump_restore(m, db, argv, t, reply):
     ttl, absttl = _int(argv[3]) or 0, any(a.upper() == b"ABSTTL" for a in argv[4:])
     d = ttl if absttl else t + ttl
     m.set(db, argv[2], {d} if ttl > 0 and d > t else set())
+
+
+# --- sets -------------------------------------------------------------------
+# Member order is the encoding's (Redis 7.0 keeps small string sets in a hash
+# table, Redistill in a listpack as Redis 7.2 does): replies listing members
+# compare unordered. SPOP pops at random, so it is sent only where the outcome
+# is not random (a count of 0 or one that takes the whole set, bad counts);
+# SRANDMEMBER's replies are compared by their shape and size.
+
+
+def setted(name, *more, compare="exact"):
+    """The generator of a set command NAME SKEY MORE... (see keyed)."""
+    return keyed(name, *more, compare=compare, key=Gen.skey)
+
+
+def some_members(g, hi=4):
+    return [g.member() for _ in range(g.rng.randint(1, hi))]
+
+
+def some_skeys(g, hi=3):
+    return [g.skey() for _ in range(g.rng.randint(1, hi))]
+
+
+def set_algebra(name, store=False):
+    def gen(g):
+        keys = ([g.skey()] if store else []) + some_skeys(g)
+        return Cmd([g.case(name)] + keys, keys, compare="exact" if store else "unordered")
+
+    return gen
+
+
+def g_sintercard(g):
+    keys = some_skeys(g)
+    numkeys = b"%d" % len(keys) if g.chance(0.9) else g.rng.choice([b"0", b"-1", b"x", b"9"])
+    args = [g.case(b"SINTERCARD"), numkeys] + keys
+    r = g.rng.random()
+    if r < 0.5:
+        args += [g.case(b"LIMIT"), g.rng.choice([b"0", b"1", b"2", b"5", b"-1", b"x"])]
+    elif r < 0.55:
+        args.append(g.rng.choice([b"LIMIT", b"FOO"]))
+    return Cmd(args, keys)
+
+
+def g_smove(g):
+    src, dst = g.skey(), g.skey()
+    return Cmd([g.case(b"SMOVE"), src, dst, g.member()], [src, dst])
+
+
+def g_spop(g):
+    """SPOP where it is not random: counts 0 and 1000, or bad ones."""
+    k = g.skey()
+    count = g.rng.choice([b"0", b"1000", b"1000", b"-1", b"x"])
+    return Cmd([g.case(b"SPOP"), k, count], [k], compare="unordered")
+
+
+def g_srandmember(g):
+    k = g.skey()
+    args = [g.case(b"SRANDMEMBER"), k]
+    if g.chance(0.8):
+        args.append(g.rng.choice([b"0", b"1", b"3", b"100", b"-1", b"-5", b"x", b"-9223372036854775808"]))
+    return Cmd(args, [k], compare="sample")
+
+
+def g_sscan(g):
+    """SSCAN in one step (COUNT 1000 covers these small sets in both)."""
+    k = g.skey()
+    args = [g.case(b"SSCAN"), k, b"0", g.case(b"COUNT"), b"1000"]
+    if g.chance(0.3):
+        args += [g.case(b"MATCH"), g.rng.choice([b"*", b"[12]*", b"m*", b"?"])]
+    if g.chance(0.05):
+        args = [g.case(b"SSCAN"), k, g.rng.choice([b"x", b"0"]), g.case(b"COUNT"), b"0"]
+    return Cmd(args, [k], compare="sscan")
 
 
 def g_flushdb(g):
@@ -688,6 +786,24 @@ COMMANDS = {
     b"LCS": (g_lcs, 2, -3, False),
     # DUMP a key and RESTORE it elsewhere, each server its own payload.
     b"<DUMP-RESTORE>": (g_dump_restore, 2, -1, False),
+    # Sets (mostly keys s0..s2). --no-sets leaves them out.
+    b"SADD": (setted(b"SADD", some_members), 8, -3, False),
+    b"SREM": (setted(b"SREM", lambda g: some_members(g, 3)), 4, -3, False),
+    b"SISMEMBER": (setted(b"SISMEMBER", Gen.member), 3, 3, False),
+    b"SMISMEMBER": (setted(b"SMISMEMBER", some_members), 2, -3, False),
+    b"SCARD": (setted(b"SCARD"), 2, 2, False),
+    b"SMEMBERS": (setted(b"SMEMBERS", compare="unordered"), 3, 2, False),
+    b"SMOVE": (g_smove, 2, 4, False),
+    b"SINTER": (set_algebra(b"SINTER"), 2, -2, False),
+    b"SUNION": (set_algebra(b"SUNION"), 2, -2, False),
+    b"SDIFF": (set_algebra(b"SDIFF"), 2, -2, False),
+    b"SINTERSTORE": (set_algebra(b"SINTERSTORE", store=True), 1, -3, False),
+    b"SUNIONSTORE": (set_algebra(b"SUNIONSTORE", store=True), 1, -3, False),
+    b"SDIFFSTORE": (set_algebra(b"SDIFFSTORE", store=True), 1, -3, False),
+    b"SINTERCARD": (g_sintercard, 2, -3, False),
+    b"SPOP": (g_spop, 1, -2, False),
+    b"SRANDMEMBER": (g_srandmember, 2, -2, False),
+    b"SSCAN": (g_sscan, 1, -3, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -695,6 +811,9 @@ COMMANDS = {
 }
 
 HASH_COMMANDS = {n for n in COMMANDS if n.startswith(b"H")} | {b"<WRONGTYPE>"}
+SET_COMMANDS = {b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER", b"SCARD", b"SMEMBERS", b"SMOVE", b"SINTER", b"SUNION",
+                b"SDIFF", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD", b"SPOP", b"SRANDMEMBER",
+                b"SSCAN"}
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -995,12 +1114,28 @@ def compare_exec(queued, a, b, model, db, t):
     return True, None
 
 
+def same_shape(a, b):
+    """Random picks (SRANDMEMBER): both a bulk string, or both arrays of as
+    many elements (errors and nils must match exactly)."""
+    if a[:1] == b[:1] == b"$" and not a.startswith(b"$-1") and not b.startswith(b"$-1"):
+        return True
+    xs, ys = array_items(a), array_items(b)
+    return xs is not None and ys is not None and len(xs) == len(ys)
+
+
 def compare_replies(cmd, a, b, model, db, t):
     if a == b:
         return True
     if cmd.compare == "unordered":
         xs, ys = array_items(a), array_items(b)
         return xs is not None and ys is not None and sorted(xs) == sorted(ys)
+    if cmd.compare == "sample":
+        return same_shape(a, b)
+    if cmd.compare == "sscan":
+        xs, ys = array_items(a), array_items(b)
+        if xs is None or ys is None or len(xs) != 2 or len(ys) != 2 or xs[0] != ys[0]:
+            return False
+        return sorted(array_items(xs[1]) or []) == sorted(array_items(ys[1]) or [])
     if cmd.compare == "ttl_s":
         return close_enough(a, b, TTL_TOLERANCE_S)
     if cmd.compare == "ttl_ms":
@@ -1178,11 +1313,13 @@ def replay_line(args):
         line += " --extended"
     if args.no_hashes:
         line += " --no-hashes"
+    if args.no_sets:
+        line += " --no-sets"
     if args.with_:
         line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
     if args.only:
         line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
-    skip = args.skip - HASH_COMMANDS if args.no_hashes else args.skip
+    skip = args.skip - (HASH_COMMANDS if args.no_hashes else set()) - (SET_COMMANDS if args.no_sets else set())
     if skip:
         line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(skip)))
     return line
@@ -1202,6 +1339,8 @@ def main():
     p.add_argument("--no-hashes", action="store_true",
                    help="leave the hash commands (HSET, HGET, ... and <wrongtype>, string commands on hash "
                         "keys) out of the mix")
+    p.add_argument("--no-sets", action="store_true",
+                   help="leave the set commands (SADD, SMEMBERS, SINTER, ...) out of the mix")
     p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
     p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
@@ -1219,6 +1358,8 @@ def main():
     args = p.parse_args()
     if args.no_hashes:
         args.skip |= HASH_COMMANDS
+    if args.no_sets:
+        args.skip |= SET_COMMANDS
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
     args.context += 1

@@ -14,6 +14,7 @@ use std::time::Instant;
 use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
 use crate::store::hash::PackLimits;
+use crate::store::set::SetLimits;
 use crate::store::{Pressure, Store};
 
 /// Version reported to clients as `redis_version`: clients switch features
@@ -270,6 +271,11 @@ pub struct LiveSettings {
     /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
     hash_pack_entries: AtomicUsize,
     hash_pack_value: AtomicUsize,
+    /// `set-max-intset-entries`, `set-max-listpack-entries` and
+    /// `set-max-listpack-value`.
+    set_intset_entries: AtomicUsize,
+    set_pack_entries: AtomicUsize,
+    set_pack_value: AtomicUsize,
 }
 
 impl LiveSettings {
@@ -281,6 +287,9 @@ impl LiveSettings {
             password: RwLock::new(config.security.password.clone()),
             hash_pack_entries: AtomicUsize::new(PackLimits::default().entries),
             hash_pack_value: AtomicUsize::new(PackLimits::default().value),
+            set_intset_entries: AtomicUsize::new(SetLimits::default().intset_entries),
+            set_pack_entries: AtomicUsize::new(SetLimits::default().listpack_entries),
+            set_pack_value: AtomicUsize::new(SetLimits::default().listpack_value),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -326,6 +335,27 @@ impl LiveSettings {
 
     pub fn set_hash_pack_value(&self, bytes: usize) {
         self.hash_pack_value.store(bytes, Ordering::Relaxed);
+    }
+
+    /// When a set leaves its compact encodings.
+    pub fn set_limits(&self) -> SetLimits {
+        SetLimits {
+            intset_entries: self.set_intset_entries.load(Ordering::Relaxed),
+            listpack_entries: self.set_pack_entries.load(Ordering::Relaxed),
+            listpack_value: self.set_pack_value.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn set_set_intset_entries(&self, entries: usize) {
+        self.set_intset_entries.store(entries, Ordering::Relaxed);
+    }
+
+    pub fn set_set_pack_entries(&self, entries: usize) {
+        self.set_pack_entries.store(entries, Ordering::Relaxed);
+    }
+
+    pub fn set_set_pack_value(&self, bytes: usize) {
+        self.set_pack_value.store(bytes, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

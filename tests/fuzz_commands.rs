@@ -1,7 +1,7 @@
 //! Fuzzing the command layer against a reference model.
 //!
-//! This file owns the model-based check of the string, hash and keyspace
-//! commands: a plain `HashMap` model of one database (strings and hashes,
+//! This file owns the model-based check of the string, hash, set and
+//! keyspace commands: a plain `HashMap` model of one database (strings, hashes and sets,
 //! expiry deadlines, counters) that answers every command the way Redis 7
 //! does, a seeded generator of random command vectors, and a driver that
 //! pipelines them to a real server and compares the replies in order.
@@ -18,10 +18,13 @@
 //!   BITPOS (BYTE, BIT), BITFIELD and BITFIELD_RO (GET, SET, INCRBY,
 //!   OVERFLOW WRAP/SAT/FAIL, `#N` offsets), LCS (LEN, IDX, MINMATCHLEN,
 //!   WITHMATCHLEN); DUMP and RESTORE (REPLACE, ABSTTL, IDLETIME, FREQ, their
-//!   errors); and wrong-arity calls of all of them; command names and
-//!   options in random case. Strings and hashes
-//!   share the keys, so WRONGTYPE comes up both ways, SET and MSET replace a
-//!   hash, and the keyspace commands move, copy and expire both types.
+//!   errors); SADD, SREM, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SMOVE,
+//!   SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD (LIMIT), SPOP
+//!   and SRANDMEMBER (only where the outcome is not random, or checked for
+//!   size and membership); and wrong-arity calls of all of them; command
+//!   names and options in random case. Strings, hashes and sets share the
+//!   keys, so WRONGTYPE comes up every way, SET and MSET replace a
+//!   collection, and the keyspace commands move, copy and expire every type.
 //!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
 //!   double` and prints `%.17Lf`, which the model cannot match digit for digit.
 //! * Data: eight keys (the empty key and binary ones among them), seven hash
@@ -34,8 +37,9 @@
 //!   placeholder the driver replaces with the payload of the last DUMP
 //!   answered in an earlier batch; the model restores the value that key
 //!   held when it was dumped, and the final sweep checks it.
-//! * Replies are compared byte for byte as raw RESP2, except HKEYS, HVALS and
-//!   HGETALL (any order of the elements, or of HGETALL's pairs), and TTL, PTTL,
+//! * Replies are compared byte for byte as raw RESP2, except HKEYS, HVALS,
+//!   HGETALL, SMEMBERS and the set algebra (any order of the elements, or of
+//!   HGETALL's pairs), SRANDMEMBER (size and membership), and TTL, PTTL,
 //!   EXPIRETIME and PEXPIRETIME of relative expiries: those must lie within
 //!   the window the send and answer times of the batches allow, widened by
 //!   [`SLACK_MS`]. Positive expiries are at least 1000 s, so nothing expires
@@ -59,7 +63,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -135,6 +139,15 @@ const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 const DUMPED: &[u8] = b"<payload of the last DUMP>";
 /// What the driver sends for [`DUMPED`] when that DUMP found no key.
 const NO_PAYLOAD: &[u8] = b"no payload";
+const COUNT_RANGE: &str = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// SINTER, SUNION, SDIFF.
+#[derive(Clone, Copy)]
+enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
 
 fn ok_reply() -> Vec<u8> {
     b"+OK\r\n".to_vec()
@@ -197,11 +210,12 @@ enum Deadline {
     After { batch: usize, ms: i64 },
 }
 
-/// A key's value: a string or a hash (field -> value).
+/// A key's value: a string, a hash (field -> value) or a set.
 #[derive(Clone, Debug)]
 enum Value {
     Str(Vec<u8>),
     Hash(HashMap<Vec<u8>, Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
 }
 
 #[derive(Clone, Debug)]
@@ -214,7 +228,7 @@ impl Entry {
     fn as_str(&self) -> Option<&[u8]> {
         match &self.value {
             Value::Str(v) => Some(v),
-            Value::Hash(_) => None,
+            _ => None,
         }
     }
 }
@@ -246,6 +260,13 @@ enum Expect {
     },
     /// A DUMP payload: any bulk string.
     Payload,
+    /// Random members of `from` (SRANDMEMBER): one bulk string when `len`
+    /// is None, else an array of `len` of them, `distinct` or with repeats.
+    Sample {
+        from: BTreeSet<Vec<u8>>,
+        len: Option<usize>,
+        distinct: bool,
+    },
 }
 
 /// Why a handler stopped early: it already knows the reply (an error, a nil,
@@ -361,6 +382,22 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "lcs", arity: -3, run: Model::lcs },
     Spec { name: "dump", arity: 2, run: Model::dump },
     Spec { name: "restore", arity: -4, run: Model::restore },
+    Spec { name: "sadd", arity: -3, run: Model::sadd },
+    Spec { name: "srem", arity: -3, run: Model::srem },
+    Spec { name: "sismember", arity: 3, run: Model::sismember },
+    Spec { name: "smismember", arity: -3, run: Model::smismember },
+    Spec { name: "scard", arity: 2, run: Model::scard },
+    Spec { name: "smembers", arity: 2, run: Model::smembers },
+    Spec { name: "smove", arity: 4, run: Model::smove },
+    Spec { name: "sinter", arity: -2, run: Model::sinter },
+    Spec { name: "sunion", arity: -2, run: Model::sunion },
+    Spec { name: "sdiff", arity: -2, run: Model::sdiff },
+    Spec { name: "sinterstore", arity: -3, run: Model::sinterstore },
+    Spec { name: "sunionstore", arity: -3, run: Model::sunionstore },
+    Spec { name: "sdiffstore", arity: -3, run: Model::sdiffstore },
+    Spec { name: "sintercard", arity: -3, run: Model::sintercard },
+    Spec { name: "spop", arity: -2, run: Model::spop },
+    Spec { name: "srandmember", arity: -2, run: Model::srandmember },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -475,7 +512,7 @@ fn parse_expire_flags(opts: &[Vec<u8>]) -> Step<ExpireFlags> {
     Ok(f)
 }
 
-/// One database of a Redis 7 server holding strings and hashes.
+/// One database of a Redis 7 server holding strings, hashes and sets.
 struct Model {
     db: i64,
     keys: HashMap<Vec<u8>, Entry>,
@@ -545,7 +582,7 @@ impl Model {
         match self.keys.get(key).map(|e| &e.value) {
             None => Ok(None),
             Some(Value::Hash(h)) => Ok(Some(h)),
-            Some(Value::Str(_)) => fail(WRONGTYPE),
+            Some(_) => fail(WRONGTYPE),
         }
     }
 
@@ -558,7 +595,7 @@ impl Model {
             .or_insert_with(|| Entry { value: Value::Hash(HashMap::new()), expires: None });
         match &mut entry.value {
             Value::Hash(h) => Ok(h),
-            Value::Str(_) => fail(WRONGTYPE),
+            _ => fail(WRONGTYPE),
         }
     }
 
@@ -866,6 +903,7 @@ impl Model {
             None => b"+none\r\n",
             Some(Value::Str(_)) => b"+string\r\n",
             Some(Value::Hash(_)) => b"+hash\r\n",
+            Some(Value::Set(_)) => b"+set\r\n",
         };
         Ok(Expect::Exact(reply.to_vec()))
     }
@@ -1152,6 +1190,122 @@ impl Model {
         }
         Ok(Expect::Exact(int_reply(len)))
     }
+    // -- sets ---------------------------------------------------------------
+
+    /// The set at `key`: None when there is no key, WRONGTYPE for another type.
+    fn set_at(&self, key: &[u8]) -> Step<Option<&BTreeSet<Vec<u8>>>> {
+        match self.keys.get(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::Set(s)) => Ok(Some(s)),
+            Some(_) => fail(WRONGTYPE),
+        }
+    }
+
+    /// Change the set at `key` (created empty when `create` and missing),
+    /// deleting it when emptied. None: no key, and none created.
+    fn update_set<R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut BTreeSet<Vec<u8>>) -> R,
+    ) -> Step<Option<R>> {
+        if self.set_at(key)?.is_none() && !create {
+            return Ok(None);
+        }
+        let entry = self
+            .keys
+            .entry(key.to_vec())
+            .or_insert_with(|| Entry { value: Value::Set(BTreeSet::new()), expires: None });
+        let Value::Set(set) = &mut entry.value else { return fail(WRONGTYPE) };
+        let result = f(set);
+        if set.is_empty() {
+            self.keys.remove(key);
+        }
+        Ok(Some(result))
+    }
+
+    fn sadd(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let added = self.update_set(&a[1], true, |s| a[2..].iter().filter(|m| s.insert(m.to_vec())).count())?;
+        Ok(Expect::Exact(int_reply(added.unwrap_or(0))))
+    }
+
+    fn srem(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let removed = self.update_set(&a[1], false, |s| a[2..].iter().filter(|m| s.remove(m.as_slice())).count())?;
+        Ok(Expect::Exact(int_reply(removed.unwrap_or(0))))
+    }
+
+    fn is_member(&self, key: &[u8], member: &[u8]) -> Step<bool> {
+        Ok(self.set_at(key)?.is_some_and(|s| s.contains(member)))
+    }
+
+    fn sismember(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(i64::from(self.is_member(&a[1], &a[2])?))))
+    }
+
+    fn smismember(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let mut out = format!("*{}\r\n", a.len() - 2).into_bytes();
+        for member in &a[2..] {
+            out.extend(int_reply(i64::from(self.is_member(&a[1], member)?)));
+        }
+        Ok(Expect::Exact(out))
+    }
+
+    fn scard(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.set_at(&a[1])?.map_or(0, BTreeSet::len))))
+    }
+
+    fn smembers(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let items = self.set_at(&a[1])?.into_iter().flatten().cloned().collect();
+        Ok(Expect::Unordered { items, group: 1 })
+    }
+
+    /// SMOVE: a missing source answers 0 before the destination's type is
+    /// checked.
+    fn smove(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let Some(src) = self.set_at(&a[1])? else { return answer(int_reply(0)) };
+        let found = src.contains(&a[3]);
+        self.set_at(&a[2])?;
+        if a[1] == a[2] || !found {
+            return answer(int_reply(i64::from(found && a[1] == a[2])));
+        }
+        self.update_set(&a[1], false, |s| s.remove(&a[3]))?;
+        self.update_set(&a[2], true, |s| s.insert(a[3].clone()))?;
+        Ok(Expect::Exact(int_reply(1)))
+    }
+
+    /// The sets at `keys`, every type checked first (None: no key).
+    fn sets_at(&self, keys: &[Vec<u8>]) -> Step<Vec<Option<&BTreeSet<Vec<u8>>>>> {
+        keys.iter().map(|k| self.set_at(k)).collect()
+    }
+
+    fn set_algebra(&self, keys: &[Vec<u8>], op: SetOp) -> Step<BTreeSet<Vec<u8>>> {
+        let sets = self.sets_at(keys)?;
+        let mut all = sets.iter().map(|s| s.cloned().unwrap_or_default());
+        let first = all.next().unwrap_or_default();
+        Ok(all.fold(first, |acc, s| match op {
+            SetOp::Inter => acc.intersection(&s).cloned().collect(),
+            SetOp::Union => acc.union(&s).cloned().collect(),
+            SetOp::Diff => acc.difference(&s).cloned().collect(),
+        }))
+    }
+
+    fn set_reply(&self, keys: &[Vec<u8>], op: SetOp) -> Step<Expect> {
+        let items = self.set_algebra(keys, op)?.into_iter().collect();
+        Ok(Expect::Unordered { items, group: 1 })
+    }
+
+    /// The STORE forms: the destination is replaced whatever it held (and
+    /// loses its TTL), or deleted when the result is empty.
+    fn set_store(&mut self, a: &[Vec<u8>], op: SetOp) -> Step<Expect> {
+        let result = self.set_algebra(&a[2..], op)?;
+        let len = result.len();
+        if result.is_empty() {
+            self.keys.remove(&a[1]);
+        } else {
+            self.keys.insert(a[1].clone(), Entry { value: Value::Set(result), expires: None });
+        }
+        Ok(Expect::Exact(int_reply(len)))
+    }
 
     /// BITPOS, bit by bit: the range in bits, then a plain scan.
     fn bitpos(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
@@ -1277,6 +1431,101 @@ impl Model {
         out.extend(int_reply(common.len()));
         Ok(Expect::Exact(out))
     }
+    fn sinter(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_reply(&a[1..], SetOp::Inter)
+    }
+
+    fn sunion(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_reply(&a[1..], SetOp::Union)
+    }
+
+    fn sdiff(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_reply(&a[1..], SetOp::Diff)
+    }
+
+    fn sinterstore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_store(a, SetOp::Inter)
+    }
+
+    fn sunionstore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_store(a, SetOp::Union)
+    }
+
+    fn sdiffstore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.set_store(a, SetOp::Diff)
+    }
+
+    /// SINTERCARD numkeys key ... [LIMIT n]
+    fn sintercard(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let numkeys = match parse_int(&a[1]) {
+            Some(n) if n >= 1 => n as u64,
+            _ => return fail("ERR numkeys should be greater than 0"),
+        };
+        if numkeys > (a.len() - 2) as u64 {
+            return fail("ERR Number of keys can't be greater than number of args");
+        }
+        let end = 2 + numkeys as usize;
+        let mut limit = usize::MAX;
+        for option in a[end..].chunks(2) {
+            if option.len() < 2 || !is(&option[0], "LIMIT") {
+                return fail(SYNTAX);
+            }
+            limit = match parse_int(&option[1]) {
+                Some(0) => usize::MAX,
+                Some(n) if n > 0 => n as usize,
+                _ => return fail("ERR LIMIT can't be negative"),
+            };
+        }
+        Ok(Expect::Exact(int_reply(self.set_algebra(&a[2..end], SetOp::Inter)?.len().min(limit))))
+    }
+
+    /// SPOP: decided only where it is not random (no key, count 0, a
+    /// one-member set, a count that takes everything).
+    fn spop(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let count = match a.len() {
+            2 => None,
+            3 => match parse_int(&a[2]) {
+                Some(n) if n >= 0 => Some(n as usize),
+                _ => return fail("ERR value is out of range, must be positive"),
+            },
+            _ => return fail(SYNTAX),
+        };
+        let Some(set) = self.set_at(&a[1])? else {
+            return answer(if count.is_some() { b"*0\r\n".to_vec() } else { nil_reply() });
+        };
+        let items: Vec<Vec<u8>> = set.iter().cloned().collect();
+        let expect = match count {
+            Some(0) => Expect::Exact(b"*0\r\n".to_vec()),
+            None if items.len() == 1 => Expect::Exact(bulk_reply(&items[0])),
+            Some(n) if n >= items.len() => Expect::Unordered { items, group: 1 },
+            _ => return Err(Early::Undecided),
+        };
+        if count != Some(0) {
+            self.keys.remove(&a[1]);
+        }
+        Ok(expect)
+    }
+
+    /// SRANDMEMBER: the count is read before the key is looked at.
+    fn srandmember(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let count = match a.len() {
+            2 => None,
+            3 => Some(int_arg(&a[2])?),
+            _ => return fail(SYNTAX),
+        };
+        if count == Some(i64::MIN) {
+            return fail(COUNT_RANGE);
+        }
+        let Some(set) = self.set_at(&a[1])? else {
+            return answer(if count.is_some() { b"*0\r\n".to_vec() } else { nil_reply() });
+        };
+        let (len, distinct) = match count {
+            None => (None, true),
+            Some(n) if n >= 0 => (Some((n as usize).min(set.len())), true),
+            Some(n) => (Some(n.unsigned_abs() as usize), false),
+        };
+        Ok(Expect::Sample { from: set.clone(), len, distinct })
+    }
 
     // -- expiry -------------------------------------------------------------
 
@@ -1399,6 +1648,7 @@ impl Model {
             Expect::Unordered { items, group } => {
                 bulk_array(got).is_some_and(|got| grouped(&got, *group) == grouped(items, *group))
             }
+            Expect::Sample { from, len, distinct } => sample_matches(got, from, *len, *distinct),
         }
     }
 
@@ -1413,6 +1663,10 @@ impl Model {
             Expect::Unordered { items, group } => {
                 let groups: Vec<Vec<u8>> = grouped(items, *group).into_iter().flatten().cloned().collect();
                 format!("in any order of groups of {group}: {}", show(&bulk_array_reply(&groups)))
+            }
+            Expect::Sample { from, len, distinct } => {
+                let from: Vec<Vec<u8>> = from.iter().cloned().collect();
+                format!("{len:?} (distinct: {distinct}) of {}", show(&bulk_array_reply(&from)))
             }
         }
     }
@@ -1616,6 +1870,17 @@ fn dumped_payload(got: &[u8]) -> Option<Vec<u8>> {
         _ => None,
     }
 }
+/// Whether `got` is a random pick of `from`: one bulk string (`len` None),
+/// or an array of `len` of them, all different if `distinct`.
+fn sample_matches(got: &[u8], from: &BTreeSet<Vec<u8>>, len: Option<usize>, distinct: bool) -> bool {
+    let Some(len) = len else {
+        return from.iter().any(|m| got == bulk_reply(m).as_slice());
+    };
+    bulk_array(got).is_some_and(|items| {
+        let unique: BTreeSet<&Vec<u8>> = items.iter().collect();
+        items.len() == len && items.iter().all(|m| from.contains(m)) && (!distinct || unique.len() == len)
+    })
+}
 
 fn bulk_array_reply(items: &[Vec<u8>]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", items.len()).into_bytes();
@@ -1707,6 +1972,21 @@ const RANGE_EDGES: &[&[u8]] = &[
 #[rustfmt::skip]
 const OFFSET_EDGES: &[&[u8]] = &[
     b"-1", b"abc", b"536870912", b"9223372036854775807", b"-9223372036854775808", b"4294967296", b"1.5",
+];
+
+/// Set members: integers (an intset), the integer parser's edges, strings,
+/// the empty one and a binary one.
+#[rustfmt::skip]
+const MEMBERS: &[&[u8]] = &[
+    b"1", b"2", b"3", b"-1", b"10", b"007", b"-0", b"+5", b"9223372036854775807", b"9223372036854775808",
+    b"a", b"b", b"member", b"", b"\x00\xff\r\n",
+];
+
+/// Counts of SPOP and SRANDMEMBER: small ones, edges, not integers.
+#[rustfmt::skip]
+const SET_COUNTS: &[&[u8]] = &[
+    b"0", b"1", b"2", b"3", b"5", b"100", b"-1", b"-3", b"-10", b"x", b"1.5",
+    b"-9223372036854775808", b"9223372036854775807",
 ];
 
 /// Hash fields: few, so that commands meet the fields earlier ones wrote.
@@ -2153,6 +2433,91 @@ fn gen_bitfield(g: &mut Gen) -> Vec<Vec<u8>> {
     }
     command(g, name, args)
 }
+fn gen_member(g: &mut Gen) -> Vec<u8> {
+    g.rng.pick(MEMBERS).to_vec()
+}
+
+fn gen_members(g: &mut Gen, most: usize) -> Vec<Vec<u8>> {
+    (0..1 + g.rng.below(most)).map(|_| gen_member(g)).collect()
+}
+
+/// SADD: a few members; now and then enough to leave the listpack (130
+/// strings) or the intset (600 integers).
+fn gen_sadd(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    match g.rng.below(100) {
+        0 => args.extend((0..130).map(|i| format!("m{i}").into_bytes())),
+        1 => args.extend((0..600).map(|i| i.to_string().into_bytes())),
+        _ => args.extend(gen_members(g, 4)),
+    }
+    command(g, "SADD", args)
+}
+
+fn gen_srem(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    args.extend(gen_members(g, 3));
+    command(g, "SREM", args)
+}
+
+fn gen_set_query(g: &mut Gen) -> Vec<Vec<u8>> {
+    let key = g.key();
+    match g.rng.below(4) {
+        0 => {
+            let member = gen_member(g);
+            command(g, "SISMEMBER", vec![key, member])
+        }
+        1 => {
+            let mut args = vec![key];
+            args.extend(gen_members(g, 4));
+            command(g, "SMISMEMBER", args)
+        }
+        2 => command(g, "SCARD", vec![key]),
+        _ => command(g, "SMEMBERS", vec![key]),
+    }
+}
+
+fn gen_smove(g: &mut Gen) -> Vec<Vec<u8>> {
+    let args = vec![g.key(), g.key(), gen_member(g)];
+    command(g, "SMOVE", args)
+}
+
+fn gen_set_algebra(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = ["SINTER", "SUNION", "SDIFF", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"][g.rng.below(6)];
+    let mut args = if name.ends_with("STORE") { vec![g.key()] } else { Vec::new() };
+    args.extend(g.keys(3));
+    command(g, name, args)
+}
+
+fn gen_sintercard(g: &mut Gen) -> Vec<Vec<u8>> {
+    let keys = g.keys(3);
+    let numkeys = match g.rng.below(10) {
+        0 => g.one_of(&["0", "-1", "x", "4"]),
+        _ => keys.len().to_string().into_bytes(),
+    };
+    let mut args = vec![numkeys];
+    args.extend(keys);
+    match g.rng.below(6) {
+        0 | 1 => {}
+        2 => args.push(g.one_of(&["LIMIT", "FOO"])),
+        _ => {
+            let limit = g.one_of(&["0", "1", "2", "5", "-1", "x"]);
+            args.extend([g.word("LIMIT"), limit]);
+        }
+    }
+    command(g, "SINTERCARD", args)
+}
+
+fn gen_spop_srandmember(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = if g.rng.chance(50) { "SPOP" } else { "SRANDMEMBER" };
+    let mut args = vec![g.key()];
+    if g.rng.chance(75) {
+        args.push(g.rng.pick(SET_COUNTS).to_vec());
+    }
+    if g.rng.chance(3) {
+        args.push(b"1".to_vec());
+    }
+    command(g, name, args)
+}
 
 fn gen_lcs(g: &mut Gen) -> Vec<Vec<u8>> {
     let mut args = vec![g.key(), g.key()];
@@ -2226,7 +2591,7 @@ type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 
 /// Generators and their weights: 1000 for the string and keyspace
 /// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS,
-/// 60 for DUMP and RESTORE.
+/// 60 for DUMP and RESTORE, 255 for the set ones.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
@@ -2236,6 +2601,9 @@ const GENERATORS: &[(usize, Generator)] = &[
     (70, gen_hset), (15, gen_hsetnx), (50, gen_hget), (25, gen_hmget), (35, gen_hdel), (45, gen_hincrby),
     (30, gen_hash_listing), (25, gen_dump), (35, gen_restore),
     (25, gen_bitop), (25, gen_bitpos), (40, gen_bitfield), (20, gen_lcs),
+    (30, gen_hash_listing),
+    (70, gen_sadd), (30, gen_srem), (50, gen_set_query), (20, gen_smove), (40, gen_set_algebra),
+    (15, gen_sintercard), (30, gen_spop_srandmember),
 ];
 
 fn generate(rng: &mut Rng, model: &Model) -> Vec<Vec<u8>> {
@@ -2266,7 +2634,7 @@ fn next_command(rng: &mut Rng, model: &mut Model) -> (Vec<Vec<u8>>, Expect) {
 fn final_sweep(model: &mut Model) -> Vec<(Vec<Vec<u8>>, Expect)> {
     let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
     for key in KEYS {
-        for name in ["TYPE", "GET", "HGETALL", "PTTL"] {
+        for name in ["TYPE", "GET", "HGETALL", "SMEMBERS", "PTTL"] {
             cmds.push(vec![name.as_bytes().to_vec(), key.to_vec()]);
         }
     }

@@ -56,6 +56,21 @@ const PARAMETERS: &[Parameter] = &[
     // Redis's older names for the same two settings.
     Parameter { name: "hash-max-ziplist-entries", get: get_hash_entries, set: Some(set_hash_entries) },
     Parameter { name: "hash-max-ziplist-value", get: get_hash_value, set: Some(set_hash_value) },
+    Parameter {
+        name: "set-max-intset-entries",
+        get: |s| s.live.set_limits().intset_entries.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_set_intset_entries(n))),
+    },
+    Parameter {
+        name: "set-max-listpack-entries",
+        get: |s| s.live.set_limits().listpack_entries.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_set_pack_entries(n))),
+    },
+    Parameter {
+        name: "set-max-listpack-value",
+        get: |s| s.live.set_limits().listpack_value.to_string(),
+        set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_set_pack_value(n))),
+    },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },

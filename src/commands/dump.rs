@@ -97,8 +97,11 @@ fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     let Some(ttl) = parse_i64(args.get(2)) else { return ctx.error(NOT_AN_INTEGER) };
     let Ok(ttl) = u64::try_from(ttl) else { return ctx.error(BAD_TTL) };
-    let limits =
-        Limits { max_string: ctx.server.config.server.proto_max_bulk_len, pack: ctx.server.live.hash_pack_limits() };
+    let limits = Limits {
+        max_string: ctx.server.config.server.proto_max_bulk_len,
+        pack: ctx.server.live.hash_pack_limits(),
+        set: ctx.server.live.set_limits(),
+    };
     let value = match serialize::restore(args.get(3), now, limits) {
         Ok(value) => value,
         Err(DecodeError::Trailer) => return ctx.error(BAD_PAYLOAD),

@@ -4,7 +4,7 @@
 use super::{dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::glob;
 use crate::protocol::parse::parse_i64;
-use crate::protocol::Args;
+use crate::protocol::{Args, ReplyBuffer};
 use crate::store::cursor::{Cursor, TAG_SHIFT};
 use crate::store::{OwnedValue, Table};
 
@@ -76,10 +76,15 @@ fn scan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             break join_cursor(shard, position);
         }
     };
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(keys.len());
-    keys.iter().for_each(|k| ctx.out.bulk(k));
+    reply_scan(ctx.out, next, &keys);
+}
+
+/// The reply of the SCAN family: the next cursor, and the items.
+pub(crate) fn reply_scan<T: AsRef<[u8]>>(out: &mut ReplyBuffer, next: u64, items: &[T]) {
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(items.len());
+    items.iter().for_each(|item| out.bulk(item.as_ref()));
 }
 
 /// A cursor as Redis reads it: an unsigned 64-bit decimal.
@@ -99,9 +104,11 @@ pub(crate) enum ScanOf {
     Keys,
     /// HSCAN: also NOVALUES.
     Hash,
+    /// SSCAN: MATCH and COUNT only.
+    Members,
 }
 
-/// The options of SCAN, HSCAN (and later SSCAN, ZSCAN): MATCH, COUNT, and
+/// The options of SCAN, HSCAN, SSCAN (and later ZSCAN): MATCH, COUNT, and
 /// TYPE for SCAN or NOVALUES for HSCAN.
 pub(crate) struct ScanOptions<'a> {
     pub pattern: Option<&'a [u8]>,

@@ -19,8 +19,10 @@ pub mod keyspace;
 pub mod keyspec;
 pub mod lcs;
 mod long_double;
+mod random;
 pub mod scripting;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -326,6 +328,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(dump::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(scripting::COMMANDS)
+        .chain(sets::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

@@ -27,12 +27,7 @@
 //! [`Hash::needs_purge`]), and the active expiry sweep does the same for
 //! hashes nobody reads.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
-use hashbrown::hash_table::{Entry, HashTable};
-
-use super::cursor::{reserve_one, scan, Cursor};
+use super::boxed_table::{BoxedTable, EntryKey};
 use super::prefetch::prefetch_lines;
 use super::segment::{record_len, record_lengths, Record, FLAG_EXPIRY};
 use crate::memory::size_class;
@@ -102,57 +97,16 @@ fn boxed_entry(name: &[u8], value: &[u8], deadline: Option<u64>) -> Box<[u8]> {
     buf
 }
 
-/// The large encoding.
-#[derive(Clone)]
-struct Table {
-    entries: HashTable<Box<[u8]>>,
-    hasher: RandomState,
-    /// Bytes of the boxed entries, by jemalloc size class.
-    entry_bytes: usize,
-    /// Bumped whenever the table is rebuilt, which moves entries between
-    /// buckets: a scan cursor issued before then starts over.
-    layout: u32,
-}
+/// The large encoding's entries are keyed by the field's name.
+struct FieldName;
 
-impl Table {
-    fn hash(&self, name: &[u8]) -> u64 {
-        self.hasher.hash_one(name)
-    }
-
-    fn find(&self, name: &[u8]) -> Option<&[u8]> {
-        self.entries.find(self.hash(name), |e| read_entry(e).0.name == name).map(|e| &e[..])
-    }
-
-    /// Insert or replace.
-    fn put(&mut self, entry: Box<[u8]>) -> Put {
-        let hasher = &self.hasher;
-        reserve_one(&mut self.entries, &mut self.layout, |e| hasher.hash_one(read_entry(e).0.name));
-        let name = read_entry(&entry).0.name;
-        let hash = self.hash(name);
-        let added = size_class(entry.len());
-        let hasher = &self.hasher;
-        match self.entries.entry(hash, |e| read_entry(e).0.name == name, |e| hasher.hash_one(read_entry(e).0.name)) {
-            Entry::Occupied(mut o) => {
-                self.entry_bytes = self.entry_bytes - size_class(o.get().len()) + added;
-                let old = std::mem::replace(o.get_mut(), entry);
-                Put::Replaced(read_entry(&old).0.deadline)
-            }
-            Entry::Vacant(v) => {
-                self.entry_bytes += added;
-                v.insert(entry);
-                Put::New
-            }
-        }
-    }
-
-    fn remove(&mut self, name: &[u8]) -> Option<Box<[u8]>> {
-        let hash = self.hash(name);
-        let found = self.entries.find_entry(hash, |e| read_entry(e).0.name == name).ok()?;
-        let (entry, _) = found.remove();
-        self.entry_bytes -= size_class(entry.len());
-        Some(entry)
+impl EntryKey for FieldName {
+    fn key(entry: &[u8]) -> &[u8] {
+        read_entry(entry).0.name
     }
 }
+
+type Table = BoxedTable<FieldName>;
 
 #[derive(Clone)]
 enum Encoding {
@@ -196,7 +150,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match &self.encoding {
             Encoding::Packed { len, .. } => *len as usize,
-            Encoding::Table(table) => table.entries.len(),
+            Encoding::Table(table) => table.len(),
         }
     }
 
@@ -218,11 +172,7 @@ impl Hash {
         let own = std::mem::size_of::<Hash>();
         match &self.encoding {
             Encoding::Packed { data, .. } => own + size_class(data.capacity()),
-            Encoding::Table(table) => {
-                own + size_class(std::mem::size_of::<Table>())
-                    + size_class(table.entries.allocation_size())
-                    + table.entry_bytes
-            }
+            Encoding::Table(table) => own + table.memory(),
         }
     }
 
@@ -264,7 +214,7 @@ impl Hash {
     pub fn iter(&self) -> impl Iterator<Item = Field<'_>> {
         let (packed, table) = match &self.encoding {
             Encoding::Packed { data, .. } => (Some(PackedIter { data }), None),
-            Encoding::Table(table) => (None, Some(table.entries.iter().map(|e| read_entry(e).0))),
+            Encoding::Table(table) => (None, Some(table.iter().map(|e| read_entry(e).0))),
         };
         packed.into_iter().flatten().chain(table.into_iter().flatten())
     }
@@ -282,7 +232,10 @@ impl Hash {
                 *ex |= deadline.is_some();
                 put
             }
-            Encoding::Table(table) => table.put(boxed_entry(name, value, deadline)),
+            Encoding::Table(table) => match table.put(boxed_entry(name, value, deadline)) {
+                Some(old) => Put::Replaced(read_entry(&old).0.deadline),
+                None => Put::New,
+            },
         };
         let old_deadline = match put {
             Put::New => None,
@@ -349,13 +302,7 @@ impl Hash {
         }
         match &self.encoding {
             Encoding::Packed { .. } => self.iter().nth((seed % len as u64) as usize),
-            Encoding::Table(table) => {
-                // A random bucket, then the next occupied one: buckets are
-                // more than 40% full, so this ends quickly.
-                let buckets = table.entries.num_buckets();
-                let start = (seed % buckets as u64) as usize;
-                (0..buckets).find_map(|i| table.entries.get_bucket((start + i) % buckets)).map(|e| read_entry(e).0)
-            }
+            Encoding::Table(table) => table.random(seed).map(|e| read_entry(e).0),
         }
     }
 
@@ -370,11 +317,7 @@ impl Hash {
             self.iter().for_each(f);
             return 0;
         };
-        let next = scan(&table.entries, table.layout, Cursor::from_bits(cursor), count, |entry| {
-            f(read_entry(entry).0);
-            true
-        });
-        next.map_or(0, Cursor::to_bits)
+        table.scan(cursor, count, |entry| f(read_entry(entry).0))
     }
 
     fn should_convert(&self, name: &[u8], value: &[u8], limits: PackLimits) -> bool {
@@ -389,12 +332,7 @@ impl Hash {
     /// Move a packed hash into a table.
     fn convert(&mut self) {
         let Encoding::Packed { data, .. } = &self.encoding else { return };
-        let mut table = Table {
-            entries: HashTable::with_capacity(self.len() + 1),
-            hasher: RandomState::default(),
-            entry_bytes: 0,
-            layout: 0,
-        };
+        let mut table = Table::with_capacity(self.len() + 1);
         for entry in (PackedIter { data }).map(|f| boxed_entry(f.name, f.value, f.deadline)) {
             table.put(entry);
         }

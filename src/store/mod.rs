@@ -3,6 +3,7 @@
 //! (expiry, compaction, eviction).
 
 pub mod access;
+pub mod boxed_table;
 pub mod cursor;
 pub mod evict;
 pub mod expiry;
@@ -14,6 +15,7 @@ pub mod policy;
 pub mod prefetch;
 pub mod segment;
 pub mod serialize;
+pub mod set;
 pub mod table;
 pub mod watch;
 
@@ -24,6 +26,7 @@ pub use evict::SweepMode;
 pub use hash::Hash;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
+pub use set::Set;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};
 
 /// Shared between the maintenance thread, which measures memory, and the

@@ -5,12 +5,13 @@
 //! record in the log holds the key and a 4-byte handle to it: commands
 //! change a collection in place (an HSET on a million-field hash touches
 //! one field), and the clock sweep moves the small record, never the
-//! collection. Redis's later types (set, sorted set, list) join [`Object`]
-//! and [`Kind`] the same way.
+//! collection. Redis's later types (sorted set, list) join [`Object`] and
+//! [`Kind`] the same way sets did.
 
 use slab::Slab;
 
 use super::hash::Hash;
+use super::set::Set;
 
 /// The type of a key's value, as `TYPE` names it. The discriminant is
 /// stored in a record's flags (see `segment.rs`), so it must stay below 8.
@@ -19,16 +20,18 @@ use super::hash::Hash;
 pub enum Kind {
     String = 0,
     Hash = 1,
+    Set = 2,
 }
 
 impl Kind {
     /// Every kind, by discriminant.
-    pub const ALL: [Kind; 2] = [Kind::String, Kind::Hash];
+    pub const ALL: [Kind; 3] = [Kind::String, Kind::Hash, Kind::Set];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 
@@ -45,12 +48,14 @@ pub struct WrongType;
 #[derive(Clone)]
 pub enum Object {
     Hash(Hash),
+    Set(Set),
 }
 
 impl Object {
     pub fn kind(&self) -> Kind {
         match self {
             Object::Hash(_) => Kind::Hash,
+            Object::Set(_) => Kind::Set,
         }
     }
 
@@ -58,6 +63,7 @@ impl Object {
     pub fn memory(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.memory(),
+            Object::Set(set) => set.memory(),
         }
     }
 
@@ -66,6 +72,7 @@ impl Object {
     pub fn prefetch(&self) {
         match self {
             Object::Hash(hash) => hash.prefetch(),
+            Object::Set(set) => set.prefetch(),
         }
     }
 
@@ -73,6 +80,7 @@ impl Object {
     pub fn len(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.len(),
+            Object::Set(set) => set.len(),
         }
     }
 
@@ -84,6 +92,7 @@ impl Object {
     pub fn encoding(&self) -> &'static str {
         match self {
             Object::Hash(hash) => hash.encoding(),
+            Object::Set(set) => set.encoding(),
         }
     }
 
@@ -91,6 +100,7 @@ impl Object {
     pub fn is_volatile(&self) -> bool {
         match self {
             Object::Hash(hash) => hash.is_volatile(),
+            Object::Set(_) => false,
         }
     }
 
@@ -98,6 +108,7 @@ impl Object {
     pub fn needs_purge(&self, now: u64) -> bool {
         match self {
             Object::Hash(hash) => hash.needs_purge(now),
+            Object::Set(_) => false,
         }
     }
 
@@ -105,6 +116,7 @@ impl Object {
     pub fn purge_expired(&mut self, now: u64) -> usize {
         match self {
             Object::Hash(hash) => hash.purge_expired(now),
+            Object::Set(_) => 0,
         }
     }
 }
@@ -134,12 +146,38 @@ impl Collection for Hash {
     fn of(object: &Object) -> Option<&Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
         }
     }
 
     fn of_mut(object: &mut Object) -> Option<&mut Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+}
+
+impl From<Set> for Object {
+    fn from(set: Set) -> Object {
+        Object::Set(set)
+    }
+}
+
+impl Collection for Set {
+    const KIND: Kind = Kind::Set;
+
+    fn of(object: &Object) -> Option<&Set> {
+        match object {
+            Object::Set(set) => Some(set),
+            _ => None,
+        }
+    }
+
+    fn of_mut(object: &mut Object) -> Option<&mut Set> {
+        match object {
+            Object::Set(set) => Some(set),
+            _ => None,
         }
     }
 }

@@ -17,10 +17,11 @@
 //! - [`TYPE_STRING`]: length, bytes.
 //! - [`TYPE_HASH`]: field count, then per field: name length, name, value
 //!   length, value, deadline (absolute unix ms, 0 for none).
+//! - [`TYPE_SET`]: member count, then per member: length, bytes.
 //!
-//! Sets, sorted sets and lists get type bytes of their own (2, 3, 4) and
-//! bodies in the same style; an older server answers Bad data format for
-//! a type it does not know. [`FORMAT_VERSION`] changes only if an existing
+//! Sorted sets and lists get type bytes of their own (3, 4) and bodies in
+//! the same style; an older server answers Bad data format for a type it
+//! does not know. [`FORMAT_VERSION`] changes only if an existing
 //! body changes.
 //!
 //! Decoding is total: every length and count is checked against the bytes
@@ -31,6 +32,7 @@ use crc::{Crc, CRC_64_XZ};
 
 use super::hash::{Hash, PackLimits, MAX_FIELD_DEADLINE_MS};
 use super::object::Object;
+use super::set::{Set, SetLimits};
 use super::table::{EntryRef, OwnedValue};
 
 /// The body format this server writes; it reads versions 1 to this.
@@ -38,6 +40,7 @@ pub const FORMAT_VERSION: u16 = 1;
 
 pub const TYPE_STRING: u8 = 0;
 pub const TYPE_HASH: u8 = 1;
+pub const TYPE_SET: u8 = 2;
 
 /// Version and checksum after the body.
 const TRAILER_LEN: usize = 2 + 8;
@@ -64,6 +67,8 @@ pub struct Limits {
     pub max_string: u64,
     /// When a restored hash leaves its packed encoding.
     pub pack: PackLimits,
+    /// When a restored set leaves its small encodings.
+    pub set: SetLimits,
 }
 
 /// The payload DUMP returns for a live entry.
@@ -78,6 +83,10 @@ pub fn dump(entry: &EntryRef<'_>) -> Vec<u8> {
         Some(Object::Hash(hash)) => {
             out.push(TYPE_HASH);
             put_hash(&mut out, hash);
+        }
+        Some(Object::Set(set)) => {
+            out.push(TYPE_SET);
+            put_set(&mut out, set);
         }
     }
     seal(out)
@@ -97,6 +106,13 @@ fn put_hash(out: &mut Vec<u8>, hash: &Hash) {
         put_bytes(out, field.name);
         put_bytes(out, field.value);
         put_varint(out, field.deadline.unwrap_or(0));
+    }
+}
+
+fn put_set(out: &mut Vec<u8>, set: &Set) {
+    put_varint(out, set.len() as u64);
+    for member in set.iter() {
+        put_bytes(out, &member.to_vec());
     }
 }
 
@@ -139,6 +155,7 @@ pub fn restore(payload: &[u8], now: u64, limits: Limits) -> Result<Option<OwnedV
     let value = match reader.byte()? {
         TYPE_STRING => Some(OwnedValue::String(read_string(&mut reader, limits)?)),
         TYPE_HASH => read_hash(&mut reader, now, limits)?.map(|hash| OwnedValue::Object(Object::Hash(hash))),
+        TYPE_SET => Some(OwnedValue::Object(Object::Set(read_set(&mut reader, limits)?))),
         _ => return Err(DecodeError::Body),
     };
     if !reader.data.is_empty() {
@@ -176,6 +193,21 @@ fn read_hash(reader: &mut Reader<'_>, now: u64, limits: Limits) -> Result<Option
     }
     hash.purge_expired(now);
     Ok((!hash.is_empty()).then_some(hash))
+}
+
+fn read_set(reader: &mut Reader<'_>, limits: Limits) -> Result<Set, DecodeError> {
+    // Every member takes at least its length byte.
+    let count = reader.varint()?;
+    if count == 0 || count > reader.data.len() as u64 {
+        return Err(DecodeError::Body);
+    }
+    let mut set = Set::new();
+    for _ in 0..count {
+        if !set.insert(reader.length_prefixed()?, limits.set) {
+            return Err(DecodeError::Body);
+        }
+    }
+    Ok(set)
 }
 
 /// Reads a body front to back; every read checks the bytes left.
@@ -224,7 +256,11 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_string: 512 * 1024 * 1024, pack: PackLimits { entries: 4, value: 16 } };
+    const LIMITS: Limits = Limits {
+        max_string: 512 * 1024 * 1024,
+        pack: PackLimits { entries: 4, value: 16 },
+        set: SetLimits { intset_entries: 4, listpack_entries: 4, listpack_value: 16 },
+    };
     const NOW: u64 = 1_700_000_000_000;
 
     fn string_payload(value: &[u8]) -> Vec<u8> {
@@ -249,6 +285,11 @@ mod tests {
             OwnedValue::Object(Object::Hash(hash)) => {
                 let mut out = vec![TYPE_HASH];
                 put_hash(&mut out, hash);
+                seal(out)
+            }
+            OwnedValue::Object(Object::Set(set)) => {
+                let mut out = vec![TYPE_SET];
+                put_set(&mut out, set);
                 seal(out)
             }
         }

@@ -155,6 +155,17 @@ impl ShardData {
     }
 }
 
+impl ShardData {
+    /// The live (not expired) entry of `key`, whose hash is `hash`.
+    fn live_entry(&self, hash: u64, key: &[u8], now: u64) -> Option<EntryRef<'_>> {
+        let index_slot = self.index.find(hash, |slot| self.log.record(slot.loc()).key() == key)?;
+        let slot = index_slot.get();
+        let record = self.log.record(loc_of(slot));
+        let entry = EntryRef { record, log: &self.log, objects: &self.objects, index_slot, slot };
+        (!record.is_expired(now)).then_some(entry)
+    }
+}
+
 /// Free a record's collection, if it has one: in the background when it
 /// is large (see `lazyfree.rs`).
 pub(crate) fn free_object(objects: &mut Objects, record: &Record<'_>) {
@@ -294,7 +305,7 @@ impl Table {
         if touching {
             touch(slot, current, now);
         }
-        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, slot: current }))
+        f(Some(EntryRef { record, log: &data.log, objects: &data.objects, index_slot: slot, slot: current }))
     }
 
     /// First prefetch pass for a key a command will look up soon (see
@@ -333,11 +344,23 @@ impl Table {
     /// [`Table::with_keys_locked`]), so a multi-key write is seen whole or
     /// not at all. `f` gets each key's entry, in key order.
     pub fn view_many(&self, keys: &[&[u8]], now: u64, f: impl FnMut(Option<EntryRef<'_>>)) {
-        self.view_many_purged(keys, now, true, f);
+        self.view_all(keys, now, |entries| entries.into_iter().for_each(f));
     }
 
-    /// [`Table::view_many`]; `may_purge` as for [`Table::view_purged`].
-    fn view_many_purged(&self, keys: &[&[u8]], now: u64, may_purge: bool, mut f: impl FnMut(Option<EntryRef<'_>>)) {
+    /// [`Table::view_many`], handing `f` every entry at once (a set
+    /// intersection reads all its sets together).
+    pub fn view_all<R>(&self, keys: &[&[u8]], now: u64, f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R) -> R {
+        self.view_all_purged(keys, now, true, f)
+    }
+
+    /// [`Table::view_all`]; `may_purge` as for [`Table::view_purged`].
+    fn view_all_purged<R>(
+        &self,
+        keys: &[&[u8]],
+        now: u64,
+        may_purge: bool,
+        f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R,
+    ) -> R {
         let hashed: Vec<(u64, usize)> = keys
             .iter()
             .map(|k| {
@@ -349,40 +372,25 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        let live: Vec<Option<(&IndexSlot, u64, &ShardData)>> = keys
+        let live: Vec<Option<EntryRef<'_>>> = keys
             .iter()
             .zip(hashed)
             .map(|(key, (hash, shard))| {
                 let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
-                let data = &*guards[position];
-                let found = data.index.find(hash, |slot| data.log.record(slot.loc()).key() == *key);
-                found
-                    .map(|slot| (slot, slot.get(), data))
-                    .filter(|&(_, current, data)| !data.log.record(loc_of(current)).is_expired(now))
+                guards[position].live_entry(hash, key, now)
             })
             .collect();
-        let stale = |entry: &Option<(&IndexSlot, u64, &ShardData)>| {
-            entry.is_some_and(|(_, current, data)| needs_purge(&data.objects, &data.log.record(loc_of(current)), now))
-        };
+        let stale = |entry: &Option<EntryRef<'_>>| entry.as_ref().is_some_and(|e| e.needs_purge(now));
         if may_purge && live.iter().any(stale) {
             let stale_keys: Vec<&[u8]> =
                 keys.iter().zip(&live).filter(|(_, entry)| stale(entry)).map(|(k, _)| *k).collect();
             drop(live);
             drop(guards);
             stale_keys.iter().for_each(|key| self.update(key, now, |_| ()));
-            return self.view_many_purged(keys, now, false, f);
+            return self.view_all_purged(keys, now, false, f);
         }
-        for entry in live {
-            f(entry.map(|(slot, current, data)| {
-                touch(slot, current, now);
-                EntryRef {
-                    record: data.log.record(loc_of(current)),
-                    log: &data.log,
-                    objects: &data.objects,
-                    slot: current,
-                }
-            }));
-        }
+        live.iter().flatten().for_each(|entry| entry.touch(now));
+        f(live)
     }
 
     /// Read, create, change or delete one key under its shard's write lock.
@@ -614,6 +622,27 @@ impl LockedKeys<'_> {
         };
         self.guards[position].1.update_hashed(hash, key, now, f)
     }
+
+    /// [`Table::view_all`] for keys whose shards are held: a multi-key
+    /// command reads its sources and writes its destination in one step
+    /// (SINTERSTORE).
+    pub fn view_all<R>(&mut self, keys: &[&[u8]], now: u64, f: impl FnOnce(Vec<Option<EntryRef<'_>>>) -> R) -> R {
+        // Expired keys and elements are reclaimed first, as a write does.
+        keys.iter().for_each(|key| self.update(key, now, |_| ()));
+        let entries = keys
+            .iter()
+            .map(|key| {
+                let hash = self.table.hash(key);
+                let shard = self.table.shard_of(hash);
+                let Some((_, guard)) = self.guards.iter().find(|(i, _)| *i == shard) else {
+                    unreachable!("key's shard was not locked by with_keys_locked");
+                };
+                guard.data.live_entry(hash, key, now)
+            })
+            .collect::<Vec<_>>();
+        entries.iter().flatten().for_each(|entry| entry.touch(now));
+        f(entries)
+    }
 }
 
 impl ShardGuard<'_> {
@@ -690,11 +719,23 @@ pub struct EntryRef<'a> {
     record: Record<'a>,
     log: &'a Log,
     objects: &'a Objects,
-    /// The index slot as it was read (location, counters, access word).
+    /// The index slot, and its value as it was read (location, counters,
+    /// access word).
+    index_slot: &'a IndexSlot,
     slot: u64,
 }
 
 impl<'a> EntryRef<'a> {
+    /// Count an access (for eviction, OBJECT IDLETIME and FREQ).
+    fn touch(&self, now: u64) {
+        touch(self.index_slot, self.slot, now);
+    }
+
+    /// Whether the key's collection has expired elements to purge first.
+    fn needs_purge(&self, now: u64) -> bool {
+        needs_purge(self.objects, &self.record, now)
+    }
+
     pub fn kind(&self) -> Kind {
         self.record.kind()
     }

@@ -335,6 +335,15 @@ impl TestServer {
         RawClient::connect(self.port)
     }
 
+    /// A raw RESP client switched to RESP3 (HELLO 3 sent and checked).
+    pub fn raw_resp3(&self) -> RawClient {
+        let mut c = self.raw();
+        c.send_cmd(&["HELLO", "3"]);
+        let hello = c.read_reply_bytes();
+        assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+        c
+    }
+
     /// A raw client that already sent AUTH when the server has a password.
     pub fn raw_authed(&self) -> RawClient {
         let mut c = self.raw();
@@ -913,6 +922,30 @@ pub fn ints(items: &[i64]) -> String {
         out.push_str(&int(*i));
     }
     out
+}
+
+/// Every item a full iteration of a SCAN-family command returns, with
+/// duplicates: `command key` (`args`), then the cursor, then `extra`; each
+/// step's reply is checked to be `[cursor, items]`.
+pub fn scan_all(c: &mut RawClient, args: &[&str], extra: &[&str]) -> Vec<Resp> {
+    let mut cursor = "0".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..100_000 {
+        let mut step: Vec<&str> = args.to_vec();
+        step.push(cursor.as_str());
+        step.extend_from_slice(extra);
+        let reply = c.call_resp(&step);
+        let parts = reply.items();
+        assert_eq!(parts.len(), 2, "{args:?} reply is [cursor, items]: {reply:?}");
+        let next = parts[0].text();
+        assert!(next.parse::<u64>().is_ok(), "{args:?} cursor {next:?} is not an unsigned integer");
+        seen.extend(parts[1].items().iter().cloned());
+        if next == "0" {
+            return seen;
+        }
+        cursor = next;
+    }
+    panic!("{args:?} did not finish");
 }
 
 /// HSET `key` with fields `f0..f(n-1)` = `v0..v(n-1)` in one command.

@@ -85,6 +85,32 @@ fn hashes_round_trip_small_and_large() {
     c.expect_cmd(&["OBJECT", "ENCODING", "large:copy"], "$9\r\nhashtable\r\n");
 }
 
+/// A collection's members, sorted (replies list them in encoding order).
+fn sorted_members(c: &mut RawClient, command: &[&str]) -> Vec<Vec<u8>> {
+    let mut members: Vec<Vec<u8>> = c.call_resp(command).items().iter().map(|m| m.bytes().to_vec()).collect();
+    members.sort();
+    members
+}
+
+#[test]
+fn sets_round_trip_in_every_encoding() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["SADD", "ints", "1", "-5", "300000"], ":3\r\n");
+    c.expect_cmd(&["SADD", "words", "a", "bb", ""], ":3\r\n");
+    let mut args = vec!["SADD".to_string(), "big".into()];
+    args.extend((0..1000).map(|i| format!("member:{i}")));
+    c.expect_cmd(&args, ":1000\r\n");
+    for key in ["ints", "words", "big"] {
+        let copy = format!("{key}:copy");
+        copy_via_dump(&mut c, key, &copy);
+        assert_eq!(sorted_members(&mut c, &["SMEMBERS", &copy]), sorted_members(&mut c, &["SMEMBERS", key]), "{key}");
+        let encoding = c.call(&["OBJECT", "ENCODING", key]);
+        c.expect_cmd(&["OBJECT", "ENCODING", &copy], encoding);
+        c.expect_cmd(&["TYPE", &copy], "+set\r\n");
+    }
+}
+
 #[test]
 fn hash_field_deadlines_survive_a_round_trip() {
     let s = TestServer::start();

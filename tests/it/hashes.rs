@@ -59,15 +59,6 @@ fn bad_expire(cmd: &str) -> String {
     err(&format!("ERR invalid expire time in '{cmd}' command"))
 }
 
-/// A raw connection switched to RESP3.
-fn resp3(s: &TestServer) -> RawClient {
-    let mut c = s.raw();
-    c.send_cmd(&["HELLO", "3"]);
-    let hello = c.read_reply_bytes();
-    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
-    c
-}
-
 fn texts(items: &[Resp]) -> Vec<String> {
     items.iter().map(Resp::text).collect()
 }
@@ -103,23 +94,8 @@ fn assert_hash(c: &mut RawClient, key: &str, pairs: &[(&str, &str)]) {
 /// Full HSCAN iteration; returns every (field, value) pair seen (with
 /// duplicates) and checks the reply shape of each step.
 fn hscan_all(c: &mut RawClient, key: &str, extra: &[&str]) -> Vec<(String, String)> {
-    let mut cursor = "0".to_string();
-    let mut seen = Vec::new();
-    for _ in 0..100_000 {
-        let mut args = vec!["HSCAN", key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let reply = c.call_resp(&args);
-        let parts = reply.items();
-        assert_eq!(parts.len(), 2, "HSCAN reply is [cursor, items]: {reply:?}");
-        let next = parts[0].text();
-        assert!(next.parse::<u64>().is_ok(), "HSCAN cursor {next:?} is not an unsigned integer");
-        seen.extend(parts[1].pairs().into_iter().map(|(k, v)| (k, v.text())));
-        if next == "0" {
-            return seen;
-        }
-        cursor = next;
-    }
-    panic!("HSCAN {key} did not finish");
+    let items = scan_all(c, &["HSCAN", key], extra);
+    Resp::Array(Some(items)).pairs().into_iter().map(|(k, v)| (k, v.text())).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -223,7 +199,7 @@ fn hmget_returns_nil_for_missing_fields() {
     c.expect_cmd(&["HMGET", "h", "b", "missing", "a", "b"], "*4\r\n$1\r\n2\r\n$-1\r\n$1\r\n1\r\n$1\r\n2\r\n");
     c.expect_cmd(&["HMGET", "missing", "a", "b"], "*2\r\n$-1\r\n$-1\r\n");
     c.expect_cmd(&["HMGET", "h"], arity_err("hmget"));
-    let mut c3 = resp3(&s);
+    let mut c3 = s.raw_resp3();
     c3.expect_cmd(&["HMGET", "h", "a", "missing"], "*2\r\n$1\r\n1\r\n_\r\n");
     c3.expect_cmd(&["HMGET", "missing", "a"], "*1\r\n_\r\n");
     c3.expect_cmd(&["HGET", "h", "missing"], NULL3);
@@ -251,7 +227,7 @@ fn hgetall_resp2_is_a_flat_array() {
 #[test]
 fn hgetall_resp3_is_a_map() {
     let s = TestServer::start();
-    let mut c = resp3(&s);
+    let mut c = s.raw_resp3();
     c.expect_cmd(&["HGETALL", "missing"], "%0\r\n");
     c.expect_cmd(&["HSET", "h", "a", "1"], int(1));
     c.expect_cmd(&["HGETALL", "h"], "%1\r\n$1\r\na\r\n$1\r\n1\r\n");
@@ -440,7 +416,7 @@ fn hincrbyfloat_formats_like_redis() {
 #[test]
 fn hincrbyfloat_is_a_bulk_string_in_resp3() {
     let s = TestServer::start();
-    let mut c = resp3(&s);
+    let mut c = s.raw_resp3();
     c.expect_cmd(&["HINCRBYFLOAT", "h", "f", "10.5"], bulk("10.5"));
     c.expect_cmd(&["HINCRBYFLOAT", "h", "f", "0.1"], bulk("10.6"));
 }
@@ -484,7 +460,7 @@ fn hrandfield_without_count() {
         let f = c.call_resp(&["HRANDFIELD", "h"]).text();
         assert!(["only", "a", "b"].contains(&f.as_str()), "HRANDFIELD returned {f:?}");
     }
-    let mut c3 = resp3(&s);
+    let mut c3 = s.raw_resp3();
     c3.expect_cmd(&["HRANDFIELD", "missing"], NULL3);
     c3.expect_cmd(&["HRANDFIELD"], arity_err("hrandfield"));
 }
@@ -561,7 +537,7 @@ fn hrandfield_zero_count_and_missing_key() {
     c.expect_cmd(&["HRANDFIELD", "missing", "5"], "*0\r\n");
     c.expect_cmd(&["HRANDFIELD", "missing", "-5"], "*0\r\n");
     c.expect_cmd(&["HRANDFIELD", "missing", "5", "WITHVALUES"], "*0\r\n");
-    let mut c3 = resp3(&s);
+    let mut c3 = s.raw_resp3();
     c3.expect_cmd(&["HRANDFIELD", "missing", "5"], "*0\r\n");
     c3.expect_cmd(&["HRANDFIELD", "missing", "5", "WITHVALUES"], "*0\r\n");
 }
@@ -569,7 +545,7 @@ fn hrandfield_zero_count_and_missing_key() {
 #[test]
 fn hrandfield_resp3_withvalues_is_an_array_of_pairs() {
     let s = TestServer::start();
-    let mut c = resp3(&s);
+    let mut c = s.raw_resp3();
     c.expect_cmd(&["HSET", "h", "a", "1"], int(1));
     c.expect_cmd(&["HRANDFIELD", "h", "1", "WITHVALUES"], "*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
     c.expect_cmd(
@@ -684,7 +660,7 @@ fn hscan_match_filters_fields() {
 #[test]
 fn hscan_is_an_array_in_resp3() {
     let s = TestServer::start();
-    let mut c = resp3(&s);
+    let mut c = s.raw_resp3();
     c.expect_cmd(&["HSET", "h", "a", "1"], int(1));
     c.expect_cmd(&["HSCAN", "h", "0"], "*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
     c.expect_cmd(&["HSCAN", "missing", "0"], "*2\r\n$1\r\n0\r\n*0\r\n");
@@ -1015,7 +991,7 @@ fn field_ttl_replies_in_resp3() {
     if s.reference_older_than(7, 4) {
         return;
     }
-    let mut c = resp3(&s);
+    let mut c = s.raw_resp3();
     c.expect_cmd(&["HSET", "h", "a", "1"], int(1));
     c.expect_cmd(&["HEXPIRE", "h", "100", "FIELDS", "2", "a", "b"], ints(&[1, -2]));
     c.expect_cmd(&["HTTL", "h", "FIELDS", "2", "a", "b"], ints(&[100, -2]));
@@ -1338,7 +1314,7 @@ fn hgetex_reads_and_sets_ttls() {
     // A missing key: one nil per field, nothing created.
     c.expect_cmd(&["HGETEX", "h", "EX", "100", "FIELDS", "2", "a", "b"], "*2\r\n$-1\r\n$-1\r\n");
     c.expect_cmd(&["EXISTS", "h"], int(0));
-    let mut c3 = resp3(&s);
+    let mut c3 = s.raw_resp3();
     c3.expect_cmd(&["HGETEX", "h", "FIELDS", "1", "a"], "*1\r\n_\r\n");
 }
 
@@ -1380,6 +1356,6 @@ fn hgetdel_returns_and_deletes_fields() {
     c.expect_cmd(&["HGETDEL", "h", "FIELDS", "0", "a"], NUMFIELDS_POSITIVE);
     c.expect_cmd(&["HGETDEL", "h", "FOO", "1", "a"], FIELDS_MISSING);
     c.expect_cmd(&["HGETDEL", "h", "FIELDS", "1"], arity_err("hgetdel"));
-    let mut c3 = resp3(&s);
+    let mut c3 = s.raw_resp3();
     c3.expect_cmd(&["HGETDEL", "h", "FIELDS", "1", "a"], "*1\r\n_\r\n");
 }

@@ -46,6 +46,7 @@ mod resp3;
 mod scripting;
 mod server_ext;
 mod server_info;
+mod sets;
 mod slowlog;
 mod stress;
 mod strings;

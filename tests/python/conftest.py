@@ -46,6 +46,19 @@ def not_implemented_yet(reason):
     return pytest.mark.xfail(REFERENCE_REDIS is None, reason=reason, strict=True, raises=redis.ResponseError)
 
 
+def raw(client, *args):
+    """Send one command on a pooled connection and return the parser's reply,
+    before redis-py's per-command response callbacks reshape it (imported by
+    the test modules: ``from conftest import raw``)."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return conn.read_response()
+    finally:
+        pool.release(conn)
+
+
 def redistill_bin():
     path = os.environ.get("REDISTILL_BIN") or str(REPO_ROOT / "target" / "release" / "redistill")
     if not os.access(path, os.X_OK):

@@ -1,0 +1,76 @@
+//! Random picks for the commands that return random elements (HRANDFIELD,
+//! SRANDMEMBER, SPOP): a small fast generator, distinct picks, and the
+//! streaming of a reply with repeats, which may be far larger than the
+//! collection it is drawn from.
+
+use super::Ctx;
+use crate::protocol::ReplyBuffer;
+use crate::store::boxed_table::splitmix;
+
+/// A count of LONG_MIN, which Redis refuses (its absolute value does not
+/// fit).
+pub(crate) const COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// A small fast generator for random picks (SplitMix64), seeded from the
+/// clock and the connection.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(ctx: &Ctx<'_>) -> Self {
+        Rng(crate::clock::now_us().wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ctx.session.id.rotate_left(32))
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        let out = splitmix(self.0);
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        out
+    }
+
+    /// A number below `n` (which must not be 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `wanted` distinct items of `items` (all of them if there are fewer),
+/// in random order: a partial Fisher-Yates shuffle.
+pub(crate) fn distinct<T>(mut items: Vec<T>, wanted: usize, rng: &mut Rng) -> Vec<T> {
+    let wanted = wanted.min(items.len());
+    for i in 0..wanted {
+        let j = i + rng.below(items.len() - i);
+        items.swap(i, j);
+    }
+    items.truncate(wanted);
+    items
+}
+
+/// The client's output limit, past which a reply is cut off.
+pub(crate) fn output_limit(ctx: &Ctx<'_>) -> usize {
+    ctx.server.config.server.client_output_buffer_limit as usize
+}
+
+/// Write `len` picks with repeats, each by `emit`, as they are drawn: a
+/// client asking for more than its output buffer may hold is cut off, as
+/// Redis cuts off a client over its output buffer limit. Returns whether
+/// the reply is whole.
+pub(crate) fn stream_repeats(
+    out: &mut ReplyBuffer,
+    len: usize,
+    output_limit: usize,
+    mut emit: impl FnMut(&mut ReplyBuffer),
+) -> bool {
+    for done in 0..len {
+        emit(out);
+        if done % 1024 == 0 && out.pending() > output_limit {
+            return false;
+        }
+    }
+    true
+}
+
+/// Close a client once its cut-off reply is sent (see [`stream_repeats`]).
+pub(crate) fn close_cut_off(ctx: &mut Ctx<'_>, command: &str) {
+    crate::log_warn!("closing client {}: {command} reply over client_output_buffer_limit", ctx.session.id);
+    ctx.session.close_after_reply = true;
+}
