@@ -243,6 +243,9 @@ pub struct LiveSettings {
     /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
     hash_pack_entries: AtomicUsize,
     hash_pack_value: AtomicUsize,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    zset_pack_entries: AtomicUsize,
+    zset_pack_value: AtomicUsize,
 }
 
 impl LiveSettings {
@@ -254,6 +257,8 @@ impl LiveSettings {
             password: RwLock::new(config.security.password.clone()),
             hash_pack_entries: AtomicUsize::new(PackLimits::default().entries),
             hash_pack_value: AtomicUsize::new(PackLimits::default().value),
+            zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
+            zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -299,6 +304,22 @@ impl LiveSettings {
 
     pub fn set_hash_pack_value(&self, bytes: usize) {
         self.hash_pack_value.store(bytes, Ordering::Relaxed);
+    }
+
+    /// When a sorted set leaves the compact encoding.
+    pub fn zset_pack_limits(&self) -> PackLimits {
+        PackLimits {
+            entries: self.zset_pack_entries.load(Ordering::Relaxed),
+            value: self.zset_pack_value.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn set_zset_pack_entries(&self, entries: usize) {
+        self.zset_pack_entries.store(entries, Ordering::Relaxed);
+    }
+
+    pub fn set_zset_pack_value(&self, bytes: usize) {
+        self.zset_pack_value.store(bytes, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

@@ -11,15 +11,18 @@ pub mod lazyfree;
 pub mod object;
 pub mod policy;
 pub mod prefetch;
+pub mod ranked;
 pub mod segment;
 pub mod table;
 pub mod watch;
+pub mod zset;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 pub use evict::SweepMode;
 pub use hash::Hash;
+pub use zset::ZSet;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};

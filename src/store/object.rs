@@ -5,12 +5,13 @@
 //! record in the log holds the key and a 4-byte handle to it: commands
 //! change a collection in place (an HSET on a million-field hash touches
 //! one field), and the clock sweep moves the small record, never the
-//! collection. Redis's later types (set, sorted set, list) join [`Object`]
-//! and [`Kind`] the same way.
+//! collection. Redis's other types (sorted set here; set and list) join
+//! [`Object`] and [`Kind`] the same way.
 
 use slab::Slab;
 
 use super::hash::Hash;
+use super::zset::ZSet;
 
 /// The type of a key's value, as `TYPE` names it. The discriminant is
 /// stored in a record's flags (see `segment.rs`), so it must stay below 8.
@@ -19,21 +20,24 @@ use super::hash::Hash;
 pub enum Kind {
     String = 0,
     Hash = 1,
+    ZSet = 3,
 }
 
 impl Kind {
-    /// Every kind, by discriminant.
-    pub const ALL: [Kind; 2] = [Kind::String, Kind::Hash];
+    /// Every kind, in discriminant order (2, set, and 4, list, are other
+    /// branches' numbers).
+    pub const ALL: [Kind; 3] = [Kind::String, Kind::Hash, Kind::ZSet];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::ZSet => "zset",
         }
     }
 
     pub(crate) fn from_bits(bits: u8) -> Kind {
-        Kind::ALL.get(usize::from(bits)).copied().unwrap_or(Kind::String)
+        Kind::ALL.iter().find(|kind| **kind as u8 == bits).copied().unwrap_or(Kind::String)
     }
 }
 
@@ -45,12 +49,14 @@ pub struct WrongType;
 #[derive(Clone)]
 pub enum Object {
     Hash(Hash),
+    ZSet(ZSet),
 }
 
 impl Object {
     pub fn kind(&self) -> Kind {
         match self {
             Object::Hash(_) => Kind::Hash,
+            Object::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -58,6 +64,7 @@ impl Object {
     pub fn memory(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.memory(),
+            Object::ZSet(zset) => zset.memory(),
         }
     }
 
@@ -66,6 +73,7 @@ impl Object {
     pub fn prefetch(&self) {
         match self {
             Object::Hash(hash) => hash.prefetch(),
+            Object::ZSet(zset) => zset.prefetch(),
         }
     }
 
@@ -73,6 +81,7 @@ impl Object {
     pub fn len(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.len(),
+            Object::ZSet(zset) => zset.len(),
         }
     }
 
@@ -84,6 +93,7 @@ impl Object {
     pub fn encoding(&self) -> &'static str {
         match self {
             Object::Hash(hash) => hash.encoding(),
+            Object::ZSet(zset) => zset.encoding(),
         }
     }
 
@@ -91,6 +101,7 @@ impl Object {
     pub fn is_volatile(&self) -> bool {
         match self {
             Object::Hash(hash) => hash.is_volatile(),
+            Object::ZSet(_) => false,
         }
     }
 
@@ -98,6 +109,7 @@ impl Object {
     pub fn needs_purge(&self, now: u64) -> bool {
         match self {
             Object::Hash(hash) => hash.needs_purge(now),
+            Object::ZSet(_) => false,
         }
     }
 
@@ -105,6 +117,7 @@ impl Object {
     pub fn purge_expired(&mut self, now: u64) -> usize {
         match self {
             Object::Hash(hash) => hash.purge_expired(now),
+            Object::ZSet(_) => 0,
         }
     }
 }
@@ -134,12 +147,38 @@ impl Collection for Hash {
     fn of(object: &Object) -> Option<&Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
         }
     }
 
     fn of_mut(object: &mut Object) -> Option<&mut Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+}
+
+impl From<ZSet> for Object {
+    fn from(zset: ZSet) -> Object {
+        Object::ZSet(zset)
+    }
+}
+
+impl Collection for ZSet {
+    const KIND: Kind = Kind::ZSet;
+
+    fn of(object: &Object) -> Option<&ZSet> {
+        match object {
+            Object::ZSet(zset) => Some(zset),
+            _ => None,
+        }
+    }
+
+    fn of_mut(object: &mut Object) -> Option<&mut ZSet> {
+        match object {
+            Object::ZSet(zset) => Some(zset),
+            _ => None,
         }
     }
 }

@@ -144,7 +144,7 @@ pub fn record_len(key_len: usize, value_len: usize, has_expiry: bool) -> usize {
     1 + varint_len(key_len) + varint_len(value_len) + if has_expiry { 8 } else { 0 } + key_len + value_len
 }
 
-fn varint_len(mut n: usize) -> usize {
+pub(crate) fn varint_len(mut n: usize) -> usize {
     let mut len = 1;
     while n >= 0x80 {
         n >>= 7;
@@ -153,7 +153,7 @@ fn varint_len(mut n: usize) -> usize {
     len
 }
 
-fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -161,7 +161,7 @@ fn write_varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
+pub(crate) fn read_varint(data: &[u8], mut pos: usize) -> (usize, usize) {
     let mut value = 0usize;
     let mut shift = 0;
     loop {
