@@ -10,6 +10,7 @@
 use super::keys::ExpireConditions;
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
+use super::random::{self, Rng};
 use super::strings::{expiry_unit, TimeUnit};
 use super::{arity_message, is, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
@@ -279,28 +280,6 @@ fn reply_integer(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&Hash) -> i64) {
 // HRANDFIELD and HSCAN
 // ---------------------------------------------------------------------------
 
-/// A small fast generator for random picks (SplitMix64), seeded from the
-/// clock and the connection.
-struct Rng(u64);
-
-impl Rng {
-    fn new(ctx: &Ctx<'_>) -> Self {
-        Rng(crate::clock::now_us().wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ctx.session.id.rotate_left(32))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// HRANDFIELD key [count [WITHVALUES]]
 fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if args.len() == 2 {
@@ -311,21 +290,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         });
         return;
     }
-    // Redis reads the count before WITHVALUES, and refuses LONG_MIN.
-    let Some(count) = ctx.integer_arg(args, 2) else { return };
-    let with_values = match args.len() {
-        3 => false,
-        4 if is(args.get(3), "WITHVALUES") => true,
-        _ => return ctx.error(SYNTAX_ERROR),
-    };
-    if count == i64::MIN {
-        return ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-    }
-    if with_values && count.unsigned_abs() > (i64::MAX / 2) as u64 {
-        return ctx.error("ERR value is out of range");
-    }
+    let Some((count, with_values)) = random::count_arg(ctx, args, "WITHVALUES") else { return };
     let resp3 = ctx.out.protocol == Protocol::Resp3;
-    let output_limit = ctx.server.config.server.client_output_buffer_limit as usize;
+    let output_limit = random::output_limit(ctx);
     let mut rng = Rng::new(ctx);
     let complete = with_hash(ctx, args.get(1), |hash, out| {
         let Some(hash) = hash.filter(|_| count != 0) else {
@@ -348,21 +315,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             picks.iter().for_each(|field| emit(out, field));
             return true;
         }
-        // With repeats the reply may be far larger than the hash: it is
-        // produced as it goes, and a client asking for more than its
-        // output buffer may hold is cut off, as Redis cuts off a client
-        // over its output buffer limit.
-        for done in 0..len {
-            emit(out, &picks[rng.below(picks.len())]);
-            if done % 1024 == 0 && out.pending() > output_limit {
-                return false;
-            }
-        }
-        true
+        random::emit_repeats(out, len, output_limit, &mut rng, |out, rng| emit(out, &picks[rng.below(picks.len())]))
     });
     if complete == Some(false) {
-        crate::log_warn!("closing client {}: HRANDFIELD reply over client_output_buffer_limit", ctx.session.id);
-        ctx.session.close_after_reply = true;
+        random::cut_off(ctx, "HRANDFIELD");
     }
 }
 

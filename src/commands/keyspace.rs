@@ -113,6 +113,8 @@ pub(crate) enum ScanOf {
     Keys,
     /// HSCAN: also NOVALUES.
     Hash,
+    /// ZSCAN (and SSCAN): MATCH and COUNT only.
+    Members,
 }
 
 /// The options of SCAN, HSCAN (and later SSCAN, ZSCAN): MATCH, COUNT, and

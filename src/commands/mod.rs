@@ -15,9 +15,11 @@ pub mod info;
 pub mod keys;
 pub mod keyspace;
 mod long_double;
+mod random;
 pub mod server;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -296,6 +298,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(zsets::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

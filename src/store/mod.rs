@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 pub use evict::SweepMode;
 pub use hash::Hash;
-pub use zset::ZSet;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};
+pub use zset::ZSet;
 
 /// Shared between the maintenance thread, which measures memory, and the
 /// writers, which help evict when it says the limit is crossed.

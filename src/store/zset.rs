@@ -438,12 +438,13 @@ impl ZSet {
         }
     }
 
-    /// Before the first insert into a new set: go straight to the large
-    /// encoding if `count` members, or one of `longest` bytes, would not
-    /// stay packed (Redis 7.2's `zsetTypeCreate`).
+    /// Before a write of `count` members, the first `longest` bytes long:
+    /// go to the large encoding if that many would not stay packed, or if
+    /// the set is new and that member would not (Redis 7.2's
+    /// `zsetTypeCreate` and `zsetTypeMaybeConvert`).
     pub fn presize(&mut self, count: usize, longest: usize, limits: PackLimits) {
-        if self.is_empty() && (count > limits.entries || longest > limits.value) {
-            self.encoding = Encoding::Skiplist(Box::new(Skiplist::new()));
+        if count > limits.entries || (self.is_empty() && longest > limits.value) {
+            self.convert();
         }
     }
 
@@ -619,7 +620,8 @@ mod tests {
 
     #[test]
     fn packed_scores_round_trip() {
-        for score in [0.0, -0.0, 1.0, -1.0, 1.5, 1e300, -(2f64.powi(53)), 2f64.powi(53), f64::INFINITY, -f64::INFINITY] {
+        for score in [0.0, -0.0, 1.0, -1.0, 1.5, 1e300, -(2f64.powi(53)), 2f64.powi(53), f64::INFINITY, -f64::INFINITY]
+        {
             let mut data = Vec::new();
             push_entry(&mut data, b"m", score);
             let (member, back, len) = read_entry(&data);

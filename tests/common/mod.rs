@@ -915,6 +915,24 @@ pub fn ints(items: &[i64]) -> String {
     out
 }
 
+/// A RESP2 array of bulk strings.
+pub fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        out.extend_from_slice(&bulk(i));
+    }
+    out
+}
+
+/// A raw connection switched to RESP3.
+pub fn resp3(s: &TestServer) -> RawClient {
+    let mut c = s.raw();
+    c.send_cmd(&["HELLO", "3"]);
+    let hello = c.read_reply_bytes();
+    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+    c
+}
+
 /// HSET `key` with fields `f0..f(n-1)` = `v0..v(n-1)` in one command.
 pub fn hset_many(c: &mut RawClient, key: &str, n: usize) {
     let mut args = vec!["HSET".to_string(), key.to_string()];

@@ -50,3 +50,4 @@ mod systemd;
 mod tls;
 mod transactions;
 mod types;
+mod zsets;
