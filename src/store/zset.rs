@@ -50,11 +50,10 @@ pub fn compare(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> 
 // The packed encoding
 // ---------------------------------------------------------------------------
 
-/// The score as a packed integer, if it is one (not -0, which must
-/// survive as itself).
+/// The score as a packed integer, if it is one. Like Redis's listpack
+/// (`double2ll`), this makes -0 a plain 0.
 fn packed_int(score: f64) -> Option<i64> {
-    let integral = score.trunc() == score && score.abs() < PACKED_INT_LIMIT;
-    (integral && !(score == 0.0 && score.is_sign_negative())).then_some(score as i64)
+    (score.trunc() == score && score.abs() < PACKED_INT_LIMIT).then_some(score as i64)
 }
 
 fn push_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
@@ -625,7 +624,8 @@ mod tests {
             let mut data = Vec::new();
             push_entry(&mut data, b"m", score);
             let (member, back, len) = read_entry(&data);
-            assert_eq!((member, back.to_bits(), len), (&b"m"[..], score.to_bits(), data.len()));
+            let expected = if score == 0.0 { 0.0 } else { score };
+            assert_eq!((member, back.to_bits(), len), (&b"m"[..], expected.to_bits(), data.len()));
         }
         let mut data = Vec::new();
         push_entry(&mut data, b"0123456789", 7.0);
