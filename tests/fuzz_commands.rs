@@ -1142,7 +1142,7 @@ impl Model {
         if nx && xx {
             return fail("ERR XX and NX options at the same time are not compatible");
         }
-        if (gt && nx) || (lt && nx) || (gt && lt) {
+        if (nx && (gt || lt)) || (gt && lt) {
             return fail("ERR GT, LT, and/or NX options at the same time are not compatible");
         }
         if incr && rest > 2 {

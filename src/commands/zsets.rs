@@ -1287,11 +1287,18 @@ fn zintercard(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]. Scores are written as
 /// Redis writes them: a packed set's as it stores them (`d2string`), a
-/// large one's with `%.17g`.
+/// large one's with `%.17g`. As in Redis, the options are read only once
+/// the key is found to be a sorted set: a missing key is an empty scan
+/// whatever they say.
 fn zscan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(cursor) = parse_cursor(args.get(2)) else {
         return ctx.error("ERR invalid cursor");
     };
+    match with_zset(ctx, args.get(1), |zset, _| zset.is_some()) {
+        None => return,
+        Some(false) => return reply_scan(ctx.out, 0, &[]),
+        Some(true) => {}
+    }
     let Some(options) = ScanOptions::parse(ctx, args, 3, ScanOf::Members) else { return };
     with_zset(ctx, args.get(1), |zset, out| {
         let mut items: Vec<(&[u8], String)> = Vec::new();
@@ -1305,14 +1312,18 @@ fn zscan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 }
             })
         });
-        out.array(2);
-        out.bulk(next.to_string().as_bytes());
-        out.array(items.len() * 2);
-        for (member, score) in &items {
-            out.bulk(member);
-            out.bulk(score.as_bytes());
-        }
+        reply_scan(out, next, &items);
     });
+}
+
+fn reply_scan(out: &mut ReplyBuffer, next: u64, items: &[(&[u8], String)]) {
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(items.len() * 2);
+    for (member, score) in items {
+        out.bulk(member);
+        out.bulk(score.as_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -763,12 +763,15 @@ fn zscan_returns_every_member_with_its_score() {
     assert_eq!(all.len(), 1000);
     assert!(all.contains(&("m0123".to_string(), "123".to_string())));
     c.expect_cmd(&["ZSCAN", "missing", "0"], b"*2\r\n$1\r\n0\r\n*0\r\n");
+    // Options are read only for a sorted set: a missing key is an empty scan.
+    c.expect_cmd(&["ZSCAN", "missing", "0", "COUNT", "0"], b"*2\r\n$1\r\n0\r\n*0\r\n");
     c.expect_cmd(&["ZSCAN", "z", "x"], err("ERR invalid cursor"));
     c.expect_cmd(&["ZSCAN", "z", "0", "COUNT", "0"], SYNTAX_ERR);
     c.expect_cmd(&["ZSCAN", "z", "0", "TYPE", "zset"], SYNTAX_ERR);
     c.expect_cmd(&["ZSCAN", "z", "0", "MATCH"], SYNTAX_ERR);
     c.expect_cmd(&["SET", "s", "x"], OK);
     c.expect_cmd(&["ZSCAN", "s", "0"], WRONGTYPE);
+    c.expect_cmd(&["ZSCAN", "s", "0", "COUNT", "0"], WRONGTYPE);
 }
 
 // ---------------------------------------------------------------------------
