@@ -467,6 +467,9 @@ impl ZSet {
                 let at = packed_position(data, member, score);
                 let mut entry = Vec::new();
                 push_entry(&mut entry, member, score);
+                // Grow by exactly the entry, as a listpack does: jemalloc
+                // reallocates within a size class in place.
+                data.reserve_exact(entry.len());
                 data.splice(at..at, entry);
                 *len += u32::from(found.is_none());
                 return found.map(|(_, _, old)| old);
