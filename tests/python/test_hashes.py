@@ -20,6 +20,8 @@ import pytest
 import redis
 from redis.commands.core import HashDataPersistOptions
 
+from conftest import raw
+
 WRONGTYPE = "^WRONGTYPE Operation against a key holding the wrong kind of value$"
 
 
@@ -35,18 +37,6 @@ def require_version(client, minimum, commands):
     if have < minimum:
         need = ".".join(map(str, minimum))
         pytest.skip(f"{commands} need Redis {need}+; the server reports redis_version {'.'.join(map(str, have))}")
-
-
-def raw(client, *args):
-    """Send one command on a pooled connection and return the parser's reply,
-    before redis-py's per-command response callbacks reshape it."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        pool.release(conn)
 
 
 # --------------------------------------------------------------------------

@@ -14,19 +14,9 @@ import uuid
 import pytest
 import redis
 
+from conftest import raw
+
 WRONGTYPE = "^WRONGTYPE Operation against a key holding the wrong kind of value$"
-
-
-def raw(client, *args):
-    """Send one command on a pooled connection and return the parser's reply,
-    before redis-py's per-command response callbacks reshape it."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        pool.release(conn)
 
 
 def pairs(reply):
