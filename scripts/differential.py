@@ -39,12 +39,21 @@ SMEMBERS, SMOVE, SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD,
 SPOP, SRANDMEMBER, SSCAN) go mostly to keys s0..s2: member lists compare in
 any order, SRANDMEMBER by shape and size, and SPOP only where it is not random.
 `--no-sets` leaves them out.
+Sorted sets (ZADD with its options, ZINCRBY, ZREM, ZSCORE, ZMSCORE, ZCARD,
+ZCOUNT, the ZRANGE family by rank and score with REV/LIMIT/WITHSCORES,
+ZRANGESTORE, ZRANK, ZREVRANK, ZREMRANGEBYRANK/SCORE, ZPOPMIN, ZPOPMAX, ZMPOP,
+ZUNION/ZINTER/ZDIFF and their STORE forms, ZINTERCARD, ZSCAN) go mostly to
+keys z0..z2 and sometimes to the other keys (WRONGTYPE); the lex commands
+(ZLEXCOUNT, ZRANGEBYLEX, ZREVRANGEBYLEX, ZREMRANGEBYLEX, ZRANGE BYLEX) keep
+to keys zl0, zl1, whose members all score 0, as lex ranges require. Scores
+are integers, halves and infinities, which Redis 7.0 (%.17g) and 7.2
+(shortest digits) print alike. `--no-zsets` leaves them out.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
-  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes] [--no-sets]
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes] [--no-sets] [--no-zsets]
                           [--redistill-bin PATH] [--redis-bin PATH]
                           [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
 Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
@@ -129,6 +138,14 @@ EDGE_INTS = [INT_MAX, INT_MIN, INT_MAX - 1, INT_MIN + 1, 0, -1, 1]
 # Hash commands name these keys most of the time, and a few fields; names and
 # values stay at most 64 bytes (see Gen.hvalue).
 HASH_KEYS = [b"h0", b"h1", b"h2"]
+ZSET_KEYS = [b"z0", b"z1", b"z2"]
+LEX_KEYS = [b"zl0", b"zl1"]
+ZSET_MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"f", b"", b"\x00\r\n", b"m" * 64]
+# Scores print the same in Redis 7.0 and 7.2; some are not floats at all.
+ZSET_SCORES = [b"0", b"1", b"2", b"-1", b"3", b"0.5", b"-2.5", b"10", b"+inf", b"-inf", b"1e2", b"-0",
+               b"nan", b"x", b""]
+SCORE_BOUNDS = [b"-inf", b"+inf", b"0", b"1", b"(1", b"2", b"(2", b"0.5", b"(-inf", b"10", b"x", b""]
+LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[c", b"(c", b"[e", b"(f", b"[", b"(", b"a", b"+x"]
 HASH_FIELDS = [b"f0", b"f1", b"f2", b"f3", b"f4", b"f5", b"f0", b"f1", b"", b"\x00\r\n", b"x" * 64]
 
 # Set commands name these keys most of the time, and these members: integers
@@ -625,6 +642,179 @@ def g_sscan(g):
     return Cmd(args, [k], compare="sscan")
 
 
+# --- sorted sets ------------------------------------------------------------
+
+
+def zkey(g):
+    """The key of a sorted set command: mostly a sorted set key, sometimes
+    another command's key (WRONGTYPE when it holds a string or a hash)."""
+    if g.chance(0.8):
+        return g.rng.choice(ZSET_KEYS)
+    return g.rng.choice([g.key(), g.rng.choice(HASH_KEYS)])
+
+
+def zscore(g):
+    if g.chance(0.7):
+        return str(g.rng.randint(-3, 3)).encode()
+    return g.rng.choice(ZSET_SCORES)
+
+
+def zmember(g):
+    return g.rng.choice(ZSET_MEMBERS)
+
+
+def zbound(g):
+    return g.rng.choice(SCORE_BOUNDS)
+
+
+def lexbound(g):
+    return g.rng.choice(LEX_BOUNDS)
+
+
+def zrank_arg(g):
+    return g.rng.choice([b"0", b"1", b"-1", b"2", b"-3", b"5", b"x", b"9223372036854775807",
+                         b"-9223372036854775808"])
+
+
+def zadd_args(g):
+    """ZADD's options (sometimes conflicting) and 1..3 score-member pairs."""
+    args = [g.case(g.rng.choice([b"NX", b"XX", b"GT", b"LT", b"CH", b"CH", b"INCR"]))
+            for _ in range(g.rng.choice([0, 0, 0, 1, 1, 2]))]
+    for _ in range(g.rng.randint(1, 3)):
+        args += [zscore(g), zmember(g)]
+    if g.chance(0.03):
+        args.pop()
+    return args
+
+
+def zrange_options(g, bylex=False):
+    args = []
+    for _ in range(g.rng.choice([0, 0, 1, 1, 2])):
+        pick = g.rng.random()
+        if pick < 0.4 and not bylex:
+            args.append(g.case(b"WITHSCORES"))
+        elif pick < 0.8:
+            args += [g.case(b"LIMIT"), zrank_arg(g), zrank_arg(g)]
+        else:
+            args.append(g.case(g.rng.choice([b"REV", b"FOO", b"LIMIT"])))
+    return args
+
+
+def g_zrange(g):
+    k = zkey(g)
+    if g.chance(0.5):
+        args = [g.case(b"ZRANGE"), k, zrank_arg(g), zrank_arg(g)]
+    else:
+        args = [g.case(b"ZRANGE"), k, zbound(g), zbound(g), g.case(b"BYSCORE")]
+    return Cmd(args + zrange_options(g), [k])
+
+
+def set_keys(g):
+    """numkeys and 1..3 sorted set keys (now and then a bad numkeys)."""
+    keys = [g.rng.choice(ZSET_KEYS + [b"k0"]) for _ in range(g.rng.randint(1, 3))]
+    numkeys = str(len(keys)).encode() if g.chance(0.95) else g.rng.choice([b"0", b"x", b"9"])
+    return [numkeys] + keys
+
+
+def set_options(g, weights=True, withscores=True):
+    args = []
+    n = 3
+    if weights and g.chance(0.3):
+        args += [g.case(b"WEIGHTS")] + [g.rng.choice([b"1", b"2", b"-1", b"0.5", b"x"]) for _ in range(n)]
+    if weights and g.chance(0.3):
+        args += [g.case(b"AGGREGATE"), g.case(g.rng.choice([b"SUM", b"MIN", b"MAX", b"AVG"]))]
+    if withscores and g.chance(0.5):
+        args.append(g.case(b"WITHSCORES"))
+    return args
+
+
+def set_op(name, store=False, weights=True):
+    def gen(g):
+        keys = set_keys(g)
+        args = [g.case(name)] + ([g.rng.choice(ZSET_KEYS)] if store else []) + keys
+        opts = set_options(g, weights, not store)
+        # WEIGHTS takes exactly numkeys values.
+        if opts and opts[0].upper() == b"WEIGHTS":
+            opts = opts[:1] + opts[1:1 + len(keys) - 1] + opts[4:]
+        return Cmd(args + opts, args[1:])
+    return gen
+
+
+def g_zintercard(g):
+    keys = set_keys(g)
+    args = [g.case(b"ZINTERCARD")] + keys
+    if g.chance(0.5):
+        args += [g.case(b"LIMIT"), g.rng.choice([b"0", b"1", b"2", b"-1", b"x"])]
+    return Cmd(args, keys[1:])
+
+
+def g_zrangestore(g):
+    dst, src = g.rng.choice(ZSET_KEYS), zkey(g)
+    args = [g.case(b"ZRANGESTORE"), dst, src]
+    if g.chance(0.5):
+        args += [zrank_arg(g), zrank_arg(g)]
+    else:
+        args += [zbound(g), zbound(g), g.case(b"BYSCORE")]
+    return Cmd(args + [a for a in zrange_options(g) if a.upper() != b"WITHSCORES"], [dst, src])
+
+
+def g_zpop(g):
+    k = zkey(g)
+    args = [g.case(g.rng.choice([b"ZPOPMIN", b"ZPOPMAX"])), k]
+    if g.chance(0.6):
+        args.append(g.rng.choice([b"0", b"1", b"2", b"10", b"-1", b"x"]))
+    return Cmd(args, [k])
+
+
+def g_zmpop(g):
+    keys = set_keys(g)
+    args = [g.case(b"ZMPOP")] + keys + [g.case(g.rng.choice([b"MIN", b"MAX", b"MAX", b"MID"]))]
+    if g.chance(0.5):
+        args += [g.case(b"COUNT"), g.rng.choice([b"1", b"2", b"5", b"0", b"x"])]
+    return Cmd(args, keys[1:])
+
+
+def g_zadd_lex(g):
+    k = g.rng.choice(LEX_KEYS)
+    args = [g.case(b"ZADD"), k]
+    for _ in range(g.rng.randint(1, 3)):
+        args += [b"0", zmember(g)]
+    return Cmd(args, [k])
+
+
+def lexed(name, *more):
+    def gen(g):
+        k = g.rng.choice(LEX_KEYS)
+        args = [g.case(name), k]
+        for f in more:
+            a = f(g)
+            args += a if isinstance(a, list) else [a]
+        return Cmd(args, [k])
+    return gen
+
+
+def g_zrange_bylex(g):
+    k = g.rng.choice(LEX_KEYS)
+    args = [g.case(b"ZRANGE"), k, lexbound(g), lexbound(g), g.case(b"BYLEX")]
+    return Cmd(args + zrange_options(g, bylex=not g.chance(0.05)), [k])
+
+
+def g_zscan(g):
+    k = zkey(g)
+    args = [g.case(b"ZSCAN"), k, g.rng.choice([b"0", b"0", b"x"])]
+    if g.chance(0.3):
+        args += [g.case(b"MATCH"), g.rng.choice([b"*", b"a*", b"[a-c]"])]
+    if g.chance(0.2):
+        args += [g.case(b"COUNT"), g.rng.choice([b"10", b"0", b"x"])]
+    return Cmd(args, [k])
+
+
+def zsetted(name, *more):
+    """The generator of a sorted set command NAME ZKEY MORE... (see keyed)."""
+    return keyed(name, *more, key=zkey)
+
+
+
 def g_flushdb(g):
     return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
@@ -804,6 +994,41 @@ COMMANDS = {
     b"SPOP": (g_spop, 1, -2, False),
     b"SRANDMEMBER": (g_srandmember, 2, -2, False),
     b"SSCAN": (g_sscan, 1, -3, False),
+    # Sorted sets (small, so packed in Redis too; see the docstring).
+    # --no-zsets leaves them out.
+    b"ZADD": (zsetted(b"ZADD", zadd_args), 8, -4, False),
+    b"ZINCRBY": (zsetted(b"ZINCRBY", zscore, zmember), 2, 4, False),
+    b"ZREM": (zsetted(b"ZREM", lambda g: [zmember(g) for _ in range(g.rng.randint(1, 3))]), 3, -3, False),
+    b"ZSCORE": (zsetted(b"ZSCORE", zmember), 3, 3, False),
+    b"ZMSCORE": (zsetted(b"ZMSCORE", zmember, zmember), 1, -3, False),
+    b"ZCARD": (zsetted(b"ZCARD"), 2, 2, False),
+    b"ZCOUNT": (zsetted(b"ZCOUNT", zbound, zbound), 2, 4, False),
+    b"ZRANGE": (g_zrange, 5, -4, False),
+    b"ZREVRANGE": (zsetted(b"ZREVRANGE", zrank_arg, zrank_arg, lambda g: [g.case(b"WITHSCORES")] if g.chance(0.4) else []), 2, -4, False),
+    b"ZRANGEBYSCORE": (zsetted(b"ZRANGEBYSCORE", zbound, zbound, zrange_options), 2, -4, False),
+    b"ZREVRANGEBYSCORE": (zsetted(b"ZREVRANGEBYSCORE", zbound, zbound, zrange_options), 2, -4, False),
+    b"ZRANGESTORE": (g_zrangestore, 1, -5, False),
+    # Arity 3 in Redis 7.0, -3 (WITHSCORE) since 7.2: only too few is wrong in both.
+    b"ZRANK": (zsetted(b"ZRANK", zmember), 2, -3, False),
+    b"ZREVRANK": (zsetted(b"ZREVRANK", zmember), 1, -3, False),
+    b"ZREMRANGEBYRANK": (zsetted(b"ZREMRANGEBYRANK", zrank_arg, zrank_arg), 1, 4, False),
+    b"ZREMRANGEBYSCORE": (zsetted(b"ZREMRANGEBYSCORE", zbound, zbound), 1, 4, False),
+    b"ZPOPMIN": (g_zpop, 2, -2, False),
+    b"ZMPOP": (g_zmpop, 1, -4, False),
+    b"ZUNION": (set_op(b"ZUNION"), 1, -3, False),
+    b"ZINTER": (set_op(b"ZINTER"), 1, -3, False),
+    b"ZDIFF": (set_op(b"ZDIFF", weights=False), 1, -3, False),
+    b"ZUNIONSTORE": (set_op(b"ZUNIONSTORE", store=True), 1, -4, False),
+    b"ZINTERSTORE": (set_op(b"ZINTERSTORE", store=True), 1, -4, False),
+    b"ZDIFFSTORE": (set_op(b"ZDIFFSTORE", store=True, weights=False), 1, -4, False),
+    b"ZINTERCARD": (g_zintercard, 1, -3, False),
+    b"ZSCAN": (g_zscan, 1, -3, False),
+    b"ZADD<LEX>": (g_zadd_lex, 3, -4, False),
+    b"ZLEXCOUNT": (lexed(b"ZLEXCOUNT", lexbound, lexbound), 1, 4, False),
+    b"ZRANGEBYLEX": (lexed(b"ZRANGEBYLEX", lexbound, lexbound, lambda g: zrange_options(g, bylex=True)), 1, -4, False),
+    b"ZREVRANGEBYLEX": (lexed(b"ZREVRANGEBYLEX", lexbound, lexbound), 1, -4, False),
+    b"ZREMRANGEBYLEX": (lexed(b"ZREMRANGEBYLEX", lexbound, lexbound), 1, 4, False),
+    b"ZRANGE<LEX>": (g_zrange_bylex, 1, -4, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -814,6 +1039,7 @@ HASH_COMMANDS = {n for n in COMMANDS if n.startswith(b"H")} | {b"<WRONGTYPE>"}
 SET_COMMANDS = {b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER", b"SCARD", b"SMEMBERS", b"SMOVE", b"SINTER", b"SUNION",
                 b"SDIFF", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD", b"SPOP", b"SRANDMEMBER",
                 b"SSCAN"}
+ZSET_COMMANDS = {n for n in COMMANDS if n.startswith(b"Z")}
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -831,7 +1057,8 @@ def g_wrong_arity(g, table):
     else:
         return table[name][0](g)  # PING takes any count
     argc = g.rng.choice(choices)
-    args = [g.case(name)] + [g.key() for _ in range(argc - 1)]
+    # ZADD<LEX> and the like are variants of the command before the "<".
+    args = [g.case(name.split(b"<")[0])] + [g.key() for _ in range(argc - 1)]
     return Cmd(args, args[1:])
 
 
@@ -1315,11 +1542,18 @@ def replay_line(args):
         line += " --no-hashes"
     if args.no_sets:
         line += " --no-sets"
+
+
+    if args.no_zsets:
+        line += " --no-zsets"
     if args.with_:
         line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
     if args.only:
         line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
     skip = args.skip - (HASH_COMMANDS if args.no_hashes else set()) - (SET_COMMANDS if args.no_sets else set())
+
+
+    skip = args.skip - (HASH_COMMANDS if args.no_hashes else set()) - (ZSET_COMMANDS if args.no_zsets else set())
     if skip:
         line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(skip)))
     return line
@@ -1341,6 +1575,9 @@ def main():
                         "keys) out of the mix")
     p.add_argument("--no-sets", action="store_true",
                    help="leave the set commands (SADD, SMEMBERS, SINTER, ...) out of the mix")
+
+
+    p.add_argument("--no-zsets", action="store_true", help="leave the sorted set commands out of the mix")
     p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
     p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
@@ -1360,6 +1597,8 @@ def main():
         args.skip |= HASH_COMMANDS
     if args.no_sets:
         args.skip |= SET_COMMANDS
+    if args.no_zsets:
+        args.skip |= ZSET_COMMANDS
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
     args.context += 1

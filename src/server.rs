@@ -276,6 +276,9 @@ pub struct LiveSettings {
     set_intset_entries: AtomicUsize,
     set_pack_entries: AtomicUsize,
     set_pack_value: AtomicUsize,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    zset_pack_entries: AtomicUsize,
+    zset_pack_value: AtomicUsize,
 }
 
 impl LiveSettings {
@@ -290,6 +293,8 @@ impl LiveSettings {
             set_intset_entries: AtomicUsize::new(SetLimits::default().intset_entries),
             set_pack_entries: AtomicUsize::new(SetLimits::default().listpack_entries),
             set_pack_value: AtomicUsize::new(SetLimits::default().listpack_value),
+            zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
+            zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -356,6 +361,21 @@ impl LiveSettings {
 
     pub fn set_set_pack_value(&self, bytes: usize) {
         self.set_pack_value.store(bytes, Ordering::Relaxed);
+    }
+    /// When a sorted set leaves the compact encoding.
+    pub fn zset_pack_limits(&self) -> PackLimits {
+        PackLimits {
+            entries: self.zset_pack_entries.load(Ordering::Relaxed),
+            value: self.zset_pack_value.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn set_zset_pack_entries(&self, entries: usize) {
+        self.zset_pack_entries.store(entries, Ordering::Relaxed);
+    }
+
+    pub fn set_zset_pack_value(&self, bytes: usize) {
+        self.zset_pack_value.store(bytes, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

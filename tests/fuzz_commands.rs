@@ -21,9 +21,12 @@
 //!   errors); SADD, SREM, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SMOVE,
 //!   SINTER, SUNION, SDIFF and their STORE forms, SINTERCARD (LIMIT), SPOP
 //!   and SRANDMEMBER (only where the outcome is not random, or checked for
-//!   size and membership); and wrong-arity calls of all of them; command
-//!   names and options in random case. Strings, hashes and sets share the
-//!   keys, so WRONGTYPE comes up every way, SET and MSET replace a
+//!   size and membership); ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZREM,
+//!   ZSCORE, ZCARD, ZCOUNT, ZRANGE (by rank or BYSCORE, REV, LIMIT,
+//!   WITHSCORES), ZRANK, ZREVRANK, ZREMRANGEBYRANK, ZREMRANGEBYSCORE,
+//!   ZPOPMIN, ZPOPMAX; and wrong-arity calls of all of them; command names
+//!   and options in random case. Strings, hashes, sets and sorted sets share
+//!   the keys, so WRONGTYPE comes up every way, SET and MSET replace a
 //!   collection, and the keyspace commands move, copy and expire every type.
 //!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
 //!   double` and prints `%.17Lf`, which the model cannot match digit for digit.
@@ -211,12 +214,18 @@ enum Deadline {
 }
 
 /// A key's value: a string, a hash (field -> value) or a set.
+/// A key's value: a string, a hash (field -> value) or a sorted set
+/// (members with scores, in Redis's order).
 #[derive(Clone, Debug)]
 enum Value {
     Str(Vec<u8>),
     Hash(HashMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
+    ZSet(ZSetModel),
 }
+
+/// A sorted set: (score, member) pairs by score, then member bytes.
+type ZSetModel = Vec<(f64, Vec<u8>)>;
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -314,6 +323,62 @@ fn is(raw: &[u8], word: &str) -> bool {
     raw.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// A score as Redis's `string2d` reads the scores the generator makes:
+/// decimal or `inf`, with a sign; not NaN, no spaces.
+fn parse_score(raw: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let inf = body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");
+    if !inf && !body.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b)) {
+        return None;
+    }
+    text.parse().ok().filter(|v: &f64| !v.is_nan())
+}
+
+/// A score as Redis replies with it, for the scores the generator makes
+/// (integers, halves and quarters, infinities): the same in 7.0 and 7.2.
+fn format_score(score: f64) -> String {
+    match score {
+        s if s.is_infinite() => if s > 0.0 { "inf" } else { "-inf" }.to_string(),
+        s if s == 0.0 && s.is_sign_negative() => "-0".to_string(),
+        s if s.trunc() == s && s.abs() < 1e15 => (s as i64).to_string(),
+        s => s.to_string(),
+    }
+}
+
+/// A ZCOUNT / ZRANGEBYSCORE range.
+struct ScoreRange {
+    min: (f64, bool),
+    max: (f64, bool),
+}
+
+impl ScoreRange {
+    fn holds(&self, s: f64) -> bool {
+        let above = if self.min.1 { s > self.min.0 } else { s >= self.min.0 };
+        let below = if self.max.1 { s < self.max.0 } else { s <= self.max.0 };
+        above && below
+    }
+}
+
+/// `zslParseRange` on the bounds the generator makes: `(` for exclusive,
+/// an empty number is 0.
+fn score_range(min: &[u8], max: &[u8]) -> Step<ScoreRange> {
+    let bound = |raw: &[u8]| -> Option<(f64, bool)> {
+        let (exclusive, number) = match raw.split_first() {
+            Some((b'(', rest)) => (true, rest),
+            _ => (false, raw),
+        };
+        if number.is_empty() {
+            return Some((0.0, exclusive));
+        }
+        parse_score(number).map(|v| (v, exclusive))
+    };
+    match (bound(min), bound(max)) {
+        (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
+        _ => fail("ERR min or max is not a float"),
+    }
+}
+
 /// One command of the model: its lower-case name, Redis arity, handler.
 struct Spec {
     name: &'static str,
@@ -398,6 +463,19 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "sintercard", arity: -3, run: Model::sintercard },
     Spec { name: "spop", arity: -2, run: Model::spop },
     Spec { name: "srandmember", arity: -2, run: Model::srandmember },
+    Spec { name: "zadd", arity: -4, run: Model::zadd },
+    Spec { name: "zincrby", arity: 4, run: Model::zincrby },
+    Spec { name: "zrem", arity: -3, run: Model::zrem },
+    Spec { name: "zscore", arity: 3, run: Model::zscore },
+    Spec { name: "zcard", arity: 2, run: Model::zcard },
+    Spec { name: "zcount", arity: 4, run: Model::zcount },
+    Spec { name: "zrange", arity: -4, run: Model::zrange },
+    Spec { name: "zrank", arity: 3, run: Model::zrank },
+    Spec { name: "zrevrank", arity: 3, run: Model::zrevrank },
+    Spec { name: "zremrangebyrank", arity: 4, run: Model::zremrangebyrank },
+    Spec { name: "zremrangebyscore", arity: 4, run: Model::zremrangebyscore },
+    Spec { name: "zpopmin", arity: -2, run: Model::zpopmin },
+    Spec { name: "zpopmax", arity: -2, run: Model::zpopmax },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -904,6 +982,7 @@ impl Model {
             Some(Value::Str(_)) => b"+string\r\n",
             Some(Value::Hash(_)) => b"+hash\r\n",
             Some(Value::Set(_)) => b"+set\r\n",
+            Some(Value::ZSet(_)) => b"+zset\r\n",
         };
         Ok(Expect::Exact(reply.to_vec()))
     }
@@ -1197,6 +1276,17 @@ impl Model {
         match self.keys.get(key).map(|e| &e.value) {
             None => Ok(None),
             Some(Value::Set(s)) => Ok(Some(s)),
+            Some(_) => fail(WRONGTYPE),
+        }
+    }
+    // -- sorted sets --------------------------------------------------------
+
+    /// The sorted set at `key`: None when there is no key, WRONGTYPE for
+    /// another type.
+    fn zset(&self, key: &[u8]) -> Step<Option<&ZSetModel>> {
+        match self.keys.get(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::ZSet(z)) => Ok(Some(z)),
             Some(_) => fail(WRONGTYPE),
         }
     }
@@ -1525,6 +1615,260 @@ impl Model {
             Some(n) => (Some(n.unsigned_abs() as usize), false),
         };
         Ok(Expect::Sample { from: set.clone(), len, distinct })
+    }
+    /// Replace the sorted set at `key` (keeping its expiry); an empty one
+    /// deletes the key. The sets here are small, so packed: a listpack
+    /// keeps integral scores as integers, -0 as 0.
+    fn put_zset(&mut self, key: &[u8], mut z: ZSetModel) {
+        z.iter_mut().filter(|(s, _)| *s == 0.0).for_each(|(s, _)| *s = 0.0);
+        z.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.1.cmp(&b.1)));
+        if z.is_empty() {
+            self.keys.remove(key);
+            return;
+        }
+        let expires = self.keys.get(key).and_then(|e| e.expires);
+        self.keys.insert(key.to_vec(), Entry { value: Value::ZSet(z), expires });
+    }
+
+    /// ZADD and ZINCRBY, as Redis 7's `zaddGenericCommand`.
+    fn zadd_generic(&mut self, a: &[Vec<u8>], incr: bool) -> Step<Expect> {
+        let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, incr);
+        let mut at = 2;
+        while at < a.len() {
+            let o = &a[at];
+            match () {
+                _ if is(o, "nx") => nx = true,
+                _ if is(o, "xx") => xx = true,
+                _ if is(o, "gt") => gt = true,
+                _ if is(o, "lt") => lt = true,
+                _ if is(o, "ch") => ch = true,
+                _ if is(o, "incr") => incr = true,
+                _ => break,
+            }
+            at += 1;
+        }
+        let rest = a.len() - at;
+        if rest == 0 || rest % 2 == 1 {
+            return fail(SYNTAX);
+        }
+        if nx && xx {
+            return fail("ERR XX and NX options at the same time are not compatible");
+        }
+        if (nx && (gt || lt)) || (gt && lt) {
+            return fail("ERR GT, LT, and/or NX options at the same time are not compatible");
+        }
+        if incr && rest > 2 {
+            return fail("ERR INCR option supports a single increment-element pair");
+        }
+        let scores = a[at..].iter().step_by(2).map(|s| parse_score(s)).collect::<Option<Vec<f64>>>();
+        let Some(scores) = scores else { return fail("ERR value is not a valid float") };
+        let mut z = match self.zset(&a[1])? {
+            None if xx => return answer(if incr { nil_reply() } else { int_reply(0) }),
+            z => z.cloned().unwrap_or_default(),
+        };
+        let (mut added, mut updated, mut last) = (0, 0, None);
+        for (score, member) in scores.into_iter().zip(a[at + 1..].iter().step_by(2)) {
+            match z.iter().position(|(_, m)| m == member) {
+                None if xx => {}
+                None => {
+                    z.push((score, member.clone()));
+                    added += 1;
+                    last = Some(score);
+                }
+                Some(_) if nx => {}
+                Some(i) => {
+                    let current = z[i].0;
+                    let new = if incr { score + current } else { score };
+                    if new.is_nan() {
+                        return fail("ERR resulting score is not a number (NaN)");
+                    }
+                    if (lt && new >= current) || (gt && new <= current) {
+                        continue;
+                    }
+                    last = Some(new);
+                    if new != current {
+                        z[i].0 = new;
+                        updated += 1;
+                    }
+                }
+            }
+        }
+        self.put_zset(&a[1], z);
+        Ok(Expect::Exact(match (incr, last) {
+            (true, Some(score)) => bulk_reply(format_score(score).as_bytes()),
+            (true, None) => nil_reply(),
+            (false, _) => int_reply(if ch { added + updated } else { added }),
+        }))
+    }
+
+    fn zadd(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zadd_generic(a, false)
+    }
+
+    fn zincrby(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zadd_generic(a, true)
+    }
+
+    fn zrem(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let Some(z) = self.zset(&a[1])? else { return answer(int_reply(0)) };
+        let kept: ZSetModel = z.iter().filter(|(_, m)| !a[2..].contains(m)).cloned().collect();
+        let removed = z.len() - kept.len();
+        self.put_zset(&a[1], kept);
+        Ok(Expect::Exact(int_reply(removed)))
+    }
+
+    fn zscore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let score = self.zset(&a[1])?.and_then(|z| z.iter().find(|(_, m)| *m == a[2])).map(|(s, _)| format_score(*s));
+        Ok(Expect::Exact(bulk_or_nil(score.as_deref().map(str::as_bytes))))
+    }
+
+    fn zcard(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.zset(&a[1])?.map_or(0, Vec::len))))
+    }
+
+    fn zcount(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let range = score_range(&a[2], &a[3])?;
+        Ok(Expect::Exact(int_reply(self.zset(&a[1])?.map_or(0, |z| z.iter().filter(|(s, _)| range.holds(*s)).count()))))
+    }
+
+    /// ZRANGE key start stop [BYSCORE] [REV] [LIMIT offset count] [WITHSCORES]
+    fn zrange(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (mut by_score, mut rev, mut withscores, mut offset, mut limit) = (false, false, false, 0, -1);
+        let mut j = 4;
+        while j < a.len() {
+            if is(&a[j], "withscores") {
+                withscores = true;
+            } else if is(&a[j], "limit") && a.len() - j > 2 {
+                offset = int_arg(&a[j + 1])?;
+                limit = int_arg(&a[j + 2])?;
+                j += 2;
+            } else if !rev && is(&a[j], "rev") {
+                rev = true;
+            } else if !by_score && is(&a[j], "byscore") {
+                by_score = true;
+            } else {
+                return fail(SYNTAX);
+            }
+            j += 1;
+        }
+        if limit != -1 && !by_score {
+            return fail("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+        }
+        let mut picked: ZSetModel = if by_score {
+            let (min, max) = if rev { (&a[3], &a[2]) } else { (&a[2], &a[3]) };
+            let range = score_range(min, max)?;
+            let mut z: ZSetModel = self.zset(&a[1])?.cloned().unwrap_or_default();
+            z.retain(|(s, _)| range.holds(*s));
+            if rev {
+                z.reverse();
+            }
+            if offset < 0 {
+                z.clear();
+            }
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            z.into_iter().skip(offset.max(0) as usize).take(limit).collect()
+        } else {
+            let (start, stop) = (int_arg(&a[2])?, int_arg(&a[3])?);
+            let mut z: ZSetModel = self.zset(&a[1])?.cloned().unwrap_or_default();
+            if rev {
+                z.reverse();
+            }
+            let len = z.len() as i64;
+            let start = if start < 0 { (len + start).max(0) } else { start };
+            let stop = if stop < 0 { len + stop } else { stop }.min(len - 1);
+            if start > stop || start >= len {
+                Vec::new()
+            } else {
+                z[start as usize..=stop as usize].to_vec()
+            }
+        };
+        let mut out = format!("*{}\r\n", picked.len() * if withscores { 2 } else { 1 }).into_bytes();
+        for (score, member) in picked.drain(..) {
+            out.extend(bulk_reply(&member));
+            if withscores {
+                out.extend(bulk_reply(format_score(score).as_bytes()));
+            }
+        }
+        Ok(Expect::Exact(out))
+    }
+
+    fn zrank_generic(&mut self, a: &[Vec<u8>], rev: bool) -> Step<Expect> {
+        let z = self.zset(&a[1])?.cloned().unwrap_or_default();
+        Ok(Expect::Exact(match z.iter().position(|(_, m)| *m == a[2]) {
+            Some(rank) if rev => int_reply(z.len() - 1 - rank),
+            Some(rank) => int_reply(rank),
+            None => nil_reply(),
+        }))
+    }
+
+    fn zrank(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zrank_generic(a, false)
+    }
+
+    fn zrevrank(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zrank_generic(a, true)
+    }
+
+    fn zremrangebyrank(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (start, stop) = (int_arg(&a[2])?, int_arg(&a[3])?);
+        let Some(mut z) = self.zset(&a[1])?.cloned() else { return answer(int_reply(0)) };
+        let len = z.len() as i64;
+        let start = if start < 0 { (len + start).max(0) } else { start };
+        let stop = if stop < 0 { len + stop } else { stop }.min(len - 1);
+        if start > stop || start >= len {
+            return answer(int_reply(0));
+        }
+        z.drain(start as usize..=stop as usize);
+        self.put_zset(&a[1], z);
+        Ok(Expect::Exact(int_reply(stop - start + 1)))
+    }
+
+    fn zremrangebyscore(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let range = score_range(&a[2], &a[3])?;
+        let Some(mut z) = self.zset(&a[1])?.cloned() else { return answer(int_reply(0)) };
+        let before = z.len();
+        z.retain(|(s, _)| !range.holds(*s));
+        let removed = before - z.len();
+        self.put_zset(&a[1], z);
+        Ok(Expect::Exact(int_reply(removed)))
+    }
+
+    /// ZPOPMIN / ZPOPMAX key [count]: a flat array of members and scores.
+    fn zpop(&mut self, a: &[Vec<u8>], max: bool) -> Step<Expect> {
+        if a.len() > 3 {
+            return fail(SYNTAX);
+        }
+        let count = match a.get(2) {
+            Some(raw) => match parse_int(raw) {
+                Some(n) if n >= 0 => n as usize,
+                _ => return fail("ERR value is out of range, must be positive"),
+            },
+            None => 1,
+        };
+        let Some(mut z) = self.zset(&a[1])?.cloned() else { return answer(b"*0\r\n".to_vec()) };
+        if max {
+            z.reverse();
+        }
+        let n = count.min(z.len());
+        let popped: ZSetModel = z.drain(..n).collect();
+        if max {
+            z.reverse();
+        }
+        self.put_zset(&a[1], z);
+        let mut out = format!("*{}\r\n", popped.len() * 2).into_bytes();
+        for (score, member) in popped {
+            out.extend(bulk_reply(&member));
+            out.extend(bulk_reply(format_score(score).as_bytes()));
+        }
+        Ok(Expect::Exact(out))
+    }
+
+    fn zpopmin(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zpop(a, false)
+    }
+
+    fn zpopmax(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.zpop(a, true)
     }
 
     // -- expiry -------------------------------------------------------------
@@ -2532,6 +2876,116 @@ fn gen_lcs(g: &mut Gen) -> Vec<Vec<u8>> {
     }
     command(g, "LCS", args)
 }
+/// Scores: mostly small integers and halves, now and then an infinity, a
+/// negative zero or something that is not a float.
+#[rustfmt::skip]
+const SCORES: &[&[u8]] = &[
+    b"1", b"2", b"-3", b"0", b"0.5", b"2.5", b"-1.25", b"10", b"+inf", b"-inf", b"inf", b"-0", b"1e3",
+    b"nan", b"abc", b"", b" 1",
+];
+
+/// Score range bounds: inclusive, exclusive, infinite, invalid, empty.
+#[rustfmt::skip]
+const SCORE_BOUNDS: &[&[u8]] = &[b"-inf", b"+inf", b"0", b"1", b"(1", b"2.5", b"(2.5", b"10", b"(-inf", b"x", b"", b"("];
+
+/// Sorted set members: few, so that commands meet each other's.
+const ZSET_MEMBERS: &[&[u8]] = &[b"m", b"n", b"o", b"", b"\x00\xff", b"member with spaces"];
+
+fn gen_score(g: &mut Gen) -> Vec<u8> {
+    if g.rng.chance(70) {
+        g.rng.range(-5, 5).to_string().into_bytes()
+    } else {
+        g.rng.pick(SCORES).to_vec()
+    }
+}
+
+fn gen_zadd(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    let options = [0, 0, 0, 1, 1, 2][g.rng.below(6)];
+    for _ in 0..options {
+        args.push(g.one_of(&["NX", "XX", "GT", "LT", "CH", "INCR", "CH"]));
+    }
+    let pairs = if g.rng.chance(80) { 1 + g.rng.below(4) } else { 0 };
+    for _ in 0..pairs {
+        args.push(gen_score(g));
+        args.push(g.rng.pick(ZSET_MEMBERS).to_vec());
+    }
+    if g.rng.chance(5) {
+        args.push(gen_score(g));
+    }
+    command(g, "ZADD", args)
+}
+
+fn gen_zincrby(g: &mut Gen) -> Vec<Vec<u8>> {
+    let args = vec![g.key(), gen_score(g), g.rng.pick(ZSET_MEMBERS).to_vec()];
+    command(g, "ZINCRBY", args)
+}
+
+fn gen_zread(g: &mut Gen) -> Vec<Vec<u8>> {
+    let key = g.key();
+    let member = g.rng.pick(ZSET_MEMBERS).to_vec();
+    let (min, max) = (g.rng.pick(SCORE_BOUNDS).to_vec(), g.rng.pick(SCORE_BOUNDS).to_vec());
+    match g.rng.below(6) {
+        0 => command(g, "ZSCORE", vec![key, member]),
+        1 => command(g, "ZCARD", vec![key]),
+        2 => command(g, "ZCOUNT", vec![key, min, max]),
+        3 => command(g, "ZRANK", vec![key, member]),
+        4 => command(g, "ZREVRANK", vec![key, member]),
+        _ => {
+            let members = (0..1 + g.rng.below(3)).map(|_| g.rng.pick(ZSET_MEMBERS).to_vec());
+            let args = std::iter::once(key).chain(members).collect();
+            command(g, "ZREM", args)
+        }
+    }
+}
+
+fn gen_zrange(g: &mut Gen) -> Vec<Vec<u8>> {
+    let mut args = vec![g.key()];
+    let by_score = g.rng.chance(50);
+    if by_score {
+        args.push(g.rng.pick(SCORE_BOUNDS).to_vec());
+        args.push(g.rng.pick(SCORE_BOUNDS).to_vec());
+        args.push(g.word("BYSCORE"));
+    } else {
+        args.push(g.edge_or(RANGE_EDGES, -4, 4));
+        args.push(g.edge_or(RANGE_EDGES, -4, 4));
+    }
+    for _ in 0..g.rng.below(3) {
+        match g.rng.below(5) {
+            0 | 1 => args.push(g.word("WITHSCORES")),
+            2 => args.push(g.word("REV")),
+            3 => {
+                args.push(g.word("LIMIT"));
+                args.push(g.edge_or(RANGE_EDGES, -1, 3));
+                args.push(g.edge_or(RANGE_EDGES, -1, 3));
+            }
+            _ => args.push(g.one_of(&["BYSCORE", "FOO", "LIMIT"])),
+        }
+    }
+    command(g, "ZRANGE", args)
+}
+
+fn gen_zremove(g: &mut Gen) -> Vec<Vec<u8>> {
+    let key = g.key();
+    match g.rng.below(4) {
+        0 => {
+            let args = vec![key, g.edge_or(RANGE_EDGES, -3, 3), g.edge_or(RANGE_EDGES, -3, 3)];
+            command(g, "ZREMRANGEBYRANK", args)
+        }
+        1 => {
+            let args = vec![key, g.rng.pick(SCORE_BOUNDS).to_vec(), g.rng.pick(SCORE_BOUNDS).to_vec()];
+            command(g, "ZREMRANGEBYSCORE", args)
+        }
+        _ => {
+            let name = if g.rng.chance(50) { "ZPOPMIN" } else { "ZPOPMAX" };
+            let mut args = vec![key];
+            if g.rng.chance(60) {
+                args.push(g.edge_or(RANGE_EDGES, -1, 3));
+            }
+            command(g, name, args)
+        }
+    }
+}
 
 /// Any command of the model with an argument count its arity rejects.
 fn gen_dump(g: &mut Gen) -> Vec<Vec<u8>> {
@@ -2571,9 +3025,12 @@ fn gen_restore(g: &mut Gen) -> Vec<Vec<u8>> {
 fn gen_wrong_arity(g: &mut Gen) -> Vec<Vec<u8>> {
     loop {
         let spec = &COMMANDS[g.rng.below(COMMANDS.len())];
+        // ZRANK and ZREVRANK take 3 arguments in Redis 7.0 and 3 or 4
+        // (WITHSCORE) since 7.2: only too few are wrong in both.
+        let rank = matches!(spec.name, "zrank" | "zrevrank");
         let argc = if spec.arity > 0 {
             let n = 1 + g.rng.below(spec.arity as usize + 2);
-            if n == spec.arity as usize {
+            if n == spec.arity as usize || (rank && n > 3) {
                 continue;
             }
             n
@@ -2591,7 +3048,8 @@ type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 
 /// Generators and their weights: 1000 for the string and keyspace
 /// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS,
-/// 60 for DUMP and RESTORE, 255 for the set ones.
+/// 60 for DUMP and RESTORE, 255 for the set ones, 260 for the sorted set
+/// ones.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
@@ -2604,6 +3062,7 @@ const GENERATORS: &[(usize, Generator)] = &[
     (30, gen_hash_listing),
     (70, gen_sadd), (30, gen_srem), (50, gen_set_query), (20, gen_smove), (40, gen_set_algebra),
     (15, gen_sintercard), (30, gen_spop_srandmember),
+    (80, gen_zadd), (20, gen_zincrby), (70, gen_zread), (50, gen_zrange), (40, gen_zremove),
 ];
 
 fn generate(rng: &mut Rng, model: &Model) -> Vec<Vec<u8>> {
@@ -2637,6 +3096,7 @@ fn final_sweep(model: &mut Model) -> Vec<(Vec<Vec<u8>>, Expect)> {
         for name in ["TYPE", "GET", "HGETALL", "SMEMBERS", "PTTL"] {
             cmds.push(vec![name.as_bytes().to_vec(), key.to_vec()]);
         }
+        cmds.push([&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"].map(<[u8]>::to_vec).to_vec());
     }
     cmds.push(vec![b"DBSIZE".to_vec()]);
     cmds.into_iter()

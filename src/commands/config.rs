@@ -71,6 +71,10 @@ const PARAMETERS: &[Parameter] = &[
         get: |s| s.live.set_limits().listpack_value.to_string(),
         set: Some(|s, v, apply| set_usize(v, apply, |n| s.live.set_set_pack_value(n))),
     },
+    Parameter { name: "zset-max-listpack-entries", get: get_zset_entries, set: Some(set_zset_entries) },
+    Parameter { name: "zset-max-listpack-value", get: get_zset_value, set: Some(set_zset_value) },
+    Parameter { name: "zset-max-ziplist-entries", get: get_zset_entries, set: Some(set_zset_entries) },
+    Parameter { name: "zset-max-ziplist-value", get: get_zset_value, set: Some(set_zset_value) },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -204,6 +208,22 @@ fn get_hash_value(server: &Server) -> String {
 
 fn set_hash_value(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
     set_usize(value, apply, |n| server.live.set_hash_pack_value(n))
+}
+
+fn get_zset_entries(server: &Server) -> String {
+    server.live.zset_pack_limits().entries.to_string()
+}
+
+fn set_zset_entries(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    set_usize(value, apply, |n| server.live.set_zset_pack_entries(n))
+}
+
+fn get_zset_value(server: &Server) -> String {
+    server.live.zset_pack_limits().value.to_string()
+}
+
+fn set_zset_value(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    set_usize(value, apply, |n| server.live.set_zset_pack_value(n))
 }
 
 /// A non-negative integer setting.

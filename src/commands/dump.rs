@@ -101,6 +101,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         max_string: ctx.server.config.server.proto_max_bulk_len,
         pack: ctx.server.live.hash_pack_limits(),
         set: ctx.server.live.set_limits(),
+        zset: ctx.server.live.zset_pack_limits(),
     };
     let value = match serialize::restore(args.get(3), now, limits) {
         Ok(value) => value,

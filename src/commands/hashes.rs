@@ -10,7 +10,7 @@
 use super::keys::ExpireConditions;
 use super::keyspace::{parse_cursor, reply_scan, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
-use super::random::{close_cut_off, distinct, output_limit, stream_repeats, Rng, COUNT_RANGE};
+use super::random::{close_cut_off, count_arg, distinct, output_limit, stream_repeats, Rng};
 use super::strings::{expiry_unit, TimeUnit};
 use super::{
     arity_message, is, specs, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE,
@@ -298,19 +298,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         });
         return;
     }
-    // Redis reads the count before WITHVALUES, and refuses LONG_MIN.
-    let Some(count) = ctx.integer_arg(args, 2) else { return };
-    let with_values = match args.len() {
-        3 => false,
-        4 if is(args.get(3), "WITHVALUES") => true,
-        _ => return ctx.error(SYNTAX_ERROR),
-    };
-    if count == i64::MIN {
-        return ctx.error(COUNT_RANGE);
-    }
-    if with_values && count.unsigned_abs() > (i64::MAX / 2) as u64 {
-        return ctx.error("ERR value is out of range");
-    }
+    let Some((count, with_values)) = count_arg(ctx, args, "WITHVALUES") else { return };
     let resp3 = ctx.out.protocol == Protocol::Resp3;
     let output_limit = output_limit(ctx);
     let mut rng = Rng::new(ctx);

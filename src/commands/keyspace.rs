@@ -104,7 +104,7 @@ pub(crate) enum ScanOf {
     Keys,
     /// HSCAN: also NOVALUES.
     Hash,
-    /// SSCAN: MATCH and COUNT only.
+    /// SSCAN and ZSCAN: MATCH and COUNT only.
     Members,
 }
 

@@ -25,6 +25,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -329,6 +330,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(hashes::COMMANDS)
         .chain(scripting::COMMANDS)
         .chain(sets::COMMANDS)
+        .chain(zsets::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

@@ -1,10 +1,10 @@
 //! Random picks for the commands that return random elements (HRANDFIELD,
-//! SRANDMEMBER, SPOP): a small fast generator, distinct picks, and the
-//! streaming of a reply with repeats, which may be far larger than the
-//! collection it is drawn from.
+//! SRANDMEMBER, SPOP, ZRANDMEMBER): a small fast generator, the shared
+//! count argument, distinct picks, and the streaming of a reply with
+//! repeats, which may be far larger than the collection it is drawn from.
 
-use super::Ctx;
-use crate::protocol::ReplyBuffer;
+use super::{is, Ctx, SYNTAX_ERROR};
+use crate::protocol::{Args, ReplyBuffer};
 use crate::store::boxed_table::splitmix;
 
 /// A count of LONG_MIN, which Redis refuses (its absolute value does not
@@ -31,6 +31,31 @@ impl Rng {
     pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// The `count [WITH...]` arguments of HRANDFIELD and ZRANDMEMBER (from
+/// argument 2), checked as Redis checks them: the count first (LONG_MIN
+/// refused), then the keyword, then, with it, |count| within LONG_MAX / 2
+/// (the reply doubles). None after replying with the error.
+pub(crate) fn count_arg(ctx: &mut Ctx<'_>, args: &Args<'_>, keyword: &str) -> Option<(i64, bool)> {
+    let count = ctx.integer_arg(args, 2)?;
+    let with = match args.len() {
+        3 => false,
+        4 if is(args.get(3), keyword) => true,
+        _ => {
+            ctx.error(SYNTAX_ERROR);
+            return None;
+        }
+    };
+    if count == i64::MIN {
+        ctx.error(COUNT_RANGE);
+        return None;
+    }
+    if with && count.unsigned_abs() > (i64::MAX / 2) as u64 {
+        ctx.error("ERR value is out of range");
+        return None;
+    }
+    Some((count, with))
 }
 
 /// `wanted` distinct items of `items` (all of them if there are fewer),

@@ -359,16 +359,83 @@ pub fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Format a double the way Redis replies with one: integral values without a
-/// fraction, `inf`/`-inf`, and otherwise the shortest text that round-trips.
+/// Format a double the way Redis 7.2+ replies with one (`d2string`):
+/// `inf`/`-inf`/`nan`, `0`/`-0`, integers below 2^62 in full, and
+/// otherwise the shortest digits that round-trip laid out as Redis's
+/// `fpconv_dtoa` lays them out (plain up to 7 places, else `1.5e+300`).
 pub fn format_double(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
-    }
     if value.is_nan() {
         return "nan".into();
     }
-    format!("{value}")
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    const INTEGER_LIMIT: f64 = (i64::MAX / 2) as f64;
+    if (-INTEGER_LIMIT..=INTEGER_LIMIT).contains(&value) && value.trunc() == value {
+        return (value as i64).to_string();
+    }
+    // `{:e}` gives the shortest round-trip digits: `d.ddde-X`.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if value < 0.0 { "-" } else { "" };
+    format!("{sign}{}", fpconv_layout(&digits, exponent))
+}
+
+/// `fpconv_dtoa`'s `emit_digits`: `digits` (no point) with the first one
+/// at the decimal `exponent`.
+fn fpconv_layout(digits: &str, exponent: i32) -> String {
+    let ndigits = digits.len() as i32;
+    // The decimal exponent of the last digit.
+    let k = exponent - (ndigits - 1);
+    let magnitude = exponent.abs();
+    if k >= 0 && magnitude < ndigits + 7 {
+        return format!("{digits}{}", "0".repeat(k as usize));
+    }
+    if k < 0 && (k > -7 || magnitude < 4) {
+        let offset = ndigits + k;
+        if offset <= 0 {
+            return format!("0.{}{digits}", "0".repeat(offset.unsigned_abs() as usize));
+        }
+        let (whole, fraction) = digits.split_at(offset as usize);
+        return format!("{whole}.{fraction}");
+    }
+    let (first, rest) = digits.split_at(1);
+    let point = if rest.is_empty() { "" } else { "." };
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{first}{point}{rest}e{sign}{magnitude}")
+}
+
+/// C's `%.17g` (what Redis's `ld2string` gives a double): 17 significant
+/// digits, trailing zeros dropped, an exponent of at least two digits
+/// below 1e-4 and from 1e17.
+pub fn format_double_g17(value: f64) -> String {
+    if !value.is_finite() {
+        return format_double(value);
+    }
+    let scientific = format!("{:.16e}", value);
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if !(-4..17).contains(&exponent) {
+        let mantissa = trim_fraction(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    let fixed = format!("{:.*}", (16 - exponent) as usize, value);
+    trim_fraction(&fixed).to_string()
+}
+
+/// Drop trailing zeros after a decimal point, and the point if bare.
+fn trim_fraction(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
@@ -472,5 +539,37 @@ mod tests {
         assert_eq!(format_i64(0, &mut digits), b"0");
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(f64::INFINITY), "inf");
+    }
+
+    /// Answers of Redis 7.4's ZSCORE (d2string) and of `printf("%.17g")`.
+    #[test]
+    fn formats_doubles_like_redis() {
+        let cases = [
+            (0.1, "0.1"),
+            (-0.0, "-0"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (1e20, "1e+20"),
+            (5e18, "5e+18"),
+            (4e18, "4000000000000000000"),
+            (123456.789, "123456.789"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.2345678e-5, "1.2345678e-5"),
+            (0.0001234, "1.234e-4"),
+            (0.001234, "0.001234"),
+            (1.5e300, "1.5e+300"),
+            (2.5e-300, "2.5e-300"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (3.0000000000000004, "3.0000000000000004"),
+        ];
+        for (value, text) in cases {
+            assert_eq!(format_double(value), text, "{value:e}");
+        }
+        let g17 =
+            [(0.1, "0.10000000000000001"), (3.0, "3"), (1e20, "1e+20"), (1.5, "1.5"), (1e-5, "1.0000000000000001e-05")];
+        for (value, text) in g17 {
+            assert_eq!(format_double_g17(value), text, "{value:e}");
+        }
     }
 }

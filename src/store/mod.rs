@@ -13,11 +13,13 @@ pub mod lazyfree;
 pub mod object;
 pub mod policy;
 pub mod prefetch;
+pub mod ranked;
 pub mod segment;
 pub mod serialize;
 pub mod set;
 pub mod table;
 pub mod watch;
+pub mod zset;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use set::Set;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};
+pub use zset::ZSet;
 
 /// Shared between the maintenance thread, which measures memory, and the
 /// writers, which help evict when it says the limit is crossed.

@@ -12,6 +12,7 @@ use slab::Slab;
 
 use super::hash::Hash;
 use super::set::Set;
+use super::zset::ZSet;
 
 /// The type of a key's value, as `TYPE` names it. The discriminant is
 /// stored in a record's flags (see `segment.rs`), so it must stay below 8.
@@ -21,17 +22,19 @@ pub enum Kind {
     String = 0,
     Hash = 1,
     Set = 2,
+    ZSet = 3,
 }
 
 impl Kind {
     /// Every kind, by discriminant.
-    pub const ALL: [Kind; 3] = [Kind::String, Kind::Hash, Kind::Set];
+    pub const ALL: [Kind; 4] = [Kind::String, Kind::Hash, Kind::Set, Kind::ZSet];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
@@ -49,6 +52,7 @@ pub struct WrongType;
 pub enum Object {
     Hash(Hash),
     Set(Set),
+    ZSet(ZSet),
 }
 
 impl Object {
@@ -56,6 +60,7 @@ impl Object {
         match self {
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
+            Object::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -64,6 +69,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.memory(),
             Object::Set(set) => set.memory(),
+            Object::ZSet(zset) => zset.memory(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.prefetch(),
             Object::Set(set) => set.prefetch(),
+            Object::ZSet(zset) => zset.prefetch(),
         }
     }
 
@@ -81,6 +88,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.len(),
             Object::Set(set) => set.len(),
+            Object::ZSet(zset) => zset.len(),
         }
     }
 
@@ -93,6 +101,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.encoding(),
             Object::Set(set) => set.encoding(),
+            Object::ZSet(zset) => zset.encoding(),
         }
     }
 
@@ -101,6 +110,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.is_volatile(),
             Object::Set(_) => false,
+            Object::ZSet(_) => false,
         }
     }
 
@@ -109,6 +119,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.needs_purge(now),
             Object::Set(_) => false,
+            Object::ZSet(_) => false,
         }
     }
 
@@ -117,6 +128,7 @@ impl Object {
         match self {
             Object::Hash(hash) => hash.purge_expired(now),
             Object::Set(_) => 0,
+            Object::ZSet(_) => 0,
         }
     }
 }
@@ -238,5 +250,29 @@ impl Objects {
     /// Collections with elements that have deadlines.
     pub fn volatile(&self) -> usize {
         self.volatile
+    }
+}
+
+impl From<ZSet> for Object {
+    fn from(zset: ZSet) -> Object {
+        Object::ZSet(zset)
+    }
+}
+
+impl Collection for ZSet {
+    const KIND: Kind = Kind::ZSet;
+
+    fn of(object: &Object) -> Option<&ZSet> {
+        match object {
+            Object::ZSet(zset) => Some(zset),
+            _ => None,
+        }
+    }
+
+    fn of_mut(object: &mut Object) -> Option<&mut ZSet> {
+        match object {
+            Object::ZSet(zset) => Some(zset),
+            _ => None,
+        }
     }
 }

@@ -18,10 +18,11 @@
 //! - [`TYPE_HASH`]: field count, then per field: name length, name, value
 //!   length, value, deadline (absolute unix ms, 0 for none).
 //! - [`TYPE_SET`]: member count, then per member: length, bytes.
+//! - [`TYPE_ZSET`]: member count, then per member in score order: length,
+//!   bytes, score (f64 bits, LE).
 //!
-//! Sorted sets and lists get type bytes of their own (3, 4) and bodies in
-//! the same style; an older server answers Bad data format for a type it
-//! does not know. [`FORMAT_VERSION`] changes only if an existing
+//! Lists get a type byte of their own (4) and a body in the same style; an
+//! older server answers Bad data format for a type it does not know. [`FORMAT_VERSION`] changes only if an existing
 //! body changes.
 //!
 //! Decoding is total: every length and count is checked against the bytes
@@ -34,6 +35,7 @@ use super::hash::{Hash, PackLimits, MAX_FIELD_DEADLINE_MS};
 use super::object::Object;
 use super::set::{Set, SetLimits};
 use super::table::{EntryRef, OwnedValue};
+use super::zset::ZSet;
 
 /// The body format this server writes; it reads versions 1 to this.
 pub const FORMAT_VERSION: u16 = 1;
@@ -41,6 +43,7 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const TYPE_STRING: u8 = 0;
 pub const TYPE_HASH: u8 = 1;
 pub const TYPE_SET: u8 = 2;
+pub const TYPE_ZSET: u8 = 3;
 
 /// Version and checksum after the body.
 const TRAILER_LEN: usize = 2 + 8;
@@ -69,6 +72,8 @@ pub struct Limits {
     pub pack: PackLimits,
     /// When a restored set leaves its small encodings.
     pub set: SetLimits,
+    /// When a restored sorted set leaves its packed encoding.
+    pub zset: PackLimits,
 }
 
 /// The payload DUMP returns for a live entry.
@@ -87,6 +92,10 @@ pub fn dump(entry: &EntryRef<'_>) -> Vec<u8> {
         Some(Object::Set(set)) => {
             out.push(TYPE_SET);
             put_set(&mut out, set);
+        }
+        Some(Object::ZSet(zset)) => {
+            out.push(TYPE_ZSET);
+            put_zset(&mut out, zset);
         }
     }
     seal(out)
@@ -114,6 +123,15 @@ fn put_set(out: &mut Vec<u8>, set: &Set) {
     for member in set.iter() {
         put_bytes(out, &member.to_vec());
     }
+}
+
+fn put_zset(out: &mut Vec<u8>, zset: &ZSet) {
+    put_varint(out, zset.len() as u64);
+    zset.walk(0, false, |member, score| {
+        put_bytes(out, member);
+        out.extend_from_slice(&score.to_bits().to_le_bytes());
+        true
+    });
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -156,6 +174,7 @@ pub fn restore(payload: &[u8], now: u64, limits: Limits) -> Result<Option<OwnedV
         TYPE_STRING => Some(OwnedValue::String(read_string(&mut reader, limits)?)),
         TYPE_HASH => read_hash(&mut reader, now, limits)?.map(|hash| OwnedValue::Object(Object::Hash(hash))),
         TYPE_SET => Some(OwnedValue::Object(Object::Set(read_set(&mut reader, limits)?))),
+        TYPE_ZSET => Some(OwnedValue::Object(Object::ZSet(read_zset(&mut reader, limits)?))),
         _ => return Err(DecodeError::Body),
     };
     if !reader.data.is_empty() {
@@ -210,6 +229,25 @@ fn read_set(reader: &mut Reader<'_>, limits: Limits) -> Result<Set, DecodeError>
     Ok(set)
 }
 
+fn read_zset(reader: &mut Reader<'_>, limits: Limits) -> Result<ZSet, DecodeError> {
+    // Every member takes at least its length byte and its score.
+    let count = reader.varint()?;
+    if count == 0 || count > (reader.data.len() / 9) as u64 {
+        return Err(DecodeError::Body);
+    }
+    let mut zset = ZSet::new();
+    for _ in 0..count {
+        let member = reader.length_prefixed()?;
+        let mut bits = [0u8; 8];
+        bits.copy_from_slice(reader.bytes(8)?);
+        let score = f64::from_le_bytes(bits);
+        if score.is_nan() || zset.insert(member, score, limits.zset).is_some() {
+            return Err(DecodeError::Body);
+        }
+    }
+    Ok(zset)
+}
+
 /// Reads a body front to back; every read checks the bytes left.
 struct Reader<'a> {
     data: &'a [u8],
@@ -260,6 +298,7 @@ mod tests {
         max_string: 512 * 1024 * 1024,
         pack: PackLimits { entries: 4, value: 16 },
         set: SetLimits { intset_entries: 4, listpack_entries: 4, listpack_value: 16 },
+        zset: PackLimits { entries: 4, value: 16 },
     };
     const NOW: u64 = 1_700_000_000_000;
 
@@ -290,6 +329,11 @@ mod tests {
             OwnedValue::Object(Object::Set(set)) => {
                 let mut out = vec![TYPE_SET];
                 put_set(&mut out, set);
+                seal(out)
+            }
+            OwnedValue::Object(Object::ZSet(zset)) => {
+                let mut out = vec![TYPE_ZSET];
+                put_zset(&mut out, zset);
                 seal(out)
             }
         }

@@ -947,6 +947,38 @@ pub fn scan_all(c: &mut RawClient, args: &[&str], extra: &[&str]) -> Vec<Resp> {
     }
     panic!("{args:?} did not finish");
 }
+/// A RESP2 array of bulk strings.
+pub fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        out.extend_from_slice(&bulk(i));
+    }
+    out
+}
+
+/// A raw connection switched to RESP3.
+pub fn resp3(s: &TestServer) -> RawClient {
+    let mut c = s.raw();
+    c.send_cmd(&["HELLO", "3"]);
+    let hello = c.read_reply_bytes();
+    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+    c
+}
+
+/// Send `args`, a random pick with a huge negative count, and check that
+/// the server streams an array starting with `prefix` and cuts the client
+/// off a little past its 1 MB output buffer limit instead of stalling.
+pub fn expect_cut_off_at_output_limit(c: &RawClient, args: &[&str], prefix: &[u8]) {
+    let mut stream = c.stream().try_clone().expect("clone stream");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(&encode(args)).expect("send");
+    let mut received = Vec::new();
+    let read = stream.read_to_end(&mut received);
+    assert!(read.is_ok(), "the server should close the connection, not stall: {read:?}");
+    assert!(received.starts_with(prefix), "an array reply starts: {}", show(&received[..40]));
+    assert!(received.len() > 1 << 20, "the reply is cut after the limit, not before: {} bytes", received.len());
+    assert!(received.len() < 16 << 20, "the reply stops near the 1 MB limit: {} bytes", received.len());
+}
 
 /// HSET `key` with fields `f0..f(n-1)` = `v0..v(n-1)` in one command.
 pub fn hset_many(c: &mut RawClient, key: &str, n: usize) {

@@ -112,6 +112,27 @@ fn sets_round_trip_in_every_encoding() {
 }
 
 #[test]
+fn sorted_sets_round_trip_in_both_encodings() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["ZADD", "small", "1", "a", "-2.5", "b", "inf", "c"], ":3\r\n");
+    let mut args = vec!["ZADD".to_string(), "big".into()];
+    for i in 0..1000 {
+        args.extend([format!("{}", i % 97), format!("member:{i}")]);
+    }
+    c.expect_cmd(&args, ":1000\r\n");
+    for key in ["small", "big"] {
+        let copy = format!("{key}:copy");
+        copy_via_dump(&mut c, key, &copy);
+        let all = |c: &mut RawClient, key: &str| c.call(&["ZRANGE", key, "0", "-1", "WITHSCORES"]);
+        assert_eq!(all(&mut c, &copy), all(&mut c, key), "{key}");
+        let encoding = c.call(&["OBJECT", "ENCODING", key]);
+        c.expect_cmd(&["OBJECT", "ENCODING", &copy], encoding);
+        c.expect_cmd(&["TYPE", &copy], "+zset\r\n");
+    }
+}
+
+#[test]
 fn hash_field_deadlines_survive_a_round_trip() {
     let s = TestServer::start();
     if s.reference_older_than(7, 4) {

@@ -55,3 +55,4 @@ mod systemd;
 mod tls;
 mod transactions;
 mod types;
+mod zsets;

@@ -21,6 +21,8 @@ import redis
 from conftest import raw
 from redis.commands.core import HashDataPersistOptions
 
+from conftest import raw
+
 WRONGTYPE = "^WRONGTYPE Operation against a key holding the wrong kind of value$"
 
 
