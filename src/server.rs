@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crossbeam_utils::CachePadded;
@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
 use crate::store::hash::PackLimits;
+use crate::store::list::Fill;
 use crate::store::{Pressure, Store};
 
 /// Version reported to clients as `redis_version`: clients switch features
@@ -243,6 +244,8 @@ pub struct LiveSettings {
     /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
     hash_pack_entries: AtomicUsize,
     hash_pack_value: AtomicUsize,
+    /// `list-max-listpack-size`.
+    list_fill: AtomicI64,
 }
 
 impl LiveSettings {
@@ -254,6 +257,7 @@ impl LiveSettings {
             password: RwLock::new(config.security.password.clone()),
             hash_pack_entries: AtomicUsize::new(PackLimits::default().entries),
             hash_pack_value: AtomicUsize::new(PackLimits::default().value),
+            list_fill: AtomicI64::new(Fill::default().0),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -299,6 +303,15 @@ impl LiveSettings {
 
     pub fn set_hash_pack_value(&self, bytes: usize) {
         self.hash_pack_value.store(bytes, Ordering::Relaxed);
+    }
+
+    /// How large a list node (and a listpack-encoded list) may grow.
+    pub fn list_fill(&self) -> Fill {
+        Fill(self.list_fill.load(Ordering::Relaxed))
+    }
+
+    pub fn set_list_fill(&self, fill: i64) {
+        self.list_fill.store(fill, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

@@ -47,6 +47,9 @@ const PARAMETERS: &[Parameter] = &[
     // Redis's older names for the same two settings.
     Parameter { name: "hash-max-ziplist-entries", get: get_hash_entries, set: Some(set_hash_entries) },
     Parameter { name: "hash-max-ziplist-value", get: get_hash_value, set: Some(set_hash_value) },
+    Parameter { name: "list-max-listpack-size", get: get_list_fill, set: Some(set_list_fill) },
+    // Redis's older name for it.
+    Parameter { name: "list-max-ziplist-size", get: get_list_fill, set: Some(set_list_fill) },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -167,6 +170,21 @@ fn get_hash_value(server: &Server) -> String {
 
 fn set_hash_value(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
     set_usize(value, apply, |n| server.live.set_hash_pack_value(n))
+}
+
+fn get_list_fill(server: &Server) -> String {
+    server.live.list_fill().0.to_string()
+}
+
+/// Any 32-bit integer, as Redis takes it: negative is a node size level,
+/// positive an element count.
+fn set_list_fill(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let fill = parse_i64(value.as_bytes()).ok_or(NOT_AN_INTEGER)?;
+    let fill = i32::try_from(fill).map_err(|_| "argument must be between -2147483648 and 2147483647 inclusive")?;
+    if apply {
+        server.live.set_list_fill(i64::from(fill));
+    }
+    Ok(())
 }
 
 /// A non-negative integer setting.

@@ -8,6 +8,7 @@ pub mod expiry;
 pub mod ghost;
 pub mod hash;
 pub mod lazyfree;
+pub mod list;
 pub mod object;
 pub mod policy;
 pub mod prefetch;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 pub use evict::SweepMode;
 pub use hash::Hash;
+pub use list::List;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use table::{EntryRef, OwnedValue, SlotMut, Table};

@@ -5,12 +5,13 @@
 //! record in the log holds the key and a 4-byte handle to it: commands
 //! change a collection in place (an HSET on a million-field hash touches
 //! one field), and the clock sweep moves the small record, never the
-//! collection. Redis's later types (set, sorted set, list) join [`Object`]
-//! and [`Kind`] the same way.
+//! collection. Redis's later types (set, sorted set) join [`Object`] and
+//! [`Kind`] the same way lists have.
 
 use slab::Slab;
 
 use super::hash::Hash;
+use super::list::List;
 
 /// The type of a key's value, as `TYPE` names it. The discriminant is
 /// stored in a record's flags (see `segment.rs`), so it must stay below 8.
@@ -19,21 +20,23 @@ use super::hash::Hash;
 pub enum Kind {
     String = 0,
     Hash = 1,
+    List = 4,
 }
 
 impl Kind {
-    /// Every kind, by discriminant.
-    pub const ALL: [Kind; 2] = [Kind::String, Kind::Hash];
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Kind::String, Kind::Hash, Kind::List];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::List => "list",
         }
     }
 
     pub(crate) fn from_bits(bits: u8) -> Kind {
-        Kind::ALL.get(usize::from(bits)).copied().unwrap_or(Kind::String)
+        Kind::ALL.iter().copied().find(|kind| *kind as u8 == bits).unwrap_or(Kind::String)
     }
 }
 
@@ -45,12 +48,14 @@ pub struct WrongType;
 #[derive(Clone)]
 pub enum Object {
     Hash(Hash),
+    List(List),
 }
 
 impl Object {
     pub fn kind(&self) -> Kind {
         match self {
             Object::Hash(_) => Kind::Hash,
+            Object::List(_) => Kind::List,
         }
     }
 
@@ -58,6 +63,7 @@ impl Object {
     pub fn memory(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.memory(),
+            Object::List(list) => list.memory(),
         }
     }
 
@@ -66,6 +72,7 @@ impl Object {
     pub fn prefetch(&self) {
         match self {
             Object::Hash(hash) => hash.prefetch(),
+            Object::List(list) => list.prefetch(),
         }
     }
 
@@ -73,6 +80,7 @@ impl Object {
     pub fn len(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.len(),
+            Object::List(list) => list.len(),
         }
     }
 
@@ -84,6 +92,7 @@ impl Object {
     pub fn encoding(&self) -> &'static str {
         match self {
             Object::Hash(hash) => hash.encoding(),
+            Object::List(list) => list.encoding(),
         }
     }
 
@@ -91,6 +100,7 @@ impl Object {
     pub fn is_volatile(&self) -> bool {
         match self {
             Object::Hash(hash) => hash.is_volatile(),
+            Object::List(_) => false,
         }
     }
 
@@ -98,6 +108,7 @@ impl Object {
     pub fn needs_purge(&self, now: u64) -> bool {
         match self {
             Object::Hash(hash) => hash.needs_purge(now),
+            Object::List(_) => false,
         }
     }
 
@@ -105,6 +116,7 @@ impl Object {
     pub fn purge_expired(&mut self, now: u64) -> usize {
         match self {
             Object::Hash(hash) => hash.purge_expired(now),
+            Object::List(_) => 0,
         }
     }
 }
@@ -134,12 +146,38 @@ impl Collection for Hash {
     fn of(object: &Object) -> Option<&Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
         }
     }
 
     fn of_mut(object: &mut Object) -> Option<&mut Hash> {
         match object {
             Object::Hash(hash) => Some(hash),
+            _ => None,
+        }
+    }
+}
+
+impl From<List> for Object {
+    fn from(list: List) -> Object {
+        Object::List(list)
+    }
+}
+
+impl Collection for List {
+    const KIND: Kind = Kind::List;
+
+    fn of(object: &Object) -> Option<&List> {
+        match object {
+            Object::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    fn of_mut(object: &mut Object) -> Option<&mut List> {
+        match object {
+            Object::List(list) => Some(list),
+            _ => None,
         }
     }
 }
