@@ -38,6 +38,8 @@ pub struct ClientInfo {
     resp: AtomicU8,
     names: Mutex<Names>,
     killed: AtomicBool,
+    /// In a blocking command (CLIENT LIST's `b` flag).
+    blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -53,6 +55,7 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             names: Mutex::new(Names::default()),
             killed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -75,6 +78,10 @@ impl ClientInfo {
         self.names.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }
@@ -95,13 +102,14 @@ impl ClientInfo {
         let mut line = String::new();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} \
              user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             addr(self.addr),
             addr(self.local_addr),
             text(&names.name),
+            if self.blocked.load(Ordering::Relaxed) { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             text(&names.lib_name),

@@ -181,6 +181,7 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "pause", arity: -3, run: client_unsupported },
     Subcommand { name: "unpause", arity: 2, run: client_unsupported },
     Subcommand { name: "help", arity: 2, run: client_help },
+    Subcommand { name: "unblock", arity: -3, run: client_unblock },
 ];
 
 /// CLIENT subcommand [arguments]
@@ -390,4 +391,26 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "    Print this help.",
     ];
     ctx.help(&lines);
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked
+/// in a blocking command and is now released (its command answers null,
+/// or with ERROR the `-UNBLOCKED` error), else 0 (see
+/// [`crate::blocking::Blocking::request_unblock`]).
+fn client_unblock(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    use crate::blocking::UnblockReason;
+    let reason = match args.len() {
+        3 => UnblockReason::Timeout,
+        4 if is(args.get(3), "TIMEOUT") => UnblockReason::Timeout,
+        4 if is(args.get(3), "ERROR") => UnblockReason::Error,
+        4 => return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        _ => return ctx.error("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP."),
+    };
+    let Some(id) = ctx.integer_arg(args, 2) else { return };
+    let blocking = &ctx.server.store.blocking;
+    let released = u64::try_from(id).ok().and_then(|id| blocking.request_unblock(id, reason));
+    if let Some((db, keys)) = &released {
+        blocking.recheck(&ctx.server.store, *db, keys, ctx.now);
+    }
+    ctx.out.integer(i64::from(released.is_some()));
 }

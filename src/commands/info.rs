@@ -93,7 +93,7 @@ fn server_section(server: &Server, out: &mut String) {
 fn clients_section(server: &Server, out: &mut String) {
     field!(out, "connected_clients", server.connected_clients());
     field!(out, "maxclients", server.config.server.max_connections);
-    field!(out, "blocked_clients", 0);
+    field!(out, "blocked_clients", server.store.blocking.blocked_clients());
 }
 
 fn memory_section(server: &Server, out: &mut String) {

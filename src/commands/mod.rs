@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspace;
+pub mod lists;
 mod long_double;
 pub mod server;
 pub mod strings;
@@ -64,6 +65,8 @@ impl Flags {
     /// held (see `server::Gate`), and a malformed one aborts the
     /// transaction. Not reported by COMMAND.
     pub const ENDS_MULTI: Flags = Flags(1 << 8);
+    /// May block the client (BLPOP...; Redis's `blocking`).
+    pub const BLOCKING: Flags = Flags(1 << 11);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -84,6 +87,7 @@ impl Flags {
             (Flags::NO_AUTH, "no_auth"),
             (Flags::FAST, "fast"),
             (Flags::NO_MULTI, "no_multi"),
+            (Flags::BLOCKING, "blocking"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -159,6 +163,22 @@ pub struct Session {
     pub watch: Option<crate::store::watch::WatchSet>,
     /// `client_commands_per_second`.
     pub rate: crate::rate::RateLimit,
+    /// Set by a blocking command that found nothing to serve (see
+    /// [`Ctx::block`]); the connection then blocks the client.
+    pub block: Option<BlockRequest>,
+    /// EXEC is running this client's queued commands: a blocking command
+    /// answers at once instead of blocking.
+    pub in_exec: bool,
+}
+
+/// What a blocking command waits for (see `crate::blocking`).
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    /// The kind of value that serves it.
+    pub kind: crate::store::Kind,
+    /// Unix ms; None waits for ever.
+    pub deadline: Option<u64>,
 }
 
 impl Session {
@@ -173,6 +193,8 @@ impl Session {
             multi: None,
             watch: None,
             rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
+            block: None,
+            in_exec: false,
         }
     }
 
@@ -272,6 +294,18 @@ impl Ctx<'_> {
         result.ok()
     }
 
+    /// Whether a blocking command may block here (not inside MULTI/EXEC).
+    pub fn may_block(&self) -> bool {
+        !self.session.in_exec
+    }
+
+    /// Block the client on `keys` until one holds a value of `kind` or
+    /// `deadline` passes: the command replies nothing now, and runs again
+    /// when a key is ready (see `crate::blocking`).
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, kind: crate::store::Kind, deadline: Option<u64>) {
+        self.session.block = Some(BlockRequest { keys, kind, deadline });
+    }
+
     /// Parse argument `i` as an integer, replying with Redis's error if it
     /// is not one.
     pub fn integer_arg(&mut self, args: &Args<'_>, i: usize) -> Option<i64> {
@@ -296,6 +330,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(transactions::COMMANDS)
         .chain(keyspace::COMMANDS)
         .chain(hashes::COMMANDS)
+        .chain(lists::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -396,8 +431,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
         (addr, names.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned())
     });
-    // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
-    ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+    // A command that blocked is counted when it finally answers.
+    if ctx.session.block.is_none() {
+        // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
+        ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+    }
 }
 
 /// Refuse a command before it runs; inside MULTI this also dooms the

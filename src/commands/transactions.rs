@@ -99,9 +99,11 @@ fn exec(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         }
     }
     ctx.out.array(multi.queued.len());
+    ctx.session.in_exec = true;
     for command in &multi.queued {
         dispatch(ctx, &Args::new(&command.data, &command.ranges));
     }
+    ctx.session.in_exec = false;
 }
 
 /// DISCARD

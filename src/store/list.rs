@@ -532,8 +532,7 @@ impl List {
         let position = if end == End::Left { 0 } else { last };
         if let Encoding::Quick(quick) = &mut self.encoding {
             let fits = quick.chunks.get(position).is_some_and(|c| {
-                !fill.is_large(value.len())
-                    && !fill.exceeded_by(c.packed_bytes() + entry_len(value.len()), c.len() + 1)
+                !fill.is_large(value.len()) && !fill.exceeded_by(c.packed_bytes() + entry_len(value.len()), c.len() + 1)
             });
             if !fits {
                 let at = if end == End::Left { 0 } else { quick.chunks.len() };
@@ -607,11 +606,8 @@ impl List {
     pub fn remove_matching(&mut self, value: &[u8], limit: usize, from_tail: bool, fill: Fill) -> usize {
         let mut left = if limit == 0 { usize::MAX } else { limit };
         let mut removed = 0;
-        let positions: Vec<usize> = if from_tail {
-            (0..self.chunk_count()).rev().collect()
-        } else {
-            (0..self.chunk_count()).collect()
-        };
+        let positions: Vec<usize> =
+            if from_tail { (0..self.chunk_count()).rev().collect() } else { (0..self.chunk_count()).collect() };
         for position in positions {
             if left == 0 {
                 break;
@@ -758,7 +754,7 @@ mod tests {
         let tail: Vec<&[u8]> = list.iter_from(99).collect();
         assert_eq!(tail, [&b"98"[..], b"99"]);
         assert_eq!(list.iter_from(101).count(), 0);
-        assert_eq!(list.iter().rev().next(), Some(&b"99"[..]));
+        assert_eq!(list.iter().next_back(), Some(&b"99"[..]));
     }
 
     #[test]

@@ -901,6 +901,24 @@ pub fn bulk(data: impl AsRef<[u8]>) -> Vec<u8> {
     out
 }
 
+/// A RESP2 array of bulk strings.
+pub fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        out.extend_from_slice(&bulk(i));
+    }
+    out
+}
+
+/// A raw connection switched to RESP3.
+pub fn resp3(s: &TestServer) -> RawClient {
+    let mut c = s.raw();
+    c.send_cmd(&["HELLO", "3"]);
+    let hello = c.read_reply_bytes();
+    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+    c
+}
+
 /// `:<n>\r\n`
 pub fn int(n: i64) -> String {
     format!(":{n}\r\n")

@@ -45,27 +45,9 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64
 }
 
-/// A RESP2 array of bulk strings.
-fn bulks(items: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        out.extend_from_slice(&bulk(i));
-    }
-    out
-}
-
 /// `ERR invalid expire time in '<cmd>' command`.
 fn bad_expire(cmd: &str) -> String {
     err(&format!("ERR invalid expire time in '{cmd}' command"))
-}
-
-/// A raw connection switched to RESP3.
-fn resp3(s: &TestServer) -> RawClient {
-    let mut c = s.raw();
-    c.send_cmd(&["HELLO", "3"]);
-    let hello = c.read_reply_bytes();
-    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
-    c
 }
 
 fn texts(items: &[Resp]) -> Vec<String> {

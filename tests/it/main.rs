@@ -23,6 +23,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod blocking;
 mod cli;
 mod clients;
 mod concurrency;
@@ -36,6 +37,7 @@ mod keys_ext;
 mod keyspace;
 mod lifecycle;
 mod limits;
+mod lists;
 mod memory;
 mod observability;
 mod protocol;
