@@ -280,13 +280,22 @@ fn lrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     });
 }
 
-/// LINDEX key index
+/// LINDEX key index (the key is looked at before the index: no list
+/// answers null whatever the index)
 fn lindex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(index) = ctx.integer_arg(args, 2) else { return };
-    ctx.read_collection(args.get(1), |list: Option<&List>, out| {
-        let element = list.and_then(|l| l.get(position(index, l.len())?));
-        reply_element(out, element);
+    let index = parse_i64(args.get(2));
+    let bad_index = ctx.read_collection(args.get(1), |list: Option<&List>, out| {
+        let Some(list) = list else {
+            out.null();
+            return false;
+        };
+        let Some(index) = index else { return true };
+        reply_element(out, position(index, list.len()).and_then(|i| list.get(i)));
+        false
     });
+    if bad_index == Some(true) {
+        ctx.error(NOT_AN_INTEGER);
+    }
 }
 
 /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
@@ -383,17 +392,20 @@ impl LposOptions {
 // Editors
 // ---------------------------------------------------------------------------
 
-/// LSET key index element
+/// LSET key index element (the key is looked at before the index)
 fn lset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let Some(index) = ctx.integer_arg(args, 2) else { return };
+    let index = parse_i64(args.get(2));
     let fill = fill(ctx);
-    let result = ctx.update_collection(args.get(1), false, |list: &mut List, _| match position(index, list.len()) {
-        Some(i) => (list.set(i, args.get(3), fill), true),
-        None => (false, false),
+    let result = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
+        let Some(index) = index else { return (Err(NOT_AN_INTEGER), false) };
+        match position(index, list.len()) {
+            Some(i) => (Ok(list.set(i, args.get(3), fill)), true),
+            None => (Err(INDEX_OUT_OF_RANGE), false),
+        }
     });
     match result {
-        Some(Some(true)) => ctx.out.ok(),
-        Some(Some(false)) => ctx.error(INDEX_OUT_OF_RANGE),
+        Some(Some(Ok(_))) => ctx.out.ok(),
+        Some(Some(Err(message))) => ctx.error(message),
         Some(None) => ctx.error("ERR no such key"),
         None => {}
     }

@@ -124,6 +124,8 @@ fn lindex_and_llen() {
     c.expect_cmd(&["LINDEX", "l", "-4"], NIL);
     c.expect_cmd(&["LINDEX", "missing", "0"], NIL);
     c.expect_cmd(&["LINDEX", "l", "x"], NOT_INT_ERR);
+    // The key first: no list answers null whatever the index.
+    c.expect_cmd(&["LINDEX", "missing", "x"], NIL);
     c.expect_cmd(&["LLEN", "missing"], int(0));
     c.expect_cmd(&["LLEN", "l", "x"], arity_err("llen"));
     c.expect_cmd(&["LINDEX", "l"], arity_err("lindex"));
@@ -188,6 +190,7 @@ fn lset_replaces_by_index() {
     c.expect_cmd(&["LSET", "l", "-4", "x"], err("ERR index out of range"));
     c.expect_cmd(&["LSET", "missing", "0", "x"], err("ERR no such key"));
     c.expect_cmd(&["LSET", "l", "x", "x"], NOT_INT_ERR);
+    c.expect_cmd(&["LSET", "missing", "x", "x"], err("ERR no such key"));
     c.expect_cmd(&["LSET", "l", "0"], arity_err("lset"));
 }
 
