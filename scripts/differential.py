@@ -48,12 +48,16 @@ keys z0..z2 and sometimes to the other keys (WRONGTYPE); the lex commands
 to keys zl0, zl1, whose members all score 0, as lex ranges require. Scores
 are integers, halves and infinities, which Redis 7.0 (%.17g) and 7.2
 (shortest digits) print alike. `--no-zsets` leaves them out.
+Lists (LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LRANGE, LINDEX, LSET,
+LINSERT, LREM, LTRIM, LPOS, LMOVE, RPOPLPUSH, LMPOP) go mostly to keys l0..l2
+and sometimes to the string keys; `--no-lists` leaves them out (the blocking
+forms are tested in tests/it/blocking.rs).
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
-  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes] [--no-sets] [--no-zsets]
+  scripts/differential.py [--seed N] [--count N] [--extended | --with CMDS] [--no-hashes] [--no-sets] [--no-zsets] [--no-lists]
                           [--redistill-bin PATH] [--redis-bin PATH]
                           [--skip CMDS] [--only CMDS] [--max-mismatches N] [-v]
 Exit status: 0 all replies matched, 1 a mismatch, 2 a setup error.
@@ -146,6 +150,8 @@ ZSET_SCORES = [b"0", b"1", b"2", b"-1", b"3", b"0.5", b"-2.5", b"10", b"+inf", b
                b"nan", b"x", b""]
 SCORE_BOUNDS = [b"-inf", b"+inf", b"0", b"1", b"(1", b"2", b"(2", b"0.5", b"(-inf", b"10", b"x", b""]
 LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[c", b"(c", b"[e", b"(f", b"[", b"(", b"a", b"+x"]
+LIST_KEYS = [b"l0", b"l1", b"l2"]
+LIST_ITEMS = [b"a", b"b", b"c", b"x", b"", b"1", b"\x00\r\n"]
 HASH_FIELDS = [b"f0", b"f1", b"f2", b"f3", b"f4", b"f5", b"f0", b"f1", b"", b"\x00\r\n", b"x" * 64]
 
 # Set commands name these keys most of the time, and these members: integers
@@ -199,6 +205,19 @@ class Gen:
 
     def member(self):
         return self.rng.choice(SET_MEMBERS)
+    def lkey(self):
+        """The key of a list command: mostly one of the list keys, sometimes a
+        string command's key (WRONGTYPE when it holds a string)."""
+        if self.chance(0.75):
+            return self.rng.choice(LIST_KEYS)
+        return self.key()
+
+    def item(self):
+        """A list element: few distinct ones, for LREM, LPOS and LINSERT."""
+        return self.rng.choice(LIST_ITEMS) if self.chance(0.8) else self.value()
+
+    def index(self):
+        return self.int_arg(-8, 8)
 
     def hvalue(self):
         """A hash value of at most 64 bytes: Redis keeps a hash of at most 128
@@ -504,6 +523,52 @@ def hash_float_incr(g):
     Redis's listpack into a hash table of another order."""
     inc = float_incr(g)
     return b"1.5e3" if len(inc) > 20 else inc
+
+
+# --- lists ------------------------------------------------------------------
+
+
+def listed(name, *more):
+    """The generator of a list command NAME LKEY MORE... (see keyed)."""
+    return keyed(name, *more, key=Gen.lkey)
+
+
+def some_items(g):
+    return [g.item() for _ in range(g.rng.randint(1, 4))]
+
+
+def pop_count(g):
+    return [] if g.chance(0.5) else [g.int_arg(-1, 5)]
+
+
+def lpos_options(g):
+    opts = []
+    for _ in range(g.rng.choice([0, 0, 1, 1, 2, 3])):
+        name = g.rng.choice([b"RANK", b"COUNT", b"MAXLEN", b"RANK", b"FOO"])
+        value = g.int_arg(-3, 4)
+        # Redis 7.2 refuses RANK LONG_MIN, which 7.0 (the reference) takes.
+        opts += [g.case(name), b"-1" if value == b"%d" % -(1 << 63) else value]
+    return opts
+
+
+def end(g):
+    return g.case(g.rng.choice([b"LEFT", b"RIGHT", b"LEFT", b"RIGHT", b"UP"]))
+
+
+def g_lmove(g):
+    a, b = g.lkey(), g.lkey()
+    if g.chance(0.3):
+        return Cmd([g.case(b"RPOPLPUSH"), a, b], [a, b])
+    return Cmd([g.case(b"LMOVE"), a, b, end(g), end(g)], [a, b])
+
+
+def g_lmpop(g):
+    ks = [g.lkey() for _ in range(g.rng.randint(1, 3))]
+    numkeys = b"%d" % len(ks) if g.chance(0.9) else g.int_arg(-1, 4)
+    args = [g.case(b"LMPOP"), numkeys] + ks + [end(g)]
+    if g.chance(0.5):
+        args += [g.case(g.rng.choice([b"COUNT", b"COUNT", b"FOO"])), g.int_arg(-1, 4)]
+    return Cmd(args, ks)
 
 
 def some_fields(g, hi=5):
@@ -814,7 +879,6 @@ def zsetted(name, *more):
     return keyed(name, *more, key=zkey)
 
 
-
 def g_flushdb(g):
     return Cmd([g.case(g.rng.choice([b"FLUSHDB", b"FLUSHDB", b"FLUSHALL"]))] +
                ([g.rng.choice([b"SYNC", b"ASYNC", b"FOO"])] if g.chance(0.3) else []), g.keys)
@@ -1029,6 +1093,25 @@ COMMANDS = {
     b"ZREVRANGEBYLEX": (lexed(b"ZREVRANGEBYLEX", lexbound, lexbound), 1, -4, False),
     b"ZREMRANGEBYLEX": (lexed(b"ZREMRANGEBYLEX", lexbound, lexbound), 1, 4, False),
     b"ZRANGE<LEX>": (g_zrange_bylex, 1, -4, False),
+    # Lists, mostly on keys l0..l2 (the blocking forms are left out: a
+    # command that blocks would stall the run). --no-lists leaves them out.
+    b"LPUSH": (listed(b"LPUSH", some_items), 5, -3, False),
+    b"RPUSH": (listed(b"RPUSH", some_items), 5, -3, False),
+    b"LPUSHX": (listed(b"LPUSHX", some_items), 1, -3, False),
+    b"RPUSHX": (listed(b"RPUSHX", some_items), 1, -3, False),
+    b"LPOP": (listed(b"LPOP", pop_count), 3, -2, False),
+    b"RPOP": (listed(b"RPOP", pop_count), 3, -2, False),
+    b"LLEN": (listed(b"LLEN"), 2, 2, False),
+    b"LRANGE": (listed(b"LRANGE", Gen.index, Gen.index), 4, 4, False),
+    b"LINDEX": (listed(b"LINDEX", Gen.index), 2, 3, False),
+    b"LSET": (listed(b"LSET", Gen.index, Gen.item), 2, 4, False),
+    b"LINSERT": (listed(b"LINSERT", lambda g: g.case(g.rng.choice([b"BEFORE", b"AFTER", b"NEAR"])), Gen.item,
+                        Gen.item), 2, 5, False),
+    b"LREM": (listed(b"LREM", lambda g: g.int_arg(-3, 3), Gen.item), 2, 4, False),
+    b"LTRIM": (listed(b"LTRIM", Gen.index, Gen.index), 1, 4, False),
+    b"LPOS": (listed(b"LPOS", Gen.item, lpos_options), 2, -3, False),
+    b"LMOVE": (g_lmove, 2, 5, False),
+    b"LMPOP": (g_lmpop, 2, -4, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -1040,6 +1123,7 @@ SET_COMMANDS = {b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER", b"SCARD", b"SMEMB
                 b"SDIFF", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD", b"SPOP", b"SRANDMEMBER",
                 b"SSCAN"}
 ZSET_COMMANDS = {n for n in COMMANDS if n.startswith(b"Z")}
+LIST_COMMANDS = {n for n in COMMANDS if (n.startswith(b"L") and n != b"LCS") or n.startswith(b"RPUSH")} | {b"RPOP"}
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -1542,18 +1626,17 @@ def replay_line(args):
         line += " --no-hashes"
     if args.no_sets:
         line += " --no-sets"
-
-
     if args.no_zsets:
         line += " --no-zsets"
+    if args.no_lists:
+        line += " --no-lists"
     if args.with_:
         line += " --with " + ",".join(n.decode() for n in sorted(args.with_))
     if args.only:
         line += " --only " + shlex.quote(",".join(n.decode() for n in sorted(args.only)))
-    skip = args.skip - (HASH_COMMANDS if args.no_hashes else set()) - (SET_COMMANDS if args.no_sets else set())
-
-
-    skip = args.skip - (HASH_COMMANDS if args.no_hashes else set()) - (ZSET_COMMANDS if args.no_zsets else set())
+    families = [(args.no_hashes, HASH_COMMANDS), (args.no_sets, SET_COMMANDS), (args.no_zsets, ZSET_COMMANDS),
+                (args.no_lists, LIST_COMMANDS)]
+    skip = args.skip - set().union(*(names for off, names in families if off))
     if skip:
         line += " --skip " + shlex.quote(",".join(n.decode() for n in sorted(skip)))
     return line
@@ -1575,9 +1658,9 @@ def main():
                         "keys) out of the mix")
     p.add_argument("--no-sets", action="store_true",
                    help="leave the set commands (SADD, SMEMBERS, SINTER, ...) out of the mix")
-
-
     p.add_argument("--no-zsets", action="store_true", help="leave the sorted set commands out of the mix")
+    p.add_argument("--no-lists", action="store_true",
+                   help="leave the list commands (LPUSH, LPOP, LRANGE, LMOVE, ...) out of the mix")
     p.add_argument("--redistill-bin", default=os.path.join(REPO_ROOT, "target", "release", "redistill"))
     p.add_argument("--redis-bin", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     p.add_argument("--threads", type=int, default=2, help="Redistill worker threads (default 2)")
@@ -1599,6 +1682,8 @@ def main():
         args.skip |= SET_COMMANDS
     if args.no_zsets:
         args.skip |= ZSET_COMMANDS
+    if args.no_lists:
+        args.skip |= LIST_COMMANDS
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
     args.context += 1

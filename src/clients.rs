@@ -38,6 +38,8 @@ pub struct ClientInfo {
     resp: AtomicU8,
     names: Mutex<Names>,
     killed: AtomicBool,
+    /// In a blocking command (CLIENT LIST's `b` flag).
+    blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -53,6 +55,7 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             names: Mutex::new(Names::default()),
             killed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
         }
     }
 
@@ -79,6 +82,9 @@ impl ClientInfo {
     pub fn age_secs(&self) -> u64 {
         self.created.elapsed().as_secs()
     }
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
@@ -100,13 +106,14 @@ impl ClientInfo {
         let mut line = String::new();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} \
              user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             addr(self.addr),
             addr(self.local_addr),
             text(&names.name),
+            if self.blocked.load(Ordering::Relaxed) { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             text(&names.lib_name),
@@ -114,15 +121,6 @@ impl ClientInfo {
         );
         line
     }
-}
-
-/// How CLIENT UNBLOCK ends a blocking command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnblockReason {
-    /// As if its timeout had passed (its null / empty reply).
-    Timeout,
-    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
-    Error,
 }
 
 /// Every connected client, by id.
@@ -154,20 +152,6 @@ impl Clients {
         client.killed.store(true, Ordering::Relaxed);
         self.remove(client.id);
         self.kills.fetch_add(1, Ordering::Release);
-    }
-
-    /// CLIENT UNBLOCK: end the blocking command client `id` waits in, as
-    /// if it timed out, or with an `-UNBLOCKED` error; true if it was
-    /// blocked.
-    ///
-    /// The hook for blocking commands (BLPOP, BLMOVE, XREAD BLOCK, WAIT):
-    /// a client that blocks will record its wait in its [`ClientInfo`]
-    /// (the reason slot to fill and its worker's waker), and this method
-    /// will fill the slot and wake that worker, which then answers the
-    /// blocked command with its timeout reply or the error. No command
-    /// blocks yet, so no client is ever blocked here.
-    pub fn unblock(&self, _id: u64, _reason: UnblockReason) -> bool {
-        false
     }
 
     pub fn kills(&self) -> u64 {

@@ -8,6 +8,7 @@
 //! supporting cast; `http` serves `/health` and `/metrics` on a port of its
 //! own, and `systemd` tells a service manager when the server is ready.
 
+pub mod blocking;
 pub mod cli;
 pub mod clients;
 pub mod clock;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -14,6 +14,7 @@ use std::time::Instant;
 use crate::config::{Config, EvictionPolicy};
 use crate::metrics::Metrics;
 use crate::store::hash::PackLimits;
+use crate::store::list::Fill;
 use crate::store::set::SetLimits;
 use crate::store::{Pressure, Store};
 
@@ -279,6 +280,8 @@ pub struct LiveSettings {
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
     zset_pack_entries: AtomicUsize,
     zset_pack_value: AtomicUsize,
+    /// `list-max-listpack-size`.
+    list_fill: AtomicI64,
 }
 
 impl LiveSettings {
@@ -295,6 +298,7 @@ impl LiveSettings {
             set_pack_value: AtomicUsize::new(SetLimits::default().listpack_value),
             zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
             zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
+            list_fill: AtomicI64::new(Fill::default().0),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -376,6 +380,14 @@ impl LiveSettings {
 
     pub fn set_zset_pack_value(&self, bytes: usize) {
         self.zset_pack_value.store(bytes, Ordering::Relaxed);
+    }
+    /// How large a list node (and a listpack-encoded list) may grow.
+    pub fn list_fill(&self) -> Fill {
+        Fill(self.list_fill.load(Ordering::Relaxed))
+    }
+
+    pub fn set_list_fill(&self, fill: i64) {
+        self.list_fill.store(fill, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

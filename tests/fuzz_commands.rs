@@ -1,8 +1,8 @@
 //! Fuzzing the command layer against a reference model.
 //!
-//! This file owns the model-based check of the string, hash, set and
-//! keyspace commands: a plain `HashMap` model of one database (strings, hashes and sets,
-//! expiry deadlines, counters) that answers every command the way Redis 7
+//! This file owns the model-based check of the string, hash, set, sorted
+//! set, list and keyspace commands: a plain `HashMap` model of one database
+//! (strings, hashes, sets, sorted sets and lists, expiry deadlines, counters) that answers every command the way Redis 7
 //! does, a seeded generator of random command vectors, and a driver that
 //! pipelines them to a real server and compares the replies in order.
 //!
@@ -24,10 +24,13 @@
 //!   size and membership); ZADD (NX, XX, GT, LT, CH, INCR), ZINCRBY, ZREM,
 //!   ZSCORE, ZCARD, ZCOUNT, ZRANGE (by rank or BYSCORE, REV, LIMIT,
 //!   WITHSCORES), ZRANK, ZREVRANK, ZREMRANGEBYRANK, ZREMRANGEBYSCORE,
-//!   ZPOPMIN, ZPOPMAX; and wrong-arity calls of all of them; command names
-//!   and options in random case. Strings, hashes, sets and sorted sets share
-//!   the keys, so WRONGTYPE comes up every way, SET and MSET replace a
-//!   collection, and the keyspace commands move, copy and expire every type.
+//!   ZPOPMIN, ZPOPMAX; LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP (count),
+//!   LLEN, LRANGE, LINDEX, LSET, LINSERT, LREM, LTRIM, LPOS (RANK, COUNT,
+//!   MAXLEN), LMOVE, RPOPLPUSH, LMPOP (the blocking forms are tested in
+//!   tests/it/blocking.rs); and wrong-arity calls of all of them; command
+//!   names and options in random case. Every type shares the keys, so
+//!   WRONGTYPE comes up every way, SET and MSET replace a collection, and
+//!   the keyspace commands move, copy and expire every type.
 //!   HINCRBYFLOAT is left out: Redis parses with `strtold`, adds in `long
 //!   double` and prints `%.17Lf`, which the model cannot match digit for digit.
 //! * Data: eight keys (the empty key and binary ones among them), seven hash
@@ -66,7 +69,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -213,15 +216,15 @@ enum Deadline {
     After { batch: usize, ms: i64 },
 }
 
-/// A key's value: a string, a hash (field -> value) or a set.
-/// A key's value: a string, a hash (field -> value) or a sorted set
-/// (members with scores, in Redis's order).
+/// A key's value: a string, a hash (field -> value), a set, a sorted set
+/// (members with scores, in Redis's order) or a list.
 #[derive(Clone, Debug)]
 enum Value {
     Str(Vec<u8>),
     Hash(HashMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
     ZSet(ZSetModel),
+    List(VecDeque<Vec<u8>>),
 }
 
 /// A sorted set: (score, member) pairs by score, then member bytes.
@@ -476,6 +479,23 @@ const COMMANDS: &[Spec] = &[
     Spec { name: "zremrangebyscore", arity: 4, run: Model::zremrangebyscore },
     Spec { name: "zpopmin", arity: -2, run: Model::zpopmin },
     Spec { name: "zpopmax", arity: -2, run: Model::zpopmax },
+    Spec { name: "lpush", arity: -3, run: Model::lpush },
+    Spec { name: "rpush", arity: -3, run: Model::rpush },
+    Spec { name: "lpushx", arity: -3, run: Model::lpushx },
+    Spec { name: "rpushx", arity: -3, run: Model::rpushx },
+    Spec { name: "lpop", arity: -2, run: Model::lpop },
+    Spec { name: "rpop", arity: -2, run: Model::rpop },
+    Spec { name: "llen", arity: 2, run: Model::llen },
+    Spec { name: "lrange", arity: 4, run: Model::lrange },
+    Spec { name: "lindex", arity: 3, run: Model::lindex },
+    Spec { name: "lset", arity: 4, run: Model::lset },
+    Spec { name: "linsert", arity: 5, run: Model::linsert },
+    Spec { name: "lrem", arity: 4, run: Model::lrem },
+    Spec { name: "ltrim", arity: 4, run: Model::ltrim },
+    Spec { name: "lpos", arity: -3, run: Model::lpos },
+    Spec { name: "lmove", arity: 5, run: Model::lmove },
+    Spec { name: "rpoplpush", arity: 3, run: Model::rpoplpush },
+    Spec { name: "lmpop", arity: -4, run: Model::lmpop },
 ];
 
 fn spec(name: &[u8]) -> Option<&'static Spec> {
@@ -983,6 +1003,7 @@ impl Model {
             Some(Value::Hash(_)) => b"+hash\r\n",
             Some(Value::Set(_)) => b"+set\r\n",
             Some(Value::ZSet(_)) => b"+zset\r\n",
+            Some(Value::List(_)) => b"+list\r\n",
         };
         Ok(Expect::Exact(reply.to_vec()))
     }
@@ -1287,6 +1308,16 @@ impl Model {
         match self.keys.get(key).map(|e| &e.value) {
             None => Ok(None),
             Some(Value::ZSet(z)) => Ok(Some(z)),
+            Some(_) => fail(WRONGTYPE),
+        }
+    }
+    // -- lists --------------------------------------------------------------
+
+    /// The list at `key`: None when there is no key, WRONGTYPE for another type.
+    fn list(&self, key: &[u8]) -> Step<Option<&VecDeque<Vec<u8>>>> {
+        match self.keys.get(key).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Value::List(l)) => Ok(Some(l)),
             Some(_) => fail(WRONGTYPE),
         }
     }
@@ -1870,6 +1901,292 @@ impl Model {
     fn zpopmax(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
         self.zpop(a, true)
     }
+    /// The list at `key` for writing (created empty when `create`); the
+    /// caller must leave it non-empty or call [`Model::drop_if_empty`].
+    fn list_mut(&mut self, key: &[u8], create: bool) -> Step<Option<&mut VecDeque<Vec<u8>>>> {
+        self.list(key)?;
+        if create {
+            self.keys
+                .entry(key.to_vec())
+                .or_insert_with(|| Entry { value: Value::List(VecDeque::new()), expires: None });
+        }
+        Ok(self.keys.get_mut(key).and_then(|e| match &mut e.value {
+            Value::List(l) => Some(l),
+            _ => None,
+        }))
+    }
+
+    fn drop_if_empty(&mut self, key: &[u8]) {
+        if matches!(self.keys.get(key).map(|e| &e.value), Some(Value::List(l)) if l.is_empty()) {
+            self.keys.remove(key);
+        }
+    }
+
+    fn push(&mut self, a: &[Vec<u8>], left: bool, create: bool) -> Step<Expect> {
+        let Some(list) = self.list_mut(&a[1], create)? else { return answer(int_reply(0)) };
+        for item in &a[2..] {
+            if left {
+                list.push_front(item.clone());
+            } else {
+                list.push_back(item.clone());
+            }
+        }
+        Ok(Expect::Exact(int_reply(list.len())))
+    }
+
+    fn lpush(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.push(a, true, true)
+    }
+
+    fn rpush(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.push(a, false, true)
+    }
+
+    fn lpushx(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.push(a, true, false)
+    }
+
+    fn rpushx(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.push(a, false, false)
+    }
+
+    /// Take up to `n` items from one end.
+    fn take(&mut self, key: &[u8], left: bool, n: usize) -> Vec<Vec<u8>> {
+        let Ok(Some(list)) = self.list_mut(key, false) else { return Vec::new() };
+        let taken = (0..n).map_while(|_| if left { list.pop_front() } else { list.pop_back() }).collect();
+        self.drop_if_empty(key);
+        taken
+    }
+
+    fn pop(&mut self, a: &[Vec<u8>], name: &str, left: bool) -> Step<Expect> {
+        if a.len() > 3 {
+            return fail(&arity_error(name));
+        }
+        let count = match a.get(2) {
+            Some(raw) => match parse_int(raw).filter(|n| *n >= 0) {
+                Some(n) => Some(n as usize),
+                None => return fail("ERR value is out of range, must be positive"),
+            },
+            None => None,
+        };
+        if self.list(&a[1])?.is_none() {
+            return answer(if count.is_some() { b"*-1\r\n".to_vec() } else { nil_reply() });
+        }
+        Ok(Expect::Exact(match count {
+            None => bulk_or_nil(self.take(&a[1], left, 1).first().map(Vec::as_slice)),
+            Some(n) => bulk_array_reply(&self.take(&a[1], left, n)),
+        }))
+    }
+
+    fn lpop(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.pop(a, "lpop", true)
+    }
+
+    fn rpop(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.pop(a, "rpop", false)
+    }
+
+    fn llen(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        Ok(Expect::Exact(int_reply(self.list(&a[1])?.map_or(0, VecDeque::len))))
+    }
+
+    /// LRANGE's clamping: None for an empty range.
+    fn clamp(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+        let len = len as i64;
+        let start = if start < 0 { (len + start).max(0) } else { start };
+        let stop = if stop < 0 { len + stop } else { stop };
+        (start <= stop && start < len).then(|| (start as usize, stop.min(len - 1) as usize))
+    }
+
+    fn lrange(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (start, stop) = (int_arg(&a[2])?, int_arg(&a[3])?);
+        let list = self.list(&a[1])?.cloned().unwrap_or_default();
+        let items: Vec<Vec<u8>> = match Self::clamp(start, stop, list.len()) {
+            Some((first, last)) => list.range(first..=last).cloned().collect(),
+            None => Vec::new(),
+        };
+        Ok(Expect::Exact(bulk_array_reply(&items)))
+    }
+
+    fn index(index: i64, len: usize) -> Option<usize> {
+        let index = if index < 0 { index + len as i64 } else { index };
+        usize::try_from(index).ok().filter(|&i| i < len)
+    }
+
+    /// LINDEX and LSET look at the key before the index.
+    fn lindex(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let Some(list) = self.list(&a[1])? else { return answer(nil_reply()) };
+        let index = int_arg(&a[2])?;
+        let list = Some(list);
+        let item = list.and_then(|l| l.get(Self::index(index, l.len())?));
+        Ok(Expect::Exact(bulk_or_nil(item.map(Vec::as_slice))))
+    }
+
+    fn lset(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let Some(list) = self.list_mut(&a[1], false)? else { return fail("ERR no such key") };
+        let index = int_arg(&a[2])?;
+        let Some(i) = Self::index(index, list.len()) else { return fail("ERR index out of range") };
+        list[i] = a[3].clone();
+        Ok(Expect::Exact(ok_reply()))
+    }
+
+    fn linsert(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let after = match &a[2] {
+            w if is(w, "AFTER") => 1,
+            w if is(w, "BEFORE") => 0,
+            _ => return fail(SYNTAX),
+        };
+        let Some(list) = self.list_mut(&a[1], false)? else { return answer(int_reply(0)) };
+        let Some(i) = list.iter().position(|e| *e == a[3]) else { return answer(int_reply(-1)) };
+        list.insert(i + after, a[4].clone());
+        Ok(Expect::Exact(int_reply(list.len())))
+    }
+
+    fn lrem(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let count = int_arg(&a[2])?;
+        let Some(list) = self.list_mut(&a[1], false)? else { return answer(int_reply(0)) };
+        let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+        let mut positions: Vec<usize> = (0..list.len()).filter(|&i| list[i] == a[3]).collect();
+        if count < 0 {
+            positions.reverse();
+        }
+        positions.truncate(limit);
+        positions.sort_unstable();
+        for &i in positions.iter().rev() {
+            list.remove(i);
+        }
+        self.drop_if_empty(&a[1]);
+        Ok(Expect::Exact(int_reply(positions.len())))
+    }
+
+    fn ltrim(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (start, stop) = (int_arg(&a[2])?, int_arg(&a[3])?);
+        let Some(list) = self.list_mut(&a[1], false)? else { return answer(ok_reply()) };
+        match Self::clamp(start, stop, list.len()) {
+            Some((first, last)) => {
+                list.truncate(last + 1);
+                list.drain(..first);
+            }
+            None => list.clear(),
+        }
+        self.drop_if_empty(&a[1]);
+        Ok(Expect::Exact(ok_reply()))
+    }
+
+    fn lpos(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+        let mut i = 3;
+        while i < a.len() {
+            let more = i + 1 < a.len();
+            match &a[i] {
+                w if is(w, "RANK") && more => {
+                    rank = int_arg(&a[i + 1])?;
+                    if rank == i64::MIN {
+                        return fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+                    }
+                    if rank == 0 {
+                        return fail("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+                    }
+                }
+                w if is(w, "COUNT") && more => match parse_int(&a[i + 1]).filter(|n| *n >= 0) {
+                    Some(n) => count = Some(n as usize),
+                    None => return fail("ERR COUNT can't be negative"),
+                },
+                w if is(w, "MAXLEN") && more => match parse_int(&a[i + 1]).filter(|n| *n >= 0) {
+                    Some(n) => maxlen = n as usize,
+                    None => return fail("ERR MAXLEN can't be negative"),
+                },
+                _ => return fail(SYNTAX),
+            }
+            i += 2;
+        }
+        let list = self.list(&a[1])?.cloned().unwrap_or_default();
+        let len = list.len();
+        let order: Vec<usize> = if rank > 0 { (0..len).collect() } else { (0..len).rev().collect() };
+        let limit = if maxlen == 0 { len } else { maxlen.min(len) };
+        let wanted = match count {
+            None => 1,
+            Some(0) => usize::MAX,
+            Some(n) => n,
+        };
+        let found: Vec<usize> = order[..limit]
+            .iter()
+            .copied()
+            .filter(|&i| list[i] == a[2])
+            .skip((rank.unsigned_abs() - 1) as usize)
+            .take(wanted)
+            .collect();
+        Ok(Expect::Exact(match count {
+            Some(_) => {
+                let mut out = format!("*{}\r\n", found.len()).into_bytes();
+                found.iter().for_each(|&i| out.extend(int_reply(i)));
+                out
+            }
+            None => found.first().map_or_else(nil_reply, |&i| int_reply(i)),
+        }))
+    }
+
+    fn move_generic(&mut self, src: &[u8], dst: &[u8], left_from: bool, left_to: bool) -> Step<Expect> {
+        if self.list(src)?.is_none() {
+            return answer(nil_reply());
+        }
+        self.list(dst)?;
+        let item = self.take(src, left_from, 1).remove(0);
+        let Some(list) = self.list_mut(dst, true)? else { return answer(nil_reply()) };
+        if left_to {
+            list.push_front(item.clone());
+        } else {
+            list.push_back(item.clone());
+        }
+        Ok(Expect::Exact(bulk_reply(&item)))
+    }
+
+    fn lmove(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let end = |w: &[u8]| {
+            if is(w, "LEFT") {
+                Some(true)
+            } else if is(w, "RIGHT") {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let (Some(from), Some(to)) = (end(&a[3]), end(&a[4])) else { return fail(SYNTAX) };
+        self.move_generic(&a[1], &a[2], from, to)
+    }
+
+    fn rpoplpush(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        self.move_generic(&a[1], &a[2], false, true)
+    }
+
+    fn lmpop(&mut self, a: &[Vec<u8>]) -> Step<Expect> {
+        let Some(numkeys) = parse_int(&a[1]).filter(|n| *n >= 1) else {
+            return fail("ERR numkeys should be greater than 0");
+        };
+        let Some(where_at) = (numkeys as usize).checked_add(2).filter(|&i| i < a.len()) else { return fail(SYNTAX) };
+        let left = match &a[where_at] {
+            w if is(w, "LEFT") => true,
+            w if is(w, "RIGHT") => false,
+            _ => return fail(SYNTAX),
+        };
+        let count = match &a[where_at + 1..] {
+            [] => 1,
+            [w, n] if is(w, "COUNT") => match parse_int(n).filter(|n| *n >= 1) {
+                Some(n) => n as usize,
+                None => return fail("ERR count should be greater than 0"),
+            },
+            _ => return fail(SYNTAX),
+        };
+        for key in &a[2..where_at] {
+            if self.list(key)?.is_some() {
+                let mut out = b"*2\r\n".to_vec();
+                out.extend(bulk_reply(key));
+                out.extend(bulk_array_reply(&self.take(key, left, count)));
+                return Ok(Expect::Exact(out));
+            }
+        }
+        Ok(Expect::Exact(b"*-1\r\n".to_vec()))
+    }
 
     // -- expiry -------------------------------------------------------------
 
@@ -2313,6 +2630,13 @@ const RANGE_EDGES: &[&[u8]] = &[
     b"9223372036854775807", b"-9223372036854775808", b"100", b"-100", b"abc", b"-0", b"1.0", b"",
 ];
 
+/// LPOS ranks: not i64::MIN, which Redis 7.2 refuses and 7.0 (the
+/// reference the model is checked against) takes.
+#[rustfmt::skip]
+const RANK_EDGES: &[&[u8]] = &[
+    b"9223372036854775807", b"-9223372036854775807", b"0", b"-100", b"abc", b"-0", b"1.0", b"",
+];
+
 #[rustfmt::skip]
 const OFFSET_EDGES: &[&[u8]] = &[
     b"-1", b"abc", b"536870912", b"9223372036854775807", b"-9223372036854775808", b"4294967296", b"1.5",
@@ -2709,6 +3033,109 @@ fn gen_hincrby(g: &mut Gen) -> Vec<Vec<u8>> {
     command(g, "HINCRBY", args)
 }
 
+/// A list element: few distinct ones, so that LREM, LPOS and LINSERT find
+/// them.
+fn list_item(g: &mut Gen) -> Vec<u8> {
+    if g.rng.chance(80) {
+        g.one_of(&["a", "b", "c", "x", ""])
+    } else {
+        g.value()
+    }
+}
+
+fn gen_push(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = ["LPUSH", "RPUSH", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX"][g.rng.below(6)];
+    let mut args = vec![g.key()];
+    args.extend((0..1 + g.rng.below(4)).map(|_| list_item(g)));
+    command(g, name, args)
+}
+
+fn gen_list_pop(g: &mut Gen) -> Vec<Vec<u8>> {
+    let name = if g.rng.chance(50) { "LPOP" } else { "RPOP" };
+    let mut args = vec![g.key()];
+    if g.rng.chance(40) {
+        args.push(g.edge_or(RANGE_EDGES, -1, 4));
+    }
+    command(g, name, args)
+}
+
+fn gen_list_read(g: &mut Gen) -> Vec<Vec<u8>> {
+    match g.rng.below(4) {
+        0 => {
+            let args = vec![g.key()];
+            command(g, "LLEN", args)
+        }
+        1 => {
+            let args = vec![g.key(), range_index(g)];
+            command(g, "LINDEX", args)
+        }
+        _ => {
+            let args = vec![g.key(), range_index(g), range_index(g)];
+            command(g, "LRANGE", args)
+        }
+    }
+}
+
+fn lpos_option(g: &mut Gen) -> Vec<Vec<u8>> {
+    match g.rng.below(7) {
+        0 | 1 => vec![g.word("RANK"), g.edge_or(RANK_EDGES, -3, 3)],
+        2 | 3 => vec![g.word("COUNT"), g.edge_or(RANGE_EDGES, -1, 3)],
+        4 | 5 => vec![g.word("MAXLEN"), g.edge_or(RANGE_EDGES, -1, 5)],
+        _ => vec![g.one_of(&["RANK", "FOO"])],
+    }
+}
+
+fn gen_list_edit(g: &mut Gen) -> Vec<Vec<u8>> {
+    match g.rng.below(5) {
+        0 => {
+            let args = vec![g.key(), range_index(g), list_item(g)];
+            command(g, "LSET", args)
+        }
+        1 => {
+            let args =
+                vec![g.key(), g.one_of(&["BEFORE", "AFTER", "AFTER", "BEFORE", "NEAR"]), list_item(g), list_item(g)];
+            command(g, "LINSERT", args)
+        }
+        2 => {
+            let args = vec![g.key(), g.edge_or(RANGE_EDGES, -3, 3), list_item(g)];
+            command(g, "LREM", args)
+        }
+        3 => {
+            let args = vec![g.key(), range_index(g), range_index(g)];
+            command(g, "LTRIM", args)
+        }
+        _ => {
+            let mut args = vec![g.key(), list_item(g)];
+            args.extend(g.options(lpos_option));
+            command(g, "LPOS", args)
+        }
+    }
+}
+
+fn gen_list_move(g: &mut Gen) -> Vec<Vec<u8>> {
+    match g.rng.below(3) {
+        0 => {
+            let args = vec![g.key(), g.key()];
+            command(g, "RPOPLPUSH", args)
+        }
+        1 => {
+            let ends = ["LEFT", "RIGHT", "LEFT", "RIGHT", "UP"];
+            let args = vec![g.key(), g.key(), g.one_of(&ends), g.one_of(&ends)];
+            command(g, "LMOVE", args)
+        }
+        _ => {
+            let keys = g.keys(3);
+            let mut args = vec![g.edge_or(RANGE_EDGES, 0, keys.len() as i64 + 1)];
+            args.extend(keys);
+            args.push(g.one_of(&["LEFT", "RIGHT", "LEFT", "RIGHT", "UP"]));
+            if g.rng.chance(50) {
+                args.extend([g.one_of(&["COUNT", "COUNT", "FOO"]), g.edge_or(RANGE_EDGES, 0, 4)]);
+            }
+            command(g, "LMPOP", args)
+        }
+    }
+}
+
 fn gen_hash_listing(g: &mut Gen) -> Vec<Vec<u8>> {
     let name = ["HLEN", "HKEYS", "HVALS", "HGETALL"][g.rng.below(4)];
     let args = vec![g.key()];
@@ -3049,7 +3476,7 @@ type Generator = fn(&mut Gen) -> Vec<Vec<u8>>;
 /// Generators and their weights: 1000 for the string and keyspace
 /// commands, 270 more for the hash ones, 110 for the bitmap ones and LCS,
 /// 60 for DUMP and RESTORE, 255 for the set ones, 260 for the sorted set
-/// ones.
+/// ones, 250 for the list ones.
 #[rustfmt::skip]
 const GENERATORS: &[(usize, Generator)] = &[
     (140, gen_set), (80, gen_set_variants), (80, gen_get), (40, gen_getex), (50, gen_mset),
@@ -3063,6 +3490,7 @@ const GENERATORS: &[(usize, Generator)] = &[
     (70, gen_sadd), (30, gen_srem), (50, gen_set_query), (20, gen_smove), (40, gen_set_algebra),
     (15, gen_sintercard), (30, gen_spop_srandmember),
     (80, gen_zadd), (20, gen_zincrby), (70, gen_zread), (50, gen_zrange), (40, gen_zremove),
+    (80, gen_push), (40, gen_list_pop), (50, gen_list_read), (50, gen_list_edit), (30, gen_list_move),
 ];
 
 fn generate(rng: &mut Rng, model: &Model) -> Vec<Vec<u8>> {
@@ -3097,6 +3525,7 @@ fn final_sweep(model: &mut Model) -> Vec<(Vec<Vec<u8>>, Expect)> {
             cmds.push(vec![name.as_bytes().to_vec(), key.to_vec()]);
         }
         cmds.push([&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"].map(<[u8]>::to_vec).to_vec());
+        cmds.push(vec![b"LRANGE".to_vec(), key.to_vec(), b"0".to_vec(), b"-1".to_vec()]);
     }
     cmds.push(vec![b"DBSIZE".to_vec()]);
     cmds.into_iter()

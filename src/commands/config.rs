@@ -75,6 +75,9 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "zset-max-listpack-value", get: get_zset_value, set: Some(set_zset_value) },
     Parameter { name: "zset-max-ziplist-entries", get: get_zset_entries, set: Some(set_zset_entries) },
     Parameter { name: "zset-max-ziplist-value", get: get_zset_value, set: Some(set_zset_value) },
+    Parameter { name: "list-max-listpack-size", get: get_list_fill, set: Some(set_list_fill) },
+    // Redis's older name for it.
+    Parameter { name: "list-max-ziplist-size", get: get_list_fill, set: Some(set_list_fill) },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -224,6 +227,20 @@ fn get_zset_value(server: &Server) -> String {
 
 fn set_zset_value(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
     set_usize(value, apply, |n| server.live.set_zset_pack_value(n))
+}
+fn get_list_fill(server: &Server) -> String {
+    server.live.list_fill().0.to_string()
+}
+
+/// Any 32-bit integer, as Redis takes it: negative is a node size level,
+/// positive an element count.
+fn set_list_fill(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let fill = parse_i64(value.as_bytes()).ok_or(NOT_AN_INTEGER)?;
+    let fill = i32::try_from(fill).map_err(|_| "argument must be between -2147483648 and 2147483647 inclusive")?;
+    if apply {
+        server.live.set_list_fill(i64::from(fill));
+    }
+    Ok(())
 }
 
 /// A non-negative integer setting.

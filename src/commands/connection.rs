@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
 use super::{arity_message, dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand};
-use crate::clients::UnblockReason;
+use crate::blocking::UnblockReason;
 use crate::pause::PauseMode;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol};
@@ -186,6 +186,7 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "unpause", arity: 2, run: client_unpause },
     Subcommand { name: "unblock", arity: -3, run: client_unblock },
     Subcommand { name: "help", arity: 2, run: client_help },
+    Subcommand { name: "unblock", arity: -3, run: client_unblock },
 ];
 
 /// CLIENT subcommand [arguments]
@@ -461,8 +462,9 @@ fn client_unpause(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
 }
 
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked
-/// in a blocking command and is now released, else 0 (see
-/// [`crate::clients::Clients::unblock`]).
+/// in a blocking command and is now released (its command answers null,
+/// or with ERROR the `-UNBLOCKED` error), else 0 (see
+/// [`crate::blocking::Blocking::request_unblock`]).
 fn client_unblock(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if args.len() > 4 {
         return subcommand_syntax_error(ctx, args);
@@ -474,8 +476,12 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         _ => UnblockReason::Timeout,
     };
     let Some(id) = ctx.integer_arg(args, 2) else { return };
-    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.server.clients.unblock(id, reason));
-    ctx.out.integer(i64::from(unblocked));
+    let blocking = &ctx.server.store.blocking;
+    let released = u64::try_from(id).ok().and_then(|id| blocking.request_unblock(id, reason));
+    if let Some((db, keys)) = &released {
+        blocking.recheck(&ctx.server.store, *db, keys, ctx.now);
+    }
+    ctx.out.integer(i64::from(released.is_some()));
 }
 
 /// Redis's answer to a subcommand given more arguments than it takes,

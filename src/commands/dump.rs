@@ -102,6 +102,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         pack: ctx.server.live.hash_pack_limits(),
         set: ctx.server.live.set_limits(),
         zset: ctx.server.live.zset_pack_limits(),
+        list: ctx.server.live.list_fill(),
     };
     let value = match serialize::restore(args.get(3), now, limits) {
         Ok(value) => value,

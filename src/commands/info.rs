@@ -101,8 +101,9 @@ fn server_section(server: &Server, out: &mut String) {
 fn clients_section(server: &Server, out: &mut String) {
     field!(out, "connected_clients", server.connected_clients());
     field!(out, "maxclients", server.config.server.max_connections);
-    // Redis counts the clients CLIENT PAUSE holds as blocked.
-    field!(out, "blocked_clients", server.pause.held_clients());
+    // Clients in a blocking command, and (as Redis counts them) the clients
+    // CLIENT PAUSE holds.
+    field!(out, "blocked_clients", server.store.blocking.blocked_clients() + server.pause.held_clients());
 }
 
 fn memory_section(server: &Server, out: &mut String) {

@@ -1,4 +1,5 @@
-//! Redis's `long double` arithmetic, for INCRBYFLOAT.
+//! Redis's `long double` arithmetic, for INCRBYFLOAT (and the parsing of
+//! blocking commands' timeouts).
 //!
 //! Redis reads INCRBYFLOAT's operands with `strtold`, adds them as x87
 //! 80-bit extended floats (a 64-bit mantissa) and stores the sum printed
@@ -64,6 +65,27 @@ impl LongDouble {
         match body {
             [b'0', b'x' | b'X', hex @ ..] => parse_hex(negative, hex),
             _ => parse_decimal(negative, body),
+        }
+    }
+
+    /// The nearest `f64` (for a timeout, where a millisecond is the unit).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            LongDouble::Finite { negative, mantissa, exponent } => {
+                // In two steps, so that neither power of two overflows on
+                // its own; beyond these bounds the result is 0 or infinite.
+                let exponent = exponent.clamp(-2200, 2200) as i32;
+                let half = exponent / 2;
+                let magnitude = mantissa as f64 * 2f64.powi(half) * 2f64.powi(exponent - half);
+                if negative {
+                    -magnitude
+                } else {
+                    magnitude
+                }
+            }
+            LongDouble::Infinite { negative: true } => f64::NEG_INFINITY,
+            LongDouble::Infinite { negative: false } => f64::INFINITY,
+            LongDouble::NaN => f64::NAN,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod keyspace;
 pub mod keyspec;
 pub mod lcs;
+pub mod lists;
 mod long_double;
 mod random;
 pub mod scripting;
@@ -86,6 +87,8 @@ impl Flags {
     /// Runs a script (EVAL, FCALL): with every worker held, like EXEC (see
     /// `server::Gate`). Not reported by COMMAND.
     pub const RUNS_SCRIPT: Flags = Flags(1 << 13);
+    /// May block the client (BLPOP...; Redis's `blocking`).
+    pub const BLOCKING: Flags = Flags(1 << 14);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -115,6 +118,7 @@ impl Flags {
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
             (Flags::NO_SCRIPT, "noscript"),
             (Flags::ALLOW_BUSY, "allow_busy"),
+            (Flags::BLOCKING, "blocking"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.contains(*flag))
@@ -179,6 +183,22 @@ pub struct Session {
     pub rate: crate::rate::RateLimit,
     /// CLIENT REPLY: whether replies are sent.
     pub reply: connection::ReplyMode,
+    /// Set by a blocking command that found nothing to serve (see
+    /// [`Ctx::block`]); the connection then blocks the client.
+    pub block: Option<BlockRequest>,
+    /// EXEC is running this client's queued commands: a blocking command
+    /// answers at once instead of blocking.
+    pub in_exec: bool,
+}
+
+/// What a blocking command waits for (see `crate::blocking`).
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    /// The kind of value that serves it.
+    pub kind: crate::store::Kind,
+    /// Unix ms; None waits for ever.
+    pub deadline: Option<u64>,
 }
 
 impl Session {
@@ -194,6 +214,8 @@ impl Session {
             watch: None,
             rate: crate::rate::RateLimit::new(commands_per_second, crate::clock::now_ms()),
             reply: connection::ReplyMode::On,
+            block: None,
+            in_exec: false,
         }
     }
 
@@ -301,6 +323,18 @@ impl Ctx<'_> {
         result.ok()
     }
 
+    /// Whether a blocking command may block here (not inside MULTI/EXEC).
+    pub fn may_block(&self) -> bool {
+        !self.session.in_exec
+    }
+
+    /// Block the client on `keys` until one holds a value of `kind` or
+    /// `deadline` passes: the command replies nothing now, and runs again
+    /// when a key is ready (see `crate::blocking`).
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, kind: crate::store::Kind, deadline: Option<u64>) {
+        self.session.block = Some(BlockRequest { keys, kind, deadline });
+    }
+
     /// Parse argument `i` as an integer, replying with Redis's error if it
     /// is not one.
     pub fn integer_arg(&mut self, args: &Args<'_>, i: usize) -> Option<i64> {
@@ -331,6 +365,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(scripting::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(lists::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -483,8 +518,11 @@ pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>)
         let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
         (addr, names.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned())
     });
-    // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
-    ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+    // A command that blocked is counted when it finally answers.
+    if ctx.session.block.is_none() {
+        // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
+        ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+    }
 }
 
 /// A command received while a script runs past the busy threshold

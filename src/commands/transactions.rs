@@ -101,9 +101,11 @@ fn exec(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         }
     }
     ctx.out.array(multi.queued.len());
+    ctx.session.in_exec = true;
     for command in &multi.queued {
         run_command(ctx, &Args::new(&command.data, &command.ranges));
     }
+    ctx.session.in_exec = false;
 }
 
 /// DISCARD

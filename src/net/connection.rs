@@ -22,6 +22,7 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
+use crate::blocking::{UnblockReason, Wait};
 use crate::commands::{self, Ctx, Dispatched, Session};
 use crate::metrics::WorkerStats;
 use crate::protocol::{peek_key, Args, Limits, Parsed, Parser, ReplyBuffer};
@@ -110,10 +111,34 @@ pub struct Connection {
     held: bool,
     /// Already in the worker's list of held connections.
     pub in_held_list: bool,
+    /// The connection's token in its worker (the blocking registry's
+    /// address for it).
+    token: usize,
+    /// The command the client is blocked in, if any.
+    blocked: Option<Blocked>,
+    /// A deadline for the worker's timers: (unix ms, ticket).
+    new_timer: Option<(u64, u64)>,
+    /// Deadlines of waits that ended, for the worker to drop.
+    done_timers: Vec<(u64, u64)>,
 }
 
+/// A blocked command (see `crate::blocking`): it stays unparsed at the
+/// front of the input until it is served, times out or is released, and
+/// the client's later commands wait behind it.
+struct Blocked {
+    ticket: u64,
+    deadline: Option<u64>,
+    /// Length of the command's frame in the input.
+    len: usize,
+    /// A key may be ready: run the command again.
+    ready: bool,
+}
+
+/// CLIENT UNBLOCK ... ERROR's reply.
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
 impl Connection {
-    pub fn new(transport: Transport, session: Session) -> Self {
+    pub fn new(transport: Transport, session: Session, token: usize) -> Self {
         Self {
             transport,
             opened: Instant::now(),
@@ -131,6 +156,10 @@ impl Connection {
             write_interest: false,
             held: false,
             in_held_list: false,
+            token,
+            blocked: None,
+            new_timer: None,
+            done_timers: Vec::new(),
         }
     }
 
@@ -168,6 +197,97 @@ impl Connection {
     /// Stop counting this connection as held (it is being closed).
     pub fn forget_hold(&mut self, server: &Server) {
         self.set_held(server, false);
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.is_some()
+    }
+
+    /// The deadline of a wait that just began, for the worker's timers:
+    /// (unix ms, ticket).
+    pub fn take_timer(&mut self) -> Option<(u64, u64)> {
+        self.new_timer.take()
+    }
+
+    /// The deadlines of waits that ended since the last call.
+    pub fn take_done_timers(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.done_timers)
+    }
+
+    /// A key the client waits on may be ready: let the next `drive` run the
+    /// blocked command again. False if the wakeup is for an earlier wait.
+    pub fn retry(&mut self, ticket: u64, server: &Server) -> bool {
+        let Some(blocked) = self.blocked.as_mut().filter(|b| b.ticket == ticket) else { return false };
+        if !server.store.blocking.begin_retry(self.session.id, ticket) {
+            return false;
+        }
+        blocked.ready = true;
+        true
+    }
+
+    /// End the wait `ticket` without serving it: its timeout passed
+    /// (`reason` None) or CLIENT UNBLOCK released it. The blocked command
+    /// answers null (or the UNBLOCKED error) and the client's next
+    /// commands run on the next `drive`. False if the wait is over already.
+    pub fn end_wait(&mut self, ticket: u64, reason: Option<UnblockReason>, env: &Env<'_>) -> bool {
+        let Some(len) = self.blocked.as_ref().filter(|b| b.ticket == ticket).map(|b| b.len) else { return false };
+        if reason == Some(UnblockReason::Error) {
+            env.stats.count_error(UNBLOCKED);
+            self.out.error(UNBLOCKED);
+        } else {
+            self.out.null_array();
+        }
+        self.start += len;
+        self.leave_wait(env.server);
+        true
+    }
+
+    /// The client no longer waits (served, timed out, released, or
+    /// closing): take it out of the registry, and pass on a wake that may
+    /// have been meant for it.
+    pub fn leave_wait(&mut self, server: &Server) {
+        let Some(blocked) = self.blocked.take() else { return };
+        if let Some(deadline) = blocked.deadline {
+            self.done_timers.push((deadline, blocked.ticket));
+        }
+        self.session.client.set_blocked(false);
+        let blocking = &server.store.blocking;
+        if let Some((db, keys)) = blocking.unblock(self.session.id) {
+            blocking.recheck(&server.store, db, &keys, crate::clock::now_ms());
+        }
+    }
+
+    /// After a command ran: if it asked to block, keep it at the front of
+    /// the input (registering the client on its first run) and return
+    /// true; if it was a blocked command that has now answered, end the
+    /// wait.
+    fn settle_block(&mut self, env: &Env<'_>, len: usize, now: u64) -> bool {
+        let Some(request) = self.session.block.take() else {
+            self.leave_wait(env.server);
+            return false;
+        };
+        if let Some(blocked) = &mut self.blocked {
+            // Run again and still nothing: it keeps its place and deadline.
+            blocked.ready = false;
+            return true;
+        }
+        let blocking = &env.server.store.blocking;
+        let db = self.session.db;
+        let wait = Wait {
+            id: self.session.id,
+            worker: env.worker,
+            token: self.token,
+            kind: request.kind,
+            db,
+            keys: request.keys,
+        };
+        let keys = wait.keys.clone();
+        let ticket = blocking.block(wait);
+        self.blocked = Some(Blocked { ticket, deadline: request.deadline, len, ready: false });
+        self.new_timer = request.deadline.map(|deadline| (deadline, ticket));
+        self.session.client.set_blocked(true);
+        blocking.recheck(&env.server.store, db, &keys, now);
+        true
     }
 
     /// Note a readiness event from the poller.
@@ -241,6 +361,9 @@ impl Connection {
         let mut gate = None;
         self.prefetch_keys(env);
         while self.start < self.end && self.closing.is_none() {
+            if self.blocked.as_ref().is_some_and(|b| !b.ready) {
+                break;
+            }
             if executed == config.batch_size || self.out.pending() > HIGH_WATER {
                 more = true;
                 break;
@@ -274,9 +397,12 @@ impl Connection {
                     if held {
                         break;
                     }
+                    executed += 1;
+                    if self.settle_block(env, len, now) {
+                        break;
+                    }
                     self.session.reply.after_command(&mut self.out, mark);
                     self.start += len;
-                    executed += 1;
                     if self.session.close_after_reply {
                         self.closing = Some(CloseReason::Quit);
                     }

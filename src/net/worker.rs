@@ -4,7 +4,7 @@
 //! whole life: no connection state is ever shared between threads, so the
 //! only cross-core traffic on the request path is the store's shard locks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,11 +19,13 @@ use slab::Slab;
 use super::buffer_pool::BufferPool;
 use super::connection::{CloseReason, Connection, Env, Status};
 use super::tls::{Tls, Transport};
+use crate::blocking::Wakeup;
 use crate::clients::ClientInfo;
 use crate::commands::Session;
 use crate::server::Server;
 
-/// The token of the waker the acceptor uses to announce new sockets.
+/// The token of the waker the acceptor uses to announce new sockets, and
+/// the blocking registry to hand over wakeups (see `crate::blocking`).
 pub const WAKER: Token = Token(usize::MAX);
 
 /// How long the poll sleeps with nothing to do, which is also how often
@@ -60,6 +62,9 @@ pub struct Worker {
     last_handshake_check: Instant,
     /// TLS settings, for connections accepted on the TLS port.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Deadlines of blocked clients: (unix ms, connection, wait ticket),
+    /// earliest first. The poll sleeps until the first one.
+    timers: BTreeSet<(u64, usize, u64)>,
 }
 
 impl Worker {
@@ -88,6 +93,7 @@ impl Worker {
             kills_seen: 0,
             last_handshake_check: Instant::now(),
             tls,
+            timers: BTreeSet::new(),
         }
     }
 
@@ -104,7 +110,10 @@ impl Worker {
             }
             for event in events.iter() {
                 match event.token() {
-                    WAKER => self.register_incoming(),
+                    WAKER => {
+                        self.register_incoming();
+                        self.serve_wakeups();
+                    }
                     Token(key) => {
                         if let Some(conn) = self.connections.get_mut(key) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -117,6 +126,7 @@ impl Worker {
             }
             self.release_held();
             self.drive_ready();
+            self.expire_waits();
             self.close_idle_connections();
         }
         self.shutdown();
@@ -124,15 +134,19 @@ impl Worker {
 
     /// How long the poll may sleep: not at all with work queued, until the
     /// pause ends while commands wait for it, else a tick.
+    /// How long the poll may sleep: not at all with work queued, else until
+    /// the next tick, the end of a pause holding a client, or the first
+    /// blocked client's deadline, whichever comes first.
     fn poll_timeout(&self) -> Duration {
         if !self.ready.is_empty() {
             return Duration::ZERO;
         }
+        let timeout = self.until_first_timer().min(TICK);
         if self.held.is_empty() {
-            return TICK;
+            return timeout;
         }
         let remaining = self.server.pause.remaining_ms(crate::clock::now_ms()).unwrap_or(0);
-        TICK.min(Duration::from_millis(remaining))
+        timeout.min(Duration::from_millis(remaining))
     }
 
     /// Once no pause is in force, queue the held connections to run their
@@ -180,7 +194,7 @@ impl Worker {
                 !self.server.requires_auth(),
                 self.server.config.server.client_commands_per_second,
             );
-            entry.insert(Connection::new(Transport { socket: stream, tls }, session));
+            entry.insert(Connection::new(Transport { socket: stream, tls }, session, key));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
             // Bytes may have arrived before registration; look now.
             self.drive(key);
@@ -194,6 +208,12 @@ impl Worker {
         if conn.is_held() && !conn.in_held_list {
             conn.in_held_list = true;
             self.held.push(key);
+        }
+        if let Some((deadline, ticket)) = conn.take_timer() {
+            self.timers.insert((deadline, key, ticket));
+        }
+        for (deadline, ticket) in conn.take_done_timers() {
+            self.timers.remove(&(deadline, key, ticket));
         }
         match status {
             Status::Open => {
@@ -232,12 +252,60 @@ impl Worker {
         }
     }
 
+    /// How long the poll may sleep before the first blocked client's
+    /// deadline.
+    fn until_first_timer(&self) -> Duration {
+        let Some(&(deadline, _, _)) = self.timers.first() else { return Duration::MAX };
+        Duration::from_millis(deadline.saturating_sub(crate::clock::now_ms()))
+    }
+
+    /// Answer the blocked clients whose deadline has passed.
+    fn expire_waits(&mut self) {
+        let now = crate::clock::now_ms();
+        while let Some(&(deadline, key, ticket)) = self.timers.first() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.end_wait(key, ticket, None);
+        }
+    }
+
+    fn end_wait(&mut self, key: usize, ticket: u64, reason: Option<crate::blocking::UnblockReason>) {
+        let Some(conn) = self.connections.get_mut(key) else { return };
+        let env = Env::new(&self.server, self.index, &mut self.pool);
+        if conn.end_wait(ticket, reason, &env) {
+            self.drive(key);
+        }
+    }
+
+    /// Act on what the blocking registry sent: run a blocked command again
+    /// (a key it waits on was filled), or end it (CLIENT UNBLOCK).
+    fn serve_wakeups(&mut self) {
+        for wakeup in self.server.store.blocking.take_wakeups(self.index) {
+            match wakeup {
+                Wakeup::Retry { token, ticket } => {
+                    let Some(conn) = self.connections.get_mut(token) else { continue };
+                    if conn.retry(ticket, &self.server) {
+                        self.drive(token);
+                    }
+                }
+                Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
+            }
+        }
+    }
+
     fn close(&mut self, key: usize, reason: CloseReason) {
         let mut conn = self.connections.remove(key);
         if conn.in_held_list {
             self.held.retain(|&held| held != key);
         }
         conn.forget_hold(&self.server);
+        conn.leave_wait(&self.server);
+        let timers = conn.take_timer().into_iter().chain(conn.take_done_timers());
+        timers.for_each(|(deadline, ticket)| {
+            self.timers.remove(&(deadline, key, ticket));
+        });
         let _ = self.poll.registry().deregister(conn.stream_mut());
         crate::log_debug!("worker {}: client {:?} closed ({reason:?})", self.index, conn.peer());
         self.server.clients.remove(conn.session.id);
@@ -293,7 +361,7 @@ impl Worker {
         let idle: Vec<usize> = self
             .connections
             .iter()
-            .filter(|(_, conn)| conn.last_active.elapsed() > limit)
+            .filter(|(_, conn)| !conn.is_blocked() && conn.last_active.elapsed() > limit)
             .map(|(key, _)| key)
             .collect();
         for key in idle {

@@ -216,7 +216,7 @@ impl ShardGuard<'_> {
             ghost.remember(hash, index.len());
         }
         stats.record_removal(expires_at.is_some(), expired);
-        table.key_changed(key);
+        table.key_changed(key, None);
         true
     }
 
@@ -258,7 +258,7 @@ impl ShardGuard<'_> {
         for &(hash, old) in &expired {
             if let Ok(entry) = index.find_entry(hash, |slot| slot.loc() == old) {
                 entry.remove();
-                table.key_changed(log.record(old).key());
+                table.key_changed(log.record(old).key(), None);
                 kill_record(log, objects, old);
                 stats.record_removal(true, true);
             }

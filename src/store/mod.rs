@@ -10,6 +10,7 @@ pub mod expiry;
 pub mod ghost;
 pub mod hash;
 pub mod lazyfree;
+pub mod list;
 pub mod object;
 pub mod policy;
 pub mod prefetch;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use evict::SweepMode;
 pub use hash::Hash;
+pub use list::List;
 pub use object::{Collection, Kind, Object, WrongType};
 pub use policy::EvictionPolicy;
 pub use set::Set;
@@ -98,6 +100,8 @@ pub struct Store {
     dbs: Box<[Table]>,
     pub pressure: Arc<Pressure>,
     pub watches: Arc<watch::Watches>,
+    /// Clients blocked on keys (BLPOP...), woken by writes that fill them.
+    pub blocking: Arc<crate::blocking::Blocking>,
 }
 
 impl Store {
@@ -108,13 +112,15 @@ impl Store {
         let shards = shards_per_db.max(1).next_power_of_two();
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
         let watches = Arc::new(watch::Watches::default());
+        let blocking = Arc::new(crate::blocking::Blocking::default());
         let hasher = foldhash::fast::RandomState::default();
         let dbs = (0..databases.max(1))
             .map(|db| {
-                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), Arc::clone(&watches), hasher.clone())
+                let (watches, blocking) = (Arc::clone(&watches), Arc::clone(&blocking));
+                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), watches, blocking, hasher.clone())
             })
             .collect();
-        Self { dbs, pressure, watches }
+        Self { dbs, pressure, watches, blocking }
     }
 
     pub fn db(&self, index: usize) -> &Table {

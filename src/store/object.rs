@@ -5,12 +5,13 @@
 //! record in the log holds the key and a 4-byte handle to it: commands
 //! change a collection in place (an HSET on a million-field hash touches
 //! one field), and the clock sweep moves the small record, never the
-//! collection. Redis's later types (sorted set, list) join [`Object`] and
-//! [`Kind`] the same way sets did.
+//! collection. Every collection type (hash, set, sorted set, list) joins
+//! [`Object`] and [`Kind`] the same way.
 
 use slab::Slab;
 
 use super::hash::Hash;
+use super::list::List;
 use super::set::Set;
 use super::zset::ZSet;
 
@@ -23,11 +24,12 @@ pub enum Kind {
     Hash = 1,
     Set = 2,
     ZSet = 3,
+    List = 4,
 }
 
 impl Kind {
     /// Every kind, by discriminant.
-    pub const ALL: [Kind; 4] = [Kind::String, Kind::Hash, Kind::Set, Kind::ZSet];
+    pub const ALL: [Kind; 5] = [Kind::String, Kind::Hash, Kind::Set, Kind::ZSet, Kind::List];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -35,11 +37,12 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::List => "list",
         }
     }
 
     pub(crate) fn from_bits(bits: u8) -> Kind {
-        Kind::ALL.get(usize::from(bits)).copied().unwrap_or(Kind::String)
+        Kind::ALL.iter().copied().find(|kind| *kind as u8 == bits).unwrap_or(Kind::String)
     }
 }
 
@@ -53,6 +56,7 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    List(List),
 }
 
 impl Object {
@@ -61,6 +65,7 @@ impl Object {
             Object::Hash(_) => Kind::Hash,
             Object::Set(_) => Kind::Set,
             Object::ZSet(_) => Kind::ZSet,
+            Object::List(_) => Kind::List,
         }
     }
 
@@ -70,6 +75,7 @@ impl Object {
             Object::Hash(hash) => hash.memory(),
             Object::Set(set) => set.memory(),
             Object::ZSet(zset) => zset.memory(),
+            Object::List(list) => list.memory(),
         }
     }
 
@@ -80,6 +86,7 @@ impl Object {
             Object::Hash(hash) => hash.prefetch(),
             Object::Set(set) => set.prefetch(),
             Object::ZSet(zset) => zset.prefetch(),
+            Object::List(list) => list.prefetch(),
         }
     }
 
@@ -89,6 +96,7 @@ impl Object {
             Object::Hash(hash) => hash.len(),
             Object::Set(set) => set.len(),
             Object::ZSet(zset) => zset.len(),
+            Object::List(list) => list.len(),
         }
     }
 
@@ -102,6 +110,7 @@ impl Object {
             Object::Hash(hash) => hash.encoding(),
             Object::Set(set) => set.encoding(),
             Object::ZSet(zset) => zset.encoding(),
+            Object::List(list) => list.encoding(),
         }
     }
 
@@ -111,6 +120,7 @@ impl Object {
             Object::Hash(hash) => hash.is_volatile(),
             Object::Set(_) => false,
             Object::ZSet(_) => false,
+            Object::List(_) => false,
         }
     }
 
@@ -120,6 +130,7 @@ impl Object {
             Object::Hash(hash) => hash.needs_purge(now),
             Object::Set(_) => false,
             Object::ZSet(_) => false,
+            Object::List(_) => false,
         }
     }
 
@@ -129,6 +140,7 @@ impl Object {
             Object::Hash(hash) => hash.purge_expired(now),
             Object::Set(_) => 0,
             Object::ZSet(_) => 0,
+            Object::List(_) => 0,
         }
     }
 }
@@ -272,6 +284,30 @@ impl Collection for ZSet {
     fn of_mut(object: &mut Object) -> Option<&mut ZSet> {
         match object {
             Object::ZSet(zset) => Some(zset),
+            _ => None,
+        }
+    }
+}
+
+impl From<List> for Object {
+    fn from(list: List) -> Object {
+        Object::List(list)
+    }
+}
+
+impl Collection for List {
+    const KIND: Kind = Kind::List;
+
+    fn of(object: &Object) -> Option<&List> {
+        match object {
+            Object::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    fn of_mut(object: &mut Object) -> Option<&mut List> {
+        match object {
+            Object::List(list) => Some(list),
             _ => None,
         }
     }

@@ -20,9 +20,11 @@
 //! - [`TYPE_SET`]: member count, then per member: length, bytes.
 //! - [`TYPE_ZSET`]: member count, then per member in score order: length,
 //!   bytes, score (f64 bits, LE).
+//! - [`TYPE_LIST`]: element count, then per element, head first: length,
+//!   bytes.
 //!
-//! Lists get a type byte of their own (4) and a body in the same style; an
-//! older server answers Bad data format for a type it does not know. [`FORMAT_VERSION`] changes only if an existing
+//! A type that comes later gets a type byte of its own; an older server
+//! answers Bad data format for a type it does not know. [`FORMAT_VERSION`] changes only if an existing
 //! body changes.
 //!
 //! Decoding is total: every length and count is checked against the bytes
@@ -32,6 +34,7 @@
 use crc::{Crc, CRC_64_XZ};
 
 use super::hash::{Hash, PackLimits, MAX_FIELD_DEADLINE_MS};
+use super::list::{End, Fill, List};
 use super::object::Object;
 use super::set::{Set, SetLimits};
 use super::table::{EntryRef, OwnedValue};
@@ -44,6 +47,7 @@ pub const TYPE_STRING: u8 = 0;
 pub const TYPE_HASH: u8 = 1;
 pub const TYPE_SET: u8 = 2;
 pub const TYPE_ZSET: u8 = 3;
+pub const TYPE_LIST: u8 = 4;
 
 /// Version and checksum after the body.
 const TRAILER_LEN: usize = 2 + 8;
@@ -74,6 +78,8 @@ pub struct Limits {
     pub set: SetLimits,
     /// When a restored sorted set leaves its packed encoding.
     pub zset: PackLimits,
+    /// How full a restored list's nodes get.
+    pub list: Fill,
 }
 
 /// The payload DUMP returns for a live entry.
@@ -96,6 +102,10 @@ pub fn dump(entry: &EntryRef<'_>) -> Vec<u8> {
         Some(Object::ZSet(zset)) => {
             out.push(TYPE_ZSET);
             put_zset(&mut out, zset);
+        }
+        Some(Object::List(list)) => {
+            out.push(TYPE_LIST);
+            put_list(&mut out, list);
         }
     }
     seal(out)
@@ -132,6 +142,11 @@ fn put_zset(out: &mut Vec<u8>, zset: &ZSet) {
         out.extend_from_slice(&score.to_bits().to_le_bytes());
         true
     });
+}
+
+fn put_list(out: &mut Vec<u8>, list: &List) {
+    put_varint(out, list.len() as u64);
+    list.iter().for_each(|element| put_bytes(out, element));
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -175,6 +190,7 @@ pub fn restore(payload: &[u8], now: u64, limits: Limits) -> Result<Option<OwnedV
         TYPE_HASH => read_hash(&mut reader, now, limits)?.map(|hash| OwnedValue::Object(Object::Hash(hash))),
         TYPE_SET => Some(OwnedValue::Object(Object::Set(read_set(&mut reader, limits)?))),
         TYPE_ZSET => Some(OwnedValue::Object(Object::ZSet(read_zset(&mut reader, limits)?))),
+        TYPE_LIST => Some(OwnedValue::Object(Object::List(read_list(&mut reader, limits)?))),
         _ => return Err(DecodeError::Body),
     };
     if !reader.data.is_empty() {
@@ -248,6 +264,19 @@ fn read_zset(reader: &mut Reader<'_>, limits: Limits) -> Result<ZSet, DecodeErro
     Ok(zset)
 }
 
+fn read_list(reader: &mut Reader<'_>, limits: Limits) -> Result<List, DecodeError> {
+    // Every element takes at least its length byte.
+    let count = reader.varint()?;
+    if count == 0 || count > reader.data.len() as u64 {
+        return Err(DecodeError::Body);
+    }
+    let mut list = List::new();
+    for _ in 0..count {
+        list.push(End::Right, reader.length_prefixed()?, limits.list);
+    }
+    Ok(list)
+}
+
 /// Reads a body front to back; every read checks the bytes left.
 struct Reader<'a> {
     data: &'a [u8],
@@ -299,6 +328,7 @@ mod tests {
         pack: PackLimits { entries: 4, value: 16 },
         set: SetLimits { intset_entries: 4, listpack_entries: 4, listpack_value: 16 },
         zset: PackLimits { entries: 4, value: 16 },
+        list: Fill(-2),
     };
     const NOW: u64 = 1_700_000_000_000;
 
@@ -334,6 +364,11 @@ mod tests {
             OwnedValue::Object(Object::ZSet(zset)) => {
                 let mut out = vec![TYPE_ZSET];
                 put_zset(&mut out, zset);
+                seal(out)
+            }
+            OwnedValue::Object(Object::List(list)) => {
+                let mut out = vec![TYPE_LIST];
+                put_list(&mut out, list);
                 seal(out)
             }
         }

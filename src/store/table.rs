@@ -42,6 +42,7 @@ use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
 use super::EvictionPolicy;
 use super::Pressure;
+use crate::blocking::Blocking;
 
 /// Bits 30-31 of an index slot: the clock sweep's saturating access
 /// counter (0-3).
@@ -194,6 +195,8 @@ pub struct Table {
     /// This table's database number, for WATCH.
     db: usize,
     watches: Arc<Watches>,
+    /// Clients blocked on keys, woken when a write fills one.
+    blocking: Arc<Blocking>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
@@ -212,18 +215,19 @@ impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
     /// `segment_size` is the capacity of each shard's log segments.
     pub fn new(shards: usize, segment_size: usize, pressure: Arc<Pressure>) -> Self {
-        Self::for_db(0, shards, segment_size, pressure, Arc::default(), RandomState::default())
+        Self::for_db(0, shards, segment_size, pressure, Arc::default(), Arc::default(), RandomState::default())
     }
 
-    /// A table for database `db`, reporting changes to `watches`. All the
-    /// databases of a store share one `hasher`, so SWAPDB can exchange
-    /// their shards as they are.
+    /// A table for database `db`, reporting changes to `watches` and
+    /// filled keys to `blocking`. All the databases of a store share one
+    /// `hasher`, so SWAPDB can exchange their shards as they are.
     pub fn for_db(
         db: usize,
         shards: usize,
         segment_size: usize,
         pressure: Arc<Pressure>,
         watches: Arc<Watches>,
+        blocking: Arc<Blocking>,
         hasher: RandomState,
     ) -> Self {
         let count = shards.max(1).next_power_of_two();
@@ -235,6 +239,7 @@ impl Table {
             pressure,
             db,
             watches,
+            blocking,
         }
     }
 
@@ -544,11 +549,28 @@ impl Table {
         }
         self.watches.touch_db(Some(self.db));
         self.watches.touch_db(Some(other.db));
+        self.keys_replaced();
+        other.keys_replaced();
     }
 
-    /// Tell WATCH that `key` changed.
-    pub(crate) fn key_changed(&self, key: &[u8]) {
+    /// Tell WATCH that `key` changed, and the clients blocked on it that
+    /// it now holds a value of `kind` (if it still exists).
+    pub(crate) fn key_changed(&self, key: &[u8], kind: Option<Kind>) {
         self.watches.touch(self.db, key);
+        if let Some(kind) = kind {
+            self.blocking.key_ready(self.db, key, kind);
+        }
+    }
+
+    /// Every key may have changed at once (SWAPDB): wake the clients
+    /// blocked on keys that now hold values.
+    fn keys_replaced(&self) {
+        let now = crate::clock::now_ms();
+        for key in self.blocking.waited_keys(self.db) {
+            if let Some(kind) = self.view(&key, now, |entry| entry.map(|e| e.kind())) {
+                self.blocking.key_ready(self.db, &key, kind);
+            }
+        }
     }
 
     /// Whether the current policy can find anything to evict in shard
@@ -658,17 +680,17 @@ impl ShardGuard<'_> {
         // The insert below must not rebuild the index unseen by SCAN.
         super::cursor::reserve_one(index, layout, rehash);
         let entry = index.entry(hash, |slot| log.record(slot.loc()).key() == key, rehash);
-        let (result, modified) = {
+        let (result, modified, kind) = {
             let mut slot =
                 SlotMut { key, stats, log, objects, queue, now, state: Some(entry), modified: false, access: None };
             slot.reclaim_expired(now);
             let existed = slot.exists();
             let result = f(&mut slot);
             slot.note_access(existed);
-            (result, slot.modified)
+            (result, slot.modified, slot.kind())
         };
         if modified {
-            table.key_changed(key);
+            table.key_changed(key, kind);
         }
         self.publish_memory();
         result

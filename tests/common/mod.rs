@@ -910,6 +910,24 @@ pub fn bulk(data: impl AsRef<[u8]>) -> Vec<u8> {
     out
 }
 
+/// A RESP2 array of bulk strings.
+pub fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        out.extend_from_slice(&bulk(i));
+    }
+    out
+}
+
+/// A raw connection switched to RESP3.
+pub fn resp3(s: &TestServer) -> RawClient {
+    let mut c = s.raw();
+    c.send_cmd(&["HELLO", "3"]);
+    let hello = c.read_reply_bytes();
+    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
+    c
+}
+
 /// `:<n>\r\n`
 pub fn int(n: i64) -> String {
     format!(":{n}\r\n")
@@ -946,23 +964,6 @@ pub fn scan_all(c: &mut RawClient, args: &[&str], extra: &[&str]) -> Vec<Resp> {
         cursor = next;
     }
     panic!("{args:?} did not finish");
-}
-/// A RESP2 array of bulk strings.
-pub fn bulks(items: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        out.extend_from_slice(&bulk(i));
-    }
-    out
-}
-
-/// A raw connection switched to RESP3.
-pub fn resp3(s: &TestServer) -> RawClient {
-    let mut c = s.raw();
-    c.send_cmd(&["HELLO", "3"]);
-    let hello = c.read_reply_bytes();
-    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 should reply with a 7-entry map, got {}", show(&hello));
-    c
 }
 
 /// Send `args`, a random pick with a huge negative count, and check that

@@ -133,6 +133,25 @@ fn sorted_sets_round_trip_in_both_encodings() {
 }
 
 #[test]
+fn lists_round_trip_in_both_encodings() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["RPUSH", "small", "a", "", "c", "a"], ":4\r\n");
+    let mut args = vec!["RPUSH".to_string(), "big".into()];
+    args.extend((0..2000).map(|i| format!("element:{i}:{}", "x".repeat(i % 50))));
+    c.expect_cmd(&args, ":2000\r\n");
+    for key in ["small", "big"] {
+        let copy = format!("{key}:copy");
+        copy_via_dump(&mut c, key, &copy);
+        let all = |c: &mut RawClient, key: &str| c.call(&["LRANGE", key, "0", "-1"]);
+        assert_eq!(all(&mut c, &copy), all(&mut c, key), "{key}");
+        let encoding = c.call(&["OBJECT", "ENCODING", key]);
+        c.expect_cmd(&["OBJECT", "ENCODING", &copy], encoding);
+        c.expect_cmd(&["TYPE", &copy], "+list\r\n");
+    }
+}
+
+#[test]
 fn hash_field_deadlines_survive_a_round_trip() {
     let s = TestServer::start();
     if s.reference_older_than(7, 4) {

@@ -24,6 +24,7 @@
 mod common;
 
 mod bits;
+mod blocking;
 mod cli;
 mod client_ext;
 mod clients;
@@ -39,6 +40,7 @@ mod keys_ext;
 mod keyspace;
 mod lifecycle;
 mod limits;
+mod lists;
 mod memory;
 mod observability;
 mod protocol;
