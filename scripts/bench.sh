@@ -87,6 +87,18 @@
 #                    HGETALL_10  HGETALL h:__rand_int__
 #                  Not in --quick (strings only); run it with --workloads
 #                  hashes (or all).
+#   collections    -P 16 -c 50   -d 32     -r 10000, one run per command:
+#                    SADD       SADD s:__rand_int__ m:__rand_int__
+#                    SISMEMBER  SISMEMBER s:__rand_int__ m:__rand_int__
+#                    ZADD       ZADD z:__rand_int__ __rand_int__ m:__rand_int__
+#                    ZRANGE_10  ZRANGE zr:__rand_int__ 0 9, over sorted sets
+#                               of 100 members preloaded (not measured)
+#                    LPUSH      LPUSH l:__rand_int__ <value>
+#                    LPOP       LPOP l:__rand_int__ (the lists LPUSH filled)
+#                    LRANGE_10  LRANGE l:__rand_int__ 0 9
+#                  Not in --quick. The rate limiter's trio (ZREMRANGEBYSCORE,
+#                  ZADD, ZCARD in MULTI) is not here: redis-benchmark sends
+#                  one command per request.
 # Without --workloads one workload named "default" runs with the flags above
 # (set,get -P 16 -c 50 -d 256 unless changed), as before.
 # Thread sweep (--thread-sweep): one Redistill per thread count N, started
@@ -261,7 +273,8 @@ workload_table() {
         "value-4k 16 50 4096 set,get $KEYSPACE" \
         "value-64k 16 50 65536 set,get $small" \
         "conns-1000 1 1000 256 set,get $KEYSPACE" \
-        "hashes 16 50 32 hset,hget,hmget,hgetall $KEYSPACE"
+        "hashes 16 50 32 hset,hget,hmget,hgetall $KEYSPACE" \
+        "collections 16 50 32 sadd,sismember,zadd,zrange,lpush,lpop,lrange $small"
 }
 
 # workload_specs LIST: print one "name P c d tests keyspace" line per
@@ -515,9 +528,9 @@ run_redis_benchmark() {
     err=$TMP_DIR/rb-$mode-$workload-$name-$round-$test.err
 
     local what=(-t "$test") label=""
-    if hash_command "$test" "$data_size"; then
-        what=("${HASH_CMD[@]}")
-        label=${HASH_LABEL[$test]}
+    if command_line "$test" "$data_size"; then
+        what=("${COMMAND_LINE[@]}")
+        label=${COMMAND_LABEL[$test]}
     fi
     before=$(proc_cpu_ticks "$pid")
     if ! run_child "$out" "$err" timeout "$BENCH_TIMEOUT" "${prefix[@]}" redis-benchmark \
@@ -562,22 +575,31 @@ run_redis_benchmark() {
     done <<<"$rows"
 }
 
-# Labels of the hash tests (their result rows' test names).
-declare -A HASH_LABEL=([hset]=HSET [hget]=HGET [hmget]=HMGET_5 [hgetall]=HGETALL_10)
+# Labels of the command-line tests (their result rows' test names).
+declare -A COMMAND_LABEL=([hset]=HSET [hget]=HGET [hmget]=HMGET_5 [hgetall]=HGETALL_10
+    [sadd]=SADD [sismember]=SISMEMBER [zadd]=ZADD [zrange]=ZRANGE_10
+    [lpush]=LPUSH [lpop]=LPOP [lrange]=LRANGE_10)
 
-# hash_command TEST DATA_SIZE: for a hash test (hset, hget, hmget, hgetall),
-# set HASH_CMD to its redis-benchmark command line; return 1 for any other
-# TEST (a -t test). The read tests read the hashes preload_hashes wrote.
-hash_command() {
+# command_line TEST DATA_SIZE: for a test that is a command line rather
+# than a redis-benchmark -t test (the hash and collection tests), set
+# COMMAND_LINE to it; return 1 for any other TEST. The hash reads read the
+# hashes preload_hashes wrote, ZRANGE the sorted sets preload_zsets wrote.
+command_line() {
     local value
+    printf -v value '%*s' "$2" ''
+    value=${value// /v}
     case $1 in
-    hset)
-        printf -v value '%*s' "$2" ''
-        HASH_CMD=(HSET 'hs:__rand_int__' 'f:__rand_int__' "${value// /v}")
-        ;;
-    hget) HASH_CMD=(HGET 'h:__rand_int__' f4) ;;
-    hmget) HASH_CMD=(HMGET 'h:__rand_int__' f0 f2 f4 f6 f8) ;;
-    hgetall) HASH_CMD=(HGETALL 'h:__rand_int__') ;;
+    hset) COMMAND_LINE=(HSET 'hs:__rand_int__' 'f:__rand_int__' "$value") ;;
+    hget) COMMAND_LINE=(HGET 'h:__rand_int__' f4) ;;
+    hmget) COMMAND_LINE=(HMGET 'h:__rand_int__' f0 f2 f4 f6 f8) ;;
+    hgetall) COMMAND_LINE=(HGETALL 'h:__rand_int__') ;;
+    sadd) COMMAND_LINE=(SADD 's:__rand_int__' 'm:__rand_int__') ;;
+    sismember) COMMAND_LINE=(SISMEMBER 's:__rand_int__' 'm:__rand_int__') ;;
+    zadd) COMMAND_LINE=(ZADD 'z:__rand_int__' '__rand_int__' 'm:__rand_int__') ;;
+    zrange) COMMAND_LINE=(ZRANGE 'zr:__rand_int__' 0 9) ;;
+    lpush) COMMAND_LINE=(LPUSH 'l:__rand_int__' "$value") ;;
+    lpop) COMMAND_LINE=(LPOP 'l:__rand_int__') ;;
+    lrange) COMMAND_LINE=(LRANGE 'l:__rand_int__' 0 9) ;;
     *) return 1 ;;
     esac
 }
@@ -599,6 +621,23 @@ preload_hashes() {
     }' | timeout "$BENCH_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe 2>&1 | tail -n 1) || true
     [[ $summary == "errors: 0, replies: $keyspace" ]] ||
         die "preloading hashes into $name failed (mode $mode): redis-cli --pipe said: $summary"
+}
+
+# preload_zsets MODE NAME PORT KEYSPACE: one 100-member sorted set per key
+# zr:000000000000 .. (members m0..m99, scores 0..99), through redis-cli
+# --pipe (not measured).
+preload_zsets() {
+    local mode=$1 name=$2 port=$3 keyspace=$4 summary
+    log "  preloading $name: $keyspace sorted sets of 100 members (not measured)"
+    summary=$(awk -v n="$keyspace" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = sprintf("zr:%012d", i)
+            printf "*202\r\n$4\r\nZADD\r\n$%d\r\n%s\r\n", length(k), k
+            for (m = 0; m < 100; m++) printf "$%d\r\n%d\r\n$%d\r\nm%d\r\n", length(m ""), m, length(m "") + 1, m
+        }
+    }' | timeout "$BENCH_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe 2>&1 | tail -n 1) || true
+    [[ $summary == "errors: 0, replies: $keyspace" ]] ||
+        die "preloading sorted sets into $name failed (mode $mode): redis-cli --pipe said: $summary"
 }
 
 # preload MODE NAME PORT DATA_SIZE KEYSPACE: fill the keyspace with SETs
@@ -674,6 +713,9 @@ run_workload() {
         fi
         if [[ ,$tests, =~ ,(hget|hmget|hgetall), ]]; then
             preload_hashes "$mode" "$name" "$port" "$data_size" "$keyspace"
+        fi
+        if [[ ,$tests, == *,zrange,* ]]; then
+            preload_zsets "$mode" "$name" "$port" "$keyspace"
         fi
     done
     for ((round = 1; round <= ROUNDS; round++)); do
@@ -761,6 +803,9 @@ workload_params() {
         [[ $tests =~ (^|,)h(set|get|mget|getall)(,|$) ]] &&
             params+="; hash tests are command lines (HSET hs:__rand_int__ f:__rand_int__ <$data_size bytes>,"`
                 `" HGET h:__rand_int__ f4, HMGET of 5 fields, HGETALL of a 10-field hash), reads over preloaded 10-field hashes"
+        [[ $workload == collections ]] &&
+            params+="; tests are command lines (SADD/SISMEMBER s:__rand_int__ m:__rand_int__, ZADD, ZRANGE 0 9 of"`
+                `" preloaded 100-member sorted sets, LPUSH, LPOP and LRANGE 0 9 of the pushed lists)"
     else
         params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
     fi
