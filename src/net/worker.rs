@@ -256,14 +256,16 @@ impl Worker {
     /// deadline.
     fn until_first_timer(&self) -> Duration {
         let Some(&(deadline, _, _)) = self.timers.first() else { return Duration::MAX };
-        Duration::from_millis(deadline.saturating_sub(crate::clock::now_ms()))
+        Duration::from_millis((deadline + 1).saturating_sub(crate::clock::now_ms()))
     }
 
-    /// Answer the blocked clients whose deadline has passed.
+    /// Answer the blocked clients whose deadline has passed. Deadlines are
+    /// whole milliseconds, so one expires only once the clock is past it:
+    /// a client never waits less than its timeout.
     fn expire_waits(&mut self) {
         let now = crate::clock::now_ms();
         while let Some(&(deadline, key, ticket)) = self.timers.first() {
-            if deadline > now {
+            if deadline >= now {
                 break;
             }
             self.timers.pop_first();

@@ -747,6 +747,12 @@ impl Churn {
                 rounds2.store(i, Ordering::Relaxed);
             }
         });
+        // Scans must overlap the churn: wait for its first round (a loaded
+        // machine may start the thread late).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rounds.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
         Churn { stop, rounds, handle: Some(handle) }
     }
 
