@@ -24,8 +24,9 @@ const WF: Flags = W.with(Flags::FAST);
 /// Writes that never add data: not refused when memory is full.
 const WRITE: Flags = Flags::WRITE;
 const WRITE_FAST: Flags = WRITE.with(Flags::FAST);
-const BLOCKING: Flags = WRITE.with(Flags::BLOCKING);
-const BLOCKING_W: Flags = W.with(Flags::BLOCKING);
+/// Blocking commands may not run in scripts (Redis 7.0's `noscript`).
+const BLOCKING: Flags = WRITE.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
+const BLOCKING_W: Flags = W.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
 
 type F = KeyFlags;
 

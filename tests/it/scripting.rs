@@ -186,11 +186,21 @@ fn commands_scripts_may_not_call() {
             "{cmd}: {reply}"
         );
     }
-    let script = "return redis.call('multi')";
-    assert_eq!(
-        eval(&mut c, script, &["0"]),
-        runtime_err("ERR This Redis command is not allowed from script", script, 1)
-    );
+    // Blocking commands too (Redis 7.0 flags them noscript), whether or
+    // not they would block.
+    c.expect_cmd(&["RPUSH", "full", "x"], ":1\r\n");
+    for script in [
+        "return redis.call('multi')",
+        "return redis.call('blpop', 'empty', 0)",
+        "return redis.call('brpop', 'full', 1)",
+        "return redis.call('blmove', 'full', 'd', 'left', 'left', 0)",
+    ] {
+        assert_eq!(
+            eval(&mut c, script, &["0"]),
+            runtime_err("ERR This Redis command is not allowed from script", script, 1),
+            "{script}"
+        );
+    }
 }
 
 #[test]
