@@ -7,65 +7,49 @@
 //! The hash itself (encodings, deadlines, scan cursor) is `store/hash.rs`;
 //! here are the arguments, the replies and the errors, as Redis gives them.
 
+use super::family_flags::{R, RF, WF, WRITE_FAST};
 use super::keys::ExpireConditions;
 use super::keyspace::{parse_cursor, reply_scan, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
 use super::random::{close_cut_off, count_arg, distinct, output_limit, stream_repeats, Rng};
 use super::strings::{expiry_unit, TimeUnit};
-use super::{
-    arity_message, is, specs, Command, Ctx, Flags, KeySpec, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE,
-};
+use super::{arity_message, is, specs, Command, Ctx, Family, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
 use crate::store::Hash;
 
-const R: Flags = Flags::READONLY;
-const RF: Flags = R.with(Flags::FAST);
-const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
-const WF: Flags = W.with(Flags::FAST);
-/// Writes that never add data: not refused when memory is full.
-const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
-
-const fn hash_command(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: &'static [KeySpec],
-    run: super::Handler,
-) -> Command {
-    Command { name, arity, flags, keys, group: "hash", run }
-}
+const HASH: Family = Family("hash");
 
 pub static COMMANDS: &[Command] = &[
-    hash_command("hset", -4, WF, specs::UPDATE, hset),
-    hash_command("hsetnx", 4, WF, specs::INSERT, hsetnx),
-    hash_command("hmset", -4, WF, specs::UPDATE, hmset),
-    hash_command("hget", 3, RF, specs::READ, hget),
-    hash_command("hmget", -3, RF, specs::READ, hmget),
-    hash_command("hgetall", 2, R, specs::READ, hgetall),
-    hash_command("hkeys", 2, R, specs::READ, hkeys),
-    hash_command("hvals", 2, R, specs::READ, hvals),
-    hash_command("hlen", 2, RF, specs::RO, hlen),
-    hash_command("hexists", 3, RF, specs::RO, hexists),
-    hash_command("hstrlen", 3, RF, specs::RO, hstrlen),
-    hash_command("hdel", -3, WRITE_FAST, specs::DELETE, hdel),
-    hash_command("hincrby", 4, WF, specs::READ_UPDATE, hincrby),
-    hash_command("hincrbyfloat", 4, WF, specs::READ_UPDATE, hincrbyfloat),
-    hash_command("hrandfield", -2, R, specs::READ, hrandfield),
-    hash_command("hscan", -3, R, specs::READ, hscan),
-    hash_command("hexpire", -6, WRITE_FAST, specs::UPDATE, hexpire),
-    hash_command("hpexpire", -6, WRITE_FAST, specs::UPDATE, hpexpire),
-    hash_command("hexpireat", -6, WRITE_FAST, specs::UPDATE, hexpireat),
-    hash_command("hpexpireat", -6, WRITE_FAST, specs::UPDATE, hpexpireat),
-    hash_command("httl", -5, RF, specs::READ, httl),
-    hash_command("hpttl", -5, RF, specs::READ, hpttl),
-    hash_command("hexpiretime", -5, RF, specs::READ, hexpiretime),
-    hash_command("hpexpiretime", -5, RF, specs::READ, hpexpiretime),
-    hash_command("hpersist", -5, WRITE_FAST, specs::UPDATE, hpersist),
-    hash_command("hsetex", -6, WF, specs::UPDATE, hsetex),
-    hash_command("hgetex", -5, WRITE_FAST, specs::READ_UPDATE, hgetex),
-    hash_command("hgetdel", -5, WRITE_FAST, specs::READ_DELETE, hgetdel),
+    HASH.command("hset", -4, WF, specs::UPDATE, hset),
+    HASH.command("hsetnx", 4, WF, specs::INSERT, hsetnx),
+    HASH.command("hmset", -4, WF, specs::UPDATE, hmset),
+    HASH.command("hget", 3, RF, specs::READ, hget),
+    HASH.command("hmget", -3, RF, specs::READ, hmget),
+    HASH.command("hgetall", 2, R, specs::READ, hgetall),
+    HASH.command("hkeys", 2, R, specs::READ, hkeys),
+    HASH.command("hvals", 2, R, specs::READ, hvals),
+    HASH.command("hlen", 2, RF, specs::RO, hlen),
+    HASH.command("hexists", 3, RF, specs::RO, hexists),
+    HASH.command("hstrlen", 3, RF, specs::RO, hstrlen),
+    HASH.command("hdel", -3, WRITE_FAST, specs::DELETE, hdel),
+    HASH.command("hincrby", 4, WF, specs::READ_UPDATE, hincrby),
+    HASH.command("hincrbyfloat", 4, WF, specs::READ_UPDATE, hincrbyfloat),
+    HASH.command("hrandfield", -2, R, specs::READ, hrandfield),
+    HASH.command("hscan", -3, R, specs::READ, hscan),
+    HASH.command("hexpire", -6, WRITE_FAST, specs::UPDATE, hexpire),
+    HASH.command("hpexpire", -6, WRITE_FAST, specs::UPDATE, hpexpire),
+    HASH.command("hexpireat", -6, WRITE_FAST, specs::UPDATE, hexpireat),
+    HASH.command("hpexpireat", -6, WRITE_FAST, specs::UPDATE, hpexpireat),
+    HASH.command("httl", -5, RF, specs::READ, httl),
+    HASH.command("hpttl", -5, RF, specs::READ, hpttl),
+    HASH.command("hexpiretime", -5, RF, specs::READ, hexpiretime),
+    HASH.command("hpexpiretime", -5, RF, specs::READ, hpexpiretime),
+    HASH.command("hpersist", -5, WRITE_FAST, specs::UPDATE, hpersist),
+    HASH.command("hsetex", -6, WF, specs::UPDATE, hsetex),
+    HASH.command("hgetex", -5, WRITE_FAST, specs::READ_UPDATE, hgetex),
+    HASH.command("hgetdel", -5, WRITE_FAST, specs::READ_DELETE, hgetdel),
 ];
 
 const NOT_AN_INTEGER_HASH: &str = "ERR hash value is not an integer";

@@ -8,22 +8,16 @@
 //! that finds nothing calls [`Ctx::block`] and replies nothing; it runs
 //! again, from the top, when a key it waits on is filled.
 
+use super::family_flags::{R, RF, W, WF, WRITE, WRITE_FAST};
 use super::long_double::LongDouble;
 use super::{
-    arity_message, is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE,
+    arity_message, is, specs, Command, Ctx, Family, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE,
 };
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::list::{End, Fill};
 use crate::store::{Kind, List, WrongType};
 
-const R: Flags = Flags::READONLY;
-const RF: Flags = R.with(Flags::FAST);
-const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
-const WF: Flags = W.with(Flags::FAST);
-/// Writes that never add data: not refused when memory is full.
-const WRITE: Flags = Flags::WRITE;
-const WRITE_FAST: Flags = WRITE.with(Flags::FAST);
 /// Blocking commands may not run in scripts (Redis 7.0's `noscript`).
 const BLOCKING: Flags = WRITE.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
 const BLOCKING_W: Flags = W.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
@@ -44,39 +38,31 @@ const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).wit
 /// BLMPOP: `timeout numkeys key ...`.
 const BLOCKING_MPOP: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
 
-const fn list_command(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: &'static [KeySpec],
-    run: super::Handler,
-) -> Command {
-    Command { name, arity, flags, keys, group: "list", run }
-}
+const LIST: Family = Family("list");
 
 pub static COMMANDS: &[Command] = &[
-    list_command("lpush", -3, WF, INSERT, lpush),
-    list_command("rpush", -3, WF, INSERT, rpush),
-    list_command("lpushx", -3, WF, INSERT, lpushx),
-    list_command("rpushx", -3, WF, INSERT, rpushx),
-    list_command("lpop", -2, WRITE_FAST, POP, lpop),
-    list_command("rpop", -2, WRITE_FAST, POP, rpop),
-    list_command("llen", 2, RF, specs::RO, llen),
-    list_command("lrange", 4, R, READ, lrange),
-    list_command("lindex", 3, R, READ, lindex),
-    list_command("lset", 4, W, specs::UPDATE, lset),
-    list_command("linsert", 5, W, INSERT, linsert),
-    list_command("lrem", 4, WRITE, DELETE, lrem),
-    list_command("ltrim", 4, WRITE, DELETE, ltrim),
-    list_command("lpos", -3, R, READ, lpos),
-    list_command("lmove", 5, W, MOVE, lmove),
-    list_command("rpoplpush", 3, W, MOVE, rpoplpush),
-    list_command("lmpop", -4, WRITE, MPOP, lmpop),
-    list_command("blpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, blpop),
-    list_command("brpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, brpop),
-    list_command("blmove", 6, BLOCKING_W, MOVE, blmove),
-    list_command("brpoplpush", 4, BLOCKING_W, MOVE, brpoplpush),
-    list_command("blmpop", -5, BLOCKING, BLOCKING_MPOP, blmpop),
+    LIST.command("lpush", -3, WF, INSERT, lpush),
+    LIST.command("rpush", -3, WF, INSERT, rpush),
+    LIST.command("lpushx", -3, WF, INSERT, lpushx),
+    LIST.command("rpushx", -3, WF, INSERT, rpushx),
+    LIST.command("lpop", -2, WRITE_FAST, POP, lpop),
+    LIST.command("rpop", -2, WRITE_FAST, POP, rpop),
+    LIST.command("llen", 2, RF, specs::RO, llen),
+    LIST.command("lrange", 4, R, READ, lrange),
+    LIST.command("lindex", 3, R, READ, lindex),
+    LIST.command("lset", 4, W, specs::UPDATE, lset),
+    LIST.command("linsert", 5, W, INSERT, linsert),
+    LIST.command("lrem", 4, WRITE, DELETE, lrem),
+    LIST.command("ltrim", 4, WRITE, DELETE, ltrim),
+    LIST.command("lpos", -3, R, READ, lpos),
+    LIST.command("lmove", 5, W, MOVE, lmove),
+    LIST.command("rpoplpush", 3, W, MOVE, rpoplpush),
+    LIST.command("lmpop", -4, WRITE, MPOP, lmpop),
+    LIST.command("blpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, blpop),
+    LIST.command("brpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, brpop),
+    LIST.command("blmove", 6, BLOCKING_W, MOVE, blmove),
+    LIST.command("brpoplpush", 4, BLOCKING_W, MOVE, brpoplpush),
+    LIST.command("blmpop", -5, BLOCKING, BLOCKING_MPOP, blmpop),
 ];
 
 const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";

@@ -145,6 +145,37 @@ pub struct Command {
     pub run: Handler,
 }
 
+/// The commands of one ACL category (`group`), for building their table
+/// entries: `LIST.command("lpush", -3, WF, INSERT, lpush)`.
+pub struct Family(pub &'static str);
+
+impl Family {
+    pub const fn command(
+        &self,
+        name: &'static str,
+        arity: i32,
+        flags: Flags,
+        keys: &'static [KeySpec],
+        run: Handler,
+    ) -> Command {
+        Command { name, arity, flags, keys, group: self.0, run }
+    }
+}
+
+/// The flag sets the collection families' tables share.
+pub mod family_flags {
+    use super::Flags;
+
+    pub const R: Flags = Flags::READONLY;
+    pub const RF: Flags = R.with(Flags::FAST);
+    /// Writes that may add data: refused when memory is full.
+    pub const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
+    pub const WF: Flags = W.with(Flags::FAST);
+    /// Writes that never add data: not refused when memory is full.
+    pub const WRITE: Flags = Flags::WRITE;
+    pub const WRITE_FAST: Flags = WRITE.with(Flags::FAST);
+}
+
 /// One subcommand of a container command (CLIENT, COMMAND, CONFIG).
 pub struct Subcommand {
     /// Lower-case name.

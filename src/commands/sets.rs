@@ -10,20 +10,14 @@
 
 use std::collections::HashSet;
 
+use super::family_flags::{R, RF, W, WF, WRITE_FAST};
 use super::keyspace::{parse_cursor, reply_scan, ScanOf, ScanOptions};
 use super::random::{close_cut_off, distinct, output_limit, stream_repeats, Rng, COUNT_RANGE};
-use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, specs, Command, Ctx, Family, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::set::{Member, SetLimits};
 use crate::store::{EntryRef, Kind, OwnedValue, Set, WrongType};
-
-const R: Flags = Flags::READONLY;
-const RF: Flags = R.with(Flags::FAST);
-const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
-const WF: Flags = W.with(Flags::FAST);
-/// Writes that never add data: not refused when memory is full.
-const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 
 type F = KeyFlags;
 
@@ -39,34 +33,26 @@ const NUMKEYS: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, specs::RO_ACCESS)];
 /// The STORE forms: the destination, then the sources.
 const STORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec::range(2, -1, specs::RO_ACCESS)];
 
-const fn set_command(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: &'static [KeySpec],
-    run: super::Handler,
-) -> Command {
-    Command { name, arity, flags, keys, group: "set", run }
-}
+const SET: Family = Family("set");
 
 pub static COMMANDS: &[Command] = &[
-    set_command("sadd", -3, WF, INSERT, sadd),
-    set_command("srem", -3, WRITE_FAST, DELETE, srem),
-    set_command("smove", 4, WRITE_FAST, SMOVE_KEYS, smove),
-    set_command("smembers", 2, R, READ, smembers),
-    set_command("sismember", 3, RF, RO, sismember),
-    set_command("smismember", -3, RF, READ, smismember),
-    set_command("scard", 2, RF, RO, scard),
-    set_command("spop", -2, WRITE_FAST, specs::READ_DELETE, spop),
-    set_command("srandmember", -2, R, READ, srandmember),
-    set_command("sinter", -2, R, specs::READ_ALL, sinter),
-    set_command("sintercard", -3, R, NUMKEYS, sintercard),
-    set_command("sinterstore", -3, W, STORE, sinterstore),
-    set_command("sunion", -2, R, specs::READ_ALL, sunion),
-    set_command("sunionstore", -3, W, STORE, sunionstore),
-    set_command("sdiff", -2, R, specs::READ_ALL, sdiff),
-    set_command("sdiffstore", -3, W, STORE, sdiffstore),
-    set_command("sscan", -3, R, READ, sscan),
+    SET.command("sadd", -3, WF, INSERT, sadd),
+    SET.command("srem", -3, WRITE_FAST, DELETE, srem),
+    SET.command("smove", 4, WRITE_FAST, SMOVE_KEYS, smove),
+    SET.command("smembers", 2, R, READ, smembers),
+    SET.command("sismember", 3, RF, RO, sismember),
+    SET.command("smismember", -3, RF, READ, smismember),
+    SET.command("scard", 2, RF, RO, scard),
+    SET.command("spop", -2, WRITE_FAST, specs::READ_DELETE, spop),
+    SET.command("srandmember", -2, R, READ, srandmember),
+    SET.command("sinter", -2, R, specs::READ_ALL, sinter),
+    SET.command("sintercard", -3, R, NUMKEYS, sintercard),
+    SET.command("sinterstore", -3, W, STORE, sinterstore),
+    SET.command("sunion", -2, R, specs::READ_ALL, sunion),
+    SET.command("sunionstore", -3, W, STORE, sunionstore),
+    SET.command("sdiff", -2, R, specs::READ_ALL, sdiff),
+    SET.command("sdiffstore", -3, W, STORE, sdiffstore),
+    SET.command("sscan", -3, R, READ, sscan),
 ];
 
 const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";

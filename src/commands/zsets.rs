@@ -14,9 +14,10 @@
 
 use foldhash::fast::RandomState;
 
+use super::family_flags::{R, RF, W, WF, WRITE, WRITE_FAST};
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::random::{self, Rng};
-use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, specs, Command, Ctx, Family, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::reply::format_double_g17;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -27,14 +28,6 @@ use crate::store::{OwnedValue, SlotMut, WrongType, ZSet};
 
 /// Members to scores, for the set operations.
 type HashMap<'a> = hashbrown::HashMap<&'a [u8], f64, RandomState>;
-
-const R: Flags = Flags::READONLY;
-const RF: Flags = R.with(Flags::FAST);
-const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
-const WF: Flags = W.with(Flags::FAST);
-/// Writes that never add data: not refused when memory is full.
-const WRITE: Flags = Flags::WRITE;
-const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 
 type F = KeyFlags;
 
@@ -53,49 +46,41 @@ const STORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec::keyn
 /// ZMPOP: `numkeys key ...`, each popped from.
 const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
 
-const fn zset_command(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    keys: &'static [KeySpec],
-    run: super::Handler,
-) -> Command {
-    Command { name, arity, flags, keys, group: "sortedset", run }
-}
+const ZSET: Family = Family("sortedset");
 
 pub static COMMANDS: &[Command] = &[
-    zset_command("zadd", -4, WF, UPDATE, zadd),
-    zset_command("zincrby", 4, WF, READ_UPDATE, zincrby),
-    zset_command("zrem", -3, WRITE_FAST, DELETE, zrem),
-    zset_command("zremrangebyscore", 4, WRITE, DELETE, zremrangebyscore),
-    zset_command("zremrangebyrank", 4, WRITE, DELETE, zremrangebyrank),
-    zset_command("zremrangebylex", 4, WRITE, DELETE, zremrangebylex),
-    zset_command("zunionstore", -4, W, STORE, zunionstore),
-    zset_command("zinterstore", -4, W, STORE, zinterstore),
-    zset_command("zdiffstore", -4, W, STORE, zdiffstore),
-    zset_command("zunion", -3, R, NUMKEYS, zunion),
-    zset_command("zinter", -3, R, NUMKEYS, zinter),
-    zset_command("zintercard", -3, R, NUMKEYS, zintercard),
-    zset_command("zdiff", -3, R, NUMKEYS, zdiff),
-    zset_command("zrange", -4, R, READ, zrange),
-    zset_command("zrangestore", -5, W, RANGESTORE, zrangestore),
-    zset_command("zrangebyscore", -4, R, READ, zrangebyscore),
-    zset_command("zrevrangebyscore", -4, R, READ, zrevrangebyscore),
-    zset_command("zrangebylex", -4, R, READ, zrangebylex),
-    zset_command("zrevrangebylex", -4, R, READ, zrevrangebylex),
-    zset_command("zcount", 4, RF, READ, zcount),
-    zset_command("zlexcount", 4, RF, READ, zlexcount),
-    zset_command("zrevrange", -4, R, READ, zrevrange),
-    zset_command("zcard", 2, RF, RO, zcard),
-    zset_command("zscore", 3, RF, READ, zscore),
-    zset_command("zmscore", -3, RF, READ, zmscore),
-    zset_command("zrank", -3, RF, READ, zrank),
-    zset_command("zrevrank", -3, RF, READ, zrevrank),
-    zset_command("zscan", -3, R, READ, zscan),
-    zset_command("zpopmin", -2, WRITE_FAST, POP, zpopmin),
-    zset_command("zpopmax", -2, WRITE_FAST, POP, zpopmax),
-    zset_command("zmpop", -4, WRITE, MPOP, zmpop),
-    zset_command("zrandmember", -2, R, READ, zrandmember),
+    ZSET.command("zadd", -4, WF, UPDATE, zadd),
+    ZSET.command("zincrby", 4, WF, READ_UPDATE, zincrby),
+    ZSET.command("zrem", -3, WRITE_FAST, DELETE, zrem),
+    ZSET.command("zremrangebyscore", 4, WRITE, DELETE, zremrangebyscore),
+    ZSET.command("zremrangebyrank", 4, WRITE, DELETE, zremrangebyrank),
+    ZSET.command("zremrangebylex", 4, WRITE, DELETE, zremrangebylex),
+    ZSET.command("zunionstore", -4, W, STORE, zunionstore),
+    ZSET.command("zinterstore", -4, W, STORE, zinterstore),
+    ZSET.command("zdiffstore", -4, W, STORE, zdiffstore),
+    ZSET.command("zunion", -3, R, NUMKEYS, zunion),
+    ZSET.command("zinter", -3, R, NUMKEYS, zinter),
+    ZSET.command("zintercard", -3, R, NUMKEYS, zintercard),
+    ZSET.command("zdiff", -3, R, NUMKEYS, zdiff),
+    ZSET.command("zrange", -4, R, READ, zrange),
+    ZSET.command("zrangestore", -5, W, RANGESTORE, zrangestore),
+    ZSET.command("zrangebyscore", -4, R, READ, zrangebyscore),
+    ZSET.command("zrevrangebyscore", -4, R, READ, zrevrangebyscore),
+    ZSET.command("zrangebylex", -4, R, READ, zrangebylex),
+    ZSET.command("zrevrangebylex", -4, R, READ, zrevrangebylex),
+    ZSET.command("zcount", 4, RF, READ, zcount),
+    ZSET.command("zlexcount", 4, RF, READ, zlexcount),
+    ZSET.command("zrevrange", -4, R, READ, zrevrange),
+    ZSET.command("zcard", 2, RF, RO, zcard),
+    ZSET.command("zscore", 3, RF, READ, zscore),
+    ZSET.command("zmscore", -3, RF, READ, zmscore),
+    ZSET.command("zrank", -3, RF, READ, zrank),
+    ZSET.command("zrevrank", -3, RF, READ, zrevrank),
+    ZSET.command("zscan", -3, R, READ, zscan),
+    ZSET.command("zpopmin", -2, WRITE_FAST, POP, zpopmin),
+    ZSET.command("zpopmax", -2, WRITE_FAST, POP, zpopmax),
+    ZSET.command("zmpop", -4, WRITE, MPOP, zmpop),
+    ZSET.command("zrandmember", -2, R, READ, zrandmember),
 ];
 
 const NOT_A_FLOAT: &str = "ERR value is not a valid float";
