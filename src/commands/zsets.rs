@@ -24,7 +24,7 @@ use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::PackLimits;
 use crate::store::table::LockedKeys;
 use crate::store::zset::compare;
-use crate::store::{OwnedValue, SlotMut, WrongType, ZSet};
+use crate::store::{Kind, OwnedValue, Set, SlotMut, WrongType, ZSet};
 
 /// Members to scores, for the set operations.
 type HashMap<'a> = hashbrown::HashMap<&'a [u8], f64, RandomState>;
@@ -1134,14 +1134,17 @@ fn parse_set_options(args: &Args<'_>, form: SetForm, mut j: usize, n: usize) -> 
     Ok(query)
 }
 
-/// Copy out the source in `slot`: a sorted set's members and scores, or
-/// nothing for no key; another type is WRONGTYPE.
+/// Copy out the source in `slot`: a sorted set's members and scores, a
+/// set's members scoring 1, or nothing for no key; another type is
+/// WRONGTYPE.
 fn read_source(slot: &mut SlotMut<'_>) -> Result<Members, WrongType> {
     match slot.kind() {
         None => Ok(Members::new()),
-        // SET SOURCE: Redis also takes a set here, each member with score
-        // 1.0 (`zuiNext` on an OBJ_SET). When the set type lands, add its
-        // arm above this one: `Some(Kind::Set) => Ok(members with 1.0)`.
+        // Redis takes a set here too, each member scoring 1 (`zuiNext` on
+        // an OBJ_SET).
+        Some(Kind::Set) => slot
+            .update_collection::<Set, Members>(false, |set| (set.iter().map(|m| (m.to_vec(), 1.0)).collect(), false))
+            .map(Option::unwrap_or_default),
         Some(_) => read_zset(slot, |zset| zset.to_vec().into_iter().map(|(m, s)| (m.to_vec(), s)).collect()),
     }
 }

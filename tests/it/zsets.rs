@@ -628,6 +628,25 @@ fn two_sets(c: &mut RawClient) {
 }
 
 #[test]
+fn set_operations_take_plain_sets_scoring_one() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["ZADD", "z", "5", "a", "7", "b"], ":2\r\n");
+    c.expect_cmd(&["SADD", "s", "b", "c"], ":2\r\n");
+    c.expect_cmd(&["ZUNION", "2", "z", "s", "WITHSCORES"], bulks(&["c", "1", "a", "5", "b", "8"]));
+    c.expect_cmd(&["ZINTER", "2", "z", "s", "WITHSCORES"], bulks(&["b", "8"]));
+    c.expect_cmd(&["ZDIFF", "2", "s", "z", "WITHSCORES"], bulks(&["c", "1"]));
+    c.expect_cmd(&["ZINTERCARD", "2", "s", "z"], ":1\r\n");
+    c.expect_cmd(&["ZUNIONSTORE", "d", "2", "s", "z", "WEIGHTS", "2", "1"], ":3\r\n");
+    c.expect_cmd(&["ZRANGE", "d", "0", "-1", "WITHSCORES"], bulks(&["c", "2", "a", "5", "b", "9"]));
+    c.expect_cmd(&["SET", "str", "v"], "+OK\r\n");
+    c.expect_cmd(
+        &["ZUNION", "2", "z", "str"],
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+}
+
+#[test]
 fn zunion_zinter_zdiff() {
     let s = TestServer::start();
     let mut c = s.raw();
