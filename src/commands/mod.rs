@@ -12,6 +12,7 @@ pub mod bits;
 pub mod config;
 pub mod connection;
 pub mod dump;
+pub mod functions;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -326,6 +327,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(dump::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(scripting::COMMANDS)
+        .chain(functions::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
