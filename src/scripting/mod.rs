@@ -11,6 +11,8 @@ pub mod functions;
 pub mod library;
 pub mod libs;
 pub mod lua;
+pub mod msgpack;
+pub mod structlib;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
