@@ -129,7 +129,7 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "number_of_cached_scripts", server.scripts.count());
     let functions = server.scripts.functions.lock();
     field!(out, "number_of_functions", functions.function_count());
-    field!(out, "number_of_libraries", functions.libraries.len());
+    field!(out, "number_of_libraries", functions.library_count());
     drop(functions);
     field!(out, "maxmemory", max);
     field!(out, "maxmemory_human", human_bytes(max));

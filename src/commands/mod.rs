@@ -12,6 +12,7 @@ pub mod bits;
 pub mod config;
 pub mod connection;
 pub mod dump;
+pub mod functions;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -397,6 +398,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(lists::COMMANDS)
+        .chain(functions::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

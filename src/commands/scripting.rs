@@ -1,5 +1,5 @@
-//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL,
-//! FCALL_RO and FUNCTION, and [`call`], the checks Redis applies to a
+//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (FCALL
+//! and FUNCTION are in `functions`), and [`call`], the checks Redis applies to a
 //! command a script runs (`redis.call`).
 //!
 //! A script runs with every worker's gate held (the `RUNS_SCRIPT` flag,
@@ -20,12 +20,12 @@ use crate::scripting::{self, lua, parse_shebang, ScriptFlags, NOSCRIPT};
 
 /// EVAL and FCALL: not from scripts, with every worker held; the keys
 /// may be none (`numkeys` 0).
-const RUNS: Flags = Flags::NO_SCRIPT.with(Flags::RUNS_SCRIPT).with(Flags::NO_MANDATORY_KEYS);
+pub(super) const RUNS: Flags = Flags::NO_SCRIPT.with(Flags::RUNS_SCRIPT).with(Flags::NO_MANDATORY_KEYS);
 /// The keys of EVAL and EVALSHA: `script numkeys key ...`.
-const SCRIPT_KEYS: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, specs::RW_ACCESS_UPDATE)];
+pub(super) const SCRIPT_KEYS: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, specs::RW_ACCESS_UPDATE)];
 /// The keys of the read-only forms.
-const SCRIPT_KEYS_RO: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, specs::RO_ACCESS)];
-/// SCRIPT and FUNCTION: KILL (and FUNCTION STATS) answer while a script is busy.
+pub(super) const SCRIPT_KEYS_RO: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, specs::RO_ACCESS)];
+/// SCRIPT: KILL answers while a script is busy.
 const CONTROL: Flags = Flags::NO_SCRIPT.with(Flags::ALLOW_BUSY);
 
 pub static COMMANDS: &[Command] = &[
@@ -62,7 +62,6 @@ pub static COMMANDS: &[Command] = &[
         run: evalsha_ro,
     },
     Command { name: "script", arity: -2, flags: CONTROL, keys: specs::NONE, group: "scripting", run: script },
-    Command { name: "function", arity: -2, flags: CONTROL, keys: specs::NONE, group: "scripting", run: function },
 ];
 
 /// What the commands of one script run may do, and what they did.
@@ -136,9 +135,14 @@ fn refuse(ctx: &mut Ctx<'_>, id: Option<usize>, text: &str) -> String {
 /// A script's `KEYS` and `ARGV`.
 pub type KeysAndArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
 
-/// `numkeys key... arg...` from argument 2 on, with Redis's errors.
-pub fn keys_and_args<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>) -> Option<KeysAndArgs<'a>> {
-    let numkeys = ctx.integer_arg(args, 2)?;
+/// `numkeys key... arg...` from argument 2 on, with Redis's errors
+/// (`not_integer` for a `numkeys` that is not a number: EVAL and FCALL
+/// differ there).
+pub fn keys_and_args<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, not_integer: &str) -> Option<KeysAndArgs<'a>> {
+    let Some(numkeys) = crate::protocol::parse::parse_i64(args.get(2)) else {
+        ctx.error(not_integer);
+        return None;
+    };
     let available = args.len() as i64 - 3;
     if numkeys > available {
         ctx.error("ERR Number of keys can't be greater than number of args");
@@ -169,9 +173,27 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     eval_generic(ctx, args, true, true);
 }
 
+/// The checks a script's flags call for before it runs (a script that may
+/// write, from a `_RO` command or while memory is over the limit): true
+/// if it was refused.
+pub(super) fn refuse_by_flags(ctx: &mut Ctx<'_>, flags: ScriptFlags, read_only: bool) -> bool {
+    if flags.compat || flags.no_writes {
+        return false;
+    }
+    if read_only {
+        ctx.error("ERR Can not execute a script with write flag using *_ro command.");
+        return true;
+    }
+    if !flags.allow_oom && ctx.server.must_refuse_writes() {
+        ctx.error(OOM);
+        return true;
+    }
+    false
+}
+
 /// EVAL[SHA][_RO] script|sha numkeys [key ...] [arg ...]
 fn eval_generic(ctx: &mut Ctx<'_>, args: &Args<'_>, by_sha: bool, read_only: bool) {
-    let Some((keys, argv)) = keys_and_args(ctx, args) else { return };
+    let Some((keys, argv)) = keys_and_args(ctx, args, super::NOT_AN_INTEGER) else { return };
     let cached;
     let (sha, body): (String, &[u8]) = if by_sha {
         let sha = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
@@ -189,13 +211,8 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &Args<'_>, by_sha: bool, read_only: boo
         Ok(parsed) => parsed,
         Err(e) => return ctx.error(&e),
     };
-    if !flags.compat && !flags.no_writes {
-        if read_only {
-            return ctx.error("ERR Can not execute a script with write flag using *_ro command.");
-        }
-        if !flags.allow_oom && ctx.server.must_refuse_writes() {
-            return ctx.error(OOM);
-        }
+    if refuse_by_flags(ctx, flags, read_only) {
+        return;
     }
     let policy = CallPolicy::new(ctx, flags, read_only, true);
     let server = ctx.server;
@@ -255,7 +272,7 @@ fn script(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 /// Answer BUSY (true) if a script runs past the busy threshold.
-fn refuse_if_busy(ctx: &mut Ctx<'_>) -> bool {
+pub(super) fn refuse_if_busy(ctx: &mut Ctx<'_>) -> bool {
     let run = &ctx.server.scripts.run;
     if run.busy().is_some() {
         ctx.error(run.busy_error());
@@ -318,51 +335,4 @@ fn script_debug(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error("ERR SCRIPT DEBUG is not supported by Redistill");
     }
     ctx.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
-}
-
-const FUNCTION_SUBCOMMANDS: &[Subcommand] = &[
-    Subcommand { name: "flush", arity: -2, run: function_flush },
-    Subcommand { name: "kill", arity: 2, run: function_kill },
-    Subcommand {
-        name: "help",
-        arity: 2,
-        run: |ctx, _| {
-            reply_help(ctx, "FUNCTION", &["FLUSH [ASYNC|SYNC]", "    Delete all the libraries (there are none)."])
-        },
-    },
-];
-
-/// FUNCTION subcommand [arguments]. While a script is busy only KILL and
-/// STATS run.
-fn function(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let sub = args.get(1);
-    if !super::is(sub, "kill") && !super::is(sub, "stats") && refuse_if_busy(ctx) {
-        return;
-    }
-    dispatch_subcommand(ctx, args, "function", FUNCTION_SUBCOMMANDS);
-}
-
-/// FUNCTION FLUSH [ASYNC | SYNC]
-fn function_flush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    match args.len() {
-        2 => {}
-        3 if is_flush_mode(args.get(2)) => {}
-        3 => return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        _ => {
-            let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
-            return ctx.error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
-            ));
-        }
-    }
-    ctx.server.scripts.functions.lock().libraries.clear();
-    ctx.out.ok();
-}
-
-/// FUNCTION KILL
-fn function_kill(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
-    match ctx.server.scripts.run.kill(false) {
-        Ok(()) => ctx.out.ok(),
-        Err(e) => ctx.error(e),
-    }
 }

@@ -1,5 +1,6 @@
 //! The libraries Redis adds to Lua: `cjson` and `bit` (LuaBitOp), written
-//! to give the same results as Redis's C modules for what scripts use.
+//! to give the same results as Redis's C modules for what scripts use;
+//! [`install`] also adds `cmsgpack` (`msgpack`) and `struct` (`structlib`).
 //!
 //! `cjson.encode` is written out by hand rather than with serde_json,
 //! because Redis's cjson differs from it in ways scripts can see: it
@@ -17,7 +18,8 @@ const MAX_DEPTH: usize = 1000;
 pub fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.set("cjson", cjson(lua)?)?;
     globals.set("bit", bit(lua)?)?;
-    Ok(())
+    super::msgpack::install(lua, globals)?;
+    super::structlib::install(lua, globals)
 }
 
 fn null() -> Value {

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 
-use super::{ScriptFlags, Stop};
+use super::Stop;
 use crate::commands::scripting::CallPolicy;
 use crate::commands::{Ctx, Session};
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -114,14 +114,14 @@ pub struct Vm {
     generation: u64,
     /// Compiled EVAL scripts by SHA1.
     compiled: HashMap<String, Function>,
-    /// Loaded function libraries: name -> (code hash, functions).
-    pub libraries: HashMap<String, (String, HashMap<String, Function>)>,
+    /// Function libraries loaded here, and their sandbox.
+    pub(super) functions: super::library::Loaded,
     /// The `redis` table: `call` and `pcall` are bound to each run.
     redis: Table,
     /// What `redis.call` is outside a run.
     idle_call: Function,
-    handler: Function,
-    runner: Function,
+    pub(super) handler: Function,
+    pub(super) runner: Function,
     /// The RESP version `redis.setresp` chose for this run.
     resp: Rc<Cell<u8>>,
     /// Bytes last reported to [`super::Scripts::add_lua_memory`].
@@ -191,17 +191,24 @@ impl Vm {
             .set_mode(ChunkMode::Text)
             .into_function()?;
         protect_globals(&lua, &globals)?;
+        let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?)?;
         let run = std::sync::Arc::clone(&server.scripts.run);
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| match run.check() {
-            Some(Stop::Killed) => Err(raise("ERR Script killed by user with SCRIPT KILL...")),
-            Some(Stop::Shutdown) => Err(raise("ERR Script killed by a server shutdown")),
-            None => Ok(VmState::Continue),
+        let load_deadline = functions.deadline();
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            if load_deadline.get().is_some_and(|at| std::time::Instant::now() > at) {
+                return Err(raise("ERR FUNCTION LOAD timeout"));
+            }
+            match run.check() {
+                Some(Stop::Killed) => Err(raise("ERR Script killed by user with SCRIPT KILL...")),
+                Some(Stop::Shutdown) => Err(raise("ERR Script killed by a server shutdown")),
+                None => Ok(VmState::Continue),
+            }
         })?;
         Ok(Self {
             lua,
             generation,
             compiled: HashMap::new(),
-            libraries: HashMap::new(),
+            functions,
             redis,
             idle_call,
             handler,
@@ -344,18 +351,14 @@ impl Vm {
     }
 }
 
-fn first_line(s: &str) -> &str {
+pub(super) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
 }
 
 /// The `redis` table's Rust functions and constants.
 fn redis_table(lua: &Lua, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
-    redis.set("REDIS_VERSION", crate::server::REDIS_VERSION)?;
-    redis.set("REDIS_VERSION_NUM", version_number(crate::server::REDIS_VERSION))?;
-    for (name, value) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
-        redis.set(name, value)?;
-    }
+    version_and_log(lua, &redis)?;
     for (name, value) in [("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
         redis.set(name, value)?;
     }
@@ -367,7 +370,6 @@ fn redis_table(lua: &Lua, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
             Ok(super::sha1_hex(&bytes))
         })?,
     )?;
-    redis.set("log", lua.create_function(log)?)?;
     let cell = Rc::clone(resp);
     redis.set(
         "setresp",
@@ -394,6 +396,17 @@ fn redis_table(lua: &Lua, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
     )?;
     redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     Ok(redis)
+}
+
+/// What the `redis` table has at run time and at FUNCTION LOAD time alike:
+/// the version, `log` and its levels.
+pub(super) fn version_and_log(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    redis.set("REDIS_VERSION", crate::server::REDIS_VERSION)?;
+    redis.set("REDIS_VERSION_NUM", version_number(crate::server::REDIS_VERSION))?;
+    for (name, value) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
+        redis.set(name, value)?;
+    }
+    redis.set("log", lua.create_function(log)?)
 }
 
 /// `7.4.0` -> 0x070400, as Redis's `REDIS_VERSION_NUM`.
@@ -439,19 +452,23 @@ fn log(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
 /// and writing any global are errors. (Redis also freezes the library
 /// tables; here only the global table is.)
 fn protect_globals(lua: &Lua, globals: &Table) -> mlua::Result<()> {
-    let meta: Table = lua
-        .load(
-            r#"return {
+    globals.set_metatable(Some(redis_api_meta(lua)?))
+}
+
+/// The metatable of a protected table: reading a missing name and writing
+/// any are errors, with Redis's texts.
+fn redis_api_meta(lua: &Lua) -> mlua::Result<Table> {
+    lua.load(
+        r#"return {
   __index = function(_, name)
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
 }"#,
-        )
-        .set_name("=redis")
-        .set_mode(ChunkMode::Text)
-        .eval()?;
-    globals.set_metatable(Some(meta))
+    )
+    .set_name("=redis")
+    .set_mode(ChunkMode::Text)
+    .eval()
 }
 
 /// The text of an error table made from a `-CODE message` or `message`
@@ -793,19 +810,6 @@ fn write_failure(out: &mut ReplyBuffer, value: &Value, name: &str) -> String {
     };
     out.error(&text);
     text
-}
-
-/// Flags of a function registered with `redis.register_function`.
-pub fn parse_flags(list: Option<Table>) -> Result<ScriptFlags, String> {
-    let mut flags = ScriptFlags::default();
-    let Some(list) = list else { return Ok(flags) };
-    for value in list.sequence_values::<Value>() {
-        let Ok(Value::String(name)) = value else { return Err("ERR unknown flag given".into()) };
-        if !flags.set(&name.as_bytes()) {
-            return Err("ERR unknown flag given".into());
-        }
-    }
-    Ok(flags)
 }
 
 #[cfg(test)]

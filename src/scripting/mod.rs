@@ -8,8 +8,11 @@
 //! [`RunState`] describes that one.
 
 pub mod functions;
+pub mod library;
 pub mod libs;
 pub mod lua;
+pub mod msgpack;
+pub mod structlib;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -167,6 +170,17 @@ pub struct RunState {
     threshold_ms: AtomicU64,
     /// The script's name (SHA1 or function), for the busy warning.
     name: Mutex<String>,
+    /// The FCALL that runs it (FUNCTION STATS shows it).
+    command: Mutex<Vec<Vec<u8>>>,
+}
+
+/// The script running now, as FUNCTION STATS reports it.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub eval: bool,
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub duration_ms: u64,
 }
 
 /// Why the instruction hook stops a script.
@@ -184,6 +198,24 @@ impl RunState {
         self.kill.store(false, Ordering::Relaxed);
         self.warned.store(false, Ordering::Relaxed);
         self.started_ms.store(now_ms.max(1), Ordering::Release);
+    }
+
+    /// Remember the FCALL about to run (before [`Self::begin`]).
+    pub fn set_command(&self, args: &crate::protocol::Args<'_>) {
+        let mut command = self.command.lock();
+        command.clear();
+        command.extend(args.iter().map(<[u8]>::to_vec));
+    }
+
+    /// The script running now, if any.
+    pub fn running(&self) -> Option<Running> {
+        let started = self.started_ms.load(Ordering::Acquire);
+        (started != 0).then(|| Running {
+            eval: self.eval.load(Ordering::Relaxed),
+            name: self.name.lock().clone(),
+            command: self.command.lock().clone(),
+            duration_ms: crate::clock::now_ms().saturating_sub(started),
+        })
     }
 
     pub fn end(&self) {
@@ -274,7 +306,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
-/// What a script's shebang (`#!lua flags=...`) declares.
+/// What a script's shebang (`#!lua flags=...`) or a function's
+/// registration declares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScriptFlags {
     /// No shebang: Redis's compatibility mode (writes allowed, the OOM
@@ -282,19 +315,41 @@ pub struct ScriptFlags {
     pub compat: bool,
     pub no_writes: bool,
     pub allow_oom: bool,
+    /// Accepted and listed (FUNCTION LIST); they concern replicas and
+    /// clusters, which Redistill has not.
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot: bool,
 }
 
+/// The flag names, in Redis's order (FUNCTION LIST lists them so).
+pub const FLAG_NAMES: [&str; 5] = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"];
+
 impl ScriptFlags {
-    /// Parse one flag name, as in a shebang or `register_function`.
-    pub fn set(&mut self, name: &[u8]) -> bool {
-        match name {
-            b"no-writes" => self.no_writes = true,
-            b"allow-oom" => self.allow_oom = true,
-            // Accepted: they concern replicas and clusters Redistill has not.
-            b"allow-stale" | b"no-cluster" | b"allow-cross-slot-keys" => {}
-            _ => return false,
+    fn slot(&mut self, index: usize) -> &mut bool {
+        match index {
+            0 => &mut self.no_writes,
+            1 => &mut self.allow_oom,
+            2 => &mut self.allow_stale,
+            3 => &mut self.no_cluster,
+            _ => &mut self.allow_cross_slot,
         }
-        true
+    }
+
+    /// Parse one flag name, as in a shebang (exact case).
+    pub fn set(&mut self, name: &[u8]) -> bool {
+        match FLAG_NAMES.iter().position(|flag| flag.as_bytes() == name) {
+            Some(index) => {
+                *self.slot(index) = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The names of the flags set, in Redis's order.
+    pub fn names(mut self) -> Vec<&'static str> {
+        (0..FLAG_NAMES.len()).filter(|&i| *self.slot(i)).map(|i| FLAG_NAMES[i]).collect()
     }
 }
 

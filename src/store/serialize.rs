@@ -48,6 +48,9 @@ pub const TYPE_HASH: u8 = 1;
 pub const TYPE_SET: u8 = 2;
 pub const TYPE_ZSET: u8 = 3;
 pub const TYPE_LIST: u8 = 4;
+/// A FUNCTION DUMP payload (never a key's value): a count, then each
+/// library's whole text as length and bytes.
+pub const TYPE_FUNCTIONS: u8 = 0xf5;
 
 /// Version and checksum after the body.
 const TRAILER_LEN: usize = 2 + 8;
@@ -117,6 +120,33 @@ pub fn seal(mut out: Vec<u8>) -> Vec<u8> {
     let sum = CHECKSUM.checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     out
+}
+
+/// The payload of FUNCTION DUMP: the libraries' texts.
+pub fn dump_functions<'a>(texts: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = vec![TYPE_FUNCTIONS];
+    put_varint(&mut out, texts.len() as u64);
+    for text in texts {
+        put_bytes(&mut out, text);
+    }
+    seal(out)
+}
+
+/// The library texts of a FUNCTION RESTORE payload.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
+    let mut reader = Reader { data: verify(payload)? };
+    if reader.byte()? != TYPE_FUNCTIONS {
+        return Err(DecodeError::Body);
+    }
+    let count = reader.varint()?;
+    if count > reader.data.len() as u64 {
+        return Err(DecodeError::Body);
+    }
+    let texts = (0..count).map(|_| reader.length_prefixed()).collect::<Result<Vec<_>, _>>()?;
+    if !reader.data.is_empty() {
+        return Err(DecodeError::Body);
+    }
+    Ok(texts)
 }
 
 fn put_hash(out: &mut Vec<u8>, hash: &Hash) {
@@ -390,6 +420,17 @@ mod tests {
         let mut fields: Vec<_> = hash.iter().map(|f| (f.name.to_vec(), f.value.to_vec(), f.deadline)).collect();
         fields.sort();
         fields
+    }
+
+    #[test]
+    fn functions_round_trip_and_refuse_other_payloads() {
+        let texts: [&[u8]; 2] = [b"#!lua name=a\n", b"#!lua name=b\n"];
+        assert_eq!(restore_functions(&dump_functions(texts.into_iter())), Ok(texts.to_vec()));
+        assert_eq!(restore_functions(&dump_functions(std::iter::empty())), Ok(Vec::new()));
+        assert_eq!(restore_functions(&string_payload(b"x")), Err(DecodeError::Body));
+        let mut bad = dump_functions(texts.into_iter());
+        bad[3] ^= 1;
+        assert_eq!(restore_functions(&bad), Err(DecodeError::Trailer));
     }
 
     #[test]

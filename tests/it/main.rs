@@ -32,6 +32,7 @@ mod concurrency;
 mod config_cmd;
 mod connection;
 mod dump;
+mod functions;
 mod hashes;
 mod hostile;
 mod http;

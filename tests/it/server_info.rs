@@ -476,6 +476,8 @@ const KEYED_CALLS: &[(&str, &[&str], (u32, u32))] = &[
     ("evalsha 0123 1 a x", &["a"], (7, 0)),
     ("eval_ro return 1 a x", &["a"], (7, 0)),
     ("evalsha_ro 0123 0 x", &[], (7, 0)),
+    ("fcall f 2 a b x", &["a", "b"], (7, 0)),
+    ("fcall_ro f 1 a x", &["a"], (7, 0)),
     ("del a b", &["a", "b"], (7, 0)),
     ("unlink a b", &["a", "b"], (7, 0)),
     ("exists a b", &["a", "b"], (7, 0)),

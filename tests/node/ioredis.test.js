@@ -4,7 +4,9 @@
 // Covers the ready check, strings, binary values, pipelines, the offline
 // queue, connection options, and hashes (hset with an object, hgetall,
 // hincrby, hscanStream, pipeline and multi mixing hashes and strings,
-// WRONGTYPE both ways).
+// WRONGTYPE both ways), scripting (defineCommand's EVALSHA -> NOSCRIPT ->
+// EVAL fallback, in pipelines and MULTI too; cjson and cmsgpack) and
+// functions (FUNCTION LOAD, FCALL, FCALL_RO).
 //
 // Environment:
 //   REDISTILL_BIN                binary to test (default ../../target/release/redistill)
@@ -387,6 +389,98 @@ test("hashes: WRONGTYPE between strings and hashes", async () => {
     // SET replaces a hash outright.
     assert.equal(await r.set("h", "string now"), "OK");
     assert.equal(await r.type("h"), "string");
+    await r.flushall();
+  });
+});
+
+// `calls` and `failed_calls` of one command in INFO commandstats.
+async function commandStats(r, name) {
+  const line = (await r.info("commandstats")).split("\r\n").find((l) => l.startsWith(`cmdstat_${name}:`));
+  if (!line) return { calls: 0, failed: 0 };
+  const field = (key) => Number((line.match(new RegExp(`[:,]${key}=(\\d+)`)) || [0, 0])[1]);
+  return { calls: field("calls"), failed: field("failed_calls") };
+}
+
+// A capped counter, as rate limiters write them: INCR, and EXPIRE on the
+// first hit; refuses past the cap without counting.
+const CAPPED_INCR = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= tonumber(ARGV[1]) then return -1 end
+current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return current`;
+
+test("scripting: defineCommand falls back from EVALSHA to EVAL on NOSCRIPT", async () => {
+  await withClient({}, async (r) => {
+    await r.flushall();
+    await r.script("FLUSH");
+    await r.config("RESETSTAT");
+    r.defineCommand("cappedIncr", { numberOfKeys: 1, lua: CAPPED_INCR });
+    // ioredis sends EVAL the first time on a connection, EVALSHA after.
+    assert.equal(await r.cappedIncr("hits", 2, 60_000), 1);
+    assert.deepEqual(await commandStats(r, "eval"), { calls: 1, failed: 0 });
+    const sha = r.scriptsSet.cappedIncr.sha;
+    assert.deepEqual(await r.script("EXISTS", sha), [1]);
+    assert.equal(await r.cappedIncr("hits", 2, 60_000), 2);
+    assert.equal(await r.cappedIncr("hits", 2, 60_000), -1);
+    assert.deepEqual(await commandStats(r, "evalsha"), { calls: 2, failed: 0 });
+    assert.deepEqual(await commandStats(r, "eval"), { calls: 1, failed: 0 });
+    const pttl = await r.pttl("hits");
+    assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`);
+    // After SCRIPT FLUSH: EVALSHA answers NOSCRIPT (a failed call) and
+    // ioredis resends the script with EVAL, transparently.
+    await r.script("FLUSH");
+    assert.deepEqual(await r.script("EXISTS", sha), [0]);
+    assert.equal(await r.cappedIncr("other", 5, 1000), 1);
+    assert.deepEqual(await commandStats(r, "evalsha"), { calls: 3, failed: 1 });
+    assert.deepEqual(await commandStats(r, "eval"), { calls: 2, failed: 0 });
+    assert.match(await r.info("errorstats"), /errorstat_NOSCRIPT:count=1/);
+    // In a pipeline and in MULTI.
+    const piped = await r.pipeline().cappedIncr("p", 3, 1000).cappedIncr("p", 3, 1000).get("p").exec();
+    assert.deepEqual(piped, [[null, 1], [null, 2], [null, "2"]]);
+    // A pipeline whose EVALSHAs all meet NOSCRIPT: each is resent as EVAL.
+    await r.script("FLUSH");
+    const resent = await r.pipeline().cappedIncr("q", 3, 1000).cappedIncr("q", 3, 1000).exec();
+    assert.deepEqual(resent, [[null, 1], [null, 2]]);
+    const multi = await r.multi().cappedIncr("p", 3, 1000).cappedIncr("p", 3, 1000).exec();
+    assert.deepEqual(multi, [[null, 3], [null, -1]]);
+    // A script error reaches the caller as a ReplyError.
+    r.defineCommand("broken", { numberOfKeys: 0, lua: "return redis.call('nosuchcommand')" });
+    await assert.rejects(r.broken(), (e) => e.name === "ReplyError" && /Unknown Redis command called from script/.test(e.message));
+    await r.flushall();
+  });
+});
+
+test("scripting: cjson and cmsgpack through defineCommand", async () => {
+  await withClient({}, async (r) => {
+    r.defineCommand("jsonToMsgpack", {
+      numberOfKeys: 1,
+      lua: `
+local doc = cjson.decode(ARGV[1])
+redis.call('SET', KEYS[1], cmsgpack.pack(doc))
+local back = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+return cjson.encode({name = back.name, n = back.n + 1, tags = back.tags})`,
+    });
+    const out = JSON.parse(await r.jsonToMsgpack("doc", JSON.stringify({ name: "ada", n: 41, tags: ["x", "y"] })));
+    assert.deepEqual(out, { name: "ada", n: 42, tags: ["x", "y"] });
+    // MessagePack bytes as lua-cmsgpack writes them: a fixmap of 3.
+    assert.equal((await r.getBuffer("doc"))[0], 0x83);
+    await r.flushall();
+  });
+});
+
+test("functions: FUNCTION LOAD and FCALL", async () => {
+  await withClient({}, async (r) => {
+    await r.function("FLUSH");
+    const lib = "#!lua name=counters\n" +
+      "redis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)\n" +
+      "redis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+    assert.equal(await r.function("LOAD", lib), "counters");
+    assert.equal(await r.fcall("bump", 1, "c", 5), 5);
+    assert.equal(await r.fcall_ro("peek", 1, "c"), "5");
+    await assert.rejects(r.fcall_ro("bump", 1, "c", 1), /Can not execute a script with write flag using \*_ro command/);
+    await assert.rejects(r.fcall("nope", 0), /Function not found/);
+    await r.function("FLUSH");
     await r.flushall();
   });
 });

@@ -1,7 +1,7 @@
 """Lua scripting as libraries use it, through redis-py, in RESP2 and RESP3:
 the Lock (EVALSHA with a SCRIPT LOAD fallback on NOSCRIPT), a fixed-window
-rate limiter made with register_script, and a script that speaks JSON
-through cjson."""
+rate limiter made with register_script, and scripts that speak JSON
+through cjson and MessagePack through cmsgpack."""
 
 import json
 import time
@@ -98,6 +98,23 @@ return cjson.encode(doc)
     out = script(keys=["user:1", "user:1:tags"], args=[7, json.dumps({"tags": ["a", "b/c"]})])
     assert json.loads(out) == {"name": "ada", "lang": "lua", "seen": 7}
     assert client.get("user:1:tags") == b'["a","b\\/c"]'
+
+
+def test_cmsgpack_script(client):
+    """A job-queue style payload: JSON in, MessagePack stored, read back."""
+    script = client.register_script(
+        """
+local job = cjson.decode(ARGV[1])
+job.attempts = (job.attempts or 0) + 1
+redis.call('SET', KEYS[1], cmsgpack.pack(job))
+local stored = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+return cjson.encode({id = stored.id, attempts = stored.attempts, args = stored.args})
+"""
+    )
+    out = script(keys=["job:1"], args=[json.dumps({"id": "j1", "args": [1, "two"]})])
+    assert json.loads(out) == {"id": "j1", "attempts": 1, "args": [1, "two"]}
+    # lua-cmsgpack's bytes: a fixmap of three entries.
+    assert client.get("job:1")[0] == 0x83
 
 
 def test_script_errors_reach_the_client(client):
