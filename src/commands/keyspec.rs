@@ -256,6 +256,13 @@ pub mod specs {
     pub const UPDATE: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::UPDATE))];
     pub const INSERT: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::INSERT))];
     pub const DELETE: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::DELETE))];
+    /// The blocking pops (BLPOP, BZPOPMIN): every argument but the last
+    /// (the timeout), each popped from.
+    pub const POP_THEN_TIMEOUT: &[KeySpec] = &[KeySpec::range(1, -2, F::RW.with(F::ACCESS).with(F::DELETE))];
+    /// LMPOP, ZMPOP: `numkeys key ...`, each popped from.
+    pub const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
+    /// BLMPOP, BZMPOP: `timeout numkeys key ...`.
+    pub const BLOCKING_MPOP: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
     pub const RO_ALL: &[KeySpec] = &[KeySpec::rest(F::RO)];
     pub const READ_ALL: &[KeySpec] = &[KeySpec::rest(RO_ACCESS)];
     pub const REMOVE_ALL: &[KeySpec] = &[KeySpec::rest(F::RM.with(F::DELETE))];

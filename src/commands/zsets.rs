@@ -3,8 +3,9 @@
 //! (ZRANGE with BYSCORE/BYLEX/REV/LIMIT, ZRANGESTORE, ZREVRANGE,
 //! ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX), the
 //! removals by range (ZREMRANGEBYRANK/SCORE/LEX), the pops (ZPOPMIN,
-//! ZPOPMAX, ZMPOP), ZRANDMEMBER, the set operations (ZUNION, ZINTER,
-//! ZDIFF, their STORE forms, ZINTERCARD) and ZSCAN.
+//! ZPOPMAX, ZMPOP) and their blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP;
+//! the waiting is `crate::blocking`'s), ZRANDMEMBER, the set operations
+//! (ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD) and ZSCAN.
 //!
 //! The sorted set itself (encodings, order, ranks) is `store/zset.rs`;
 //! here are the arguments, the replies and the errors, as Redis 7.2 gives
@@ -23,7 +24,7 @@ use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::PackLimits;
 use crate::store::table::LockedKeys;
 use crate::store::zset::compare;
-use crate::store::{OwnedValue, SlotMut, WrongType, ZSet};
+use crate::store::{Kind, OwnedValue, SlotMut, WrongType, ZSet};
 
 /// Members to scores, for the set operations.
 type HashMap<'a> = hashbrown::HashMap<&'a [u8], f64, RandomState>;
@@ -35,6 +36,8 @@ const WF: Flags = W.with(Flags::FAST);
 /// Writes that never add data: not refused when memory is full.
 const WRITE: Flags = Flags::WRITE;
 const WRITE_FAST: Flags = Flags::WRITE.with(Flags::FAST);
+const BLOCKING: Flags = WRITE.with(Flags::BLOCKING);
+const BLOCKING_FAST: Flags = BLOCKING.with(Flags::FAST);
 
 type F = KeyFlags;
 
@@ -50,8 +53,6 @@ const RANGESTORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec:
 const NUMKEYS: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, specs::RO_ACCESS)];
 /// The STORE forms: the destination, then `numkeys key ...`.
 const STORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec::keynum(2, 0, 1, 1, specs::RO_ACCESS)];
-/// ZMPOP: `numkeys key ...`, each popped from.
-const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
 
 const fn zset_command(
     name: &'static str,
@@ -94,7 +95,10 @@ pub static COMMANDS: &[Command] = &[
     zset_command("zscan", -3, R, READ, zscan),
     zset_command("zpopmin", -2, WRITE_FAST, POP, zpopmin),
     zset_command("zpopmax", -2, WRITE_FAST, POP, zpopmax),
-    zset_command("zmpop", -4, WRITE, MPOP, zmpop),
+    zset_command("zmpop", -4, WRITE, specs::MPOP, zmpop),
+    zset_command("bzpopmin", -3, BLOCKING_FAST, specs::POP_THEN_TIMEOUT, bzpopmin),
+    zset_command("bzpopmax", -3, BLOCKING_FAST, specs::POP_THEN_TIMEOUT, bzpopmax),
+    zset_command("bzmpop", -5, BLOCKING, specs::BLOCKING_MPOP, bzmpop),
     zset_command("zrandmember", -2, R, READ, zrandmember),
 ];
 
@@ -844,8 +848,8 @@ pub(crate) fn pop(zset: &mut ZSet, end: End, count: usize) -> Members {
 /// RESP3) from `end`, replying as `shape` says. Returns Some(true) when a
 /// key was found and the reply written, Some(false) when no key exists and
 /// nothing was written (the caller replies, or a blocking pop waits),
-/// None after WRONGTYPE. The one pop of ZPOPMIN, ZPOPMAX, ZMPOP and, later,
-/// the blocking variants.
+/// None after WRONGTYPE. The one pop of ZPOPMIN, ZPOPMAX, ZMPOP and the
+/// blocking variants.
 pub(crate) fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize, shape: PopReply) -> Option<bool> {
     for key in keys {
         let popped = update_zset(ctx, key, false, |zset, out| {
@@ -956,6 +960,41 @@ pub(crate) fn parse_mpop<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> O
         j += 2;
     }
     Some((args.iter().skip(at + 1).take(numkeys).collect(), end, count.unwrap_or(1)))
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    blocking_pop(ctx, args, End::Min);
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    blocking_pop(ctx, args, End::Max);
+}
+
+/// `[key, member, score]` from the first of the keys holding a sorted set,
+/// or wait for one (the timeout is read first, as Redis does).
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End) {
+    let Some(deadline) = ctx.timeout_arg(args.get(args.len() - 1)) else { return };
+    let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
+    let shape = PopReply { with_key: true, nested: false };
+    pop_or_block(ctx, &keys, end, 1, shape, deadline);
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]: ZMPOP's
+/// reply, or wait (the arguments are read before the timeout).
+fn bzmpop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some((keys, end, count)) = parse_mpop(ctx, args, 2) else { return };
+    let Some(deadline) = ctx.timeout_arg(args.get(1)) else { return };
+    pop_or_block(ctx, &keys, end, count, PopReply { with_key: true, nested: true }, deadline);
+}
+
+/// Pop as [`pop_first`] does or, no key holding a sorted set, block until
+/// one does (inside MULTI: reply as a timeout, a null array).
+fn pop_or_block(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize, shape: PopReply, deadline: Option<u64>) {
+    if pop_first(ctx, keys, end, count, shape) == Some(false) {
+        ctx.block_or(keys, Kind::ZSet, deadline, ReplyBuffer::null_array);
+    }
 }
 
 // ---------------------------------------------------------------------------
