@@ -24,6 +24,7 @@ mod random;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -404,6 +405,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(lists::COMMANDS)
+        .chain(sort::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

@@ -135,7 +135,7 @@ fn update_zset<R>(
 /// numbers and `inf`/`infinity` in any case, with a sign (no hexadecimal
 /// floats, no NaN). The flag says the value was out of range (overflow to
 /// infinity, or underflow to zero: `strtod`'s ERANGE).
-fn strtod(text: &[u8]) -> Option<(f64, bool)> {
+pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let text = std::str::from_utf8(text).ok()?;
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
     let infinite = body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");

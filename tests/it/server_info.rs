@@ -453,6 +453,8 @@ const KEYED_CALLS: &[(&str, &[&str], (u32, u32))] = &[
     ("bzpopmin a b 0", &["a", "b"], (7, 0)),
     ("bzpopmax a 1.5", &["a"], (7, 0)),
     ("bzmpop 0 2 a b max count 2", &["a", "b"], (7, 0)),
+    ("sort k by w_* get # limit 0 1 store d", &["k", "d"], (7, 0)),
+    ("sort_ro k by w_* get #", &["k"], (7, 0)),
     ("zrandmember z 2", &["z"], (7, 0)),
     ("lpush l a", &["l"], (7, 0)),
     ("rpush l a", &["l"], (7, 0)),
