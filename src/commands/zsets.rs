@@ -131,13 +131,20 @@ fn update_zset<R>(
 // Scores and ranges
 // ---------------------------------------------------------------------------
 
-/// What C's `strtod` reads in all of `text`, as far as Rust can: decimal
-/// numbers and `inf`/`infinity` in any case, with a sign (no hexadecimal
-/// floats, no NaN). The flag says the value was out of range (overflow to
-/// infinity, or underflow to zero: `strtod`'s ERANGE).
+/// What C's `strtod` reads in all of `text`: decimal and hexadecimal
+/// (`0x1.8p3`) numbers and `inf`/`infinity` in any case, with a sign (no
+/// NaN). The flag says the value was out of range (overflow to infinity,
+/// or underflow to zero: `strtod`'s ERANGE).
 pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let text = std::str::from_utf8(text).ok()?;
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(body) => (true, body),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let (value, out_of_range) = hex_float(hex)?;
+        return Some((if negative { -value } else { value }, out_of_range));
+    }
     let infinite = body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");
     let decimal = body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     if !infinite && !decimal {
@@ -148,6 +155,50 @@ pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let overflow = value.is_infinite() && !infinite;
     let underflow = value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
     Some((value, overflow || underflow))
+}
+
+/// The digits of a C hexadecimal float after its `0x`: hex digits with an
+/// optional point (at least one digit), then an optional binary exponent
+/// `p[+-]digits`. The flag is ERANGE, as for [`strtod`].
+fn hex_float(text: &str) -> Option<(f64, bool)> {
+    let (digits, exponent) = match text.find(['p', 'P']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.len() + fraction.len() == 0 || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    // The mantissa keeps the first 60 significant bits; a whole digit
+    // beyond them still makes the value 16 times larger.
+    let (mut mantissa, mut shift, mut nonzero) = (0u64, 0i64, false);
+    for (i, c) in whole.chars().chain(fraction.chars()).enumerate() {
+        let digit = u64::from(c.to_digit(16).unwrap_or(0));
+        let in_fraction = i >= whole.len();
+        if mantissa >> 56 == 0 {
+            mantissa = mantissa << 4 | digit;
+            shift -= if in_fraction { 4 } else { 0 };
+        } else if !in_fraction {
+            shift += 4;
+        }
+        nonzero |= digit != 0;
+    }
+    let value = scale_by_power_of_two(mantissa as f64, exponent.saturating_add(shift));
+    Some((value, value.is_infinite() || (value == 0.0 && nonzero)))
+}
+
+/// `x * 2^exponent` without overflowing or underflowing on the way (C's
+/// `ldexp`).
+fn scale_by_power_of_two(mut x: f64, mut exponent: i64) -> f64 {
+    while exponent > 1000 && x.is_finite() && x != 0.0 {
+        x *= 2f64.powi(1000);
+        exponent -= 1000;
+    }
+    while exponent < -1000 && x != 0.0 {
+        x *= 2f64.powi(-1000);
+        exponent += 1000;
+    }
+    x * 2f64.powi(exponent.clamp(-1100, 1100) as i32)
 }
 
 /// A score as Redis's `string2d` reads it (ZADD, ZINCRBY, WEIGHTS): a
@@ -1389,9 +1440,18 @@ mod tests {
             assert_eq!(parse_score(text.as_bytes()), Some(value), "{text}");
         }
         assert_eq!(parse_score(b"1e-310").map(|v| v > 0.0), Some(true), "a subnormal is accepted");
-        for text in ["", " 1", "1 ", "nan", "-nan", "1e400", "1e-400", "abc", "1e", "1\x000", "0x10"] {
+        for text in
+            ["", " 1", "1 ", "nan", "-nan", "1e400", "1e-400", "abc", "1e", "1\x000", "0x", "0x.", "0xg", "0x1p"]
+        {
             assert_eq!(parse_score(text.as_bytes()), None, "{text:?}");
         }
+        // Hexadecimal floats, as C's strtod reads them.
+        for (text, value) in [("0x1f", 31.0), ("-0X.8", -0.5), ("0x1.8p1", 3.0), ("+0x10p-4", 1.0), ("0x0", 0.0)] {
+            assert_eq!(parse_score(text.as_bytes()), Some(value), "{text}");
+        }
+        assert_eq!(parse_score(b"0x123456789abcdef0123"), Some(0x1234_5678_9abc_def0_123_u128 as f64), "long");
+        assert_eq!(parse_score(b"0x1p2000"), None, "overflow");
+        assert_eq!(parse_score(b"0x1p-2000"), None, "underflow");
     }
 
     #[test]

@@ -64,9 +64,9 @@ fn numeric_order_by_default_and_desc() {
     sort(&mut c, "l DESC", bulks(&["10", "3", "2", "1.5", "1", "-1"]));
     sort(&mut c, "l desc asc", bulks(&["-1", "1", "1.5", "2", "3", "10"]));
     // Equal numbers go by their bytes (reversed by DESC); strtod's forms.
-    fill(&mut c, "RPUSH", "t", &["1.0", "1", "01", "-inf", "1e1", " 2", ""]);
-    sort(&mut c, "t", bulks(&["-inf", "", "01", "1", "1.0", " 2", "1e1"]));
-    sort(&mut c, "t DESC", bulks(&["1e1", " 2", "1.0", "1", "01", "", "-inf"]));
+    fill(&mut c, "RPUSH", "t", &["1.0", "1", "01", "-inf", "1e1", " 2", "", "0x1p3", "0X.8"]);
+    sort(&mut c, "t", bulks(&["-inf", "", "0X.8", "01", "1", "1.0", " 2", "0x1p3", "1e1"]));
+    sort(&mut c, "t DESC", bulks(&["1e1", "0x1p3", " 2", "1.0", "1", "01", "0X.8", "", "-inf"]));
     // The source is left as it was.
     c.expect_cmd(&["LRANGE", "l", "0", "-1"], bulks(&["3", "1", "2", "10", "-1", "1.5"]));
 }
@@ -84,7 +84,7 @@ fn alpha_order_compares_bytes() {
 fn values_that_are_not_numbers_fail_a_numeric_sort() {
     let s = TestServer::start();
     let mut c = s.raw();
-    for bad in ["a", "2 ", "nan", "1e400", " "] {
+    for bad in ["a", "2 ", "nan", "1e400", " ", "0x"] {
         c.expect_cmd(&["DEL", "l"], if bad == "a" { int(0) } else { int(1) });
         fill(&mut c, "RPUSH", "l", &["1", bad]);
         sort(&mut c, "l", NOT_A_DOUBLE);
@@ -92,8 +92,8 @@ fn values_that_are_not_numbers_fail_a_numeric_sort() {
         c.expect_cmd(&["EXISTS", "d"], int(0));
     }
     // ALPHA, and no sorting at all, read no numbers.
-    sort(&mut c, "l ALPHA", bulks(&[" ", "1"]));
-    sort(&mut c, "l BY nosort", bulks(&["1", " "]));
+    sort(&mut c, "l ALPHA", bulks(&["0x", "1"]));
+    sort(&mut c, "l BY nosort", bulks(&["1", "0x"]));
 }
 
 // ---------------------------------------------------------------------------
