@@ -1449,7 +1449,7 @@ mod tests {
         for (text, value) in [("0x1f", 31.0), ("-0X.8", -0.5), ("0x1.8p1", 3.0), ("+0x10p-4", 1.0), ("0x0", 0.0)] {
             assert_eq!(parse_score(text.as_bytes()), Some(value), "{text}");
         }
-        assert_eq!(parse_score(b"0x123456789abcdef0123"), Some(0x1234_5678_9abc_def0_123_u128 as f64), "long");
+        assert_eq!(parse_score(b"0x123456789abcdef0123"), Some(0x0123_4567_89ab_cdef_0123_u128 as f64), "long");
         assert_eq!(parse_score(b"0x1p2000"), None, "overflow");
         assert_eq!(parse_score(b"0x1p-2000"), None, "underflow");
     }
