@@ -20,7 +20,7 @@ use super::zsets::strtod;
 use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, SYNTAX_ERROR};
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::list::{End, Fill};
-use crate::store::{EntryRef, Hash, List, Object, OwnedValue, WrongType, ZSet};
+use crate::store::{EntryRef, Hash, Kind, List, Object, OwnedValue, WrongType, ZSet};
 
 const BY_GET_NOTES: &str = "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive \
                             from the content of the key we sort";
@@ -79,6 +79,7 @@ fn sort_ro(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 fn sort_command(ctx: &mut Ctx<'_>, args: &Args<'_>, readonly: bool) {
     let Some(mut options) = Options::parse(ctx, args, readonly) else { return };
+    unpack_sorted_set(ctx, args.get(1));
     let loaded = ctx.read_key(args.get(1), |entry, _| load(entry, &mut options));
     let Some(Loaded { elements, window }) = loaded else { return };
     let order = if options.dontsort { Ok((0..elements.len()).collect()) } else { sort_order(ctx, &elements, &options) };
@@ -253,6 +254,17 @@ fn load(entry: Option<&EntryRef<'_>>, options: &mut Options<'_>) -> Result<Loade
     };
     let window = if direct { 0..elements.len() } else { window };
     Ok(Loaded { elements, window })
+}
+
+/// Redis turns a sorted set it sorts into its large encoding, for good
+/// (`zsetConvert` in `sortCommandGeneric`, SORT_RO too), which later
+/// replies show: a -0 score then stays -0, ZSCAN answers in table order.
+fn unpack_sorted_set(ctx: &Ctx<'_>, key: &[u8]) {
+    ctx.db().update(key, ctx.now, |slot| {
+        if slot.kind() == Some(Kind::ZSet) {
+            let _ = slot.update_collection(false, |zset: &mut ZSet| (zset.unpack(), false));
+        }
+    });
 }
 
 /// The members of ranks `window` (counted from the top when `desc`).

@@ -181,6 +181,15 @@ fn sorted_sets_sort_by_member_or_keep_their_order() {
     fill(&mut c, "ZADD", "zn", &["1", "10", "2", "5", "3", "-2"]);
     sort(&mut c, "zn", bulks(&["-2", "5", "10"]));
     sort(&mut c, "zn DESC LIMIT 0 1", bulks(&["10"]));
+    // Sorted, a sorted set leaves its packed encoding for good (even by
+    // SORT_RO, even on an error), as in Redis: a -0 score then stays -0.
+    fill(&mut c, "ZADD", "packed", &["-0", "m"]);
+    c.expect_cmd(&["ZSCORE", "packed", "m"], bulk("0"));
+    c.expect_cmd(&["OBJECT", "ENCODING", "packed"], bulk("listpack"));
+    c.expect_cmd(&["SORT_RO", "packed", "LIMIT", "0", "1"], NOT_A_DOUBLE);
+    c.expect_cmd(&["OBJECT", "ENCODING", "packed"], bulk("skiplist"));
+    c.expect_cmd(&["ZADD", "packed", "-0", "n"], int(1));
+    c.expect_cmd(&["ZSCORE", "packed", "n"], bulk("-0"));
     // A large sorted set (not packed) keeps its order too.
     let members: Vec<String> = (0..300).flat_map(|i| [i.to_string(), format!("m{:03}", 299 - i)]).collect();
     let mut args = vec!["ZADD", "big"];
