@@ -1,9 +1,9 @@
 //! Blocking commands across connections (and so across worker threads):
-//! BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP served by pushes, and BZPOPMIN,
-//! BZPOPMAX, BZMPOP served by ZADD and by the other writes that leave a
-//! sorted set at a key, from other clients in the order the clients
-//! blocked, timeouts (with
-//! sub-second precision, and 0 for ever), disconnects, CLIENT UNBLOCK,
+//! BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP served by pushes (and SORT ...
+//! STORE), and BZPOPMIN, BZPOPMAX, BZMPOP served by ZADD and by the other
+//! writes that leave a sorted set at a key, from other clients in the order
+//! the clients blocked, timeouts (with sub-second precision, and 0 for
+//! ever), disconnects, CLIENT UNBLOCK,
 //! INFO `blocked_clients` and CLIENT LIST's `b` flag, MULTI/EXEC (no
 //! blocking inside; a push inside wakes only after EXEC), and a stress test
 //! where every pushed item reaches exactly one of 200 blocked clients.
@@ -521,4 +521,15 @@ fn client_unblock_releases_sorted_set_pops() {
     // Released, it no longer waits: the member stays.
     c.expect_cmd(&["ZADD", "z", "1", "a"], int(1));
     c.expect_cmd(&["ZCARD", "z"], int(1));
+}
+
+#[test]
+fn sort_store_serves_a_list_waiter() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["RPUSH", "src", "3", "1", "2"], int(3));
+    let mut waiter = blocked(&s, &["BLPOP", "dst", "0"], 0);
+    c.expect_cmd(&["SORT", "src", "STORE", "dst"], int(3));
+    waiter.expect_reply(bulks(&["dst", "1"]));
+    c.expect_cmd(&["LRANGE", "dst", "0", "-1"], bulks(&["2", "3"]));
 }
