@@ -52,6 +52,10 @@ Lists (LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LRANGE, LINDEX, LSET,
 LINSERT, LREM, LTRIM, LPOS, LMOVE, RPOPLPUSH, LMPOP) go mostly to keys l0..l2
 and sometimes to the string keys; `--no-lists` leaves them out (the blocking
 forms are tested in tests/it/blocking.rs).
+SORT and SORT_RO (numeric and ALPHA, ASC/DESC, LIMIT, BY nosort, BY and GET
+patterns over the string and hash keys, STORE) go mostly to the list keys, in
+the forms whose replies do not depend on a set's internal order (see g_sort);
+they are counted with the lists.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
 GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
@@ -571,6 +575,55 @@ def g_lmpop(g):
     return Cmd(args, ks)
 
 
+# --- SORT ---------------------------------------------------------------------
+
+# GET patterns: the element, string keys k0..k5 (elements 0..5 name them),
+# a hash field of h0..h2, a pattern naming no key.
+SORT_GETS = [b"#", b"k*", b"h*->f1", b"nostar"]
+
+
+def g_sort(g):
+    """SORT or SORT_RO in the forms whose reply does not depend on a set's or
+    a sorted set's internal order (which differ between the servers): a
+    numeric sort (ties go by the elements' bytes), ALPHA (byte order; ties,
+    only between elements equal up to a NUL, keep a list's order in both:
+    glibc's qsort is stable) on lists or when storing, ALPHA with BY only on
+    lists and without LIMIT (Redis's partial sort is not stable), BY nosort
+    only on lists and sorted sets unless storing (a stored set is sorted),
+    and now and then a bogus option. SORT turns a sorted set it sorts into
+    its large encoding for good (so ZSCAN compares pairs in any order)."""
+    ro = g.chance(0.25)
+    store = None if ro or not g.chance(0.3) else g.rng.choice([g.rng.choice(LIST_KEYS), g.key()])
+    alpha, nosort = g.chance(0.4), g.chance(0.2)
+    by = None if nosort or not g.chance(0.3) else g.rng.choice([b"k*", b"h*->f0"])
+    limit = g.chance(0.4) and not (alpha and by)
+    if (alpha and (by or not store)) or (nosort and not store):
+        key = g.rng.choice(LIST_KEYS + ZSET_KEYS if nosort and not alpha else LIST_KEYS)
+    else:
+        key = g.rng.choice([g.lkey, g.lkey, g.skey, lambda: zkey(g)])()
+    opts = []
+    if nosort:
+        opts.append([g.case(b"BY"), b"nosort"])
+    if by:
+        opts.append([g.case(b"BY"), by])
+    if limit:
+        opts.append([g.case(b"LIMIT"), g.int_arg(-2, 6), g.int_arg(-2, 6)])
+    for _ in range(g.rng.choice([0, 0, 1, 2])):
+        opts.append([g.case(b"GET"), g.rng.choice(SORT_GETS)])
+    if alpha:
+        opts.append([g.case(b"ALPHA")])
+    if g.chance(0.5):
+        opts.append([g.case(g.rng.choice([b"ASC", b"DESC"]))])
+    if store:
+        opts.append([g.case(b"STORE"), store])
+    if g.chance(0.03):
+        opts.append([g.case(g.rng.choice([b"FOO", b"LIMIT", b"STORE"]))])
+    g.rng.shuffle(opts)
+    args = [g.case(b"SORT_RO" if ro else b"SORT"), key] + [a for opt in opts for a in opt]
+    patterns = by or any(o[0].upper() == b"GET" and o[1] != b"#" for o in opts)
+    return Cmd(args, [key] + ([store] if store else []) + (g.keys + HASH_KEYS if patterns else []))
+
+
 def some_fields(g, hi=5):
     return [g.field() for _ in range(g.rng.randint(1, hi))]
 
@@ -865,13 +918,16 @@ def g_zrange_bylex(g):
 
 
 def g_zscan(g):
+    """ZSCAN: a packed sorted set answers whole and in order, a large one (as
+    SORT leaves it, see g_sort) in its table's order, so the member/score
+    pairs are compared in any order."""
     k = zkey(g)
     args = [g.case(b"ZSCAN"), k, g.rng.choice([b"0", b"0", b"x"])]
     if g.chance(0.3):
         args += [g.case(b"MATCH"), g.rng.choice([b"*", b"a*", b"[a-c]"])]
     if g.chance(0.2):
         args += [g.case(b"COUNT"), g.rng.choice([b"10", b"0", b"x"])]
-    return Cmd(args, [k])
+    return Cmd(args, [k], compare="zscan")
 
 
 def zsetted(name, *more):
@@ -1112,6 +1168,8 @@ COMMANDS = {
     b"LPOS": (listed(b"LPOS", Gen.item, lpos_options), 2, -3, False),
     b"LMOVE": (g_lmove, 2, 5, False),
     b"LMPOP": (g_lmpop, 2, -4, False),
+    # SORT over lists (and sets and sorted sets), in deterministic forms.
+    b"SORT": (g_sort, 3, -2, False),
     # Transactions: MULTI ... EXEC / DISCARD, a few dozen commands apart.
     b"MULTI": (g_multi, 1, 1, True),
     b"EXEC": (g_exec, 2, 1, True),
@@ -1123,7 +1181,8 @@ SET_COMMANDS = {b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER", b"SCARD", b"SMEMB
                 b"SDIFF", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD", b"SPOP", b"SRANDMEMBER",
                 b"SSCAN"}
 ZSET_COMMANDS = {n for n in COMMANDS if n.startswith(b"Z")}
-LIST_COMMANDS = {n for n in COMMANDS if (n.startswith(b"L") and n != b"LCS") or n.startswith(b"RPUSH")} | {b"RPOP"}
+LIST_COMMANDS = ({n for n in COMMANDS if (n.startswith(b"L") and n != b"LCS") or n.startswith(b"RPUSH")}
+                 | {b"RPOP", b"SORT"})
 
 # Pseudo-entries that are always on: they are not commands of their own.
 UNKNOWN_WEIGHT = 2
@@ -1447,6 +1506,12 @@ def compare_replies(cmd, a, b, model, db, t):
         if xs is None or ys is None or len(xs) != 2 or len(ys) != 2 or xs[0] != ys[0]:
             return False
         return sorted(array_items(xs[1]) or []) == sorted(array_items(ys[1]) or [])
+    if cmd.compare == "zscan":
+        xs, ys = array_items(a), array_items(b)
+        if xs is None or ys is None or len(xs) != 2 or len(ys) != 2 or xs[0] != ys[0]:
+            return False
+        pairs = [array_items(items[1]) or [] for items in (xs, ys)]
+        return sorted(zip(pairs[0][::2], pairs[0][1::2])) == sorted(zip(pairs[1][::2], pairs[1][1::2]))
     if cmd.compare == "ttl_s":
         return close_enough(a, b, TTL_TOLERANCE_S)
     if cmd.compare == "ttl_ms":

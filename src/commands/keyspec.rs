@@ -6,7 +6,9 @@
 //! first/last/step triple and its `key_specs`, COMMAND GETKEYS and COMMAND
 //! GETKEYSANDFLAGS. A spec begins at an index and finds its keys either
 //! as a range or, for commands that say how many keys follow (EVAL,
-//! ZUNIONSTORE, LMPOP), through a `numkeys` argument.
+//! ZUNIONSTORE, LMPOP), through a `numkeys` argument. A spec Redis marks
+//! `unknown` (SORT's STORE destination, its BY/GET patterns) finds this
+//! call's keys, if any, with a function, as Redis's `getkeys_proc` does.
 
 use super::ReplyBuffer;
 
@@ -78,7 +80,15 @@ pub enum FindKeys {
     /// The argument at `begin + numkeys_at` says how many keys there are;
     /// they start at `begin + first`, every `step` arguments.
     Keynum { numkeys_at: i32, first: i32, step: i32 },
+    /// Neither where the keys begin nor how to find them can be described
+    /// (COMMAND shows `unknown` for both); `locate` gives the positions
+    /// of a given call's keys (None: the keys cannot be known at all).
+    Unknown { locate: Option<LocateKeys> },
 }
+
+/// The positions of a call's keys, from its arguments (the command name
+/// first), for a spec of [`FindKeys::Unknown`].
+pub type LocateKeys = fn(&[&[u8]]) -> Vec<usize>;
 
 /// The flags a call of a `VARIABLE_FLAGS` spec really has, from its
 /// arguments (the command name first).
@@ -92,34 +102,42 @@ pub struct KeySpec {
     pub find: FindKeys,
     pub flags: KeyFlags,
     pub actual: Option<ActualFlags>,
+    /// COMMAND's `notes` (why a spec is `unknown`).
+    pub notes: Option<&'static str>,
 }
 
 impl KeySpec {
     /// The key at argument `index`.
     pub const fn at(index: i32, flags: KeyFlags) -> KeySpec {
-        KeySpec { begin: index, find: FindKeys::Range { last: 0, step: 1, limit: 0 }, flags, actual: None }
+        KeySpec { begin: index, find: FindKeys::Range { last: 0, step: 1, limit: 0 }, flags, actual: None, notes: None }
     }
 
     /// Every argument from the first on is a key (DEL, MGET).
     pub const fn rest(flags: KeyFlags) -> KeySpec {
-        KeySpec { begin: 1, find: FindKeys::Range { last: -1, step: 1, limit: 0 }, flags, actual: None }
+        KeySpec { begin: 1, find: FindKeys::Range { last: -1, step: 1, limit: 0 }, flags, actual: None, notes: None }
     }
 
     /// The keys from argument `begin` to `last` arguments after it
     /// (negative: counted from the end), every one (BITOP's sources, LCS).
     pub const fn range(begin: i32, last: i32, flags: KeyFlags) -> KeySpec {
-        KeySpec { begin, find: FindKeys::Range { last, step: 1, limit: 0 }, flags, actual: None }
+        KeySpec { begin, find: FindKeys::Range { last, step: 1, limit: 0 }, flags, actual: None, notes: None }
     }
 
     /// Every other argument from the first on is a key (MSET).
     pub const fn pairs(flags: KeyFlags) -> KeySpec {
-        KeySpec { begin: 1, find: FindKeys::Range { last: -1, step: 2, limit: 0 }, flags, actual: None }
+        KeySpec { begin: 1, find: FindKeys::Range { last: -1, step: 2, limit: 0 }, flags, actual: None, notes: None }
     }
 
     /// Keys counted by a `numkeys` argument (EVAL's `script numkeys key
     /// ...`: `keynum(2, 0, 1, 1)`; ZUNIONSTORE's sources likewise).
     pub const fn keynum(begin: i32, numkeys_at: i32, first: i32, step: i32, flags: KeyFlags) -> KeySpec {
-        KeySpec { begin, find: FindKeys::Keynum { numkeys_at, first, step }, flags, actual: None }
+        KeySpec { begin, find: FindKeys::Keynum { numkeys_at, first, step }, flags, actual: None, notes: None }
+    }
+
+    /// Keys COMMAND cannot describe (see [`FindKeys::Unknown`]), with the
+    /// notes that say why.
+    pub const fn unknown(flags: KeyFlags, notes: &'static str, locate: Option<LocateKeys>) -> KeySpec {
+        KeySpec { begin: 0, find: FindKeys::Unknown { locate }, flags, actual: None, notes: Some(notes) }
     }
 
     /// With flags that depend on the call.
@@ -138,6 +156,7 @@ impl KeySpec {
                 (first + (argc - first) / i64::from(limit) + i64::from(last), step)
             }
             FindKeys::Range { last, step, .. } => (first + i64::from(last), step),
+            FindKeys::Unknown { locate } => return Some(locate.map_or_else(Vec::new, |locate| locate(args))),
             FindKeys::Keynum { numkeys_at, first: offset, step } => {
                 let at = usize::try_from(first + i64::from(numkeys_at)).ok()?;
                 let numkeys = crate::protocol::parse::parse_i64(args.get(at)?).filter(|&n| n >= 0)?;
@@ -155,13 +174,21 @@ impl KeySpec {
     /// Write this spec as COMMAND INFO shows it: flags, begin_search,
     /// find_keys.
     pub fn reply(&self, out: &mut ReplyBuffer) {
-        out.map(3);
+        out.map(3 + usize::from(self.notes.is_some()));
+        if let Some(notes) = self.notes {
+            out.bulk(b"notes");
+            out.bulk(notes.as_bytes());
+        }
         out.bulk(b"flags");
         self.flags.reply(out);
         out.bulk(b"begin_search");
-        search_spec(out, "index", &[("index", self.begin)]);
+        match self.find {
+            FindKeys::Unknown { .. } => search_spec(out, "unknown", &[]),
+            _ => search_spec(out, "index", &[("index", self.begin)]),
+        }
         out.bulk(b"find_keys");
         match self.find {
+            FindKeys::Unknown { .. } => search_spec(out, "unknown", &[]),
             FindKeys::Range { last, step, limit } => {
                 search_spec(out, "range", &[("lastkey", last), ("keystep", step), ("limit", limit)]);
             }
@@ -256,6 +283,13 @@ pub mod specs {
     pub const UPDATE: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::UPDATE))];
     pub const INSERT: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::INSERT))];
     pub const DELETE: &[KeySpec] = &[KeySpec::at(1, F::RW.with(F::DELETE))];
+    /// The blocking pops (BLPOP, BZPOPMIN): every argument but the last
+    /// (the timeout), each popped from.
+    pub const POP_THEN_TIMEOUT: &[KeySpec] = &[KeySpec::range(1, -2, F::RW.with(F::ACCESS).with(F::DELETE))];
+    /// LMPOP, ZMPOP: `numkeys key ...`, each popped from.
+    pub const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
+    /// BLMPOP, BZMPOP: `timeout numkeys key ...`.
+    pub const BLOCKING_MPOP: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
     pub const RO_ALL: &[KeySpec] = &[KeySpec::rest(F::RO)];
     pub const READ_ALL: &[KeySpec] = &[KeySpec::rest(RO_ACCESS)];
     pub const REMOVE_ALL: &[KeySpec] = &[KeySpec::rest(F::RM.with(F::DELETE))];
@@ -314,6 +348,15 @@ mod tests {
         let zunionstore = [KeySpec::at(1, KeyFlags::OW), KeySpec::keynum(2, 0, 1, 1, KeyFlags::RO)];
         assert_eq!(legacy_range(&zunionstore), ((1, 1, 1), true));
         assert_eq!(legacy_range(&[KeySpec::keynum(2, 0, 1, 1, KeyFlags::RW)]), ((0, 0, 0), true));
+    }
+
+    #[test]
+    fn unknown_specs_are_movable_and_locate_their_keys() {
+        let last: LocateKeys = |args| vec![args.len() - 1];
+        let specs = [KeySpec::at(1, KeyFlags::RO), KeySpec::unknown(KeyFlags::OW, "notes", Some(last))];
+        assert_eq!(legacy_range(&specs), ((1, 1, 1), true));
+        assert_eq!(keys(&specs, "sort k x d"), Some(vec![1, 3]));
+        assert_eq!(keys(&[KeySpec::unknown(KeyFlags::RO, "notes", None)], "sort k"), Some(vec![]));
     }
 
     #[test]

@@ -8,19 +8,14 @@
 //! that finds nothing calls [`Ctx::block`] and replies nothing; it runs
 //! again, from the top, when a key it waits on is filled.
 
-use super::family_flags::{R, RF, W, WF, WRITE, WRITE_FAST};
-use super::long_double::LongDouble;
+use super::family_flags::{BLOCKING, BLOCKING_W, R, RF, W, WF, WRITE, WRITE_FAST};
 use super::{
-    arity_message, is, specs, Command, Ctx, Family, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE,
+    arity_message, is, specs, Command, Ctx, Family, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE,
 };
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::list::{End, Fill};
 use crate::store::{Kind, List, WrongType};
-
-/// Blocking commands may not run in scripts (Redis 7.0's `noscript`).
-const BLOCKING: Flags = WRITE.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
-const BLOCKING_W: Flags = W.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
 
 type F = KeyFlags;
 
@@ -31,12 +26,6 @@ const DELETE: &[KeySpec] = specs::DELETE;
 /// The source loses an element, the destination gains it.
 const MOVE: &[KeySpec] =
     &[KeySpec::at(1, F::RW.with(F::ACCESS).with(F::DELETE)), KeySpec::at(2, F::RW.with(F::INSERT))];
-/// Every argument but the last (the timeout), each popped from.
-const KEYS_THEN_TIMEOUT: &[KeySpec] = &[KeySpec::range(1, -2, F::RW.with(F::ACCESS).with(F::DELETE))];
-/// LMPOP: `numkeys key ...`, each popped from.
-const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
-/// BLMPOP: `timeout numkeys key ...`.
-const BLOCKING_MPOP: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
 
 const LIST: Family = Family("list");
 
@@ -57,12 +46,12 @@ pub static COMMANDS: &[Command] = &[
     LIST.command("lpos", -3, R, READ, lpos),
     LIST.command("lmove", 5, W, MOVE, lmove),
     LIST.command("rpoplpush", 3, W, MOVE, rpoplpush),
-    LIST.command("lmpop", -4, WRITE, MPOP, lmpop),
-    LIST.command("blpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, blpop),
-    LIST.command("brpop", -3, BLOCKING, KEYS_THEN_TIMEOUT, brpop),
+    LIST.command("lmpop", -4, WRITE, specs::MPOP, lmpop),
+    LIST.command("blpop", -3, BLOCKING, specs::POP_THEN_TIMEOUT, blpop),
+    LIST.command("brpop", -3, BLOCKING, specs::POP_THEN_TIMEOUT, brpop),
     LIST.command("blmove", 6, BLOCKING_W, MOVE, blmove),
     LIST.command("brpoplpush", 4, BLOCKING_W, MOVE, brpoplpush),
-    LIST.command("blmpop", -5, BLOCKING, BLOCKING_MPOP, blmpop),
+    LIST.command("blmpop", -5, BLOCKING, specs::BLOCKING_MPOP, blmpop),
 ];
 
 const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
@@ -527,37 +516,6 @@ fn move_element(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End,
 // Blocking forms
 // ---------------------------------------------------------------------------
 
-/// A blocking command's timeout, in seconds with fractions (Redis's
-/// `getTimeoutFromObjectOrReply`): the deadline in unix ms, None for 0
-/// (wait for ever). Replies with Redis's error and returns None if the
-/// argument is bad.
-fn timeout_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<Option<u64>> {
-    let error = match LongDouble::parse(arg).map(|seconds| seconds.to_f64() * 1000.0) {
-        None => "ERR timeout is not a float or out of range",
-        Some(ms) if ms.is_nan() => "ERR timeout is not a float or out of range",
-        Some(ms) if ms > i64::MAX as f64 => "ERR timeout is out of range",
-        Some(ms) if ms.ceil() < 0.0 => "ERR timeout is negative",
-        Some(ms) if ms.ceil() == 0.0 => return Some(None),
-        Some(ms) => match (ms.ceil() as u64).checked_add(ctx.now).filter(|&d| d <= i64::MAX as u64) {
-            Some(deadline) => return Some(Some(deadline)),
-            None => "ERR timeout is out of range",
-        },
-    };
-    ctx.error(error);
-    None
-}
-
-/// Block on `keys` (or, where a command may not block, inside MULTI,
-/// reply as a timeout would: `null` with `null_array` for the pops, the
-/// null bulk string for the moves).
-fn block_or(ctx: &mut Ctx<'_>, keys: &[&[u8]], deadline: Option<u64>, null: fn(&mut ReplyBuffer)) {
-    if ctx.may_block() {
-        ctx.block(keys.iter().map(|k| k.to_vec()).collect(), Kind::List, deadline);
-    } else {
-        null(ctx.out);
-    }
-}
-
 /// BLPOP key [key ...] timeout
 fn blpop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     blocking_pop(ctx, args, End::Left);
@@ -569,19 +527,19 @@ fn brpop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End) {
-    let Some(deadline) = timeout_arg(ctx, args.get(args.len() - 1)) else { return };
+    let Some(deadline) = ctx.timeout_arg(args.get(args.len() - 1)) else { return };
     let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
     if pop_first(ctx, &keys, end, None) == Some(false) {
-        block_or(ctx, &keys, deadline, ReplyBuffer::null_array);
+        ctx.block_or(&keys, Kind::List, deadline, ReplyBuffer::null_array);
     }
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some((keys, end, count)) = mpop_args(ctx, args, 2) else { return };
-    let Some(deadline) = timeout_arg(ctx, args.get(1)) else { return };
+    let Some(deadline) = ctx.timeout_arg(args.get(1)) else { return };
     if pop_first(ctx, &keys, end, Some(count)) == Some(false) {
-        block_or(ctx, &keys, deadline, ReplyBuffer::null_array);
+        ctx.block_or(&keys, Kind::List, deadline, ReplyBuffer::null_array);
     }
 }
 
@@ -599,10 +557,10 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 fn blocking_move(ctx: &mut Ctx<'_>, args: &Args<'_>, from: End, to: End, timeout_at: usize) {
-    let Some(deadline) = timeout_arg(ctx, args.get(timeout_at)) else { return };
+    let Some(deadline) = ctx.timeout_arg(args.get(timeout_at)) else { return };
     match move_element(ctx, args.get(1), args.get(2), from, to) {
         Some(Some(element)) => ctx.out.bulk(&element),
-        Some(None) => block_or(ctx, &[args.get(1)], deadline, ReplyBuffer::null),
+        Some(None) => ctx.block_or(&[args.get(1)], Kind::List, deadline, ReplyBuffer::null),
         None => {}
     }
 }

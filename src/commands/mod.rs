@@ -25,6 +25,7 @@ mod random;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -175,6 +176,10 @@ pub mod family_flags {
     /// Writes that never add data: not refused when memory is full.
     pub const WRITE: Flags = Flags::WRITE;
     pub const WRITE_FAST: Flags = WRITE.with(Flags::FAST);
+    /// Blocking pops, which scripts may not call (Redis 7.0's `noscript`).
+    pub const BLOCKING: Flags = WRITE.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
+    /// Blocking moves, which add to their destination.
+    pub const BLOCKING_W: Flags = W.with(Flags::BLOCKING).with(Flags::NO_SCRIPT);
 }
 
 /// One subcommand of a container command (CLIENT, COMMAND, CONFIG).
@@ -367,6 +372,44 @@ impl Ctx<'_> {
         self.session.block = Some(BlockRequest { keys, kind, deadline });
     }
 
+    /// A blocking command's timeout, in seconds with fractions (Redis's
+    /// `getTimeoutFromObjectOrReply`): the deadline in unix ms, None for 0
+    /// (wait for ever). Replies with Redis's error and returns None if the
+    /// argument is bad.
+    pub fn timeout_arg(&mut self, arg: &[u8]) -> Option<Option<u64>> {
+        let error = match long_double::LongDouble::parse(arg).map(|seconds| seconds.to_f64() * 1000.0) {
+            None => "ERR timeout is not a float or out of range",
+            Some(ms) if ms.is_nan() => "ERR timeout is not a float or out of range",
+            Some(ms) if ms > i64::MAX as f64 => "ERR timeout is out of range",
+            Some(ms) if ms.ceil() < 0.0 => "ERR timeout is negative",
+            Some(ms) if ms.ceil() == 0.0 => return Some(None),
+            Some(ms) => match (ms.ceil() as u64).checked_add(self.now).filter(|&d| d <= i64::MAX as u64) {
+                Some(deadline) => return Some(Some(deadline)),
+                None => "ERR timeout is out of range",
+            },
+        };
+        self.error(error);
+        None
+    }
+
+    /// Block on `keys` until one holds a `kind` (see [`Ctx::block`]) or,
+    /// where a command may not block (inside MULTI), reply as its timeout
+    /// would, with `null` (`null_array` for the pops, the null bulk string
+    /// for the moves).
+    pub fn block_or(
+        &mut self,
+        keys: &[&[u8]],
+        kind: crate::store::Kind,
+        deadline: Option<u64>,
+        null: fn(&mut ReplyBuffer),
+    ) {
+        if self.may_block() {
+            self.block(keys.iter().map(|k| k.to_vec()).collect(), kind, deadline);
+        } else {
+            null(self.out);
+        }
+    }
+
     /// Parse argument `i` as an integer, replying with Redis's error if it
     /// is not one.
     pub fn integer_arg(&mut self, args: &Args<'_>, i: usize) -> Option<i64> {
@@ -399,6 +442,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(zsets::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(functions::COMMANDS)
+        .chain(sort::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.

@@ -103,12 +103,16 @@ const ACL_CATEGORIES: &[&str] = &[
     "keyspace",
     "read",
     "write",
+    "set",
+    "sortedset",
+    "list",
     "hash",
     "string",
     "bitmap",
     "admin",
     "fast",
     "slow",
+    "blocking",
     "dangerous",
     "connection",
     "transaction",
@@ -122,11 +126,23 @@ fn acl_categories(c: &Command) -> impl Iterator<Item = &'static str> + '_ {
     ACL_CATEGORIES.iter().copied().filter(move |&category| match category {
         "read" => c.flags.contains(Flags::READONLY),
         "write" => c.flags.contains(Flags::WRITE),
-        "admin" | "dangerous" => c.flags.contains(Flags::ADMIN),
+        "admin" => c.flags.contains(Flags::ADMIN),
+        "dangerous" => c.flags.contains(Flags::ADMIN) || more_categories(c).contains(&category),
         "fast" => c.flags.contains(Flags::FAST),
         "slow" => !c.flags.contains(Flags::FAST),
-        family => c.group == family,
+        "blocking" => c.flags.contains(Flags::BLOCKING),
+        family => c.group == family || more_categories(c).contains(&family),
     })
+}
+
+/// The categories Redis gives a command beyond its family and flags: SORT
+/// and SORT_RO (of the `generic` family, which is no category) read every
+/// collection type, and may cost much.
+fn more_categories(c: &Command) -> &'static [&'static str] {
+    match c.name {
+        "sort" | "sort_ro" => &["set", "sortedset", "list", "dangerous"],
+        _ => &[],
+    }
 }
 
 /// COMMAND INFO [name ...]: unknown names get a null.

@@ -3,8 +3,9 @@
 //! (ZRANGE with BYSCORE/BYLEX/REV/LIMIT, ZRANGESTORE, ZREVRANGE,
 //! ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX), the
 //! removals by range (ZREMRANGEBYRANK/SCORE/LEX), the pops (ZPOPMIN,
-//! ZPOPMAX, ZMPOP), ZRANDMEMBER, the set operations (ZUNION, ZINTER,
-//! ZDIFF, their STORE forms, ZINTERCARD) and ZSCAN.
+//! ZPOPMAX, ZMPOP) and their blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP;
+//! the waiting is `crate::blocking`'s), ZRANDMEMBER, the set operations
+//! (ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD) and ZSCAN.
 //!
 //! The sorted set itself (encodings, order, ranks) is `store/zset.rs`;
 //! here are the arguments, the replies and the errors, as Redis 7.2 gives
@@ -14,10 +15,10 @@
 
 use foldhash::fast::RandomState;
 
-use super::family_flags::{R, RF, W, WF, WRITE, WRITE_FAST};
+use super::family_flags::{BLOCKING, R, RF, W, WF, WRITE, WRITE_FAST};
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::random::{self, Rng};
-use super::{is, specs, Command, Ctx, Family, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
+use super::{is, specs, Command, Ctx, Family, Flags, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::reply::format_double_g17;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -28,6 +29,8 @@ use crate::store::{Kind, OwnedValue, Set, SlotMut, WrongType, ZSet};
 
 /// Members to scores, for the set operations.
 type HashMap<'a> = hashbrown::HashMap<&'a [u8], f64, RandomState>;
+
+const BLOCKING_FAST: Flags = BLOCKING.with(Flags::FAST);
 
 type F = KeyFlags;
 
@@ -43,8 +46,6 @@ const RANGESTORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec:
 const NUMKEYS: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, specs::RO_ACCESS)];
 /// The STORE forms: the destination, then `numkeys key ...`.
 const STORE: &[KeySpec] = &[KeySpec::at(1, F::OW.with(F::UPDATE)), KeySpec::keynum(2, 0, 1, 1, specs::RO_ACCESS)];
-/// ZMPOP: `numkeys key ...`, each popped from.
-const MPOP: &[KeySpec] = &[KeySpec::keynum(1, 0, 1, 1, F::RW.with(F::ACCESS).with(F::DELETE))];
 
 const ZSET: Family = Family("sortedset");
 
@@ -79,7 +80,10 @@ pub static COMMANDS: &[Command] = &[
     ZSET.command("zscan", -3, R, READ, zscan),
     ZSET.command("zpopmin", -2, WRITE_FAST, POP, zpopmin),
     ZSET.command("zpopmax", -2, WRITE_FAST, POP, zpopmax),
-    ZSET.command("zmpop", -4, WRITE, MPOP, zmpop),
+    ZSET.command("zmpop", -4, WRITE, specs::MPOP, zmpop),
+    ZSET.command("bzpopmin", -3, BLOCKING_FAST, specs::POP_THEN_TIMEOUT, bzpopmin),
+    ZSET.command("bzpopmax", -3, BLOCKING_FAST, specs::POP_THEN_TIMEOUT, bzpopmax),
+    ZSET.command("bzmpop", -5, BLOCKING, specs::BLOCKING_MPOP, bzmpop),
     ZSET.command("zrandmember", -2, R, READ, zrandmember),
 ];
 
@@ -112,13 +116,20 @@ fn update_zset<R>(
 // Scores and ranges
 // ---------------------------------------------------------------------------
 
-/// What C's `strtod` reads in all of `text`, as far as Rust can: decimal
-/// numbers and `inf`/`infinity` in any case, with a sign (no hexadecimal
-/// floats, no NaN). The flag says the value was out of range (overflow to
-/// infinity, or underflow to zero: `strtod`'s ERANGE).
-fn strtod(text: &[u8]) -> Option<(f64, bool)> {
+/// What C's `strtod` reads in all of `text`: decimal and hexadecimal
+/// (`0x1.8p3`) numbers and `inf`/`infinity` in any case, with a sign (no
+/// NaN). The flag says the value was out of range (overflow to infinity,
+/// or underflow to zero: `strtod`'s ERANGE).
+pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let text = std::str::from_utf8(text).ok()?;
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(body) => (true, body),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let (value, out_of_range) = hex_float(hex)?;
+        return Some((if negative { -value } else { value }, out_of_range));
+    }
     let infinite = body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");
     let decimal = body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     if !infinite && !decimal {
@@ -129,6 +140,50 @@ fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let overflow = value.is_infinite() && !infinite;
     let underflow = value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
     Some((value, overflow || underflow))
+}
+
+/// The digits of a C hexadecimal float after its `0x`: hex digits with an
+/// optional point (at least one digit), then an optional binary exponent
+/// `p[+-]digits`. The flag is ERANGE, as for [`strtod`].
+fn hex_float(text: &str) -> Option<(f64, bool)> {
+    let (digits, exponent) = match text.find(['p', 'P']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.len() + fraction.len() == 0 || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    // The mantissa keeps the first 60 significant bits; a whole digit
+    // beyond them still makes the value 16 times larger.
+    let (mut mantissa, mut shift, mut nonzero) = (0u64, 0i64, false);
+    for (i, c) in whole.chars().chain(fraction.chars()).enumerate() {
+        let digit = u64::from(c.to_digit(16).unwrap_or(0));
+        let in_fraction = i >= whole.len();
+        if mantissa >> 56 == 0 {
+            mantissa = mantissa << 4 | digit;
+            shift -= if in_fraction { 4 } else { 0 };
+        } else if !in_fraction {
+            shift += 4;
+        }
+        nonzero |= digit != 0;
+    }
+    let value = scale_by_power_of_two(mantissa as f64, exponent.saturating_add(shift));
+    Some((value, value.is_infinite() || (value == 0.0 && nonzero)))
+}
+
+/// `x * 2^exponent` without overflowing or underflowing on the way (C's
+/// `ldexp`).
+fn scale_by_power_of_two(mut x: f64, mut exponent: i64) -> f64 {
+    while exponent > 1000 && x.is_finite() && x != 0.0 {
+        x *= 2f64.powi(1000);
+        exponent -= 1000;
+    }
+    while exponent < -1000 && x != 0.0 {
+        x *= 2f64.powi(-1000);
+        exponent += 1000;
+    }
+    x * 2f64.powi(exponent.clamp(-1100, 1100) as i32)
 }
 
 /// A score as Redis's `string2d` reads it (ZADD, ZINCRBY, WEIGHTS): a
@@ -829,8 +884,8 @@ pub(crate) fn pop(zset: &mut ZSet, end: End, count: usize) -> Members {
 /// RESP3) from `end`, replying as `shape` says. Returns Some(true) when a
 /// key was found and the reply written, Some(false) when no key exists and
 /// nothing was written (the caller replies, or a blocking pop waits),
-/// None after WRONGTYPE. The one pop of ZPOPMIN, ZPOPMAX, ZMPOP and, later,
-/// the blocking variants.
+/// None after WRONGTYPE. The one pop of ZPOPMIN, ZPOPMAX, ZMPOP and the
+/// blocking variants.
 pub(crate) fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize, shape: PopReply) -> Option<bool> {
     for key in keys {
         let popped = update_zset(ctx, key, false, |zset, out| {
@@ -941,6 +996,41 @@ pub(crate) fn parse_mpop<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> O
         j += 2;
     }
     Some((args.iter().skip(at + 1).take(numkeys).collect(), end, count.unwrap_or(1)))
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    blocking_pop(ctx, args, End::Min);
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    blocking_pop(ctx, args, End::Max);
+}
+
+/// `[key, member, score]` from the first of the keys holding a sorted set,
+/// or wait for one (the timeout is read first, as Redis does).
+fn blocking_pop(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End) {
+    let Some(deadline) = ctx.timeout_arg(args.get(args.len() - 1)) else { return };
+    let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
+    let shape = PopReply { with_key: true, nested: false };
+    pop_or_block(ctx, &keys, end, 1, shape, deadline);
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]: ZMPOP's
+/// reply, or wait (the arguments are read before the timeout).
+fn bzmpop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let Some((keys, end, count)) = parse_mpop(ctx, args, 2) else { return };
+    let Some(deadline) = ctx.timeout_arg(args.get(1)) else { return };
+    pop_or_block(ctx, &keys, end, count, PopReply { with_key: true, nested: true }, deadline);
+}
+
+/// Pop as [`pop_first`] does or, no key holding a sorted set, block until
+/// one does (inside MULTI: reply as a timeout, a null array).
+fn pop_or_block(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize, shape: PopReply, deadline: Option<u64>) {
+    if pop_first(ctx, keys, end, count, shape) == Some(false) {
+        ctx.block_or(keys, Kind::ZSet, deadline, ReplyBuffer::null_array);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1338,9 +1428,18 @@ mod tests {
             assert_eq!(parse_score(text.as_bytes()), Some(value), "{text}");
         }
         assert_eq!(parse_score(b"1e-310").map(|v| v > 0.0), Some(true), "a subnormal is accepted");
-        for text in ["", " 1", "1 ", "nan", "-nan", "1e400", "1e-400", "abc", "1e", "1\x000", "0x10"] {
+        for text in
+            ["", " 1", "1 ", "nan", "-nan", "1e400", "1e-400", "abc", "1e", "1\x000", "0x", "0x.", "0xg", "0x1p"]
+        {
             assert_eq!(parse_score(text.as_bytes()), None, "{text:?}");
         }
+        // Hexadecimal floats, as C's strtod reads them.
+        for (text, value) in [("0x1f", 31.0), ("-0X.8", -0.5), ("0x1.8p1", 3.0), ("+0x10p-4", 1.0), ("0x0", 0.0)] {
+            assert_eq!(parse_score(text.as_bytes()), Some(value), "{text}");
+        }
+        assert_eq!(parse_score(b"0x123456789abcdef0123"), Some(0x0123_4567_89ab_cdef_0123_u128 as f64), "long");
+        assert_eq!(parse_score(b"0x1p2000"), None, "overflow");
+        assert_eq!(parse_score(b"0x1p-2000"), None, "underflow");
     }
 
     #[test]

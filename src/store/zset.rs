@@ -585,6 +585,12 @@ impl ZSet {
         next.map_or(0, Cursor::to_bits)
     }
 
+    /// Move to the large encoding whatever the size, for good (Redis's
+    /// SORT does this to the sorted sets it sorts).
+    pub fn unpack(&mut self) {
+        self.convert();
+    }
+
     /// Move a packed set into the large encoding.
     fn convert(&mut self) {
         let Encoding::Packed { data, .. } = &self.encoding else { return };

@@ -1,7 +1,9 @@
-//! Blocking list commands across connections (and so across worker
-//! threads): BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP served by pushes
-//! from other clients in the order the clients blocked, timeouts (with
-//! sub-second precision, and 0 for ever), disconnects, CLIENT UNBLOCK,
+//! Blocking commands across connections (and so across worker threads):
+//! BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP served by pushes (and SORT ...
+//! STORE), and BZPOPMIN, BZPOPMAX, BZMPOP served by ZADD and by the other
+//! writes that leave a sorted set at a key, from other clients in the order
+//! the clients blocked, timeouts (with sub-second precision, and 0 for
+//! ever), disconnects, CLIENT UNBLOCK,
 //! INFO `blocked_clients` and CLIENT LIST's `b` flag, MULTI/EXEC (no
 //! blocking inside; a push inside wakes only after EXEC), and a stress test
 //! where every pushed item reaches exactly one of 200 blocked clients.
@@ -44,6 +46,16 @@ fn assert_silent(c: &mut RawClient, wait: Duration) {
     let read = std::io::Read::read(&mut c.stream(), &mut byte);
     assert!(read.is_err(), "a blocked client got a reply: {read:?} {:?}", byte);
     c.set_read_timeout(READ_TIMEOUT);
+}
+
+/// Run the blocking command `args`, expecting its null array after
+/// `seconds` (deadlines are whole milliseconds, counted from the start of
+/// the server's batch: a little early by the client's clock is fine).
+fn expect_timeout_after(c: &mut RawClient, args: &[&str], seconds: f64) {
+    let started = Instant::now();
+    c.expect_cmd(args, NULL_ARRAY);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(elapsed >= seconds - 0.005 && elapsed < seconds + 0.15, "{args:?} took {elapsed:.4} s");
 }
 
 #[test]
@@ -95,15 +107,8 @@ fn several_keys_serve_from_the_first_that_has_items() {
 fn timeouts_have_sub_second_precision() {
     let s = TestServer::start();
     let mut c = s.raw();
-    for (command, timeout) in [(vec!["BLPOP", "k"], "0.1"), (vec!["BRPOP", "a", "b"], "0.25")] {
-        let mut args = command.clone();
-        args.push(timeout);
-        let started = Instant::now();
-        c.expect_cmd(&args, NULL_ARRAY);
-        let elapsed = started.elapsed().as_secs_f64();
-        let wanted: f64 = timeout.parse().unwrap_or(0.0);
-        assert!(elapsed >= wanted && elapsed < wanted + 0.15, "{args:?} took {elapsed:.3} s");
-    }
+    expect_timeout_after(&mut c, &["BLPOP", "k", "0.1"], 0.1);
+    expect_timeout_after(&mut c, &["BRPOP", "a", "b", "0.25"], 0.25);
     c.expect_cmd(&["BLMOVE", "k", "d", "LEFT", "LEFT", "0.05"], NULL_ARRAY);
     c.expect_cmd(&["BRPOPLPUSH", "k", "d", "0.05"], NULL_ARRAY);
     c.expect_cmd(&["BLMPOP", "0.05", "1", "k", "LEFT"], NULL_ARRAY);
@@ -337,4 +342,194 @@ fn every_item_reaches_exactly_one_of_200_blocked_clients() {
     let mut c = s.raw();
     c.expect_cmd(&["EXISTS", "queue", "other"], int(0));
     wait_blocked(&s, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Sorted sets: BZPOPMIN, BZPOPMAX, BZMPOP
+// ---------------------------------------------------------------------------
+
+/// A `[key, member, score]` reply in RESP2 (the score a bulk string).
+fn popped(key: &str, member: &str, score: &str) -> Vec<u8> {
+    bulks(&[key, member, score])
+}
+
+#[test]
+fn a_zadd_from_another_connection_serves_bzpopmin_and_bzpopmax() {
+    let s = TestServer::start();
+    let mut waiter = blocked(&s, &["BZPOPMIN", "z", "0"], 0);
+    let mut c = s.raw();
+    c.expect_cmd(&["ZADD", "z", "2", "b", "1.5", "a"], int(2));
+    waiter.expect_reply(popped("z", "a", "1.5"));
+    wait_blocked(&s, 0);
+    // Served at once when a key already holds members.
+    c.expect_cmd(&["BZPOPMAX", "none", "z", "5"], popped("z", "b", "2"));
+    c.expect_cmd(&["EXISTS", "z"], int(0));
+    let mut waiter = blocked(&s, &["BZPOPMAX", "z", "other", "0"], 0);
+    c.expect_cmd(&["ZADD", "other", "1", "x", "7", "y"], int(2));
+    waiter.expect_reply(popped("other", "y", "7"));
+    c.expect_cmd(&["ZRANGE", "other", "0", "-1"], bulks(&["x"]));
+    // RESP3: the score is a double.
+    let mut waiter = resp3(&s);
+    waiter.send_cmd(&["BZPOPMIN", "z", "0"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["ZADD", "z", "3", "m"], int(1));
+    waiter.expect_reply("*3\r\n$1\r\nz\r\n$1\r\nm\r\n,3\r\n");
+    c.expect_cmd(&["SET", "str", "v"], OK);
+    c.expect_cmd(
+        &["BZPOPMIN", "none", "str", "0"],
+        err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+    );
+}
+
+#[test]
+fn sorted_set_waiters_are_served_first_come_first_served() {
+    let s = TestServer::start();
+    let commands = [["BZPOPMIN", "z", "0"], ["BZPOPMAX", "z", "0"], ["BZPOPMIN", "z", "0"]];
+    let mut waiters: Vec<RawClient> =
+        commands.iter().enumerate().map(|(i, args)| blocked(&s, args, i as i64)).collect();
+    let mut c = s.raw();
+    c.expect_cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], int(4));
+    let served = [("a", "1"), ("d", "4"), ("b", "2")];
+    for (waiter, (member, score)) in waiters.iter_mut().zip(served) {
+        waiter.expect_reply(popped("z", member, score));
+    }
+    c.expect_cmd(&["ZRANGE", "z", "0", "-1"], bulks(&["c"]));
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn any_write_that_leaves_a_sorted_set_serves_a_sorted_set_waiter() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["ZADD", "src", "1", "a", "2", "b"], int(2));
+    let mut waiter = blocked(&s, &["BZPOPMAX", "dst", "0"], 0);
+    c.expect_cmd(&["ZUNIONSTORE", "dst", "1", "src"], int(2));
+    waiter.expect_reply(popped("dst", "b", "2"));
+    c.expect_cmd(&["DEL", "dst"], int(1));
+    let mut waiter = blocked(&s, &["BZPOPMIN", "dst", "0"], 0);
+    c.expect_cmd(&["ZRANGESTORE", "dst", "src", "1", "1"], int(1));
+    waiter.expect_reply(popped("dst", "b", "2"));
+    let mut waiter = blocked(&s, &["BZPOPMIN", "dst", "0"], 0);
+    c.expect_cmd(&["RENAME", "src", "dst"], OK);
+    waiter.expect_reply(popped("dst", "a", "1"));
+    // A list at the key does not serve it: the client keeps waiting.
+    let mut waiter = blocked(&s, &["BZPOPMIN", "k", "0"], 0);
+    c.expect_cmd(&["RPUSH", "k", "x"], int(1));
+    assert_silent(&mut waiter, Duration::from_millis(100));
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["DEL", "k"], int(1));
+    c.expect_cmd(&["ZADD", "k", "5", "z"], int(1));
+    waiter.expect_reply(popped("k", "z", "5"));
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn bzmpop_serves_a_count_from_either_end() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let mut waiter = blocked(&s, &["BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "2"], 0);
+    c.expect_cmd(&["ZADD", "b", "1", "x", "2", "y", "3", "z"], int(3));
+    waiter.expect_reply(b"*2\r\n$1\r\nb\r\n*2\r\n*2\r\n$1\r\nz\r\n$1\r\n3\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n");
+    c.expect_cmd(&["BZMPOP", "0", "2", "a", "b", "MIN"], b"*2\r\n$1\r\nb\r\n*1\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n");
+    c.expect_cmd(&["EXISTS", "b"], int(0));
+    let mut waiter = resp3(&s);
+    waiter.send_cmd(&["BZMPOP", "0", "1", "a", "MIN", "COUNT", "10"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["ZADD", "a", "0.5", "m"], int(1));
+    waiter.expect_reply(b"*2\r\n$1\r\na\r\n*1\r\n*2\r\n$1\r\nm\r\n,0.5\r\n");
+}
+
+#[test]
+fn sorted_set_pops_time_out_with_sub_second_precision() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    expect_timeout_after(&mut c, &["BZPOPMIN", "z", "0.1"], 0.1);
+    expect_timeout_after(&mut c, &["BZPOPMAX", "z", "0.2"], 0.2);
+    c.expect_cmd(&["BZMPOP", "0.05", "2", "z", "y", "MIN", "COUNT", "3"], NULL_ARRAY);
+    let mut c3 = resp3(&s);
+    c3.expect_cmd(&["BZPOPMIN", "z", "0.05"], NULL3);
+    c3.expect_cmd(&["BZMPOP", "0.05", "1", "z", "MAX"], NULL3);
+    c.expect_cmd(&["PING"], PONG);
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn sorted_set_pop_argument_errors() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let not_float = err("ERR timeout is not a float or out of range");
+    let negative = err("ERR timeout is negative");
+    c.expect_cmd(&["BZPOPMIN", "k", "abc"], not_float.clone());
+    c.expect_cmd(&["BZPOPMAX", "a", "b", "1x"], not_float.clone());
+    c.expect_cmd(&["BZPOPMIN", "k", "-1"], negative.clone());
+    c.expect_cmd(&["BZPOPMAX", "k", "-0.5"], negative.clone());
+    c.expect_cmd(&["BZMPOP", "x", "1", "k", "MIN"], not_float);
+    c.expect_cmd(&["BZMPOP", "-1", "1", "k", "MAX"], negative);
+    // BZMPOP reads its other arguments before the timeout.
+    c.expect_cmd(&["BZMPOP", "x", "0", "k", "MIN"], err("ERR numkeys should be greater than 0"));
+    c.expect_cmd(&["BZMPOP", "x", "1", "k", "LEFT"], SYNTAX_ERR);
+    c.expect_cmd(&["BZMPOP", "0", "3", "k", "MIN"], SYNTAX_ERR);
+    c.expect_cmd(&["BZMPOP", "0", "1", "k", "MIN", "COUNT", "0"], err("ERR count should be greater than 0"));
+    c.expect_cmd(&["BZMPOP", "0", "1", "k", "MIN", "COUNT"], SYNTAX_ERR);
+    c.expect_cmd(&["BZMPOP", "0", "1", "k", "MIN", "COUNT", "1", "COUNT", "2"], SYNTAX_ERR);
+    c.expect_cmd(&["BZPOPMIN", "k"], arity_err("bzpopmin"));
+    c.expect_cmd(&["BZPOPMAX", "k"], arity_err("bzpopmax"));
+    c.expect_cmd(&["BZMPOP", "0", "1", "k"], arity_err("bzmpop"));
+    c.expect_cmd(&["SET", "str", "v"], OK);
+    c.expect_cmd(
+        &["BZMPOP", "0", "2", "none", "str", "MIN"],
+        err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+    );
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn inside_multi_sorted_set_pops_do_not_block() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["MULTI"], OK);
+    for cmd in [
+        vec!["BZPOPMIN", "k", "0"],
+        vec!["BZPOPMAX", "k", "0"],
+        vec!["BZMPOP", "0", "1", "k", "MIN"],
+        vec!["ZADD", "k", "1", "a"],
+        vec!["BZPOPMAX", "k", "0"],
+    ] {
+        c.expect_cmd(&cmd, QUEUED);
+    }
+    let mut expected = b"*5\r\n*-1\r\n*-1\r\n*-1\r\n:1\r\n".to_vec();
+    expected.extend_from_slice(&popped("k", "a", "1"));
+    c.expect_cmd(&["EXEC"], expected);
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn client_unblock_releases_sorted_set_pops() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let mut waiter = s.raw();
+    let id = waiter.call_resp(&["CLIENT", "ID"]).int().to_string();
+    waiter.send_cmd(&["BZPOPMIN", "z", "0"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["CLIENT", "UNBLOCK", &id], int(1));
+    waiter.expect_reply(NULL_ARRAY);
+    waiter.send_cmd(&["BZMPOP", "0", "1", "z", "MAX"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"], int(1));
+    waiter.expect_reply(err("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
+    wait_blocked(&s, 0);
+    // Released, it no longer waits: the member stays.
+    c.expect_cmd(&["ZADD", "z", "1", "a"], int(1));
+    c.expect_cmd(&["ZCARD", "z"], int(1));
+}
+
+#[test]
+fn sort_store_serves_a_list_waiter() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["RPUSH", "src", "3", "1", "2"], int(3));
+    let mut waiter = blocked(&s, &["BLPOP", "dst", "0"], 0);
+    c.expect_cmd(&["SORT", "src", "STORE", "dst"], int(3));
+    waiter.expect_reply(bulks(&["dst", "1"]));
+    c.expect_cmd(&["LRANGE", "dst", "0", "-1"], bulks(&["2", "3"]));
 }

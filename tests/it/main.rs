@@ -51,6 +51,7 @@ mod server_ext;
 mod server_info;
 mod sets;
 mod slowlog;
+mod sort;
 mod stress;
 mod strings;
 mod strings_ext;

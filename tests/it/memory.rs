@@ -222,7 +222,10 @@ fn allkeys_lfu_and_random_evict_too() {
         let mut c = s.raw();
         let extra: &[&str] = if policy.starts_with("volatile") { &["EX", "3600"] } else { &[] };
         fill_ok(&mut c, "k", 30_000, 1000, extra);
-        assert!(used_over_startup(&mut c) <= 8 * MB * 11 / 10, "{policy}");
+        // Within the limit once the evictor has caught up (a loaded machine
+        // may leave the last writes' excess for its next round).
+        let within = eventually(Duration::from_secs(5), || used_over_startup(&mut c) <= 8 * MB * 11 / 10);
+        assert!(within, "{policy}: used_memory {} over the limit", used_over_startup(&mut c));
         assert!(info_int(&info(&mut c), "evicted_keys") > 10_000, "{policy}");
     }
 }

@@ -152,7 +152,7 @@ fn zadd_errors() {
         &["ZADD", "z", "INCR", "1", "a", "2", "b"],
         err("ERR INCR option supports a single increment-element pair"),
     );
-    for bad in ["x", "nan", "", " 1", "1e400", "1,5", "--1"] {
+    for bad in ["x", "nan", "", " 1", "1e400", "1,5", "--1", "0x", "0x1p"] {
         c.expect_cmd(&["ZADD", "z", bad, "a"], NOT_FLOAT);
     }
     // One bad score anywhere: nothing is added.
@@ -161,6 +161,10 @@ fn zadd_errors() {
     for good in ["+1", "-.5", "1e3", "INF", "-Infinity", "1.", "0"] {
         c.expect_cmd(&["ZADD", "z", good, "a"], int(i64::from(good == "+1")));
     }
+    // Hexadecimal floats, which C's strtod reads.
+    c.expect_cmd(&["ZADD", "z", "0x1f", "a", "-0X1.8p1", "b"], int(1));
+    c.expect_cmd(&["ZSCORE", "z", "a"], bulk("31"));
+    c.expect_cmd(&["ZSCORE", "z", "b"], bulk("-3"));
 }
 
 // ---------------------------------------------------------------------------
