@@ -41,35 +41,39 @@ const MAX_COMPILED: usize = 10_000;
 const SCRIPT_CHUNK: &str = "@user_script";
 pub const FUNCTION_CHUNK: &str = "@user_function";
 
-/// An error whose text is the reply, as is (`ERR ...`, `OOM ...`).
-#[derive(Debug)]
-pub struct ScriptError(pub String);
+/// An error type that carries its text, for raising through mlua and
+/// recognising on the way out (see `script_error`).
+macro_rules! text_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name(pub String);
 
-impl std::fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
 }
 
-impl std::error::Error for ScriptError {}
+text_error!(
+    /// An error whose text is the reply, as is (`ERR ...`, `OOM ...`).
+    ScriptError
+);
 
 /// Raise an error with exactly this reply text.
 pub fn raise(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptError(text.into()))
 }
 
-/// An error of a library function (cjson, bit): its text gets the
-/// script's position (`ERR user_script:1: ...`), as Lua's `luaL_error`.
-#[derive(Debug)]
-pub struct LibError(pub String);
-
-impl std::fmt::Display for LibError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for LibError {}
+text_error!(
+    /// An error of a library function (cjson, bit): its text gets the
+    /// script's position (`ERR user_script:1: ...`), as Lua's `luaL_error`.
+    LibError
+);
 
 pub fn raise_lib(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(LibError(text.into()))
