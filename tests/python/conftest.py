@@ -192,15 +192,3 @@ def r(server, make_client):
     c.flushall()
     yield c
     assert server.alive(), f"server died during the test; log tail:\n{server.log_tail()}"
-
-
-def raw(client, *args):
-    """Send one command on a pooled connection and return the parser's reply,
-    before redis-py's per-command response callbacks reshape it."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        pool.release(conn)
