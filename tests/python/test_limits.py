@@ -2,20 +2,13 @@
 server: the fixed-window strategy (INCRBY + EXPIRE in a script), the
 sliding-window counter (GET/PTTL/RENAME/SET PX in a script) and the
 moving-window strategy (a list per key: LPUSH, LINDEX, LTRIM in scripts),
-plus `reset`, whose script runs KEYS and DEL.
-
-The moving window needs lists, which Redistill does not have yet: those
-tests are strict xfails here (they pass against real Redis)."""
+plus `reset`, whose script runs KEYS and DEL."""
 
 import time
 
 import pytest
 from limits import parse, strategies
 from limits.storage import RedisStorage
-
-from conftest import not_implemented_yet
-
-NEEDS_LISTS = not_implemented_yet("lists (LPUSH, LINDEX, LTRIM) are not implemented yet")
 
 
 @pytest.fixture
@@ -77,7 +70,6 @@ def test_reset_deletes_every_limit(storage, r):
     assert r.get("unrelated") == b"kept"
 
 
-@NEEDS_LISTS
 def test_moving_window(storage):
     limiter = strategies.MovingWindowRateLimiter(storage)
     item = parse("3/minute")
@@ -88,7 +80,6 @@ def test_moving_window(storage):
     assert limiter.hit(item, "other")
 
 
-@NEEDS_LISTS
 def test_moving_window_slides(storage):
     limiter = strategies.MovingWindowRateLimiter(storage)
     item = parse("2/second")
