@@ -395,9 +395,18 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
+/// Split a line like Redis's `sdssplitargs` into owned arguments (`None`
+/// for unbalanced quotes): what FUNCTION LOAD's shebang is parsed with.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (mut out, mut ranges) = (Vec::new(), Vec::new());
+    split_inline_args(line, &mut out, &mut ranges).ok()?;
+    Some(ranges.into_iter().map(|r| out[r].to_vec()).collect())
+}
+
 /// Split an inline command line like Redis's `sdssplitargs`: whitespace
 /// separates arguments, `"..."` understands `\n \r \t \b \a \\ \" \xHH`,
-/// `'...'` understands `\'`, and a closing quote must end the argument.
+/// `'...'` understands `\'`, a quote may open inside an argument
+/// (`a"b c"` is `ab c`), and a closing quote must end the argument.
 fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<Range<usize>>) -> Result<(), ()> {
     let mut i = 0;
     loop {
@@ -411,7 +420,7 @@ fn split_inline_args(line: &[u8], out: &mut Vec<u8>, args: &mut Vec<Range<usize>
         i = match line[i] {
             b'"' => read_double_quoted(line, i + 1, out)?,
             b'\'' => read_single_quoted(line, i + 1, out)?,
-            _ => read_bare(line, i, out),
+            _ => read_bare(line, i, out)?,
         };
         args.push(start..out.len());
     }
@@ -421,12 +430,16 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-fn read_bare(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
+fn read_bare(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Result<usize, ()> {
     while i < line.len() && !is_space(line[i]) {
-        out.push(line[i]);
+        match line[i] {
+            b'"' => return read_double_quoted(line, i + 1, out),
+            b'\'' => return read_single_quoted(line, i + 1, out),
+            byte => out.push(byte),
+        }
         i += 1;
     }
-    i
+    Ok(i)
 }
 
 fn read_double_quoted(line: &[u8], mut i: usize, out: &mut Vec<u8>) -> Result<usize, ()> {
@@ -578,6 +591,8 @@ mod tests {
         assert_eq!(parse_all(b"\r\n\r\nPING\r\n").unwrap(), vec![words(&["PING"])]);
         assert_eq!(parse_all(b"SET k \"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse_all(b"SET k \"abc\"x\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(parse_all(b"SET a\"b c\" x\r\n").unwrap(), vec![words(&["SET", "ab c", "x"])]);
+        assert_eq!(parse_all(b"SET a\"b\r\n"), Err(ProtocolError::UnbalancedQuotes));
     }
 
     #[test]

@@ -182,8 +182,9 @@ pub fn parse_metadata(text: &[u8]) -> Result<Metadata<'_>, String> {
     let Some(end) = text.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let mut parts = text[..end].split(|b| b.is_ascii_whitespace()).filter(|p| !p.is_empty());
-    let engine = &parts.next().unwrap_or_default()[2..];
+    let parts = crate::protocol::parse::split_args(&text[..end]).ok_or("ERR Invalid library metadata")?;
+    let Some((engine, parts)) = parts.split_first() else { return Err("ERR Invalid library metadata".into()) };
+    let engine = engine.get(2..).unwrap_or_default();
     let mut name = None;
     for part in parts {
         match part.get(..5) {
@@ -226,6 +227,9 @@ mod tests {
         let parsed = parse_metadata(b"#!lua name=lib\nreturn").unwrap();
         assert_eq!(parsed, Metadata { name: "lib".into(), code: b"\nreturn" });
         assert_eq!(parse_metadata(b"#!LUA NAME=x\n").unwrap().name, "x");
+        assert_eq!(parse_metadata(b"#!lua name=\"foo\"\n").unwrap().name, "foo");
+        assert_eq!(parse_metadata(b"#!lua \"name=a b\"\n").unwrap_err(), BAD_NAME);
+        assert_eq!(parse_metadata(b"#!lua name=\"x\n").unwrap_err(), "ERR Invalid library metadata");
         assert_eq!(parse_metadata(b"return 1").unwrap_err(), "ERR Missing library metadata");
         assert_eq!(parse_metadata(b"#!lua name=x").unwrap_err(), "ERR Invalid library metadata");
         assert_eq!(parse_metadata(b"#!lua\n").unwrap_err(), "ERR Library name was not given");

@@ -55,6 +55,10 @@ fn inline_quoting() {
     c.expect(b"ECHO \"esc\\x41\\n\\t\\\"\"\r\n", bulk("escA\n\t\""));
     c.expect(b"ECHO 'it\\'s'\r\n", bulk("it's"));
     c.expect(b"ECHO \"\"\r\n", bulk(""));
+    // A quote may open inside an argument, as in sdssplitargs.
+    c.expect(b"SET a\"b c\" x\r\n", OK);
+    c.expect(b"GET \"ab c\"\r\n", bulk("x"));
+    c.expect(b"ECHO pre'fix s'\r\n", bulk("prefix s"));
 }
 
 #[test]
