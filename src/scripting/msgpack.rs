@@ -157,40 +157,47 @@ fn encode_header(n: usize, fix: u8, sixteen: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// Two passes over the table, as lua-cmsgpack makes: one to choose array
+/// or map (and count), one to encode. Pairs are not collected, since each
+/// value held would pin a slot of Lua's stack.
 fn encode_table(t: &Table, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    if is_array(&pairs) {
+    let (count, array) = shape(t)?;
+    if array {
         let len = t.raw_len();
         encode_header(len, 0x90, 0xdc, out);
         for i in 1..=len {
             encode(&t.raw_get::<Value>(i)?, out, level + 1)?;
         }
     } else {
-        encode_header(pairs.len(), 0x80, 0xde, out);
-        for (key, value) in &pairs {
-            encode(key, out, level + 1)?;
-            encode(value, out, level + 1)?;
+        encode_header(count, 0x80, 0xde, out);
+        for pair in t.pairs::<Value, Value>() {
+            let (key, value) = pair?;
+            encode(&key, out, level + 1)?;
+            encode(&value, out, level + 1)?;
         }
     }
     Ok(())
 }
 
-/// lua-cmsgpack's test: every key a positive integer (that fits a C
-/// `int`) and the largest key equal to the count, so no holes.
-fn is_array(pairs: &[(Value, Value)]) -> bool {
-    let mut max = 0i64;
-    for (key, _) in pairs {
+/// The number of keys, and lua-cmsgpack's array test: every key a
+/// positive integer (that fits a C `int`) and the largest key equal to the
+/// count, so no holes.
+fn shape(t: &Table) -> mlua::Result<(usize, bool)> {
+    let (mut count, mut max, mut array) = (0usize, 0i64, true);
+    for pair in t.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        count += 1;
         let n = match key {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => return false,
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => f64::NAN,
         };
-        if n <= 0.0 || n > f64::from(i32::MAX) || n.fract() != 0.0 {
-            return false;
+        if !(n > 0.0 && n <= f64::from(i32::MAX) && n.fract() == 0.0) {
+            array = false;
         }
         max = max.max(n as i64);
     }
-    max == pairs.len() as i64
+    Ok((count, array && max == count as i64))
 }
 
 /// Why a decode stopped.

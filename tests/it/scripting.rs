@@ -392,6 +392,10 @@ fn cmsgpack_packs_and_unpacks_as_redis() {
         "return cmsgpack.unpack_limit(cmsgpack.pack(1,2), 'x')",
         "bad argument #2 to 'unpack_limit' (number expected, got string)",
     );
+    // Large tables (more keys than Lua's C stack has slots) both ways.
+    let big = "local t = {} for i=1,100000 do t[tostring(i)] = i end \
+        local e = cmsgpack.pack(t) local d = cmsgpack.unpack(e) return {#e, d['77777']}";
+    assert_eq!(eval(&mut c, big, &["0"]), ints(&[957448, 77777]));
     let script = "return cmsgpack.unpack(string.char(0x81, 0xc0, 1))";
     assert_eq!(
         eval(&mut c, script, &["0"]),
