@@ -130,6 +130,54 @@ pub struct Vm {
     resp: Rc<Cell<u8>>,
     /// Bytes last reported to [`super::Scripts::add_lua_memory`].
     reported: usize,
+    hook: Hook,
+}
+
+/// The instruction hook: every [`HOOK_EVERY`] instructions it checks the
+/// FUNCTION LOAD deadline, SCRIPT/FUNCTION KILL and shutdown. Once a run
+/// is told to stop, the hook fires on every line instead, as in Redis, so
+/// a script that catches the error with `pcall` cannot go on: the next
+/// line raises it again.
+#[derive(Clone)]
+struct Hook {
+    run: std::sync::Arc<super::RunState>,
+    load_deadline: Rc<Cell<Option<std::time::Instant>>>,
+    /// The hook fires on every line (a run is being stopped).
+    stopping: Rc<Cell<bool>>,
+}
+
+impl Hook {
+    fn install(&self, lua: &Lua) -> mlua::Result<()> {
+        let triggers = if self.stopping.get() {
+            HookTriggers::EVERY_LINE
+        } else {
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY)
+        };
+        let hook = self.clone();
+        lua.set_hook(triggers, move |lua, _| hook.check(lua))
+    }
+
+    fn check(&self, lua: &Lua) -> mlua::Result<VmState> {
+        if self.load_deadline.get().is_some_and(|at| std::time::Instant::now() > at) {
+            return Err(raise("ERR FUNCTION LOAD timeout"));
+        }
+        let text = match self.run.check() {
+            Some(Stop::Killed) => "ERR Script killed by user with SCRIPT KILL...",
+            Some(Stop::Shutdown) => "ERR Script killed by a server shutdown",
+            None => return Ok(VmState::Continue),
+        };
+        if !self.stopping.replace(true) {
+            self.install(lua)?;
+        }
+        Err(raise(text))
+    }
+
+    /// Back to the usual rate after a run that was stopped.
+    fn reset(&self, lua: &Lua) {
+        if self.stopping.replace(false) {
+            let _ = self.install(lua);
+        }
+    }
 }
 
 thread_local! {
@@ -196,18 +244,12 @@ impl Vm {
             .into_function()?;
         protect_globals(&lua, &globals)?;
         let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?)?;
-        let run = std::sync::Arc::clone(&server.scripts.run);
-        let load_deadline = functions.deadline();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            if load_deadline.get().is_some_and(|at| std::time::Instant::now() > at) {
-                return Err(raise("ERR FUNCTION LOAD timeout"));
-            }
-            match run.check() {
-                Some(Stop::Killed) => Err(raise("ERR Script killed by user with SCRIPT KILL...")),
-                Some(Stop::Shutdown) => Err(raise("ERR Script killed by a server shutdown")),
-                None => Ok(VmState::Continue),
-            }
-        })?;
+        let hook = Hook {
+            run: std::sync::Arc::clone(&server.scripts.run),
+            load_deadline: functions.deadline(),
+            stopping: Rc::new(Cell::new(false)),
+        };
+        hook.install(&lua)?;
         Ok(Self {
             lua,
             generation,
@@ -219,6 +261,7 @@ impl Vm {
             runner,
             resp,
             reported: 0,
+            hook,
         })
     }
 
@@ -342,6 +385,7 @@ impl Vm {
         let _ = self.redis.raw_set("pcall", &self.idle_call);
         let (ctx, _) = cell.into_inner();
         server.scripts.run.end();
+        self.hook.reset(&self.lua);
         if ctx.session.db != caller_db {
             ctx.session.select(caller_db);
         }

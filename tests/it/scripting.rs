@@ -673,6 +673,28 @@ fn script_kill_stops_a_busy_read_only_script() {
 }
 
 #[test]
+fn script_kill_stops_a_script_that_catches_errors_with_pcall() {
+    let s = multi_worker_server();
+    let mut admin = s.raw();
+    admin.expect_cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"], "+OK\r\n");
+    let mut runner = s.raw();
+    let script = "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end";
+    runner.send_cmd(&["EVAL", script, "0"]);
+    thread::sleep(Duration::from_millis(50));
+    wait_busy(&mut admin);
+    admin.expect_cmd(&["SCRIPT", "KILL"], "+OK\r\n");
+    runner.set_read_timeout(Duration::from_secs(10));
+    let reply = runner.read_reply();
+    assert!(reply.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{reply}");
+    admin.expect_cmd(&["PING"], "+PONG\r\n");
+    // The next scripts on that worker run at full speed again, and pcall
+    // catches errors as before.
+    let next = "local n = 0 for i = 1, 3000000 do n = n + 1 end \
+        local ok = pcall(function() error('x') end) return {n, ok and 1 or 0}";
+    runner.expect_cmd(&["EVAL", next, "0"], ints(&[3_000_000, 0]));
+}
+
+#[test]
 fn a_script_that_wrote_is_unkillable() {
     let s = multi_worker_server();
     let mut admin = s.raw();
