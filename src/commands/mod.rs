@@ -493,8 +493,14 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     lookup_with_id(name).map(|(_, command)| command)
 }
 
-/// [`lookup`], also returning the command's position in [`all`].
-pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static Command)> {
+/// A command found by name, with its position in [`all`] (its id for
+/// per-command statistics); None for an unknown name.
+pub type Found = Option<(usize, &'static Command)>;
+
+/// [`lookup`], also returning the command's position in [`all`]. The
+/// network layer looks each request up once and hands the result to
+/// [`dispatch`].
+pub fn lookup_with_id(name: &[u8]) -> Found {
     index().get(name)
 }
 
@@ -508,20 +514,21 @@ pub enum Dispatched {
     Held,
 }
 
-/// Run one parsed command from a client and write its reply, unless a
-/// CLIENT PAUSE holds it. As in Redis, a command that is refused anyway
-/// (unknown, wrong arity, not authenticated...) is answered at once.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Dispatched {
+/// Run one parsed command from a client (`found` is its name looked up)
+/// and write its reply, unless a CLIENT PAUSE holds it. As in Redis, a
+/// command that is refused anyway (unknown, wrong arity, not
+/// authenticated...) is answered at once.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispatched {
     let pause = &ctx.server.pause;
     if pause.holds(true, ctx.now) {
-        if let Some(command) = lookup(args.get(0)) {
+        if let Some((_, command)) = found {
             let refused = refusal(ctx, command, args.len()).is_some();
             if !refused && pause.holds(may_write(ctx, command), ctx.now) {
                 return Dispatched::Held;
             }
         }
     }
-    run_command(ctx, args);
+    run_command(ctx, args, found);
     Dispatched::Done
 }
 
@@ -559,9 +566,9 @@ fn refusal(ctx: &Ctx<'_>, command: &Command, argc: usize) -> Option<std::borrow:
 /// Statistics as Redis keeps them: a command refused before it runs (wrong
 /// arity, not authenticated) counts as rejected; one that runs is timed
 /// (two clock reads) and counts as failed if it replied with an error.
-pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) {
     ctx.stats.commands_processed.incr();
-    let Some((id, command)) = lookup_with_id(args.get(0)) else {
+    let Some((id, command)) = found else {
         let msg = unknown_command_message(args);
         fail_transaction(ctx);
         ctx.stats.count_error("ERR");
@@ -605,22 +612,22 @@ pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>)
 /// A command received while a script runs past the busy threshold
 /// holding every worker: the few that are allowed then (SCRIPT KILL,
 /// SHUTDOWN, connection commands) run, every other one is answered BUSY.
-pub fn dispatch_busy(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Dispatched {
-    match lookup_with_id(args.get(0)) {
+pub fn dispatch_busy(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispatched {
+    match found {
         Some((id, command)) if !command.flags.contains(Flags::ALLOW_BUSY) => {
             ctx.stats.commands_processed.incr();
             reject(ctx, id, ctx.server.scripts.run.busy_error());
             Dispatched::Done
         }
-        _ => dispatch(ctx, args),
+        _ => dispatch(ctx, args, found),
     }
 }
 
 /// Whether this command must run with every worker's gate held: a script
 /// (outside MULTI, where it would only be queued), or the command that
 /// ends a transaction (EXEC) inside MULTI.
-pub fn needs_exclusive(args: &Args<'_>, in_multi: bool) -> bool {
-    lookup(args.get(0)).is_some_and(|c| {
+pub fn needs_exclusive(found: Found, in_multi: bool) -> bool {
+    found.is_some_and(|(_, c)| {
         let flag = if in_multi { Flags::ENDS_MULTI } else { Flags::RUNS_SCRIPT };
         c.flags.contains(flag)
     })

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::{run_command, specs, Command, Ctx, Flags};
+use super::{lookup_with_id, run_command, specs, Command, Ctx, Flags};
 use crate::protocol::Args;
 use crate::store::watch::WatchSet;
 
@@ -103,7 +103,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     ctx.out.array(multi.queued.len());
     ctx.session.in_exec = true;
     for command in &multi.queued {
-        run_command(ctx, &Args::new(&command.data, &command.ranges));
+        let args = Args::new(&command.data, &command.ranges);
+        run_command(ctx, &args, lookup_with_id(args.get(0)));
     }
     ctx.session.in_exec = false;
 }

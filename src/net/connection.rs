@@ -263,7 +263,9 @@ impl Connection {
     /// wait.
     fn settle_block(&mut self, env: &Env<'_>, len: usize, now: u64) -> bool {
         let Some(request) = self.session.block.take() else {
-            self.leave_wait(env.server);
+            if self.blocked.is_some() {
+                self.leave_wait(env.server);
+            }
             return false;
         };
         if let Some(blocked) = &mut self.blocked {
@@ -378,7 +380,8 @@ impl Connection {
                         now = crate::clock::now_ms();
                         gate
                     });
-                    let exclusive = commands::needs_exclusive(&args, self.session.multi.is_some());
+                    let found = commands::lookup_with_id(args.get(0));
+                    let exclusive = commands::needs_exclusive(found, self.session.multi.is_some());
                     let mark = self.out.pending();
                     let mut ctx = Ctx {
                         server: env.server,
@@ -387,7 +390,7 @@ impl Connection {
                         stats: env.stats,
                         now,
                     };
-                    let dispatched = run_command(&mut ctx, &args, gate, exclusive);
+                    let dispatched = run_command(&mut ctx, &args, found, gate, exclusive);
                     if exclusive {
                         now = crate::clock::now_ms();
                     }
@@ -429,8 +432,8 @@ impl Connection {
 
     /// Prefetch the keys of the next [`PREFETCH_AHEAD`] pipelined commands
     /// in the buffer, in three passes (index lines, records, then the
-    /// contents of collections; see `store/prefetch.rs`), so that their
-    /// memory loads overlap. A lone
+    /// contents of collections, in shards that hold any; see
+    /// `store/prefetch.rs`), so that their memory loads overlap. A lone
     /// command has nothing to overlap with and is left alone.
     fn prefetch_keys(&self, env: &Env<'_>) {
         let mut pending = &self.input[self.start..self.end];
@@ -448,10 +451,15 @@ impl Connection {
             pending = &pending[len..];
             frame = if count < PREFETCH_AHEAD { peek_key(pending) } else { None };
         }
+        let mut collections = [0u64; PREFETCH_AHEAD];
+        let mut found = 0;
         for &hash in &hashes[..count] {
-            table.prefetch_record(hash);
+            if table.prefetch_record(hash) {
+                collections[found] = hash;
+                found += 1;
+            }
         }
-        for &hash in &hashes[..count] {
+        for &hash in &collections[..found] {
             table.prefetch_object(hash);
         }
     }
@@ -577,14 +585,20 @@ impl Connection {
 /// gates, answering BUSY to all but the commands allowed then.
 /// An exclusive command reads the clock once it holds every gate: it may
 /// have waited for them.
-fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, gate: &mut Result<Gate<'_>, Busy>, exclusive: bool) -> Dispatched {
+fn run_command(
+    ctx: &mut Ctx<'_>,
+    args: &Args<'_>,
+    found: commands::Found,
+    gate: &mut Result<Gate<'_>, Busy>,
+    exclusive: bool,
+) -> Dispatched {
     let ran = match gate {
         Ok(gate) if exclusive => gate.exclusive(|| {
             ctx.now = crate::clock::now_ms();
-            commands::dispatch(ctx, args)
+            commands::dispatch(ctx, args, found)
         }),
-        Ok(_) => return commands::dispatch(ctx, args),
+        Ok(_) => return commands::dispatch(ctx, args, found),
         Err(Busy) => Err(Busy),
     };
-    ran.unwrap_or_else(|Busy| commands::dispatch_busy(ctx, args))
+    ran.unwrap_or_else(|Busy| commands::dispatch_busy(ctx, args, found))
 }

@@ -259,6 +259,11 @@ impl Objects {
         self.bytes + self.slab.capacity() * std::mem::size_of::<Object>()
     }
 
+    /// No collection at all: a shard of strings only.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
     /// Collections with elements that have deadlines.
     pub fn volatile(&self) -> usize {
         self.volatile

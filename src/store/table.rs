@@ -323,12 +323,14 @@ impl Table {
     /// Second pass: find the key's index slot (its lines asked for by
     /// [`Table::prefetch_index`]) and ask for the record it points at. A
     /// hint only: it takes the first slot whose tag matches, and skips a
-    /// shard that is write-locked rather than wait.
-    pub fn prefetch_record(&self, hash: u64) {
-        let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return };
-        if let Some(slot) = data.index.find(hash, |_| true) {
-            data.log.prefetch(slot.loc());
-        }
+    /// shard that is write-locked rather than wait. True if the third pass
+    /// may find a collection there: a shard of strings only (a plain
+    /// cache) skips it, and the lock it would take.
+    pub fn prefetch_record(&self, hash: u64) -> bool {
+        let Ok(data) = self.shards[self.shard_of(hash)].data.try_read() else { return false };
+        let Some(slot) = data.index.find(hash, |_| true) else { return false };
+        data.log.prefetch(slot.loc());
+        !data.objects.is_empty()
     }
 
     /// Third pass, for collections: the record asked for by
