@@ -81,22 +81,46 @@ pub fn peak() -> u64 {
 /// Collections ask this twice per write, so the classes up to
 /// [`COMPUTED_CLASSES`] are computed here rather than asked of jemalloc
 /// (`nallocx` costs a call and a table walk): 8 bytes, then four classes
-/// per doubling, which is jemalloc's layout with its default 16-byte
-/// quantum. A test compares every size with `nallocx`.
+/// per doubling up to 16 KiB (jemalloc's layout with its default 16-byte
+/// quantum), then whole pages, as this build of jemalloc answers. A test
+/// compares every size with `nallocx`.
 pub fn size_class(bytes: usize) -> usize {
     match bytes {
         0 => 0,
-        1..=8 => 8,
-        ..=COMPUTED_CLASSES => {
-            let step = (bytes.next_power_of_two() / 8).max(16);
-            (bytes + step - 1) & !(step - 1)
-        }
+        ..=COMPUTED_CLASSES if classes_are_computable() => computed_size_class(bytes),
         _ => jemalloc_size_class(bytes),
     }
 }
 
-/// The sizes whose class [`size_class`] computes.
-const COMPUTED_CLASSES: usize = 32 << 10;
+/// The class of 1 to [`COMPUTED_CLASSES`] bytes.
+fn computed_size_class(bytes: usize) -> usize {
+    if bytes <= 8 {
+        8
+    } else if bytes <= SMALL_CLASSES {
+        let step = (bytes.next_power_of_two() / 8).max(16);
+        bytes.next_multiple_of(step)
+    } else {
+        bytes.next_multiple_of(PAGE)
+    }
+}
+
+/// The sizes whose class [`size_class`] computes, and the end of the
+/// four-per-doubling classes.
+const COMPUTED_CLASSES: usize = 4 << 20;
+const SMALL_CLASSES: usize = 16 << 10;
+const PAGE: usize = 4096;
+
+/// Whether jemalloc's classes are the ones [`computed_size_class`]
+/// assumes (a build with other pages or quantum falls back to asking),
+/// checked once on a sample of sizes.
+fn classes_are_computable() -> bool {
+    static COMPUTABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COMPUTABLE.get_or_init(|| {
+        let mut samples =
+            (1..=SMALL_CLASSES + 2 * PAGE).step_by(7).chain((0..64).map(|i| COMPUTED_CLASSES - i * 65_537));
+        samples.all(|bytes| computed_size_class(bytes) == jemalloc_size_class(bytes))
+    })
+}
 
 fn jemalloc_size_class(bytes: usize) -> usize {
     // SAFETY: nallocx only computes a size class; it touches no memory
@@ -140,6 +164,7 @@ mod tests {
 
     #[test]
     fn computed_size_classes_are_jemallocs() {
+        assert!(super::classes_are_computable());
         for bytes in 1..=super::COMPUTED_CLASSES + 4096 {
             assert_eq!(super::size_class(bytes), super::jemalloc_size_class(bytes), "{bytes} bytes");
         }

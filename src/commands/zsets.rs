@@ -121,6 +121,9 @@ fn update_zset<R>(
 /// NaN). The flag says the value was out of range (overflow to infinity,
 /// or underflow to zero: `strtod`'s ERANGE).
 pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
+    if let Some(value) = small_integer(text) {
+        return Some((value, false));
+    }
     let text = std::str::from_utf8(text).ok()?;
     let (negative, body) = match text.strip_prefix('-') {
         Some(body) => (true, body),
@@ -140,6 +143,30 @@ pub(crate) fn strtod(text: &[u8]) -> Option<(f64, bool)> {
     let overflow = value.is_infinite() && !infinite;
     let underflow = value == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
     Some((value, overflow || underflow))
+}
+
+/// The common score, an integer of at most 15 digits (optionally
+/// negative), read without the general parser: such a value is exact in
+/// an f64.
+fn small_integer(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    // `-0` is negative zero, as strtod reads it.
+    let value = value as f64;
+    Some(if negative { -value } else { value })
 }
 
 /// The digits of a C hexadecimal float after its `0x`: hex digits with an
@@ -1440,6 +1467,18 @@ mod tests {
         assert_eq!(parse_score(b"0x123456789abcdef0123"), Some(0x0123_4567_89ab_cdef_0123_u128 as f64), "long");
         assert_eq!(parse_score(b"0x1p2000"), None, "overflow");
         assert_eq!(parse_score(b"0x1p-2000"), None, "underflow");
+    }
+
+    #[test]
+    fn integer_scores_take_the_short_path_to_the_same_value() {
+        for text in ["0", "-0", "7", "-42", "000123", "999999999999999", "-999999999999999", "1000000000000000"] {
+            let general: f64 = text.parse().unwrap_or(f64::NAN);
+            let parsed = strtod(text.as_bytes()).map(|(v, _)| v);
+            assert_eq!(parsed.map(f64::to_bits), Some(general.to_bits()), "{text}");
+        }
+        for text in ["-", "--1", "1-", "+-1"] {
+            assert_eq!(strtod(text.as_bytes()), None, "{text:?}");
+        }
     }
 
     #[test]

@@ -238,8 +238,13 @@ struct Entry {
 }
 
 impl Entry {
+    /// [`compare`], reading the member (behind a pointer) only when the
+    /// scores tie: a search down the order tree then touches no member.
     fn cmp_key(&self, score: f64, member: &[u8]) -> Ordering {
-        compare(self.score, self.elem.member(), score, member)
+        match self.score.partial_cmp(&score) {
+            Some(Ordering::Equal) | None => self.elem.member().cmp(member),
+            Some(order) => order,
+        }
     }
 }
 
