@@ -322,11 +322,15 @@ impl ReplyBuffer {
         self.staging.extend_from_slice(b"\r\n");
     }
 
+    /// `<prefix><n>\r\n`, laid out on the stack and appended at once:
+    /// every integer reply and every length header comes through here.
     fn number(&mut self, prefix: u8, n: i64) {
-        self.staging.push(prefix);
-        let mut digits = [0u8; 20];
-        self.staging.extend_from_slice(format_i64(n, &mut digits));
-        self.staging.extend_from_slice(b"\r\n");
+        let mut line = [0u8; 24];
+        let end = line.len() - 2;
+        line[end..].copy_from_slice(b"\r\n");
+        let start = write_digits(n, &mut line[..end]) - 1;
+        line[start] = prefix;
+        self.staging.extend_from_slice(&line[start..]);
     }
 
     fn seal_staging(&mut self) {
@@ -342,6 +346,13 @@ impl ReplyBuffer {
 
 /// Decimal digits of `n` without allocating.
 pub fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let start = write_digits(n, buf);
+    &buf[start..]
+}
+
+/// Write `n` in decimal at the end of `buf` (at least 20 bytes long);
+/// returns where it starts.
+fn write_digits(n: i64, buf: &mut [u8]) -> usize {
     let mut value = n.unsigned_abs();
     let mut i = buf.len();
     loop {
@@ -356,7 +367,7 @@ pub fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
         i -= 1;
         buf[i] = b'-';
     }
-    &buf[i..]
+    i
 }
 
 /// Format a double the way Redis 7.2+ replies with one (`d2string`):

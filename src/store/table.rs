@@ -935,13 +935,16 @@ impl SlotMut<'_> {
         create: bool,
         f: impl FnOnce(&mut T) -> (R, bool),
     ) -> Result<Option<R>, WrongType> {
-        match self.kind() {
-            Some(kind) if kind == T::KIND => {}
+        let handle = match self.record().map(|r| (r.kind(), r.handle())) {
+            Some((kind, handle)) if kind == T::KIND => handle,
             Some(_) => return Err(WrongType),
-            None if create => self.put_owned(OwnedValue::Object(T::default().into()), None),
+            None if create => {
+                self.put_owned(OwnedValue::Object(T::default().into()), None);
+                self.record().and_then(|r| r.handle())
+            }
             None => return Ok(None),
-        }
-        let Some(handle) = self.record().and_then(|r| r.handle()) else { return Ok(None) };
+        };
+        let Some(handle) = handle else { return Ok(None) };
         let (result, changed, empty) = self.objects.update(handle, |object| {
             let Some(collection) = T::of_mut(object) else { unreachable!("the record says {}", T::KIND.name()) };
             let (result, changed) = f(collection);
