@@ -96,9 +96,18 @@
 #                    LPUSH      LPUSH l:__rand_int__ <value>
 #                    LPOP       LPOP l:__rand_int__ (the lists LPUSH filled)
 #                    LRANGE_10  LRANGE l:__rand_int__ 0 9
-#                  Not in --quick. The rate limiter's trio (ZREMRANGEBYSCORE,
-#                  ZADD, ZCARD in MULTI) is not here: redis-benchmark sends
-#                  one command per request.
+#                  Not in --quick. The rate limiter's trio is in "scripts".
+#   scripts        -P 16 -c 50   -d 32     -r 10000, EVALSHA of two scripts
+#                  loaded with SCRIPT LOAD before the runs (not measured):
+#                    EVALSHA_LOCK_RELEASE  redis-py's Lock release (GET, compare
+#                               the token, DEL) on lock:__rand_int__, over
+#                               locks preloaded with that token (a lock
+#                               released once is gone: later calls only GET)
+#                    EVALSHA_RATE_LIMIT    a sliding-window limiter on
+#                               rl:__rand_int__ (ZREMRANGEBYSCORE, ZCARD, and
+#                               under the limit ZADD + PEXPIRE), "now" being
+#                               __rand_int__ (redis-benchmark has no clock)
+#                  Not in --quick.
 # Without --workloads one workload named "default" runs with the flags above
 # (set,get -P 16 -c 50 -d 256 unless changed), as before.
 # Thread sweep (--thread-sweep): one Redistill per thread count N, started
@@ -274,7 +283,8 @@ workload_table() {
         "value-64k 16 50 65536 set,get $small" \
         "conns-1000 1 1000 256 set,get $KEYSPACE" \
         "hashes 16 50 32 hset,hget,hmget,hgetall $KEYSPACE" \
-        "collections 16 50 32 sadd,sismember,zadd,zrange,lpush,lpop,lrange $small"
+        "collections 16 50 32 sadd,sismember,zadd,zrange,lpush,lpop,lrange $small" \
+        "scripts 16 50 32 lockrelease,ratelimit $small"
 }
 
 # workload_specs LIST: print one "name P c d tests keyspace" line per
@@ -578,7 +588,25 @@ run_redis_benchmark() {
 # Labels of the command-line tests (their result rows' test names).
 declare -A COMMAND_LABEL=([hset]=HSET [hget]=HGET [hmget]=HMGET_5 [hgetall]=HGETALL_10
     [sadd]=SADD [sismember]=SISMEMBER [zadd]=ZADD [zrange]=ZRANGE_10
-    [lpush]=LPUSH [lpop]=LPOP [lrange]=LRANGE_10)
+    [lpush]=LPUSH [lpop]=LPOP [lrange]=LRANGE_10
+    [lockrelease]=EVALSHA_LOCK_RELEASE [ratelimit]=EVALSHA_RATE_LIMIT)
+
+# The scripts of the "scripts" workload, and their SHA1s once loaded.
+LOCK_RELEASE_SCRIPT="local token = redis.call('get', KEYS[1])
+if not token or token ~= ARGV[1] then
+    return 0
+end
+redis.call('del', KEYS[1])
+return 1"
+RATE_LIMIT_SCRIPT="local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+    redis.call('ZADD', KEYS[1], now, ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], window)
+    return 1
+end
+return 0"
+declare -A SCRIPT_SHA=()
 
 # command_line TEST DATA_SIZE: for a test that is a command line rather
 # than a redis-benchmark -t test (the hash and collection tests), set
@@ -600,6 +628,8 @@ command_line() {
     lpush) COMMAND_LINE=(LPUSH 'l:__rand_int__' "$value") ;;
     lpop) COMMAND_LINE=(LPOP 'l:__rand_int__') ;;
     lrange) COMMAND_LINE=(LRANGE 'l:__rand_int__' 0 9) ;;
+    lockrelease) COMMAND_LINE=(EVALSHA "${SCRIPT_SHA[lockrelease]}" 1 'lock:__rand_int__' token) ;;
+    ratelimit) COMMAND_LINE=(EVALSHA "${SCRIPT_SHA[ratelimit]}" 1 'rl:__rand_int__' '__rand_int__' 1000 100 'm:__rand_int__') ;;
     *) return 1 ;;
     esac
 }
@@ -638,6 +668,26 @@ preload_zsets() {
     }' | timeout "$BENCH_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe 2>&1 | tail -n 1) || true
     [[ $summary == "errors: 0, replies: $keyspace" ]] ||
         die "preloading sorted sets into $name failed (mode $mode): redis-cli --pipe said: $summary"
+}
+
+# preload_scripts MODE NAME PORT KEYSPACE: SCRIPT LOAD the two scripts of
+# the "scripts" workload (remembering their SHA1s) and set the locks
+# lock:000000000000 .. to the token the release script compares with.
+preload_scripts() {
+    local mode=$1 name=$2 port=$3 keyspace=$4 summary test body sha
+    log "  preloading $name: scripts and $keyspace locks (not measured)"
+    for test in lockrelease ratelimit; do
+        body=$LOCK_RELEASE_SCRIPT
+        [[ $test == ratelimit ]] && body=$RATE_LIMIT_SCRIPT
+        sha=$(timeout 60 redis-cli -h 127.0.0.1 -p "$port" script load "$body" 2>&1 </dev/null || true)
+        [[ $sha =~ ^[0-9a-f]{40}$ ]] || die "SCRIPT LOAD on $name failed (mode $mode): $sha"
+        SCRIPT_SHA[$test]=$sha
+    done
+    summary=$(awk -v n="$keyspace" 'BEGIN {
+        for (i = 0; i < n; i++) printf "*3\r\n$3\r\nSET\r\n$17\r\nlock:%012d\r\n$5\r\ntoken\r\n", i
+    }' | timeout "$BENCH_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe 2>&1 | tail -n 1) || true
+    [[ $summary == "errors: 0, replies: $keyspace" ]] ||
+        die "preloading locks into $name failed (mode $mode): redis-cli --pipe said: $summary"
 }
 
 # preload MODE NAME PORT DATA_SIZE KEYSPACE: fill the keyspace with SETs
@@ -716,6 +766,9 @@ run_workload() {
         fi
         if [[ ,$tests, == *,zrange,* ]]; then
             preload_zsets "$mode" "$name" "$port" "$keyspace"
+        fi
+        if [[ ,$tests, =~ ,(lockrelease|ratelimit), ]]; then
+            preload_scripts "$mode" "$name" "$port" "$keyspace"
         fi
     done
     for ((round = 1; round <= ROUNDS; round++)); do
@@ -806,6 +859,9 @@ workload_params() {
         [[ $workload == collections ]] &&
             params+="; tests are command lines (SADD/SISMEMBER s:__rand_int__ m:__rand_int__, ZADD, ZRANGE 0 9 of"`
                 `" preloaded 100-member sorted sets, LPUSH, LPOP and LRANGE 0 9 of the pushed lists)"
+        [[ $workload == scripts ]] &&
+            params+="; tests are EVALSHA of redis-py's Lock release over preloaded locks and of a sliding-window"`
+                `" rate limiter (ZREMRANGEBYSCORE, ZCARD, ZADD, PEXPIRE)"
     else
         params="memtier_benchmark --ratio=1:1 --data-size=$DATA_SIZE --pipeline=30 --threads=2 --clients=20 --test-time=$MEMTIER_TIME"
     fi
