@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod glob;
 pub mod http;
+pub mod inbox;
 pub mod log;
 pub mod maintenance;
 pub mod memory;

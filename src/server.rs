@@ -51,16 +51,23 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// CLIENT PAUSE, consulted before every command.
     pub pause: crate::pause::Pause,
-    /// The workers' poll wakers, for changes they must act on at once
-    /// (CLIENT KILL, CLIENT UNPAUSE).
-    wakers: OnceLock<Vec<Arc<mio::Waker>>>,
+    /// The workers' inboxes and wakers, for work another thread hands a
+    /// worker (blocked clients, published messages) and for changes they
+    /// must act on at once (CLIENT KILL, CLIENT UNPAUSE).
+    pub inboxes: Arc<crate::inbox::Inboxes>,
     /// The script cache, the libraries of functions, and the script running now.
     pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
     pub fn new(config: Config) -> Self {
-        let store = Store::new(config.server.databases, config.server.shard_count(), config.memory.max_memory);
+        let inboxes = Arc::new(crate::inbox::Inboxes::default());
+        let store = Store::new(
+            config.server.databases,
+            config.server.shard_count(),
+            config.memory.max_memory,
+            Arc::clone(&inboxes),
+        );
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
@@ -83,7 +90,7 @@ impl Server {
             clients: crate::clients::Clients::default(),
             slowlog: crate::slowlog::SlowLog::default(),
             pause: crate::pause::Pause::default(),
-            wakers: OnceLock::new(),
+            inboxes,
             scripts: crate::scripting::Scripts::default(),
         }
     }
@@ -236,17 +243,10 @@ impl Server {
         }
     }
 
-    /// Remember the workers' wakers (set once, when the network starts).
-    pub fn set_worker_wakers(&self, wakers: Vec<Arc<mio::Waker>>) {
-        let _ = self.wakers.set(wakers);
-    }
-
     /// Interrupt every worker's poll, so that it looks at killed clients
     /// and held commands now rather than at its next tick.
     pub fn wake_workers(&self) {
-        for waker in self.wakers.get().into_iter().flatten() {
-            let _ = waker.wake();
-        }
+        self.inboxes.wake_all();
     }
 
     pub fn begin_shutdown(&self) {

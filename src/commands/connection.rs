@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
 use super::{arity_message, dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand};
-use crate::blocking::UnblockReason;
+use crate::inbox::UnblockReason;
 use crate::pause::PauseMode;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol};

@@ -22,8 +22,9 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::blocking::{UnblockReason, Wait};
+use crate::blocking::Wait;
 use crate::commands::{self, Ctx, Dispatched, Session};
+use crate::inbox::UnblockReason;
 use crate::metrics::WorkerStats;
 use crate::protocol::{peek_key, Args, Limits, Parsed, Parser, ReplyBuffer};
 use crate::server::{Busy, Gate, Server};

@@ -19,13 +19,13 @@ use slab::Slab;
 use super::buffer_pool::BufferPool;
 use super::connection::{CloseReason, Connection, Env, Status};
 use super::tls::{Tls, Transport};
-use crate::blocking::Wakeup;
 use crate::clients::ClientInfo;
 use crate::commands::Session;
+use crate::inbox::{UnblockReason, Wakeup};
 use crate::server::Server;
 
 /// The token of the waker the acceptor uses to announce new sockets, and
-/// the blocking registry to hand over wakeups (see `crate::blocking`).
+/// other threads to hand over wakeups (see `crate::inbox`).
 pub const WAKER: Token = Token(usize::MAX);
 
 /// How long the poll sleeps with nothing to do, which is also how often
@@ -65,6 +65,9 @@ pub struct Worker {
     /// Deadlines of blocked clients: (unix ms, connection, wait ticket),
     /// earliest first. The poll sleeps until the first one.
     timers: BTreeSet<(u64, usize, u64)>,
+    /// The wakeups being served, swapped with the inbox (see
+    /// [`crate::inbox::Inboxes::take`]).
+    wakeups: Vec<Wakeup>,
 }
 
 impl Worker {
@@ -94,6 +97,7 @@ impl Worker {
             last_handshake_check: Instant::now(),
             tls,
             timers: BTreeSet::new(),
+            wakeups: Vec::new(),
         }
     }
 
@@ -273,7 +277,7 @@ impl Worker {
         }
     }
 
-    fn end_wait(&mut self, key: usize, ticket: u64, reason: Option<crate::blocking::UnblockReason>) {
+    fn end_wait(&mut self, key: usize, ticket: u64, reason: Option<UnblockReason>) {
         let Some(conn) = self.connections.get_mut(key) else { return };
         let env = Env::new(&self.server, self.index, &mut self.pool);
         if conn.end_wait(ticket, reason, &env) {
@@ -281,10 +285,12 @@ impl Worker {
         }
     }
 
-    /// Act on what the blocking registry sent: run a blocked command again
-    /// (a key it waits on was filled), or end it (CLIENT UNBLOCK).
+    /// Act on what other threads sent: run a blocked command again (a key
+    /// it waits on was filled), or end it (CLIENT UNBLOCK).
     fn serve_wakeups(&mut self) {
-        for wakeup in self.server.store.blocking.take_wakeups(self.index) {
+        self.server.inboxes.take(self.index, &mut self.wakeups);
+        let mut wakeups = std::mem::take(&mut self.wakeups);
+        for wakeup in wakeups.drain(..) {
             match wakeup {
                 Wakeup::Retry { token, ticket } => {
                     let Some(conn) = self.connections.get_mut(token) else { continue };
@@ -295,6 +301,7 @@ impl Worker {
                 Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
             }
         }
+        self.wakeups = wakeups;
     }
 
     fn close(&mut self, key: usize, reason: CloseReason) {
