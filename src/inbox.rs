@@ -36,6 +36,8 @@ pub enum Wakeup {
     Retry { token: usize, ticket: u64 },
     /// CLIENT UNBLOCK released it: answer as the reason says.
     Unblock { token: usize, ticket: u64, reason: UnblockReason },
+    /// Client `id`'s mailbox holds frames to send (see `crate::pubsub`).
+    Deliver { token: usize, id: u64 },
 }
 
 struct Inbox {

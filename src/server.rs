@@ -57,6 +57,8 @@ pub struct Server {
     pub inboxes: Arc<crate::inbox::Inboxes>,
     /// The script cache, the libraries of functions, and the script running now.
     pub scripts: crate::scripting::Scripts,
+    /// Channels, patterns and shard channels, and their subscribers.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -71,6 +73,7 @@ impl Server {
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
+        let pubsub = crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits));
         Self {
             config,
             store: Arc::new(store),
@@ -92,6 +95,7 @@ impl Server {
             pause: crate::pause::Pause::default(),
             inboxes,
             scripts: crate::scripting::Scripts::default(),
+            pubsub,
         }
     }
 
@@ -282,6 +286,8 @@ pub struct LiveSettings {
     zset_pack_value: AtomicUsize,
     /// `list-max-listpack-size`.
     list_fill: AtomicI64,
+    /// `client-output-buffer-limit`, per client class.
+    pub output_limits: Arc<crate::output_limits::OutputLimits>,
 }
 
 impl LiveSettings {
@@ -299,6 +305,14 @@ impl LiveSettings {
             zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
             zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
             list_fill: AtomicI64::new(Fill::default().0),
+            output_limits: Arc::new(crate::output_limits::OutputLimits::new(
+                crate::output_limits::BufferLimit {
+                    hard: config.server.client_output_buffer_limit,
+                    soft: 0,
+                    soft_seconds: 0,
+                },
+                config.server.client_output_buffer_limit_pubsub,
+            )),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings

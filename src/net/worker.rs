@@ -197,6 +197,7 @@ impl Worker {
                 client,
                 !self.server.requires_auth(),
                 self.server.config.server.client_commands_per_second,
+                (self.index, key),
             );
             entry.insert(Connection::new(Transport { socket: stream, tls }, session, key));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
@@ -286,7 +287,8 @@ impl Worker {
     }
 
     /// Act on what other threads sent: run a blocked command again (a key
-    /// it waits on was filled), or end it (CLIENT UNBLOCK).
+    /// it waits on was filled), end it (CLIENT UNBLOCK), or send what was
+    /// posted to a client's mailbox.
     fn serve_wakeups(&mut self) {
         self.server.inboxes.take(self.index, &mut self.wakeups);
         let mut wakeups = std::mem::take(&mut self.wakeups);
@@ -299,9 +301,21 @@ impl Worker {
                     }
                 }
                 Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
+                Wakeup::Deliver { token, id } => self.deliver(token, id),
             }
         }
         self.wakeups = wakeups;
+    }
+
+    /// Move what was posted to client `id`'s mailbox into its output and
+    /// send it; close the client if the mailbox overflowed its limit.
+    fn deliver(&mut self, token: usize, id: u64) {
+        let Some(conn) = self.connections.get_mut(token).filter(|conn| conn.session.id == id) else { return };
+        let mut env = Env::new(&self.server, self.index, &mut self.pool);
+        match conn.take_mail(&mut env) {
+            Ok(()) => self.drive(token),
+            Err(reason) => self.close(token, reason),
+        }
     }
 
     fn close(&mut self, key: usize, reason: CloseReason) {
@@ -311,6 +325,7 @@ impl Worker {
         }
         conn.forget_hold(&self.server);
         conn.leave_wait(&self.server);
+        conn.leave_pubsub(&self.server);
         let timers = conn.take_timer().into_iter().chain(conn.take_done_timers());
         timers.for_each(|(deadline, ticket)| {
             self.timers.remove(&(deadline, key, ticket));
