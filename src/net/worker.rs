@@ -385,7 +385,11 @@ impl Worker {
         let idle: Vec<usize> = self
             .connections
             .iter()
-            .filter(|(_, conn)| !conn.is_blocked() && conn.last_active.elapsed() > limit)
+            // As in Redis, blocked clients and subscribers wait as long
+            // as they like.
+            .filter(|(_, conn)| {
+                !conn.is_blocked() && !conn.session.is_subscribed() && conn.last_active.elapsed() > limit
+            })
             .map(|(key, _)| key)
             .collect();
         for key in idle {

@@ -17,7 +17,10 @@
 //!
 //! The same delivery serves other pushes to a client: [`PubSub::deliver`]
 //! sends a [`Push`] built by the caller to a client by id (CLIENT TRACKING's
-//! invalidation messages), and keyspace notifications are plain publishes.
+//! invalidation messages), [`PubSub::deliver_encoded`] a frame already
+//! encoded; a client gets a mailbox with its session's subscriber
+//! (`commands::pubsub::subscriber_of`, which a client that only tracks
+//! keys calls too). Keyspace notifications are plain publishes.
 
 pub mod mailbox;
 
@@ -294,6 +297,15 @@ impl PubSub {
         true
     }
 
+    /// Send client `id` a frame already encoded for it, as it is; false if
+    /// it has no mailbox.
+    pub fn deliver_encoded(&self, id: u64, frame: &bytes::Bytes) -> bool {
+        let registry = self.registry.read();
+        let Some(mailbox) = registry.mailboxes.get(&id) else { return false };
+        mailbox.post(frame, self.limits.hard(mailbox.client.class()), &self.inboxes);
+        true
+    }
+
     /// PUBSUB NUMSUB / SHARDNUMSUB: the subscribers of one name.
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
         self.registry.read().names[kind as usize].get(name).map_or(0, HashMap::len)
@@ -361,7 +373,8 @@ mod tests {
         assert_eq!(pubsub.clients(), 1);
         let body = |out: &mut ReplyBuffer| out.bulk(b"invalidate");
         assert!(pubsub.deliver(1, &Push::new(1, &body)), "a client keeps its mailbox until it is removed");
-        assert_eq!(received(&a), "*1\r\n$10\r\ninvalidate\r\n");
+        assert!(pubsub.deliver_encoded(1, &bytes::Bytes::from_static(b"+raw\r\n")));
+        assert_eq!(received(&a), "*1\r\n$10\r\ninvalidate\r\n+raw\r\n");
         pubsub.remove(b);
         assert!(!pubsub.deliver(2, &Push::new(1, &body)));
         assert_eq!((pubsub.count(Kind::Shard), pubsub.clients()), (0, 0));

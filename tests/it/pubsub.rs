@@ -472,6 +472,24 @@ fn client_kill_of_a_subscriber_leaves_its_channels() {
 }
 
 #[test]
+fn the_idle_timeout_spares_subscribers() {
+    let s = TestServer::start();
+    let mut admin = s.raw();
+    admin.expect_cmd(&["CONFIG", "SET", "timeout", "1"], OK);
+    let mut sub = s.raw();
+    expect_all(&mut sub, &["SUBSCRIBE", "ch"], &[confirm(Resp2, "subscribe", Some("ch"), 1)]);
+    let mut idle = s.raw();
+    idle.expect_cmd(&["PING"], PONG);
+    assert!(idle.is_closed_within(Duration::from_secs(5)), "an idle normal client is closed");
+    // (The admin connection was idle too.)
+    s.raw().expect_cmd(&["PUBLISH", "ch", "still here"], int(1));
+    sub.expect_reply(message(Resp2, "ch", b"still here"));
+    // Out of subscribed mode, it is an idle client like any other.
+    expect_all(&mut sub, &["UNSUBSCRIBE"], &[confirm(Resp2, "unsubscribe", Some("ch"), 0)]);
+    assert!(sub.is_closed_within(Duration::from_secs(5)));
+}
+
+#[test]
 fn subscribe_inside_multi_runs_at_exec() {
     let s = TestServer::start();
     let mut c = s.raw();
