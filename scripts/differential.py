@@ -57,7 +57,9 @@ patterns over the string and hash keys, STORE) go mostly to the list keys, in
 the forms whose replies do not depend on a set's internal order (see g_sort);
 they are counted with the lists.
 `--extended` adds commands being implemented now (APPEND, STRLEN, GETRANGE,
-GETDEL, GETEX, INCRBYFLOAT, ...), `--with APPEND,STRLEN` adds just those; see
+GETDEL, GETEX, INCRBYFLOAT, ..., and PUBLISH, SPUBLISH and PUBSUB's
+introspection with nobody subscribed: their replies and errors; delivery is
+tested in tests/it/pubsub.rs), `--with APPEND,STRLEN` adds just those; see
 COMMANDS below to add more.
 
 Usage:
@@ -403,6 +405,22 @@ def g_echo(g):
 
 def g_ping(g):
     return Cmd([g.case(b"PING")] + ([g.value()] if g.chance(0.5) else []))
+
+
+CHANNELS = [b"ch0", b"ch1", b"news.tech", b"*"]
+
+
+def g_publish(g):
+    """PUBLISH / SPUBLISH with nobody subscribed: 0, or the arity error."""
+    name = g.rng.choice([b"PUBLISH", b"SPUBLISH"])
+    return Cmd([g.case(name), g.rng.choice(CHANNELS), g.value()])
+
+
+def g_pubsub(g):
+    """PUBSUB's introspection with nobody subscribed, and its errors."""
+    sub = g.rng.choice([b"NUMSUB", b"SHARDNUMSUB", b"NUMPAT", b"CHANNELS", b"SHARDCHANNELS", b"NOPE"])
+    extra = [g.rng.choice(CHANNELS) for _ in range(g.rng.randint(0, 3))]
+    return Cmd([g.case(b"PUBSUB"), g.case(sub)] + extra)
 
 
 def g_unknown(g):
@@ -1072,6 +1090,8 @@ COMMANDS = {
     b"MOVE": (g_move, 1, 3, True),
     b"KEYS": (g_keys, 1, 2, True),
     b"FLUSHDB": (g_flushdb, 1, -1, True),
+    b"PUBLISH": (g_publish, 1, 3, True),
+    b"PUBSUB": (g_pubsub, 1, -2, True),
     # Hashes (small, so Redis keeps them in insertion order), and the type
     # errors between strings and hashes. --no-hashes leaves them out.
     b"HSET": (hashed(b"HSET", field_values), 6, -4, False),

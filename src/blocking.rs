@@ -5,7 +5,7 @@
 //! key ready may run on any other, so the registry is shared: (database,
 //! key) to the FIFO of client ids waiting on it, and per client its
 //! [`Waiter`] (worker, connection token, the kind of value it waits for).
-//! Each worker has an inbox of [`Wakeup`]s and its mio `Waker`. Deadlines
+//! Wakeups reach the workers through their inboxes (`crate::inbox`). Deadlines
 //! stay with the worker that owns the client: its poll sleeps until the
 //! earliest one (a `BTreeSet` of timers), so blocked clients cost no CPU
 //! while they wait.
@@ -41,29 +41,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use mio::Waker;
-
+use crate::inbox::{Inboxes, UnblockReason, Wakeup};
 use crate::store::{Kind, Store};
-
-/// How CLIENT UNBLOCK ends a blocking command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnblockReason {
-    /// As if its timeout had passed (its null reply).
-    Timeout,
-    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
-    Error,
-}
-
-/// What a woken worker must do for one of its connections.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wakeup {
-    /// A key the client waits on may be ready: run its command again.
-    Retry { token: usize, ticket: u64 },
-    /// CLIENT UNBLOCK released it: answer as the reason says.
-    Unblock { token: usize, ticket: u64, reason: UnblockReason },
-}
 
 /// One blocked client.
 #[derive(Debug)]
@@ -88,20 +69,15 @@ struct State {
     clients: HashMap<u64, Waiter>,
 }
 
-/// A worker's queue of wakeups and the waker that interrupts its poll.
-struct Inbox {
-    waker: Arc<Waker>,
-    wakeups: Mutex<Vec<Wakeup>>,
-}
-
-/// The registry of blocked clients (see the module documentation).
+/// The registry of blocked clients (see the module documentation). A
+/// default one (a table on its own, in tests) has inboxes no worker reads.
 #[derive(Default)]
 pub struct Blocking {
     /// Clients blocked now (INFO's `blocked_clients`).
     blocked: AtomicUsize,
     next_ticket: AtomicU64,
     state: Mutex<State>,
-    inboxes: OnceLock<Box<[Inbox]>>,
+    inboxes: Arc<Inboxes>,
 }
 
 /// What a client blocks on, for [`Blocking::block`].
@@ -119,10 +95,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Blocking {
-    /// Install the workers' wakers, by worker index (once, at start-up).
-    pub fn set_wakers(&self, wakers: Vec<Arc<Waker>>) {
-        let inboxes = wakers.into_iter().map(|waker| Inbox { waker, wakeups: Mutex::default() }).collect();
-        let _ = self.inboxes.set(inboxes);
+    /// An empty registry that sends its wakeups to `inboxes`.
+    pub fn new(inboxes: Arc<Inboxes>) -> Self {
+        Self { blocked: AtomicUsize::new(0), next_ticket: AtomicU64::new(0), state: Mutex::default(), inboxes }
     }
 
     /// Clients blocked now.
@@ -171,7 +146,7 @@ impl Blocking {
         let first = queue.iter().find(|id| clients.get(id).is_some_and(|w| w.kind == kind));
         if let Some(waiter) = first.and_then(|id| clients.get_mut(id)).filter(|w| !w.woken) {
             waiter.woken = true;
-            self.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
+            self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
         }
     }
 
@@ -230,7 +205,7 @@ impl Blocking {
             (waiter.worker, waiter.token, waiter.ticket)
         };
         let released = self.unblock(id)?;
-        self.send(worker, Wakeup::Unblock { token, ticket, reason });
+        self.inboxes.send(worker, Wakeup::Unblock { token, ticket, reason });
         Some(released)
     }
 
@@ -247,22 +222,6 @@ impl Blocking {
             }
         }
     }
-
-    /// Take the wakeups sent to `worker`.
-    pub fn take_wakeups(&self, worker: usize) -> Vec<Wakeup> {
-        self.inboxes
-            .get()
-            .and_then(|inboxes| inboxes.get(worker))
-            .map_or_else(Vec::new, |inbox| std::mem::take(&mut *lock(&inbox.wakeups)))
-    }
-
-    fn send(&self, worker: usize, wakeup: Wakeup) {
-        let Some(inbox) = self.inboxes.get().and_then(|inboxes| inboxes.get(worker)) else { return };
-        lock(&inbox.wakeups).push(wakeup);
-        if let Err(e) = inbox.waker.wake() {
-            crate::log_warn!("cannot wake worker {worker}: {e}");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -273,32 +232,38 @@ mod tests {
         Wait { id, worker: 0, token: id as usize, kind, db: 0, keys: keys.iter().map(|k| k.to_vec()).collect() }
     }
 
-    fn registry() -> (Blocking, mio::Poll) {
+    fn registry() -> (Blocking, Arc<Inboxes>, mio::Poll) {
         let poll = mio::Poll::new().unwrap();
-        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
-        let blocking = Blocking::default();
-        blocking.set_wakers(vec![waker]);
-        (blocking, poll)
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let inboxes = Arc::new(Inboxes::default());
+        inboxes.install(vec![waker]);
+        (Blocking::new(Arc::clone(&inboxes)), inboxes, poll)
+    }
+
+    fn take_wakeups(inboxes: &Inboxes) -> Vec<Wakeup> {
+        let mut wakeups = Vec::new();
+        inboxes.take(0, &mut wakeups);
+        wakeups
     }
 
     #[test]
     fn a_ready_key_wakes_its_first_waiter_of_that_kind_once() {
-        let (blocking, _poll) = registry();
+        let (blocking, inboxes, _poll) = registry();
         let a = blocking.block(wait(1, &[b"k"], Kind::Hash));
         let b = blocking.block(wait(2, &[b"k", b"other"], Kind::List));
         blocking.block(wait(3, &[b"k"], Kind::List));
         assert_eq!(blocking.blocked_clients(), 3);
         blocking.key_ready(0, b"k", Kind::List);
         blocking.key_ready(0, b"k", Kind::List);
-        assert_eq!(blocking.take_wakeups(0), [Wakeup::Retry { token: 2, ticket: b }]);
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 2, ticket: b }]);
         assert!(blocking.begin_retry(2, b));
         assert!(!blocking.begin_retry(2, a), "a stale ticket");
         assert_eq!(blocking.unblock(2).map(|(_, keys)| keys.len()), Some(2));
         blocking.key_ready(0, b"k", Kind::List);
-        assert_eq!(blocking.take_wakeups(0).len(), 1, "client 3 is next");
+        assert_eq!(take_wakeups(&inboxes).len(), 1, "client 3 is next");
         assert!(blocking.request_unblock(1, UnblockReason::Error).is_some());
         assert!(blocking.request_unblock(1, UnblockReason::Error).is_none());
-        assert_eq!(blocking.take_wakeups(0), [Wakeup::Unblock { token: 1, ticket: a, reason: UnblockReason::Error }]);
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Unblock { token: 1, ticket: a, reason: UnblockReason::Error }]);
         assert!(blocking.unblock(3).is_some());
         assert_eq!(blocking.blocked_clients(), 0);
         assert!(blocking.waited_keys(0).is_empty(), "no queue is left behind");

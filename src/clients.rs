@@ -12,9 +12,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
+
+use crate::output_limits::ClientClass;
 
 /// A client's name and library attributes (CLIENT SETNAME / SETINFO).
 #[derive(Debug, Default, Clone)]
@@ -40,6 +42,9 @@ pub struct ClientInfo {
     killed: AtomicBool,
     /// In a blocking command (CLIENT LIST's `b` flag).
     blocked: AtomicBool,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST's
+    /// `sub`, `psub` and `ssub`; any makes it a pubsub client).
+    subscriptions: [AtomicU32; 3],
 }
 
 impl ClientInfo {
@@ -56,6 +61,7 @@ impl ClientInfo {
             names: Mutex::new(Names::default()),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            subscriptions: Default::default(),
         }
     }
 
@@ -72,6 +78,37 @@ impl ClientInfo {
 
     pub fn set_resp(&self, version: u8) {
         self.resp.store(version, Ordering::Relaxed);
+    }
+
+    /// Whether the client speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.resp.load(Ordering::Relaxed) == 3
+    }
+
+    /// Record how many channels, patterns and shard channels the client
+    /// subscribes to.
+    pub fn set_subscriptions(&self, counts: [usize; 3]) {
+        for (count, value) in self.subscriptions.iter().zip(counts) {
+            count.store(u32::try_from(value).unwrap_or(u32::MAX), Ordering::Relaxed);
+        }
+    }
+
+    fn subscriptions(&self) -> [u32; 3] {
+        self.subscriptions.each_ref().map(|count| count.load(Ordering::Relaxed))
+    }
+
+    /// Subscribed to anything (CLIENT LIST's `P` flag).
+    pub fn is_pubsub(&self) -> bool {
+        self.subscriptions().iter().any(|&count| count > 0)
+    }
+
+    /// The class whose output limits apply to the client.
+    pub fn class(&self) -> ClientClass {
+        if self.is_pubsub() {
+            ClientClass::Pubsub
+        } else {
+            ClientClass::Normal
+        }
     }
 
     pub fn names(&self) -> MutexGuard<'_, Names> {
@@ -103,17 +140,27 @@ impl ClientInfo {
         let idle =
             (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active.load(Ordering::Relaxed)) / 1000;
         let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        let [sub, psub, ssub] = self.subscriptions();
+        let mut flags = String::new();
+        if self.is_pubsub() {
+            flags.push('P');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let mut line = String::new();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} \
              user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             addr(self.addr),
             addr(self.local_addr),
             text(&names.name),
-            if self.blocked.load(Ordering::Relaxed) { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             text(&names.lib_name),

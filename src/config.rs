@@ -99,6 +99,11 @@ pub struct ServerConfig {
     /// 0 = unlimited. Integer or size string.
     #[serde(deserialize_with = "deserialize_size")]
     pub client_output_buffer_limit: u64,
+    /// Output limits of subscribed clients, as Redis's
+    /// `client-output-buffer-limit pubsub`: a hard limit, a soft limit and
+    /// the seconds a client may stay over the soft one
+    /// (see [`crate::output_limits`]).
+    pub client_output_buffer_limit_pubsub: crate::output_limits::BufferLimit,
     /// Least severe message that gets logged.
     pub log_level: LogLevel,
     /// Seconds a graceful shutdown (SIGTERM, SIGINT, SHUTDOWN) may spend
@@ -132,6 +137,7 @@ impl Default for ServerConfig {
             proto_max_bulk_len: 512 * MIB,
             client_query_buffer_limit: GIB,
             client_output_buffer_limit: 64 * MIB,
+            client_output_buffer_limit_pubsub: crate::output_limits::BufferLimit::PUBSUB,
             log_level: LogLevel::Info,
             shutdown_timeout: 10,
             tcp_backlog: 511,
@@ -808,6 +814,7 @@ mod tests {
             "proto_max_bulk_len",
             "client_query_buffer_limit",
             "client_output_buffer_limit",
+            "client_output_buffer_limit_pubsub",
             "log_level",
             "client_commands_per_second",
             "password",
@@ -1198,12 +1205,16 @@ mod tests {
     fn size_fields_accept_integers_and_strings() {
         let c = Config::from_toml(
             "[server]\nproto_max_bulk_len = 1048576\nclient_query_buffer_limit = \"2gb\"\n\
-             client_output_buffer_limit = \"0\"\n[memory]\nmax_memory = \"512k\"\n",
+             client_output_buffer_limit = \"0\"\nclient_output_buffer_limit_pubsub = \"1mb 1kb 5\"\n\
+             [memory]\nmax_memory = \"512k\"\n",
         )
         .unwrap();
         assert_eq!(c.server.proto_max_bulk_len, MIB);
         assert_eq!(c.server.client_query_buffer_limit, 2 * GIB);
         assert_eq!(c.server.client_output_buffer_limit, 0);
+        let pubsub = crate::output_limits::BufferLimit { hard: MIB, soft: KIB, soft_seconds: 5 };
+        assert_eq!(c.server.client_output_buffer_limit_pubsub, pubsub);
+        assert!(Config::from_toml("[server]\nclient_output_buffer_limit_pubsub = \"1mb\"\n").is_err());
         assert_eq!(c.memory.max_memory, 512_000);
     }
 

@@ -51,19 +51,29 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// CLIENT PAUSE, consulted before every command.
     pub pause: crate::pause::Pause,
-    /// The workers' poll wakers, for changes they must act on at once
-    /// (CLIENT KILL, CLIENT UNPAUSE).
-    wakers: OnceLock<Vec<Arc<mio::Waker>>>,
+    /// The workers' inboxes and wakers, for work another thread hands a
+    /// worker (blocked clients, published messages) and for changes they
+    /// must act on at once (CLIENT KILL, CLIENT UNPAUSE).
+    pub inboxes: Arc<crate::inbox::Inboxes>,
     /// The script cache, the libraries of functions, and the script running now.
     pub scripts: crate::scripting::Scripts,
+    /// Channels, patterns and shard channels, and their subscribers.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
     pub fn new(config: Config) -> Self {
-        let store = Store::new(config.server.databases, config.server.shard_count(), config.memory.max_memory);
+        let inboxes = Arc::new(crate::inbox::Inboxes::default());
+        let store = Store::new(
+            config.server.databases,
+            config.server.shard_count(),
+            config.memory.max_memory,
+            Arc::clone(&inboxes),
+        );
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
+        let pubsub = crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits));
         Self {
             config,
             store: Arc::new(store),
@@ -83,8 +93,9 @@ impl Server {
             clients: crate::clients::Clients::default(),
             slowlog: crate::slowlog::SlowLog::default(),
             pause: crate::pause::Pause::default(),
-            wakers: OnceLock::new(),
+            inboxes,
             scripts: crate::scripting::Scripts::default(),
+            pubsub,
         }
     }
 
@@ -236,17 +247,10 @@ impl Server {
         }
     }
 
-    /// Remember the workers' wakers (set once, when the network starts).
-    pub fn set_worker_wakers(&self, wakers: Vec<Arc<mio::Waker>>) {
-        let _ = self.wakers.set(wakers);
-    }
-
     /// Interrupt every worker's poll, so that it looks at killed clients
     /// and held commands now rather than at its next tick.
     pub fn wake_workers(&self) {
-        for waker in self.wakers.get().into_iter().flatten() {
-            let _ = waker.wake();
-        }
+        self.inboxes.wake_all();
     }
 
     pub fn begin_shutdown(&self) {
@@ -282,6 +286,8 @@ pub struct LiveSettings {
     zset_pack_value: AtomicUsize,
     /// `list-max-listpack-size`.
     list_fill: AtomicI64,
+    /// `client-output-buffer-limit`, per client class.
+    pub output_limits: Arc<crate::output_limits::OutputLimits>,
 }
 
 impl LiveSettings {
@@ -299,6 +305,14 @@ impl LiveSettings {
             zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
             zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
             list_fill: AtomicI64::new(Fill::default().0),
+            output_limits: Arc::new(crate::output_limits::OutputLimits::new(
+                crate::output_limits::BufferLimit {
+                    hard: config.server.client_output_buffer_limit,
+                    soft: 0,
+                    soft_seconds: 0,
+                },
+                config.server.client_output_buffer_limit_pubsub,
+            )),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings

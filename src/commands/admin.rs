@@ -52,11 +52,15 @@ pub static COMMANDS: &[Command] = &[
         group: "server",
         run: shutdown,
     },
-    Command { name: "memory", arity: -2, flags: Flags::NONE, keys: specs::NONE, group: "server", run: memory },
+    Command { name: "memory", arity: -2, flags: Flags::CONTAINER, keys: specs::NONE, group: "server", run: memory },
     Command {
         name: "reset",
         arity: 1,
-        flags: FAST_NO_AUTH.with(Flags::NO_QUEUE).with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY),
+        flags: FAST_NO_AUTH
+            .with(Flags::NO_QUEUE)
+            .with(Flags::NO_SCRIPT)
+            .with(Flags::ALLOW_BUSY)
+            .with(Flags::SUBSCRIBED_CONTEXT),
         keys: specs::NONE,
         group: "connection",
         run: reset,
@@ -236,5 +240,6 @@ fn reset(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     ctx.session.authenticated = !ctx.server.requires_auth();
     ctx.session.multi = None;
     ctx.session.watch = None;
+    super::connection::leave_pubsub(ctx);
     ctx.out.simple("RESET");
 }

@@ -10,7 +10,7 @@ use crate::server::Server;
 pub static COMMANDS: &[Command] = &[Command {
     name: "config",
     arity: -2,
-    flags: Flags::ADMIN.with(Flags::NO_SCRIPT),
+    flags: Flags::ADMIN.with(Flags::NO_SCRIPT).with(Flags::CONTAINER),
     keys: specs::NONE,
     group: "server",
     run: config,
@@ -78,6 +78,11 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "list-max-listpack-size", get: get_list_fill, set: Some(set_list_fill) },
     // Redis's older name for it.
     Parameter { name: "list-max-ziplist-size", get: get_list_fill, set: Some(set_list_fill) },
+    Parameter {
+        name: "client-output-buffer-limit",
+        get: |s| s.live.output_limits.config_text(),
+        set: Some(set_output_limits),
+    },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -248,6 +253,15 @@ fn set_usize(value: &str, apply: bool, install: impl FnOnce(usize)) -> Result<()
     let n = usize::try_from(non_negative(value)?).map_err(|_| "argument couldn't be parsed into an integer")?;
     if apply {
         install(n);
+    }
+    Ok(())
+}
+
+/// `<class> <hard> <soft> <seconds>` groups, for any of the classes.
+fn set_output_limits(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let changes = crate::output_limits::OutputLimits::parse_config(value)?;
+    if apply {
+        changes.into_iter().for_each(|(class, limit)| server.live.output_limits.set(class, limit));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT and CLIENT.
 
-use super::{arity_message, dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand};
-use crate::blocking::UnblockReason;
+use super::{arity_message, dispatch_subcommand, is, specs, subcommand_syntax_error, Command, Ctx, Flags, Subcommand};
+use crate::inbox::UnblockReason;
 use crate::pause::PauseMode;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol};
@@ -13,12 +13,19 @@ const CONN_NO_AUTH: Flags = Flags::FAST.with(Flags::NO_AUTH);
 const CONN_SESSION: Flags = CONN_NO_AUTH.with(Flags::NO_SCRIPT).with(Flags::ALLOW_BUSY);
 
 pub static COMMANDS: &[Command] = &[
-    Command { name: "ping", arity: -1, flags: CONN, keys: specs::NONE, group: "connection", run: ping },
+    Command {
+        name: "ping",
+        arity: -1,
+        flags: CONN.with(Flags::SUBSCRIBED_CONTEXT),
+        keys: specs::NONE,
+        group: "connection",
+        run: ping,
+    },
     Command { name: "echo", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: echo },
     Command {
         name: "quit",
         arity: -1,
-        flags: CONN_SESSION.with(Flags::NO_QUEUE),
+        flags: CONN_SESSION.with(Flags::NO_QUEUE).with(Flags::SUBSCRIBED_CONTEXT),
         keys: specs::NONE,
         group: "connection",
         run: quit,
@@ -26,17 +33,32 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "hello", arity: -1, flags: CONN_SESSION, keys: specs::NONE, group: "connection", run: hello },
     Command { name: "auth", arity: -2, flags: CONN_SESSION, keys: specs::NONE, group: "connection", run: auth },
     Command { name: "select", arity: 2, flags: CONN, keys: specs::NONE, group: "connection", run: select },
-    Command { name: "client", arity: -2, flags: Flags::NO_SCRIPT, keys: specs::NONE, group: "connection", run: client },
+    Command {
+        name: "client",
+        arity: -2,
+        flags: Flags::NO_SCRIPT.with(Flags::CONTAINER),
+        keys: specs::NONE,
+        group: "connection",
+        run: client,
+    },
 ];
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// PING [message]
+/// PING [message]. A RESP2 client subscribed to something gets
+/// `["pong", message or ""]`, as Redis answers it there.
 fn ping(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if args.len() > 2 {
+        return ctx.error(&arity_message("ping"));
+    }
+    if ctx.out.protocol == Protocol::Resp2 && ctx.session.is_subscribed() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        return ctx.out.bulk(if args.len() == 2 { args.get(1) } else { b"" });
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
-        2 => ctx.out.bulk(args.get(1)),
-        _ => ctx.error(&arity_message("ping")),
+        _ => ctx.out.bulk(args.get(1)),
     }
 }
 
@@ -45,10 +67,21 @@ fn echo(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.out.bulk(args.get(1));
 }
 
-/// QUIT: reply OK, then close once the reply is written.
+/// QUIT: reply OK, then close once the reply is written. The client
+/// leaves its channels now, so that whoever it tells it quit sees them
+/// gone.
 fn quit(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
+    leave_pubsub(ctx);
     ctx.out.ok();
     ctx.session.close_after_reply = true;
+}
+
+/// Leave every channel, pattern and shard channel, without confirmations
+/// (QUIT, RESET).
+pub(super) fn leave_pubsub(ctx: &mut Ctx<'_>) {
+    if let Some(subscriber) = ctx.session.pubsub.as_deref_mut() {
+        ctx.server.pubsub.unsubscribe_everything(subscriber);
+    }
 }
 
 /// Check credentials for the `default` user (the only user there is).
@@ -222,8 +255,7 @@ fn client_list(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let listed: Vec<_> = match args.len() {
         2 => clients,
         4 if is(args.get(2), "TYPE") => match client_type(ctx, args.get(3)) {
-            Some(true) => clients,
-            Some(false) => Vec::new(),
+            Some(kind) => clients.into_iter().filter(|client| kind.includes(client)).collect(),
             None => return,
         },
         n if n > 3 && is(args.get(2), "ID") => {
@@ -243,20 +275,39 @@ fn client_list(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     ctx.out.verbatim(&text);
 }
 
-/// A client type of CLIENT LIST / KILL TYPE: Some(true) for `normal`
-/// (every client here), Some(false) for the types no client has here
-/// (`master`, `replica`/`slave`, `pubsub`), None (after Redis's error)
-/// for an unknown one.
-fn client_type(ctx: &mut Ctx<'_>, name: &[u8]) -> Option<bool> {
-    if is(name, "normal") {
-        return Some(true);
+/// The client types of CLIENT LIST / KILL TYPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    /// Subscribed to a channel, pattern or shard channel.
+    Pubsub,
+    /// `master` or `replica`/`slave`: no client here is one.
+    Replication,
+}
+
+impl ClientType {
+    fn includes(self, client: &crate::clients::ClientInfo) -> bool {
+        match self {
+            ClientType::Normal => !client.is_pubsub(),
+            ClientType::Pubsub => client.is_pubsub(),
+            ClientType::Replication => false,
+        }
     }
-    if ["master", "replica", "slave", "pubsub"].iter().any(|t| is(name, t)) {
-        return Some(false);
+}
+
+/// A client type of CLIENT LIST / KILL TYPE, or None (after Redis's
+/// error) for an unknown one.
+fn client_type(ctx: &mut Ctx<'_>, name: &[u8]) -> Option<ClientType> {
+    match () {
+        _ if is(name, "normal") => Some(ClientType::Normal),
+        _ if is(name, "pubsub") => Some(ClientType::Pubsub),
+        _ if ["master", "replica", "slave"].iter().any(|t| is(name, t)) => Some(ClientType::Replication),
+        _ => {
+            let kind = String::from_utf8_lossy(name).into_owned();
+            ctx.error(&format!("ERR Unknown client type '{kind}'"));
+            None
+        }
     }
-    let kind = String::from_utf8_lossy(name).into_owned();
-    ctx.error(&format!("ERR Unknown client type '{kind}'"));
-    None
 }
 
 /// Which clients a CLIENT KILL names.
@@ -265,22 +316,21 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     skip_me: bool,
-    /// False after `TYPE` names a type no client here has.
-    any_type: bool,
+    kind: Option<ClientType>,
     /// Only clients connected at least this many seconds.
     max_age: Option<u64>,
 }
 
 impl Default for KillFilter {
     fn default() -> Self {
-        Self { id: None, addr: None, laddr: None, skip_me: true, any_type: true, max_age: None }
+        Self { id: None, addr: None, laddr: None, skip_me: true, kind: None, max_age: None }
     }
 }
 
 impl KillFilter {
     fn matches(&self, client: &crate::clients::ClientInfo, me: bool) -> bool {
         let text = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string());
-        self.any_type
+        self.kind.is_none_or(|kind| kind.includes(client))
             && self.id.is_none_or(|id| id == client.id)
             && self.addr.as_ref().is_none_or(|a| Some(a) == text(client.addr).as_ref())
             && self.laddr.as_ref().is_none_or(|a| Some(a) == text(client.local_addr).as_ref())
@@ -325,7 +375,7 @@ fn parse_kill_filter(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<KillFilter> {
                 Some(age) if age <= 0 => return error(ctx, "ERR maxage should be greater than 0"),
                 Some(age) => filter.max_age = u64::try_from(age).ok(),
             },
-            _ if is(name, "TYPE") => filter.any_type &= client_type(ctx, value)?,
+            _ if is(name, "TYPE") => filter.kind = Some(client_type(ctx, value)?),
             _ if is(name, "ADDR") => filter.addr = Some(text),
             _ if is(name, "LADDR") => filter.laddr = Some(text),
             // `default` is the only user, and every client's.
@@ -398,8 +448,9 @@ fn client_reply(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 }
 
 /// CLIENT REPLY's state, applied where a connection's replies are
-/// written (`net::connection`): after each command, [`ReplyMode::after_command`]
-/// takes back the reply it wrote if replies are off or skipped.
+/// written (`net::connection`): after each command,
+/// [`super::Session::after_command`] takes back the reply it wrote if
+/// replies are off or skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
     On,
@@ -413,15 +464,15 @@ pub enum ReplyMode {
 
 impl ReplyMode {
     /// After a command whose reply starts where [`ReplyBuffer::pending`]
-    /// was `mark`: drop that reply if replies are off or this one is
+    /// was `keep`: drop that reply if replies are off or this one is
     /// skipped, and move a SKIP on to the next command.
-    pub fn after_command(&mut self, out: &mut crate::protocol::ReplyBuffer, mark: usize) {
+    pub fn after_command(&mut self, out: &mut crate::protocol::ReplyBuffer, keep: usize) {
         match *self {
             ReplyMode::On => {}
-            ReplyMode::Off => out.discard_after(mark),
+            ReplyMode::Off => out.discard_after(keep),
             ReplyMode::SkipNext => *self = ReplyMode::Skip,
             ReplyMode::Skip => {
-                out.discard_after(mark);
+                out.discard_after(keep);
                 *self = ReplyMode::On;
             }
         }
@@ -482,13 +533,6 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         blocking.recheck(&ctx.server.store, *db, keys, ctx.now);
     }
     ctx.out.integer(i64::from(released.is_some()));
-}
-
-/// Redis's answer to a subcommand given more arguments than it takes,
-/// past the table's arity check.
-fn subcommand_syntax_error(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
-    ctx.error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP."));
 }
 
 /// Redis allows only printable, non-space characters in client names and

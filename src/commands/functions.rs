@@ -38,7 +38,14 @@ pub static COMMANDS: &[Command] = &[
         group: "scripting",
         run: fcall_ro,
     },
-    Command { name: "function", arity: -2, flags: CONTROL, keys: specs::NONE, group: "scripting", run: function },
+    Command {
+        name: "function",
+        arity: -2,
+        flags: CONTROL.with(Flags::CONTAINER),
+        keys: specs::NONE,
+        group: "scripting",
+        run: function,
+    },
 ];
 
 fn fcall(ctx: &mut Ctx<'_>, args: &Args<'_>) {

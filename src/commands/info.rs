@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{specs, Command, Ctx, Flags};
 use crate::metrics::CpuUsage;
 use crate::protocol::Args;
+use crate::pubsub::Kind;
 use crate::server::{Server, REDIS_VERSION};
 
 pub static COMMANDS: &[Command] =
@@ -104,6 +105,7 @@ fn clients_section(server: &Server, out: &mut String) {
     // Clients in a blocking command, and (as Redis counts them) the clients
     // CLIENT PAUSE holds.
     field!(out, "blocked_clients", server.store.blocking.blocked_clients() + server.pause.held_clients());
+    field!(out, "pubsub_clients", server.pubsub.clients());
 }
 
 fn memory_section(server: &Server, out: &mut String) {
@@ -181,7 +183,11 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "evicted_keys", crate::metrics::evicted_keys(&server.store));
     field!(out, "keyspace_hits", stats.keyspace_hits);
     field!(out, "keyspace_misses", stats.keyspace_misses);
+    field!(out, "pubsub_channels", server.pubsub.count(Kind::Channel));
+    field!(out, "pubsub_patterns", server.pubsub.count(Kind::Pattern));
+    field!(out, "pubsubshard_channels", server.pubsub.count(Kind::Shard));
     field!(out, "total_error_replies", stats.error_replies);
+    field!(out, "client_output_buffer_limit_disconnections", server.live.output_limits.disconnections());
 }
 
 /// CPU seconds as Redis prints them (`%ld.%06ld`). Redis also reports

@@ -34,7 +34,14 @@ pub static COMMANDS: &[Command] = &[
         run: move_key,
     },
     Command { name: "swapdb", arity: 3, flags: W.with(Flags::FAST), keys: specs::NONE, group: "keyspace", run: swapdb },
-    Command { name: "object", arity: -2, flags: R, keys: specs::NONE, group: "keyspace", run: object },
+    Command {
+        name: "object",
+        arity: -2,
+        flags: R.with(Flags::CONTAINER),
+        keys: specs::NONE,
+        group: "keyspace",
+        run: object,
+    },
 ];
 
 const SAME_OBJECT: &str = "ERR source and destination objects are the same";

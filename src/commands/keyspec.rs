@@ -35,6 +35,9 @@ impl KeyFlags {
     pub const DELETE: KeyFlags = KeyFlags(1 << 7);
     /// The flags depend on the arguments (SET with or without GET).
     pub const VARIABLE_FLAGS: KeyFlags = KeyFlags(1 << 8);
+    /// Not a key, though placed like one (SSUBSCRIBE's shard channels):
+    /// COMMAND shows the spec, COMMAND GETKEYS finds nothing in it.
+    pub const NOT_KEY: KeyFlags = KeyFlags(1 << 9);
 
     pub const fn with(self, other: KeyFlags) -> KeyFlags {
         KeyFlags(self.0 | other.0)
@@ -55,6 +58,7 @@ impl KeyFlags {
             (KeyFlags::UPDATE, "update"),
             (KeyFlags::INSERT, "insert"),
             (KeyFlags::DELETE, "delete"),
+            (KeyFlags::NOT_KEY, "not_key"),
             (KeyFlags::VARIABLE_FLAGS, "variable_flags"),
         ]
         .into_iter()
@@ -212,12 +216,18 @@ fn search_spec(out: &mut ReplyBuffer, kind: &str, fields: &[(&str, i32)]) {
     }
 }
 
+/// Whether a command with these specs has key arguments at all (Redis's
+/// `doesCommandHaveKeys`): one spec that is not `not_key`.
+pub fn has_keys(specs: &[KeySpec]) -> bool {
+    specs.iter().any(|spec| !spec.flags.contains(KeyFlags::NOT_KEY))
+}
+
 /// The keys of one call, in spec order: (position in `args`, flags).
 /// None if a spec does not fit the arguments (as Redis, which then
-/// reports no keys at all).
+/// reports no keys at all). `not_key` specs find nothing.
 pub fn find_keys(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<(usize, KeyFlags)>> {
     let mut keys = Vec::new();
-    for spec in specs {
+    for spec in specs.iter().filter(|spec| !spec.flags.contains(KeyFlags::NOT_KEY)) {
         let flags = spec.actual.map_or(spec.flags, |actual| actual(args));
         keys.extend(spec.positions(args)?.into_iter().map(|position| (position, flags)));
     }

@@ -21,6 +21,7 @@ pub mod keyspec;
 pub mod lcs;
 pub mod lists;
 mod long_double;
+pub mod pubsub;
 mod random;
 pub mod scripting;
 pub mod server;
@@ -57,7 +58,7 @@ impl From<crate::store::WrongType> for &'static str {
 
 /// What a command may do, for COMMAND's flags and for dispatch checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flags(u16);
+pub struct Flags(u32);
 
 impl Flags {
     pub const WRITE: Flags = Flags(1);
@@ -91,6 +92,15 @@ impl Flags {
     pub const RUNS_SCRIPT: Flags = Flags(1 << 13);
     /// May block the client (BLPOP...; Redis's `blocking`).
     pub const BLOCKING: Flags = Flags(1 << 14);
+    /// A Pub/Sub command (Redis's `pubsub`).
+    pub const PUBSUB: Flags = Flags(1 << 15);
+    /// Allowed while a RESP2 client is subscribed to something: the
+    /// (un)subscribe commands, PING, QUIT and RESET (see
+    /// `pubsub::before_command`). Not reported by COMMAND.
+    pub const SUBSCRIBED_CONTEXT: Flags = Flags(1 << 16);
+    /// Runs one of its subcommands (CLIENT, CONFIG, PUBSUB...): errors name
+    /// it `parent|sub`. Not reported by COMMAND.
+    pub const CONTAINER: Flags = Flags(1 << 17);
     pub const NONE: Flags = Flags(0);
 
     pub const fn with(self, other: Flags) -> Flags {
@@ -113,6 +123,7 @@ impl Flags {
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
             (Flags::ADMIN, "admin"),
+            (Flags::PUBSUB, "pubsub"),
             (Flags::NO_AUTH, "no_auth"),
             (Flags::FAST, "fast"),
             (Flags::NO_MULTI, "no_multi"),
@@ -226,6 +237,16 @@ pub struct Session {
     /// EXEC is running this client's queued commands: a blocking command
     /// answers at once instead of blocking.
     pub in_exec: bool,
+    /// Where the connection lives: its worker and its slot there (where
+    /// other threads send its wakeups).
+    pub worker: usize,
+    pub token: usize,
+    /// The client's subscriptions and mailbox, from its first subscription
+    /// on (see `crate::pubsub`).
+    pub pubsub: Option<Box<crate::pubsub::Subscriber>>,
+    /// Where the pushes the running command wrote end (an output position),
+    /// while CLIENT REPLY drops its reply: pushes are sent anyway (0: none).
+    pub pushed_until: usize,
 }
 
 /// What a blocking command waits for (see `crate::blocking`).
@@ -240,7 +261,13 @@ pub struct BlockRequest {
 
 impl Session {
     /// `commands_per_second` limits what the client may run (0: no limit).
-    pub fn new(client: Arc<ClientInfo>, authenticated: bool, commands_per_second: u32) -> Self {
+    /// The connection is at `token` in worker `worker`.
+    pub fn new(
+        client: Arc<ClientInfo>,
+        authenticated: bool,
+        commands_per_second: u32,
+        (worker, token): (usize, usize),
+    ) -> Self {
         Self {
             id: client.id,
             db: 0,
@@ -253,13 +280,17 @@ impl Session {
             reply: connection::ReplyMode::On,
             block: None,
             in_exec: false,
+            worker,
+            token,
+            pubsub: None,
+            pushed_until: 0,
         }
     }
 
     /// The session a script's commands run in: the caller's client and
-    /// database, nothing queued or watched, no rate limit.
+    /// database, nothing queued or watched or subscribed, no rate limit.
     pub fn for_script(caller: &Session) -> Self {
-        let mut session = Self::new(Arc::clone(&caller.client), true, 0);
+        let mut session = Self::new(Arc::clone(&caller.client), true, 0, (caller.worker, caller.token));
         session.db = caller.db;
         session
     }
@@ -271,6 +302,21 @@ impl Session {
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.client.set_db(db);
+    }
+
+    /// After a command whose reply starts where [`ReplyBuffer::pending`]
+    /// was `mark`: take that reply back if CLIENT REPLY drops it (see
+    /// [`connection::ReplyMode`]), but not the pushes it wrote.
+    pub fn after_command(&mut self, out: &mut ReplyBuffer, mark: usize) {
+        if self.reply != connection::ReplyMode::On {
+            let keep = mark.max(std::mem::take(&mut self.pushed_until));
+            self.reply.after_command(out, keep);
+        }
+    }
+
+    /// Subscribed to any channel, pattern or shard channel.
+    pub fn is_subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|subscriber| subscriber.total() > 0)
     }
 }
 
@@ -443,6 +489,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(lists::COMMANDS)
         .chain(functions::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(pubsub::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -519,6 +566,9 @@ pub enum Dispatched {
 /// command that is refused anyway (unknown, wrong arity, not
 /// authenticated...) is answered at once.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispatched {
+    if ctx.session.pubsub.is_some() && pubsub::before_command(ctx, args, found) {
+        return Dispatched::Done;
+    }
     let pause = &ctx.server.pause;
     if pause.holds(true, ctx.now) {
         if let Some((_, command)) = found {
@@ -544,7 +594,7 @@ fn may_write(ctx: &Ctx<'_>, command: &Command) -> bool {
 
 /// Why a command must be refused before it runs, if it must: the checks
 /// Redis makes before a pause can hold it.
-fn refusal(ctx: &Ctx<'_>, command: &Command, argc: usize) -> Option<std::borrow::Cow<'static, str>> {
+pub(crate) fn refusal(ctx: &Ctx<'_>, command: &Command, argc: usize) -> Option<std::borrow::Cow<'static, str>> {
     // Redis checks arity before authentication.
     if !accepts(command.arity, argc) {
         return Some(arity_message(command.name).into());
@@ -635,7 +685,7 @@ pub fn needs_exclusive(found: Found, in_multi: bool) -> bool {
 
 /// Refuse a command before it runs; inside MULTI this also dooms the
 /// transaction to EXECABORT.
-fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
+pub(crate) fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
     ctx.stats.record_rejected(id);
     if all().nth(id).is_some_and(|c| c.flags.contains(Flags::ENDS_MULTI)) {
         // A malformed EXEC ends the transaction (and drops the WATCHes),
@@ -701,6 +751,15 @@ fn unknown_subcommand(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
     let cmd = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
     ctx.error(&format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP."));
+}
+
+/// Redis's answer to a subcommand it knows given arguments it does not
+/// take: `ERR unknown subcommand or wrong number of arguments for 'x'.
+/// Try CLIENT HELP.`
+pub fn subcommand_syntax_error(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    let sub: String = String::from_utf8_lossy(args.get(1)).chars().take(128).collect();
+    let cmd = String::from_utf8_lossy(args.get(0)).to_ascii_uppercase();
+    ctx.error(&format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."));
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

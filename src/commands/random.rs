@@ -70,9 +70,13 @@ pub(crate) fn distinct<T>(mut items: Vec<T>, wanted: usize, rng: &mut Rng) -> Ve
     items
 }
 
-/// The client's output limit, past which a reply is cut off.
+/// The client's output limit, past which a reply is cut off: the hard
+/// limit of normal clients (none if 0).
 pub(crate) fn output_limit(ctx: &Ctx<'_>) -> usize {
-    ctx.server.config.server.client_output_buffer_limit as usize
+    match ctx.server.live.output_limits.get(crate::output_limits::ClientClass::Normal).hard {
+        0 => usize::MAX,
+        hard => usize::try_from(hard).unwrap_or(usize::MAX),
+    }
 }
 
 /// Write `len` picks with repeats, each by `emit`, as they are drawn: a

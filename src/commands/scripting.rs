@@ -61,7 +61,14 @@ pub static COMMANDS: &[Command] = &[
         group: "scripting",
         run: evalsha_ro,
     },
-    Command { name: "script", arity: -2, flags: CONTROL, keys: specs::NONE, group: "scripting", run: script },
+    Command {
+        name: "script",
+        arity: -2,
+        flags: CONTROL.with(Flags::CONTAINER),
+        keys: specs::NONE,
+        group: "scripting",
+        run: script,
+    },
 ];
 
 /// What the commands of one script run may do, and what they did.

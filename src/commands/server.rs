@@ -15,8 +15,22 @@ pub static COMMANDS: &[Command] = &[
     },
     Command { name: "flushdb", arity: -1, flags: Flags::WRITE, keys: specs::NONE, group: "keyspace", run: flushdb },
     Command { name: "flushall", arity: -1, flags: Flags::WRITE, keys: specs::NONE, group: "keyspace", run: flushall },
-    Command { name: "command", arity: -1, flags: Flags::NONE, keys: specs::NONE, group: "connection", run: command },
-    Command { name: "slowlog", arity: -2, flags: Flags::ADMIN, keys: specs::NONE, group: "server", run: slowlog },
+    Command {
+        name: "command",
+        arity: -1,
+        flags: Flags::CONTAINER,
+        keys: specs::NONE,
+        group: "connection",
+        run: command,
+    },
+    Command {
+        name: "slowlog",
+        arity: -2,
+        flags: Flags::ADMIN.with(Flags::CONTAINER),
+        keys: specs::NONE,
+        group: "server",
+        run: slowlog,
+    },
 ];
 
 /// DBSIZE
@@ -109,6 +123,7 @@ const ACL_CATEGORIES: &[&str] = &[
     "hash",
     "string",
     "bitmap",
+    "pubsub",
     "admin",
     "fast",
     "slow",
@@ -228,7 +243,7 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &Args<'_>, with_flags: bool) {
     let Some((command, specs)) = specs_of(&line) else {
         return ctx.error("ERR Invalid command specified");
     };
-    if specs.is_empty() {
+    if !keyspec::has_keys(specs) {
         return ctx.error("ERR The command has no key arguments");
     }
     if !super::accepts(command.arity, line.len()) {

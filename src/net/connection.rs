@@ -11,8 +11,10 @@
 //! Backpressure: once a client has more than [`HIGH_WATER`] bytes of
 //! replies waiting, its commands stop executing until the socket drains, so
 //! a client that pipelines without reading cannot make the server buffer
-//! without bound. What does pile up behind the reply in flight is capped by
-//! `client_output_buffer_limit`.
+//! without bound. What does pile up behind the reply in flight (replies,
+//! or messages published to a subscriber that does not read) is capped by
+//! the client class's `client-output-buffer-limit` (see
+//! `crate::output_limits`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,10 +24,12 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::blocking::{UnblockReason, Wait};
+use crate::blocking::Wait;
 use crate::commands::{self, Ctx, Dispatched, Session};
+use crate::inbox::UnblockReason;
 use crate::metrics::WorkerStats;
 use crate::protocol::{peek_key, Args, Limits, Parsed, Parser, ReplyBuffer};
+use crate::pubsub::Drained;
 use crate::server::{Busy, Gate, Server};
 
 /// Replies waiting beyond this stop the connection's command execution.
@@ -120,6 +124,9 @@ pub struct Connection {
     new_timer: Option<(u64, u64)>,
     /// Deadlines of waits that ended, for the worker to drop.
     done_timers: Vec<(u64, u64)>,
+    /// Since when the output waiting has been at or over the client's
+    /// soft output limit.
+    soft_limit_since: Option<Instant>,
 }
 
 /// A blocked command (see `crate::blocking`): it stays unparsed at the
@@ -160,6 +167,7 @@ impl Connection {
             blocked: None,
             new_timer: None,
             done_timers: Vec::new(),
+            soft_limit_since: None,
         }
     }
 
@@ -254,6 +262,32 @@ impl Connection {
         let blocking = &server.store.blocking;
         if let Some((db, keys)) = blocking.unblock(self.session.id) {
             blocking.recheck(&server.store, db, &keys, crate::clock::now_ms());
+        }
+    }
+
+    /// Move the frames posted to the client's mailbox into its output
+    /// (the worker then drives the connection to send them). Err if they
+    /// overflowed the client's output limit: it must be closed.
+    pub fn take_mail(&mut self, env: &mut Env<'_>) -> Result<(), CloseReason> {
+        if self.session.pubsub.is_none() {
+            return Ok(());
+        }
+        self.acquire_buffers(env.pool);
+        let mailbox = self.session.pubsub.as_ref().map(|subscriber| subscriber.mailbox());
+        match mailbox.map_or(Drained::Ok, |mailbox| mailbox.drain_into(&mut self.out)) {
+            Drained::Ok => Ok(()),
+            Drained::Overflowed => {
+                self.note_output_limit_close(env.server);
+                Err(CloseReason::OutputBufferLimit)
+            }
+        }
+    }
+
+    /// The client is closing: leave its channels, patterns and shard
+    /// channels, and forget its mailbox.
+    pub fn leave_pubsub(&mut self, server: &Server) {
+        if let Some(subscriber) = self.session.pubsub.take() {
+            server.pubsub.remove(*subscriber);
         }
     }
 
@@ -404,7 +438,7 @@ impl Connection {
                     if self.settle_block(env, len, now) {
                         break;
                     }
-                    self.session.reply.after_command(&mut self.out, mark);
+                    self.session.after_command(&mut self.out, mark);
                     self.start += len;
                     if self.session.close_after_reply {
                         self.closing = Some(CloseReason::Quit);
@@ -417,7 +451,7 @@ impl Connection {
                     env.stats.count_error(&message);
                     let mark = self.out.pending();
                     self.out.error(&message);
-                    self.session.reply.after_command(&mut self.out, mark);
+                    self.session.after_command(&mut self.out, mark);
                     crate::log_debug!("protocol error from {:?}: {}", self.peer(), error.message());
                     self.closing = Some(CloseReason::ProtocolError);
                 }
@@ -474,20 +508,36 @@ impl Connection {
         let result = self.out.write_to(&mut self.transport);
         env.stats.net_output_bytes.add((before - self.out.pending()) as u64);
         match result {
-            Ok(true) => self.flush_transport(),
-            Ok(false) => {
-                let limit = env.server.config.server.client_output_buffer_limit as usize;
-                if limit > 0 && self.out.backlog() > limit {
-                    crate::log_info!(
-                        "closing client {:?}: output buffer over client_output_buffer_limit ({limit} bytes)",
-                        self.peer()
-                    );
-                    return Some(Status::Close(CloseReason::OutputBufferLimit));
-                }
-                Some(Status::Open)
+            Ok(true) => {
+                self.soft_limit_since = None;
+                self.flush_transport()
             }
+            Ok(false) if self.over_output_limits(env.server) => Some(Status::Close(CloseReason::OutputBufferLimit)),
+            Ok(false) => Some(Status::Open),
             Err(_) => Some(Status::Close(CloseReason::IoError)),
         }
+    }
+
+    /// Whether the output piled up behind the reply in flight is over the
+    /// limits of the client's class (checked when the socket cannot take
+    /// it all): the hard limit, or the soft limit for too long.
+    fn over_output_limits(&mut self, server: &Server) -> bool {
+        let limit = server.live.output_limits.get(self.session.client.class());
+        let used = self.out.backlog() as u64;
+        if !limit.exceeded(used, &mut self.soft_limit_since, Instant::now()) {
+            return false;
+        }
+        self.note_output_limit_close(server);
+        true
+    }
+
+    /// Log and count a client closed for its output limits, as Redis does.
+    fn note_output_limit_close(&self, server: &Server) {
+        crate::log_warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.session.client.describe()
+        );
+        server.live.output_limits.count_disconnection();
     }
 
     /// Push out TLS records still held by rustls; wait for the socket if

@@ -69,8 +69,7 @@ pub fn start(server: &Arc<Server>) -> io::Result<Network> {
         wakers.push(Arc::clone(&waker));
         handles.push(WorkerHandle { sender, waker, load });
     }
-    server.set_worker_wakers(wakers.clone());
-    server.store.blocking.set_wakers(wakers.clone());
+    server.inboxes.install(wakers.clone());
     let poll = Poll::new()?;
     wakers.push(Arc::new(Waker::new(poll.registry(), ACCEPTOR_WAKER)?));
     let acceptor = Acceptor::new(poll, listeners, handles, Arc::clone(server))?;

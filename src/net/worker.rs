@@ -19,13 +19,13 @@ use slab::Slab;
 use super::buffer_pool::BufferPool;
 use super::connection::{CloseReason, Connection, Env, Status};
 use super::tls::{Tls, Transport};
-use crate::blocking::Wakeup;
 use crate::clients::ClientInfo;
 use crate::commands::Session;
+use crate::inbox::{UnblockReason, Wakeup};
 use crate::server::Server;
 
 /// The token of the waker the acceptor uses to announce new sockets, and
-/// the blocking registry to hand over wakeups (see `crate::blocking`).
+/// other threads to hand over wakeups (see `crate::inbox`).
 pub const WAKER: Token = Token(usize::MAX);
 
 /// How long the poll sleeps with nothing to do, which is also how often
@@ -65,6 +65,9 @@ pub struct Worker {
     /// Deadlines of blocked clients: (unix ms, connection, wait ticket),
     /// earliest first. The poll sleeps until the first one.
     timers: BTreeSet<(u64, usize, u64)>,
+    /// The wakeups being served, swapped with the inbox (see
+    /// [`crate::inbox::Inboxes::take`]).
+    wakeups: Vec<Wakeup>,
 }
 
 impl Worker {
@@ -94,6 +97,7 @@ impl Worker {
             last_handshake_check: Instant::now(),
             tls,
             timers: BTreeSet::new(),
+            wakeups: Vec::new(),
         }
     }
 
@@ -193,6 +197,7 @@ impl Worker {
                 client,
                 !self.server.requires_auth(),
                 self.server.config.server.client_commands_per_second,
+                (self.index, key),
             );
             entry.insert(Connection::new(Transport { socket: stream, tls }, session, key));
             crate::log_debug!("worker {}: client {addr} connected", self.index);
@@ -273,7 +278,7 @@ impl Worker {
         }
     }
 
-    fn end_wait(&mut self, key: usize, ticket: u64, reason: Option<crate::blocking::UnblockReason>) {
+    fn end_wait(&mut self, key: usize, ticket: u64, reason: Option<UnblockReason>) {
         let Some(conn) = self.connections.get_mut(key) else { return };
         let env = Env::new(&self.server, self.index, &mut self.pool);
         if conn.end_wait(ticket, reason, &env) {
@@ -281,10 +286,13 @@ impl Worker {
         }
     }
 
-    /// Act on what the blocking registry sent: run a blocked command again
-    /// (a key it waits on was filled), or end it (CLIENT UNBLOCK).
+    /// Act on what other threads sent: run a blocked command again (a key
+    /// it waits on was filled), end it (CLIENT UNBLOCK), or send what was
+    /// posted to a client's mailbox.
     fn serve_wakeups(&mut self) {
-        for wakeup in self.server.store.blocking.take_wakeups(self.index) {
+        self.server.inboxes.take(self.index, &mut self.wakeups);
+        let mut wakeups = std::mem::take(&mut self.wakeups);
+        for wakeup in wakeups.drain(..) {
             match wakeup {
                 Wakeup::Retry { token, ticket } => {
                     let Some(conn) = self.connections.get_mut(token) else { continue };
@@ -293,7 +301,20 @@ impl Worker {
                     }
                 }
                 Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
+                Wakeup::Deliver { token, id } => self.deliver(token, id),
             }
+        }
+        self.wakeups = wakeups;
+    }
+
+    /// Move what was posted to client `id`'s mailbox into its output and
+    /// send it; close the client if the mailbox overflowed its limit.
+    fn deliver(&mut self, token: usize, id: u64) {
+        let Some(conn) = self.connections.get_mut(token).filter(|conn| conn.session.id == id) else { return };
+        let mut env = Env::new(&self.server, self.index, &mut self.pool);
+        match conn.take_mail(&mut env) {
+            Ok(()) => self.drive(token),
+            Err(reason) => self.close(token, reason),
         }
     }
 
@@ -304,6 +325,7 @@ impl Worker {
         }
         conn.forget_hold(&self.server);
         conn.leave_wait(&self.server);
+        conn.leave_pubsub(&self.server);
         let timers = conn.take_timer().into_iter().chain(conn.take_done_timers());
         timers.for_each(|(deadline, ticket)| {
             self.timers.remove(&(deadline, key, ticket));
@@ -363,7 +385,11 @@ impl Worker {
         let idle: Vec<usize> = self
             .connections
             .iter()
-            .filter(|(_, conn)| !conn.is_blocked() && conn.last_active.elapsed() > limit)
+            // As in Redis, blocked clients and subscribers wait as long
+            // as they like.
+            .filter(|(_, conn)| {
+                !conn.is_blocked() && !conn.session.is_subscribed() && conn.last_active.elapsed() > limit
+            })
             .map(|(key, _)| key)
             .collect();
         for key in idle {

@@ -217,6 +217,15 @@ impl ReplyBuffer {
         self.number(b'*', len as i64);
     }
 
+    /// An out-of-band message of `len` elements (pub/sub messages and
+    /// confirmations): a push (`>`) in RESP3, an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.protocol {
+            Protocol::Resp2 => self.number(b'*', len as i64),
+            Protocol::Resp3 => self.number(b'>', len as i64),
+        }
+    }
+
     /// A map of `len` pairs: `%` in RESP3, a flat array of `2*len` in RESP2.
     pub fn map(&mut self, len: usize) {
         match self.protocol {
@@ -302,6 +311,27 @@ impl ReplyBuffer {
         self.staging.clear();
         self.staging_written = 0;
         all
+    }
+
+    /// Everything written, as one shared buffer (without a copy when it
+    /// is all in the staging buffer): an encoded frame to send to many
+    /// clients.
+    pub fn into_bytes(mut self) -> Bytes {
+        if self.queued.is_empty() && self.staging_written == 0 {
+            return Bytes::from(std::mem::take(&mut self.staging));
+        }
+        Bytes::from(self.take_all())
+    }
+
+    /// An already encoded frame (a published message): copied if small,
+    /// else queued by reference, as [`ReplyBuffer::bulk_bytes`] does.
+    pub fn encoded(&mut self, frame: &Bytes) {
+        if frame.len() < ZERO_COPY_THRESHOLD {
+            return self.staging.extend_from_slice(frame);
+        }
+        self.seal_staging();
+        self.queued_len += frame.len();
+        self.queued.push_back(frame.clone());
     }
 
     /// Append another buffer's replies after this one's.

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn reclaims_untouched_expired_keys_in_every_db() {
-        let store = Store::new(3, 8, 0);
+        let store = Store::new(3, 8, 0, std::sync::Arc::default());
         for db in 0..3 {
             for i in 0..100 {
                 let key = format!("k{i}");

@@ -106,13 +106,14 @@ pub struct Store {
 
 impl Store {
     /// `max_memory` (0 = none) sizes the shards' log segments: see
-    /// [`segment::segment_size_for`].
-    pub fn new(databases: usize, shards_per_db: usize, max_memory: u64) -> Self {
+    /// [`segment::segment_size_for`]. Blocked clients are woken through
+    /// `inboxes`.
+    pub fn new(databases: usize, shards_per_db: usize, max_memory: u64, inboxes: Arc<crate::inbox::Inboxes>) -> Self {
         let pressure = Arc::new(Pressure::default());
         let shards = shards_per_db.max(1).next_power_of_two();
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
         let watches = Arc::new(watch::Watches::default());
-        let blocking = Arc::new(crate::blocking::Blocking::default());
+        let blocking = Arc::new(crate::blocking::Blocking::new(inboxes));
         let hasher = foldhash::fast::RandomState::default();
         let dbs = (0..databases.max(1))
             .map(|db| {

@@ -45,6 +45,7 @@ mod lists;
 mod memory;
 mod observability;
 mod protocol;
+mod pubsub;
 mod resp3;
 mod scripting;
 mod server_ext;

@@ -6,7 +6,9 @@
 // hincrby, hscanStream, pipeline and multi mixing hashes and strings,
 // WRONGTYPE both ways), scripting (defineCommand's EVALSHA -> NOSCRIPT ->
 // EVAL fallback, in pipelines and MULTI too; cjson and cmsgpack) and
-// functions (FUNCTION LOAD, FCALL, FCALL_RO).
+// functions (FUNCTION LOAD, FCALL, FCALL_RO), and a pub/sub subscriber
+// (subscribe, psubscribe, message, pmessage and messageBuffer events,
+// many messages in publish order, unsubscribe back to normal commands).
 //
 // Environment:
 //   REDISTILL_BIN                binary to test (default ../../target/release/redistill)
@@ -482,6 +484,77 @@ test("functions: FUNCTION LOAD and FCALL", async () => {
     await assert.rejects(r.fcall("nope", 0), /Function not found/);
     await r.function("FLUSH");
     await r.flushall();
+  });
+});
+
+// Resolves once `emitter` has emitted `event` `count` times, with the
+// argument lists of those events.
+function collect(emitter, event, count) {
+  return new Promise((resolve, reject) => {
+    const seen = [];
+    const timer = setTimeout(() => reject(new Error(`${event}: ${seen.length} of ${count} after 10 s`)), 10_000);
+    const listener = (...args) => {
+      seen.push(args);
+      if (seen.length === count) {
+        clearTimeout(timer);
+        emitter.off(event, listener);
+        resolve(seen);
+      }
+    };
+    emitter.on(event, listener);
+  });
+}
+
+test("pub/sub: subscribe, psubscribe, message, pmessage and messageBuffer", async () => {
+  await withClient({}, async (pub) => {
+    await withClient({}, async (sub) => {
+      assert.equal(await sub.subscribe("news.tech", "sport"), 2);
+      assert.equal(await sub.psubscribe("news.*"), 3);
+      // A subscriber connection refuses other commands (ioredis itself,
+      // in RESP2 subscriber mode).
+      await assert.rejects(sub.get("k"), /subscriber mode/);
+      const messages = collect(sub, "message", 2);
+      const pmessages = collect(sub, "pmessage", 2);
+      const buffers = collect(sub, "messageBuffer", 2);
+      // The channel matches both the channel and the pattern.
+      assert.equal(await pub.publish("news.tech", "rust 2024"), 2);
+      assert.equal(await pub.publish("news.art", "gallery"), 1);
+      assert.equal(await pub.publish("sport", Buffer.from([0, 255, 13, 10])), 1);
+      assert.equal(await pub.publish("weather", "nobody"), 0);
+      assert.deepEqual(await messages, [
+        ["news.tech", "rust 2024"],
+        ["sport", Buffer.from([0, 255, 13, 10]).toString()],
+      ]);
+      assert.deepEqual(await pmessages, [
+        ["news.*", "news.tech", "rust 2024"],
+        ["news.*", "news.art", "gallery"],
+      ]);
+      const [[, first], [channel, binary]] = await buffers;
+      assert.deepEqual(first, Buffer.from("rust 2024"));
+      assert.deepEqual([channel, binary], [Buffer.from("sport"), Buffer.from([0, 255, 13, 10])]);
+      assert.deepEqual(await pub.pubsub("NUMSUB", "news.tech", "sport", "none"), ["news.tech", 1, "sport", 1, "none", 0]);
+      assert.equal(await pub.pubsub("NUMPAT"), 1);
+    });
+  });
+});
+
+test("pub/sub: many messages arrive in publish order, then unsubscribe", async () => {
+  await withClient({}, async (pub) => {
+    await withClient({}, async (sub) => {
+      assert.equal(await sub.subscribe("seq"), 1);
+      const count = 2000;
+      const arrived = collect(sub, "message", count);
+      const pipeline = pub.pipeline();
+      for (let i = 0; i < count; i++) pipeline.publish("seq", String(i));
+      const replies = await pipeline.exec();
+      assert.ok(replies.every(([err, n]) => err === null && n === 1));
+      const received = (await arrived).map(([, message]) => Number(message));
+      assert.deepEqual(received, Array.from({ length: count }, (_, i) => i));
+      assert.equal(await sub.unsubscribe(), 0);
+      assert.equal(await sub.set("k", "v"), "OK");
+      assert.equal(await pub.publish("seq", "late"), 0);
+      await pub.flushall();
+    });
   });
 });
 
