@@ -39,6 +39,12 @@ pub const HIGH_WATER: usize = 1024 * 1024;
 /// (see `replies_can_wait`); past this they go out at once.
 const HOLD_REPLIES_UP_TO: usize = 64 * 1024;
 
+/// Input read while replies are held back, past which they go out: a
+/// pipeline of small commands is still answered with one write, but one
+/// of large values (a -P 16 of 64 KiB SETs is a megabyte) gets its first
+/// replies as its first commands run, not after the last byte arrives.
+const HOLD_WHILE_READING_UP_TO: usize = 32 * 1024;
+
 /// Pipelined commands whose keys are prefetched before they run.
 const PREFETCH_AHEAD: usize = 16;
 
@@ -102,6 +108,9 @@ pub struct Connection {
     eof: bool,
     /// Close once the pending replies are written (protocol error, QUIT).
     closing: Option<CloseReason>,
+    /// Bytes read since the oldest reply now waiting was made (see
+    /// [`HOLD_WHILE_READING_UP_TO`]).
+    read_while_holding: usize,
     /// Last time the client sent anything (for `timeout`).
     pub last_active: Instant,
     /// When the connection was accepted (for the TLS handshake timeout).
@@ -156,6 +165,7 @@ impl Connection {
             out: ReplyBuffer::default(),
             session,
             may_have_input: true,
+            read_while_holding: 0,
             eof: false,
             closing: None,
             last_active: Instant::now(),
@@ -381,6 +391,7 @@ impl Connection {
             && !self.eof
             && self.closing.is_none()
             && self.out.pending() < HOLD_REPLIES_UP_TO
+            && self.read_while_holding < HOLD_WHILE_READING_UP_TO
     }
 
     /// Execute buffered commands until the input runs out, `batch_size`
@@ -506,6 +517,7 @@ impl Connection {
             return self.flush_transport();
         }
         let result = self.out.write_to(&mut self.transport);
+        self.read_while_holding = 0;
         env.stats.net_output_bytes.add((before - self.out.pending()) as u64);
         match result {
             Ok(true) => {
@@ -562,6 +574,9 @@ impl Connection {
             }
             Ok((n, drained)) => {
                 self.end += n;
+                if self.out.pending() > 0 {
+                    self.read_while_holding += n;
+                }
                 self.last_active = Instant::now();
                 env.stats.net_input_bytes.add(n as u64);
                 if drained {
