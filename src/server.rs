@@ -282,6 +282,9 @@ pub struct LiveSettings {
     zset_pack_value: AtomicUsize,
     /// `list-max-listpack-size`.
     list_fill: AtomicI64,
+    /// `list-compress-depth`: kept for CONFIG GET only; list nodes are
+    /// never compressed, which no reply can tell.
+    list_compress_depth: AtomicU64,
 }
 
 impl LiveSettings {
@@ -299,6 +302,7 @@ impl LiveSettings {
             zset_pack_entries: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.entries),
             zset_pack_value: AtomicUsize::new(crate::store::zset::DEFAULT_LIMITS.value),
             list_fill: AtomicI64::new(Fill::default().0),
+            list_compress_depth: AtomicU64::new(0),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -388,6 +392,15 @@ impl LiveSettings {
 
     pub fn set_list_fill(&self, fill: i64) {
         self.list_fill.store(fill, Ordering::Relaxed);
+    }
+
+    /// `list-compress-depth` as last set (it changes nothing else).
+    pub fn list_compress_depth(&self) -> u64 {
+        self.list_compress_depth.load(Ordering::Relaxed)
+    }
+
+    pub fn set_list_compress_depth(&self, depth: u64) {
+        self.list_compress_depth.store(depth, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {
