@@ -198,6 +198,22 @@ impl Blocking {
         }
     }
 
+    /// Whether one of the keys client `id` waits on holds the kind of value
+    /// it waits for. A wake is a hint: in `MULTI` a key can be filled and
+    /// then deleted or overwritten with another type before the woken
+    /// command runs, and Redis then leaves the client blocked rather than
+    /// answering WRONGTYPE or nothing (its ready keys are served only if
+    /// they still hold the blocked type).
+    pub fn awaited_value_present(&self, store: &Store, id: u64, now: u64) -> bool {
+        let (db, kind, keys) = {
+            let state = lock(&self.state);
+            let Some(waiter) = state.clients.get(&id) else { return false };
+            (waiter.db, waiter.kind, waiter.keys.clone())
+        };
+        let table = store.db(db);
+        keys.iter().any(|key| table.peek(key, now, |entry| entry.is_some_and(|e| e.kind() == kind)))
+    }
+
     /// Client `id` no longer waits (served, timed out, disconnected):
     /// forget it. Returns its database and keys, to [`Blocking::recheck`]
     /// so that a wake meant for it goes on to the next waiter.

@@ -132,6 +132,21 @@ struct Blocked {
     len: usize,
     /// A key may be ready: run the command again.
     ready: bool,
+    /// The command's id in the table, for its statistics.
+    command: usize,
+}
+
+/// A blocked command that a wake made ready runs again only if one of its
+/// keys still holds the value it waits for (see
+/// [`crate::blocking::Blocking::awaited_value_present`]); otherwise it goes
+/// back to waiting. True for any other command.
+fn woken_command_may_run(blocked: &mut Option<Blocked>, id: u64, env: &Env<'_>, now: u64) -> bool {
+    let Some(blocked) = blocked.as_mut() else { return true };
+    if env.server.store.blocking.awaited_value_present(&env.server.store, id, now) {
+        return true;
+    }
+    blocked.ready = false;
+    false
 }
 
 /// CLIENT UNBLOCK ... ERROR's reply.
@@ -230,13 +245,18 @@ impl Connection {
     /// answers null (or the UNBLOCKED error) and the client's next
     /// commands run on the next `drive`. False if the wait is over already.
     pub fn end_wait(&mut self, ticket: u64, reason: Option<UnblockReason>, env: &Env<'_>) -> bool {
-        let Some(len) = self.blocked.as_ref().filter(|b| b.ticket == ticket).map(|b| b.len) else { return false };
-        if reason == Some(UnblockReason::Error) {
+        let Some(blocked) = self.blocked.as_ref().filter(|b| b.ticket == ticket) else { return false };
+        let (len, command) = (blocked.len, blocked.command);
+        let failed = reason == Some(UnblockReason::Error);
+        if failed {
             env.stats.count_error(UNBLOCKED);
             self.out.error(UNBLOCKED);
         } else {
             self.out.null_array();
         }
+        // One call, as Redis 7.2+ counts it (7.0 also counts CLIENT UNBLOCK
+        // TIMEOUT as failed).
+        env.stats.record_command(command, 0, failed);
         self.start += len;
         self.leave_wait(env.server);
         true
@@ -283,7 +303,8 @@ impl Connection {
         };
         let keys = wait.keys.clone();
         let ticket = blocking.block(wait);
-        self.blocked = Some(Blocked { ticket, deadline: request.deadline, len, ready: false });
+        self.blocked =
+            Some(Blocked { ticket, deadline: request.deadline, len, ready: false, command: request.command });
         self.new_timer = request.deadline.map(|deadline| (deadline, ticket));
         self.session.client.set_blocked(true);
         blocking.recheck(&env.server.store, db, &keys, now);
@@ -378,6 +399,9 @@ impl Connection {
                         now = crate::clock::now_ms();
                         gate
                     });
+                    if !woken_command_may_run(&mut self.blocked, self.session.id, env, now) {
+                        break;
+                    }
                     let exclusive = commands::needs_exclusive(&args, self.session.multi.is_some());
                     let mark = self.out.pending();
                     let mut ctx = Ctx {

@@ -533,3 +533,64 @@ fn sort_store_serves_a_list_waiter() {
     waiter.expect_reply(bulks(&["dst", "1"]));
     c.expect_cmd(&["LRANGE", "dst", "0", "-1"], bulks(&["2", "3"]));
 }
+
+#[test]
+fn a_transaction_that_fills_a_key_then_leaves_another_type_serves_nobody() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let cases: [(&[&str], &[&str]); 2] =
+        [(&["BZPOPMIN", "k", "0"], &["ZADD", "k", "1", "a"]), (&["BLPOP", "k", "0"], &["RPUSH", "k", "a"])];
+    for (wait, fill) in cases {
+        let mut waiter = blocked(&s, wait, 0);
+        // Filled, then overwritten with a string before EXEC ends: the
+        // waiter keeps waiting (no WRONGTYPE, no null).
+        c.expect_cmd(&["MULTI"], OK);
+        c.expect_cmd(fill, QUEUED);
+        c.expect_cmd(&["DEL", "k"], QUEUED);
+        c.expect_cmd(&["SET", "k", "v"], QUEUED);
+        c.expect_cmd(&["EXEC"], b"*3\r\n:1\r\n:1\r\n+OK\r\n");
+        assert_silent(&mut waiter, Duration::from_millis(100));
+        wait_blocked(&s, 1);
+        c.expect_cmd(&["DEL", "k"], int(1));
+        c.expect_cmd(fill, int(1));
+        let reply = if wait[0] == "BLPOP" { bulks(&["k", "a"]) } else { popped("k", "a", "1") };
+        waiter.expect_reply(reply);
+        wait_blocked(&s, 0);
+    }
+}
+
+#[test]
+fn a_blocking_command_that_ends_unserved_counts_as_one_call() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let stat = |c: &mut RawClient, field: &str| cmdstat_int(&c.info("commandstats"), "blpop", field);
+    c.expect_cmd(&["BLPOP", "k", "0.01"], NULL_ARRAY);
+    assert_eq!((stat(&mut c, "calls"), stat(&mut c, "failed_calls")), (1, 0));
+    let mut waiter = s.raw();
+    let id = waiter.call_resp(&["CLIENT", "ID"]).int().to_string();
+    for (reason, reply) in
+        [("ERROR", err("UNBLOCKED client unblocked via CLIENT UNBLOCK")), ("TIMEOUT", NULL_ARRAY.into())]
+    {
+        c.expect_cmd(&["CONFIG", "RESETSTAT"], OK);
+        waiter.send_cmd(&["BLPOP", "k", "0"]);
+        wait_blocked(&s, 1);
+        // Redis 7.0 counts the call when it blocks, 7.2 when it ends.
+        if !s.reference_older_than(7, 2) {
+            assert!(cmdstat(&c.info("commandstats"), "blpop").is_none(), "counted while it still waits");
+        }
+        c.expect_cmd(&["CLIENT", "UNBLOCK", &id, reason], int(1));
+        waiter.expect_reply(reply);
+        assert_eq!(stat(&mut c, "calls"), 1, "{reason}");
+        // Redis 7.0 also counts an UNBLOCK ... TIMEOUT as failed; 7.2 does not.
+        if reason == "ERROR" || !s.reference_older_than(7, 2) {
+            assert_eq!(stat(&mut c, "failed_calls"), u64::from(reason == "ERROR"), "{reason}");
+        }
+    }
+    // Served, it counts once too (not once per run).
+    c.expect_cmd(&["CONFIG", "RESETSTAT"], OK);
+    waiter.send_cmd(&["BLPOP", "k", "0"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["RPUSH", "k", "v"], int(1));
+    waiter.expect_reply(bulks(&["k", "v"]));
+    assert_eq!((stat(&mut c, "calls"), stat(&mut c, "failed_calls")), (1, 0));
+}
