@@ -293,6 +293,12 @@ impl Worker {
                     }
                 }
                 Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
+                Wakeup::Resume { token } => {
+                    let Some(conn) = self.connections.get_mut(token) else { continue };
+                    if conn.resume(&self.server) {
+                        self.drive(token);
+                    }
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 const NULL_ARRAY: &str = "*-1\r\n";
 const QUEUED: &str = "+QUEUED\r\n";
+const EMPTY_ARRAY: &str = "*0\r\n";
 
 /// Wait until INFO says `n` clients are blocked.
 fn wait_blocked(s: &TestServer, n: i64) {
@@ -593,4 +594,64 @@ fn a_blocking_command_that_ends_unserved_counts_as_one_call() {
     c.expect_cmd(&["RPUSH", "k", "v"], int(1));
     waiter.expect_reply(bulks(&["k", "v"]));
     assert_eq!((stat(&mut c, "calls"), stat(&mut c, "failed_calls")), (1, 0));
+}
+
+// ---------------------------------------------------------------------------
+// Served before the writer's next command
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_pipelined_pop_after_a_push_does_not_take_a_waiters_element() {
+    let s = TestServer::start();
+    let mut waiter = blocked(&s, &["BLPOP", "k", "0"], 0);
+    let mut c = s.raw();
+    // The push serves the client already waiting before the pipelined
+    // BLPOP runs, which then blocks in its turn.
+    c.send(&[encode(&["LPUSH", "k", "1"]), encode(&["BLPOP", "k", "0"])].concat());
+    waiter.expect_reply(bulks(&["k", "1"]));
+    c.expect_reply(int(1));
+    wait_blocked(&s, 1);
+    s.raw().expect_cmd(&["LPUSH", "k", "2"], int(1));
+    c.expect_reply(bulks(&["k", "2"]));
+    // The same with a non-blocking pop: it finds the list empty.
+    let mut waiter = blocked(&s, &["BZPOPMIN", "z", "0"], 0);
+    c.send(&[encode(&["ZADD", "z", "1", "a"]), encode(&["ZPOPMIN", "z"]), encode(&["EXISTS", "z"])].concat());
+    c.expect_reply(int(1));
+    c.expect_reply(EMPTY_ARRAY);
+    c.expect_reply(int(0));
+    waiter.expect_reply(popped("z", "a", "1"));
+}
+
+#[test]
+fn the_writer_sees_a_chain_of_moves_done() {
+    let s = TestServer::start();
+    let _first = blocked(&s, &["BRPOPLPUSH", "list1", "list2", "0"], 0);
+    let _second = blocked(&s, &["BRPOPLPUSH", "list2", "list1", "0"], 1);
+    let mut c = s.raw();
+    // The first waiter moves foo to list2, which serves the second, which
+    // moves it back: all before the writer's next command.
+    c.expect_cmd(&["RPUSH", "list1", "foo"], int(1));
+    c.expect_cmd(&["LRANGE", "list1", "0", "-1"], bulks(&["foo"]));
+    c.expect_cmd(&["LRANGE", "list2", "0", "-1"], EMPTY_ARRAY);
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn clients_woken_by_one_transaction_are_served_in_key_order() {
+    let s = TestServer::start();
+    let mut first = blocked(&s, &["BRPOPLPUSH", "l1", "l3", "0"], 0);
+    let mut second = blocked(&s, &["BLPOP", "l2", "0"], 1);
+    let mut third = blocked(&s, &["BLMPOP", "0", "2", "l2", "l3", "LEFT", "COUNT", "1"], 2);
+    let mut c = s.raw();
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["LPUSH", "l1", "1"], QUEUED);
+    c.expect_cmd(&["LPUSH", "l2", "2"], QUEUED);
+    c.expect_cmd(&["EXEC"], b"*2\r\n:1\r\n:1\r\n");
+    // l1 first (its move fills l3), then l2, then l3: the third client
+    // gets the moved element, not l2's, which went to the second.
+    first.expect_reply(bulk("1"));
+    second.expect_reply(bulks(&["l2", "2"]));
+    third.expect_reply(b"*2\r\n$2\r\nl3\r\n*1\r\n$1\r\n1\r\n");
+    c.expect_cmd(&["EXISTS", "l1", "l2", "l3"], int(0));
+    wait_blocked(&s, 0);
 }
