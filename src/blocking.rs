@@ -35,16 +35,92 @@
 //!   disconnects leaves the registry the same way (its keys rechecked, so
 //!   a wake meant for it is passed on).
 //!
+//! # Hand-offs: served before the writer's next command
+//!
+//! Redis serves the clients a command made ready before it runs any other
+//! command, so the writer's next command sees them served (a pipelined
+//! `LPUSH k x` + `BLPOP k 0` does not take back the element a client
+//! already waits for, and `RPUSH a x` then `LRANGE b` sees a BLMOVE
+//! waiter's move). Here the wakes a command causes form its client's
+//! [`Handoff`]: the woken clients run one at a time in the order the keys
+//! became ready (Redis's ready-key order), the wakes their own commands
+//! cause join the same hand-off (so a chain of BLMOVEs is served whole),
+//! and the writer runs nothing more until the hand-off is done
+//! ([`Wakeup::Resume`]). The connection marks a command's run with a
+//! [`HandoffScope`] (a thread-local, as `key_ready` runs deep in the
+//! store); a wake outside any scope is sent at once.
+//!
 //! So a new blocking family (BZPOPMIN, BZMPOP) needs only to call
 //! `Ctx::block(keys, Kind::ZSet, deadline)` when it has nothing to serve,
 //! and to serve the client when its command runs again.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::inbox::{Inboxes, UnblockReason, Wakeup};
 use crate::store::{Kind, Store};
+
+/// The client whose command's wakes form a hand-off (module
+/// documentation), and where to tell it the hand-off is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    /// The writer's client id.
+    pub id: u64,
+    pub worker: usize,
+    pub token: usize,
+}
+
+/// A hand-off under way.
+struct HandoffState {
+    owner: Handoff,
+    /// Woken clients waiting for their turn: (client id, ticket).
+    queue: VecDeque<(u64, u64)>,
+    /// The client running its command now.
+    turn: Option<u64>,
+}
+
+/// Where a waiter's wake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// Not woken.
+    Idle,
+    /// In hand-off `id`'s queue.
+    Queued(u64),
+    /// A retry is on its way to the worker (its hand-off's turn, if any).
+    Sent(Option<u64>),
+}
+
+thread_local! {
+    /// The hand-off the command running on this thread adds its wakes to.
+    static CURRENT: Cell<Option<Handoff>> = const { Cell::new(None) };
+    /// Whether it added any.
+    static JOINED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, the wakes caused on this thread join a hand-off.
+pub struct HandoffScope(());
+
+impl HandoffScope {
+    pub fn enter(handoff: Handoff) -> Self {
+        CURRENT.set(Some(handoff));
+        JOINED.set(false);
+        HandoffScope(())
+    }
+
+    /// Whether a wake joined the hand-off while the scope was open.
+    pub fn joined(&self) -> bool {
+        JOINED.get()
+    }
+}
+
+impl Drop for HandoffScope {
+    fn drop(&mut self) {
+        CURRENT.set(None);
+        JOINED.set(false);
+    }
+}
 
 /// One blocked client.
 #[derive(Debug)]
@@ -58,8 +134,8 @@ struct Waiter {
     kind: Kind,
     db: usize,
     keys: Vec<Vec<u8>>,
-    /// A retry is on its way to the worker.
-    woken: bool,
+    /// Whether a key it waits on woke it, and what became of the wake.
+    wake: Wake,
 }
 
 #[derive(Default)]
@@ -67,6 +143,8 @@ struct State {
     /// Database -> key -> ids of the clients waiting on it, oldest first.
     keys: HashMap<usize, HashMap<Vec<u8>, VecDeque<u64>>>,
     clients: HashMap<u64, Waiter>,
+    /// Hand-offs under way, by their writer's client id.
+    handoffs: HashMap<u64, HandoffState>,
 }
 
 /// The registry of blocked clients (see the module documentation). A
@@ -125,7 +203,7 @@ impl Blocking {
             kind: wait.kind,
             db: wait.db,
             keys: wait.keys,
-            woken: false,
+            wake: Wake::Idle,
         };
         if state.clients.insert(wait.id, waiter).is_none() {
             self.blocked.fetch_add(1, Ordering::Relaxed);
@@ -134,20 +212,68 @@ impl Blocking {
     }
 
     /// Key `key` of database `db` now holds a value of `kind`: wake the
-    /// first client waiting on it for that kind (unless a wake is already
-    /// on its way to it).
+    /// first client waiting on it for that kind (unless it is woken
+    /// already), at once or, inside a [`HandoffScope`], on its turn.
     pub fn key_ready(&self, db: usize, key: &[u8], kind: Kind) {
         if self.blocked_clients() == 0 {
             return;
         }
         let mut state = lock(&self.state);
-        let State { keys, clients } = &mut *state;
+        let State { keys, clients, handoffs } = &mut *state;
         let Some(queue) = keys.get(&db).and_then(|waiting| waiting.get(key)) else { return };
-        let first = queue.iter().find(|id| clients.get(id).is_some_and(|w| w.kind == kind));
-        if let Some(waiter) = first.and_then(|id| clients.get_mut(id)).filter(|w| !w.woken) {
-            waiter.woken = true;
-            self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
+        let Some(&id) = queue.iter().find(|id| clients.get(id).is_some_and(|w| w.kind == kind)) else { return };
+        let Some(waiter) = clients.get_mut(&id).filter(|w| w.wake == Wake::Idle) else { return };
+        let Some(handoff) = CURRENT.get() else {
+            waiter.wake = Wake::Sent(None);
+            return self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
+        };
+        JOINED.set(true);
+        waiter.wake = Wake::Queued(handoff.id);
+        let ticket = waiter.ticket;
+        let entry = handoffs.entry(handoff.id).or_insert_with(|| HandoffState {
+            owner: handoff,
+            queue: VecDeque::new(),
+            turn: None,
+        });
+        entry.queue.push_back((id, ticket));
+        if entry.turn.is_none() {
+            self.next_turn(&mut state, handoff.id);
         }
+    }
+
+    /// Give hand-off `id`'s turn to the next woken client still waiting,
+    /// or, none left, end it and tell its writer.
+    fn next_turn(&self, state: &mut State, id: u64) {
+        let State { clients, handoffs, .. } = state;
+        let Some(handoff) = handoffs.get_mut(&id) else { return };
+        while let Some((client, ticket)) = handoff.queue.pop_front() {
+            let waiter = clients.get_mut(&client).filter(|w| w.ticket == ticket && w.wake == Wake::Queued(id));
+            if let Some(waiter) = waiter {
+                waiter.wake = Wake::Sent(Some(id));
+                handoff.turn = Some(client);
+                return self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket });
+            }
+        }
+        let owner = handoff.owner;
+        handoffs.remove(&id);
+        self.inboxes.send(owner.worker, Wakeup::Resume { token: owner.token });
+    }
+
+    /// Client `client` has run its command on hand-off `id`'s turn
+    /// (served or not, and any wakes it caused joined the hand-off): the
+    /// next one's turn.
+    pub fn turn_done(&self, id: u64, client: u64) {
+        let mut state = lock(&self.state);
+        match state.handoffs.get_mut(&id) {
+            Some(handoff) if handoff.turn == Some(client) => handoff.turn = None,
+            _ => return,
+        }
+        self.next_turn(&mut state, id);
+    }
+
+    /// Whether client `id`'s hand-off is still under way.
+    pub fn handoff_pending(&self, id: u64) -> bool {
+        lock(&self.state).handoffs.contains_key(&id)
     }
 
     /// The keys of database `db` somebody waits on (for SWAPDB, which
@@ -160,17 +286,39 @@ impl Blocking {
     }
 
     /// The worker is about to run client `id`'s blocked command again:
-    /// false if that wait is over (unblocked or timed out meanwhile). A
-    /// key filled from now on wakes the client once more.
-    pub fn begin_retry(&self, id: u64, ticket: u64) -> bool {
+    /// None if that wait is over (unblocked or timed out meanwhile), else
+    /// the hand-off whose turn the run is (its wakes join it, and it ends
+    /// with [`Blocking::turn_done`]). A key filled from now on wakes the
+    /// client once more.
+    pub fn begin_retry(&self, id: u64, ticket: u64) -> Option<Option<Handoff>> {
         let mut state = lock(&self.state);
-        match state.clients.get_mut(&id) {
-            Some(waiter) if waiter.ticket == ticket => {
-                waiter.woken = false;
-                true
+        let State { clients, handoffs, .. } = &mut *state;
+        let waiter = clients.get_mut(&id).filter(|w| w.ticket == ticket)?;
+        match std::mem::replace(&mut waiter.wake, Wake::Idle) {
+            Wake::Sent(turn) => Some(turn.and_then(|h| handoffs.get(&h)).map(|h| h.owner)),
+            Wake::Idle => Some(None),
+            // Not its turn yet: the hand-off will send it.
+            queued @ Wake::Queued(_) => {
+                waiter.wake = queued;
+                None
             }
-            _ => false,
         }
+    }
+
+    /// Whether one of the keys client `id` waits on holds the kind of value
+    /// it waits for. A wake is a hint: in `MULTI` a key can be filled and
+    /// then deleted or overwritten with another type before the woken
+    /// command runs, and Redis then leaves the client blocked rather than
+    /// answering WRONGTYPE or nothing (its ready keys are served only if
+    /// they still hold the blocked type).
+    pub fn awaited_value_present(&self, store: &Store, id: u64, now: u64) -> bool {
+        let (db, kind, keys) = {
+            let state = lock(&self.state);
+            let Some(waiter) = state.clients.get(&id) else { return false };
+            (waiter.db, waiter.kind, waiter.keys.clone())
+        };
+        let table = store.db(db);
+        keys.iter().any(|key| table.peek(key, now, |entry| entry.is_some_and(|e| e.kind() == kind)))
     }
 
     /// Client `id` no longer waits (served, timed out, disconnected):
@@ -180,6 +328,13 @@ impl Blocking {
         let mut state = lock(&self.state);
         let waiter = state.clients.remove(&id)?;
         self.blocked.fetch_sub(1, Ordering::Relaxed);
+        // Its turn came but its command never ran: pass it on. (A client
+        // still queued is skipped when its turn comes.)
+        if let Wake::Sent(Some(handoff)) = waiter.wake {
+            if state.handoffs.get_mut(&handoff).is_some_and(|h| h.turn.take_if(|turn| *turn == id).is_some()) {
+                self.next_turn(&mut state, handoff);
+            }
+        }
         if let Some(waiting) = state.keys.get_mut(&waiter.db) {
             for key in &waiter.keys {
                 let Some(queue) = waiting.get_mut(key.as_slice()) else { continue };
@@ -256,8 +411,8 @@ mod tests {
         blocking.key_ready(0, b"k", Kind::List);
         blocking.key_ready(0, b"k", Kind::List);
         assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 2, ticket: b }]);
-        assert!(blocking.begin_retry(2, b));
-        assert!(!blocking.begin_retry(2, a), "a stale ticket");
+        assert_eq!(blocking.begin_retry(2, b), Some(None));
+        assert_eq!(blocking.begin_retry(2, a), None, "a stale ticket");
         assert_eq!(blocking.unblock(2).map(|(_, keys)| keys.len()), Some(2));
         blocking.key_ready(0, b"k", Kind::List);
         assert_eq!(take_wakeups(&inboxes).len(), 1, "client 3 is next");
@@ -267,5 +422,39 @@ mod tests {
         assert!(blocking.unblock(3).is_some());
         assert_eq!(blocking.blocked_clients(), 0);
         assert!(blocking.waited_keys(0).is_empty(), "no queue is left behind");
+    }
+
+    #[test]
+    fn a_handoff_serves_its_wakes_one_at_a_time_then_resumes_its_writer() {
+        let (blocking, inboxes, _poll) = registry();
+        let a = blocking.block(wait(1, &[b"a"], Kind::List));
+        let b = blocking.block(wait(2, &[b"b"], Kind::List));
+        let c = blocking.block(wait(3, &[b"c"], Kind::List));
+        let writer = Handoff { id: 9, worker: 0, token: 90 };
+        {
+            let scope = HandoffScope::enter(writer);
+            blocking.key_ready(0, b"a", Kind::List);
+            blocking.key_ready(0, b"b", Kind::List);
+            blocking.key_ready(0, b"c", Kind::List);
+            assert!(scope.joined());
+        }
+        // Only the first is sent; the others wait for their turn.
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 1, ticket: a }]);
+        assert_eq!(blocking.begin_retry(2, b), None, "not its turn yet");
+        assert_eq!(blocking.begin_retry(1, a), Some(Some(writer)));
+        blocking.turn_done(9, 1);
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 2, ticket: b }]);
+        // Leaving before its command ran passes the turn on.
+        assert!(blocking.unblock(2).is_some());
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 3, ticket: c }]);
+        assert!(blocking.handoff_pending(9));
+        assert_eq!(blocking.begin_retry(3, c), Some(Some(writer)));
+        blocking.turn_done(9, 3);
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Resume { token: 90 }]);
+        assert!(!blocking.handoff_pending(9));
+        // Outside a scope a wake is sent at once.
+        blocking.key_ready(0, b"a", Kind::List);
+        assert_eq!(take_wakeups(&inboxes), [Wakeup::Retry { token: 1, ticket: a }]);
+        assert_eq!(blocking.begin_retry(1, a), Some(None));
     }
 }

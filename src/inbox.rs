@@ -38,6 +38,9 @@ pub enum Wakeup {
     Unblock { token: usize, ticket: u64, reason: UnblockReason },
     /// Client `id`'s mailbox holds frames to send (see `crate::pubsub`).
     Deliver { token: usize, id: u64 },
+    /// The clients its command woke have been served: it may run its
+    /// next command (a hint: `Blocking::handoff_pending` says).
+    Resume { token: usize },
 }
 
 struct Inbox {

@@ -288,6 +288,9 @@ pub struct LiveSettings {
     list_fill: AtomicI64,
     /// `client-output-buffer-limit`, per client class.
     pub output_limits: Arc<crate::output_limits::OutputLimits>,
+    /// `list-compress-depth`: kept for CONFIG GET only; list nodes are
+    /// never compressed, which no reply can tell.
+    list_compress_depth: AtomicU64,
 }
 
 impl LiveSettings {
@@ -313,6 +316,7 @@ impl LiveSettings {
                 },
                 config.server.client_output_buffer_limit_pubsub,
             )),
+            list_compress_depth: AtomicU64::new(0),
         };
         settings.set_eviction_policy(config.memory.eviction_policy);
         settings
@@ -402,6 +406,15 @@ impl LiveSettings {
 
     pub fn set_list_fill(&self, fill: i64) {
         self.list_fill.store(fill, Ordering::Relaxed);
+    }
+
+    /// `list-compress-depth` as last set (it changes nothing else).
+    pub fn list_compress_depth(&self) -> u64 {
+        self.list_compress_depth.load(Ordering::Relaxed)
+    }
+
+    pub fn set_list_compress_depth(&self, depth: u64) {
+        self.list_compress_depth.store(depth, Ordering::Relaxed);
     }
 
     pub fn password(&self) -> Option<String> {

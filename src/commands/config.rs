@@ -83,6 +83,12 @@ const PARAMETERS: &[Parameter] = &[
         get: |s| s.live.output_limits.config_text(),
         set: Some(set_output_limits),
     },
+    // Accepted and reported, with no effect: list nodes are not compressed.
+    Parameter {
+        name: "list-compress-depth",
+        get: |s| s.live.list_compress_depth().to_string(),
+        set: Some(set_list_compress_depth),
+    },
     Parameter { name: "databases", get: |s| s.store.databases().to_string(), set: None },
     Parameter { name: "maxclients", get: |s| s.config.server.max_connections.to_string(), set: None },
     Parameter { name: "bind", get: |s| s.config.server.bind.clone(), set: None },
@@ -244,6 +250,19 @@ fn set_list_fill(server: &Server, value: &str, apply: bool) -> Result<(), &'stat
     let fill = i32::try_from(fill).map_err(|_| "argument must be between -2147483648 and 2147483647 inclusive")?;
     if apply {
         server.live.set_list_fill(i64::from(fill));
+    }
+    Ok(())
+}
+
+/// 0 to `i32::MAX`, as Redis takes it.
+fn set_list_compress_depth(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let depth = parse_i64(value.as_bytes()).ok_or(NOT_AN_INTEGER)?;
+    let depth = u64::try_from(depth)
+        .ok()
+        .filter(|&d| d <= i32::MAX as u64)
+        .ok_or("argument must be between 0 and 2147483647 inclusive")?;
+    if apply {
+        server.live.set_list_compress_depth(depth);
     }
     Ok(())
 }

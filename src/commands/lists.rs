@@ -390,6 +390,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let fill = fill(ctx);
     let result = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
         let Some(index) = index else { return (Err(NOT_AN_INTEGER), false) };
+        list.make_room_for(args.get(3), fill);
         match position(index, list.len()) {
             Some(i) => (Ok(list.set(i, args.get(3), fill)), true),
             None => (Err(INDEX_OUT_OF_RANGE), false),

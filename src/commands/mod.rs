@@ -257,6 +257,9 @@ pub struct BlockRequest {
     pub kind: crate::store::Kind,
     /// Unix ms; None waits for ever.
     pub deadline: Option<u64>,
+    /// The blocked command's id in the table (set by [`execute`]), for its
+    /// statistics when it ends without being served.
+    pub command: usize,
 }
 
 impl Session {
@@ -415,7 +418,7 @@ impl Ctx<'_> {
     /// `deadline` passes: the command replies nothing now, and runs again
     /// when a key is ready (see `crate::blocking`).
     pub fn block(&mut self, keys: Vec<Vec<u8>>, kind: crate::store::Kind, deadline: Option<u64>) {
-        self.session.block = Some(BlockRequest { keys, kind, deadline });
+        self.session.block = Some(BlockRequest { keys, kind, deadline, command: 0 });
     }
 
     /// A blocking command's timeout, in seconds with fractions (Redis's
@@ -652,10 +655,12 @@ pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>)
         let addr = ctx.session.addr().map(|a| a.to_string()).unwrap_or_default();
         (addr, names.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned())
     });
-    // A command that blocked is counted when it finally answers.
-    if ctx.session.block.is_none() {
+    // A command that blocked is counted when it finally answers: served
+    // (here, when it runs again), or as its wait ends (the connection's).
+    match &mut ctx.session.block {
+        Some(block) => block.command = id,
         // `>`, not `!=`: CONFIG RESETSTAT zeroes the counter while it runs.
-        ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before);
+        None => ctx.stats.record_command(id, elapsed_ns, ctx.stats.error_replies.get() > errors_before),
     }
 }
 

@@ -24,7 +24,7 @@ use mio::net::TcpStream;
 
 use super::buffer_pool::BufferPool;
 use super::tls::{Transport, HANDSHAKE_TIMEOUT};
-use crate::blocking::Wait;
+use crate::blocking::{Handoff, HandoffScope, Wait};
 use crate::commands::{self, Ctx, Dispatched, Session};
 use crate::inbox::UnblockReason;
 use crate::metrics::WorkerStats;
@@ -129,6 +129,9 @@ pub struct Connection {
     token: usize,
     /// The command the client is blocked in, if any.
     blocked: Option<Blocked>,
+    /// Its last command woke blocked clients, not all served yet: the next
+    /// one waits (see `crate::blocking`'s hand-offs).
+    awaiting_handoff: bool,
     /// A deadline for the worker's timers: (unix ms, ticket).
     new_timer: Option<(u64, u64)>,
     /// Deadlines of waits that ended, for the worker to drop.
@@ -148,6 +151,42 @@ struct Blocked {
     len: usize,
     /// A key may be ready: run the command again.
     ready: bool,
+    /// The command's id in the table, for its statistics.
+    command: usize,
+    /// The hand-off whose turn the next run is (see `crate::blocking`).
+    turn: Option<Handoff>,
+}
+
+/// A blocked command that a wake made ready runs again only if one of its
+/// keys still holds the value it waits for (see
+/// [`crate::blocking::Blocking::awaited_value_present`]); otherwise it goes
+/// back to waiting. True for any other command.
+fn woken_command_may_run(blocked: &mut Option<Blocked>, id: u64, env: &Env<'_>, now: u64) -> bool {
+    let Some(blocked) = blocked.as_mut() else { return true };
+    if env.server.store.blocking.awaited_value_present(&env.server.store, id, now) {
+        return true;
+    }
+    blocked.ready = false;
+    false
+}
+
+/// The hand-off the wakes of the command about to run join: the one
+/// whose `turn` it runs on, else (while anyone is blocked) the client's
+/// own. None when nobody waits.
+fn handoff_scope(turn: Option<Handoff>, id: u64, token: usize, env: &Env<'_>) -> Option<HandoffScope> {
+    let handoff = match turn {
+        Some(turn) => turn,
+        None if env.server.store.blocking.blocked_clients() > 0 => Handoff { id, worker: env.worker, token },
+        None => return None,
+    };
+    Some(HandoffScope::enter(handoff))
+}
+
+/// Client `id` ran (or gave up) its command on a hand-off's turn.
+fn end_turn(turn: Option<Handoff>, id: u64, server: &Server) {
+    if let Some(turn) = turn {
+        server.store.blocking.turn_done(turn.id, id);
+    }
 }
 
 /// CLIENT UNBLOCK ... ERROR's reply.
@@ -175,6 +214,7 @@ impl Connection {
             in_held_list: false,
             token,
             blocked: None,
+            awaiting_handoff: false,
             new_timer: None,
             done_timers: Vec::new(),
             soft_limit_since: None,
@@ -236,10 +276,19 @@ impl Connection {
     /// blocked command again. False if the wakeup is for an earlier wait.
     pub fn retry(&mut self, ticket: u64, server: &Server) -> bool {
         let Some(blocked) = self.blocked.as_mut().filter(|b| b.ticket == ticket) else { return false };
-        if !server.store.blocking.begin_retry(self.session.id, ticket) {
+        let Some(turn) = server.store.blocking.begin_retry(self.session.id, ticket) else { return false };
+        blocked.ready = true;
+        blocked.turn = turn;
+        true
+    }
+
+    /// The clients this connection's command woke may all be served: true
+    /// if it was waiting for that and may now run its next command.
+    pub fn resume(&mut self, server: &Server) -> bool {
+        if !self.awaiting_handoff || server.store.blocking.handoff_pending(self.session.id) {
             return false;
         }
-        blocked.ready = true;
+        self.awaiting_handoff = false;
         true
     }
 
@@ -248,13 +297,18 @@ impl Connection {
     /// answers null (or the UNBLOCKED error) and the client's next
     /// commands run on the next `drive`. False if the wait is over already.
     pub fn end_wait(&mut self, ticket: u64, reason: Option<UnblockReason>, env: &Env<'_>) -> bool {
-        let Some(len) = self.blocked.as_ref().filter(|b| b.ticket == ticket).map(|b| b.len) else { return false };
-        if reason == Some(UnblockReason::Error) {
+        let Some(blocked) = self.blocked.as_ref().filter(|b| b.ticket == ticket) else { return false };
+        let (len, command) = (blocked.len, blocked.command);
+        let failed = reason == Some(UnblockReason::Error);
+        if failed {
             env.stats.count_error(UNBLOCKED);
             self.out.error(UNBLOCKED);
         } else {
             self.out.null_array();
         }
+        // One call, as Redis 7.2+ counts it (7.0 also counts CLIENT UNBLOCK
+        // TIMEOUT as failed).
+        env.stats.record_command(command, 0, failed);
         self.start += len;
         self.leave_wait(env.server);
         true
@@ -273,6 +327,9 @@ impl Connection {
         if let Some((db, keys)) = blocking.unblock(self.session.id) {
             blocking.recheck(&server.store, db, &keys, crate::clock::now_ms());
         }
+        // Woken but leaving before its command ran (timed out, released,
+        // closing): the next client's turn.
+        end_turn(blocked.turn, self.session.id, server);
     }
 
     /// Move the frames posted to the client's mailbox into its output
@@ -329,7 +386,14 @@ impl Connection {
         };
         let keys = wait.keys.clone();
         let ticket = blocking.block(wait);
-        self.blocked = Some(Blocked { ticket, deadline: request.deadline, len, ready: false });
+        self.blocked = Some(Blocked {
+            ticket,
+            deadline: request.deadline,
+            len,
+            ready: false,
+            command: request.command,
+            turn: None,
+        });
         self.new_timer = request.deadline.map(|deadline| (deadline, ticket));
         self.session.client.set_blocked(true);
         blocking.recheck(&env.server.store, db, &keys, now);
@@ -408,7 +472,7 @@ impl Connection {
         let mut gate = None;
         self.prefetch_keys(env);
         while self.start < self.end && self.closing.is_none() {
-            if self.blocked.as_ref().is_some_and(|b| !b.ready) {
+            if self.awaiting_handoff || self.blocked.as_ref().is_some_and(|b| !b.ready) {
                 break;
             }
             if executed == config.batch_size || self.out.pending() > HIGH_WATER {
@@ -425,6 +489,12 @@ impl Connection {
                         now = crate::clock::now_ms();
                         gate
                     });
+                    let turn = self.blocked.as_mut().and_then(|b| b.turn.take());
+                    if !woken_command_may_run(&mut self.blocked, self.session.id, env, now) {
+                        end_turn(turn, self.session.id, env.server);
+                        break;
+                    }
+                    let scope = handoff_scope(turn, self.session.id, self.token, env);
                     let found = commands::lookup_with_id(args.get(0));
                     let exclusive = commands::needs_exclusive(found, self.session.multi.is_some());
                     let mark = self.out.pending();
@@ -443,16 +513,28 @@ impl Connection {
                     let held = dispatched == Dispatched::Held;
                     self.set_held(env.server, held);
                     if held {
+                        // It runs (on its turn) once the pause is over.
+                        if let Some(blocked) = &mut self.blocked {
+                            blocked.turn = turn;
+                        }
                         break;
                     }
                     executed += 1;
-                    if self.settle_block(env, len, now) {
+                    let blocks = self.settle_block(env, len, now);
+                    let woke_clients = scope.is_some_and(|scope| scope.joined());
+                    end_turn(turn, self.session.id, env.server);
+                    if blocks {
                         break;
                     }
                     self.session.after_command(&mut self.out, mark);
                     self.start += len;
                     if self.session.close_after_reply {
                         self.closing = Some(CloseReason::Quit);
+                    }
+                    // Its next command waits until they are served.
+                    if woke_clients && turn.is_none() {
+                        self.awaiting_handoff = true;
+                        break;
                     }
                 }
                 Parsed::Empty(len) => self.start += len,

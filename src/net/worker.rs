@@ -287,8 +287,9 @@ impl Worker {
     }
 
     /// Act on what other threads sent: run a blocked command again (a key
-    /// it waits on was filled), end it (CLIENT UNBLOCK), or send what was
-    /// posted to a client's mailbox.
+    /// it waits on was filled), end it (CLIENT UNBLOCK), send what was
+    /// posted to a client's mailbox, or let a client whose writes woke
+    /// others run on once they are served.
     fn serve_wakeups(&mut self) {
         self.server.inboxes.take(self.index, &mut self.wakeups);
         let mut wakeups = std::mem::take(&mut self.wakeups);
@@ -302,6 +303,12 @@ impl Worker {
                 }
                 Wakeup::Unblock { token, ticket, reason } => self.end_wait(token, ticket, Some(reason)),
                 Wakeup::Deliver { token, id } => self.deliver(token, id),
+                Wakeup::Resume { token } => {
+                    let Some(conn) = self.connections.get_mut(token) else { continue };
+                    if conn.resume(&self.server) {
+                        self.drive(token);
+                    }
+                }
             }
         }
         self.wakeups = wakeups;

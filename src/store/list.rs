@@ -521,13 +521,22 @@ impl List {
         quick.chunks.insert(position, chunk);
     }
 
-    /// Push at one end.
-    pub fn push(&mut self, end: End, value: &[u8], fill: Fill) {
+    /// Turn a listpack that `value`, added, would take past the node limit
+    /// into a quicklist (Redis's `listTypeTryConversionAppend`). LSET
+    /// calls it before replacing, as Redis 7.2+ does, so a full listpack
+    /// becomes a quicklist even though its length stays the same (and
+    /// even if the index is out of range).
+    pub fn make_room_for(&mut self, value: &[u8], fill: Fill) {
         if let Encoding::Packed(chunk) = &self.encoding {
             if fill.exceeded_by(chunk.packed_bytes() + value.len(), chunk.len() + 1) {
                 self.unpack();
             }
         }
+    }
+
+    /// Push at one end.
+    pub fn push(&mut self, end: End, value: &[u8], fill: Fill) {
+        self.make_room_for(value, fill);
         let last = self.chunk_count().saturating_sub(1);
         let position = if end == End::Left { 0 } else { last };
         if let Encoding::Quick(quick) = &mut self.encoding {

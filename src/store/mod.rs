@@ -3,6 +3,7 @@
 //! (expiry, compaction, eviction).
 
 pub mod access;
+pub mod arena;
 pub mod boxed_table;
 pub mod cursor;
 pub mod evict;

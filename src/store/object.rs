@@ -8,8 +8,7 @@
 //! collection. Every collection type (hash, set, sorted set, list) joins
 //! [`Object`] and [`Kind`] the same way.
 
-use slab::Slab;
-
+use super::arena::Arena;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
@@ -69,7 +68,8 @@ impl Object {
         }
     }
 
-    /// Bytes the collection holds.
+    /// Bytes the collection holds (its value struct included: MEMORY
+    /// USAGE).
     pub fn memory(&self) -> usize {
         match self {
             Object::Hash(hash) => hash.memory(),
@@ -77,6 +77,18 @@ impl Object {
             Object::ZSet(zset) => zset.memory(),
             Object::List(list) => list.memory(),
         }
+    }
+
+    /// Bytes it holds outside its arena slot: [`Object::memory`] less the
+    /// value struct, which the slot holds (the arena counts its slots).
+    fn heap_memory(&self) -> usize {
+        let inline = match self {
+            Object::Hash(_) => std::mem::size_of::<Hash>(),
+            Object::Set(_) => std::mem::size_of::<Set>(),
+            Object::ZSet(_) => std::mem::size_of::<ZSet>(),
+            Object::List(_) => std::mem::size_of::<List>(),
+        };
+        self.memory() - inline
     }
 
     /// Start loading the first lines of the collection's contents, for a
@@ -213,21 +225,21 @@ pub type Handle = u32;
 /// elements with deadlines kept in step as they change.
 #[derive(Default)]
 pub struct Objects {
-    slab: Slab<Object>,
+    arena: Arena<Object>,
+    /// What the collections allocate outside their slots.
     bytes: usize,
     volatile: usize,
 }
 
 impl Objects {
     pub fn insert(&mut self, object: Object) -> Handle {
-        self.bytes += object.memory();
+        self.bytes += object.heap_memory();
         self.volatile += usize::from(object.is_volatile());
-        // A shard's index holds at most 2^30 records, so a slab key fits.
-        self.slab.insert(object) as Handle
+        self.arena.insert(object)
     }
 
     pub fn get(&self, handle: Handle) -> &Object {
-        match self.slab.get(handle as usize) {
+        match self.arena.get(handle) {
             Some(object) => object,
             None => unreachable!("a record points at a freed collection"),
         }
@@ -235,12 +247,10 @@ impl Objects {
 
     /// Change a collection, keeping the arena's accounting in step.
     pub fn update<R>(&mut self, handle: Handle, f: impl FnOnce(&mut Object) -> R) -> R {
-        let Some(object) = self.slab.get_mut(handle as usize) else {
-            unreachable!("a record points at a freed collection")
-        };
-        let (bytes, volatile) = (object.memory(), object.is_volatile());
+        let Some(object) = self.arena.get_mut(handle) else { unreachable!("a record points at a freed collection") };
+        let (bytes, volatile) = (object.heap_memory(), object.is_volatile());
         let result = f(object);
-        self.bytes = self.bytes - bytes + object.memory();
+        self.bytes = self.bytes - bytes + object.heap_memory();
         self.volatile = self.volatile - usize::from(volatile) + usize::from(object.is_volatile());
         result
     }
@@ -248,20 +258,22 @@ impl Objects {
     /// Take a collection out. Large ones should be dropped with
     /// [`super::lazyfree::free`], off the caller's thread.
     pub fn remove(&mut self, handle: Handle) -> Object {
-        let object = self.slab.remove(handle as usize);
-        self.bytes -= object.memory();
+        let Some(object) = self.arena.remove(handle) else { unreachable!("a record points at a freed collection") };
+        self.bytes -= object.heap_memory();
         self.volatile -= usize::from(object.is_volatile());
         object
     }
 
-    /// Bytes held by all collections (the arena's own slots included).
+    /// Bytes held by all collections: the arena's pages and what the
+    /// collections allocate (each counted once).
     pub fn memory(&self) -> usize {
-        self.bytes + self.slab.capacity() * std::mem::size_of::<Object>()
+        self.bytes + self.arena.memory()
     }
 
-    /// No collection at all: a shard of strings only.
+    /// No collection at all (each counts some bytes): a shard of strings
+    /// only.
     pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
+        self.bytes == 0
     }
 
     /// Collections with elements that have deadlines.

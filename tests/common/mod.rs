@@ -1020,6 +1020,27 @@ pub fn info_int(info: &str, field: &str) -> i64 {
     v.parse().unwrap_or_else(|_| panic!("{field}:{v} is not an integer"))
 }
 
+/// `cmdstat_<name>` fields of INFO commandstats, or None if not listed.
+pub fn cmdstat(info: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
+    let value = info_field(info, &format!("cmdstat_{name}"))?;
+    Some(
+        value
+            .split(',')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("bad cmdstat field {pair:?} in {value}"));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// One integer field of `cmdstat_<name>`, panicking with the text if absent.
+pub fn cmdstat_int(info: &str, name: &str, field: &str) -> u64 {
+    let stat = cmdstat(info, name).unwrap_or_else(|| panic!("no cmdstat_{name} in:\n{info}"));
+    let value = stat.get(field).unwrap_or_else(|| panic!("no {field} in cmdstat_{name}: {stat:?}"));
+    value.parse().unwrap_or_else(|_| panic!("{field}={value} is not an integer"))
+}
+
 /// True when `prog --version` runs (for redis-cli / redis-benchmark tests).
 pub fn have_program(prog: &str) -> bool {
     Command::new(prog)

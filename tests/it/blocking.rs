@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 const NULL_ARRAY: &str = "*-1\r\n";
 const QUEUED: &str = "+QUEUED\r\n";
+const EMPTY_ARRAY: &str = "*0\r\n";
 
 /// Wait until INFO says `n` clients are blocked.
 fn wait_blocked(s: &TestServer, n: i64) {
@@ -532,4 +533,125 @@ fn sort_store_serves_a_list_waiter() {
     c.expect_cmd(&["SORT", "src", "STORE", "dst"], int(3));
     waiter.expect_reply(bulks(&["dst", "1"]));
     c.expect_cmd(&["LRANGE", "dst", "0", "-1"], bulks(&["2", "3"]));
+}
+
+#[test]
+fn a_transaction_that_fills_a_key_then_leaves_another_type_serves_nobody() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let cases: [(&[&str], &[&str]); 2] =
+        [(&["BZPOPMIN", "k", "0"], &["ZADD", "k", "1", "a"]), (&["BLPOP", "k", "0"], &["RPUSH", "k", "a"])];
+    for (wait, fill) in cases {
+        let mut waiter = blocked(&s, wait, 0);
+        // Filled, then overwritten with a string before EXEC ends: the
+        // waiter keeps waiting (no WRONGTYPE, no null).
+        c.expect_cmd(&["MULTI"], OK);
+        c.expect_cmd(fill, QUEUED);
+        c.expect_cmd(&["DEL", "k"], QUEUED);
+        c.expect_cmd(&["SET", "k", "v"], QUEUED);
+        c.expect_cmd(&["EXEC"], b"*3\r\n:1\r\n:1\r\n+OK\r\n");
+        assert_silent(&mut waiter, Duration::from_millis(100));
+        wait_blocked(&s, 1);
+        c.expect_cmd(&["DEL", "k"], int(1));
+        c.expect_cmd(fill, int(1));
+        let reply = if wait[0] == "BLPOP" { bulks(&["k", "a"]) } else { popped("k", "a", "1") };
+        waiter.expect_reply(reply);
+        wait_blocked(&s, 0);
+    }
+}
+
+#[test]
+fn a_blocking_command_that_ends_unserved_counts_as_one_call() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let stat = |c: &mut RawClient, field: &str| cmdstat_int(&c.info("commandstats"), "blpop", field);
+    c.expect_cmd(&["BLPOP", "k", "0.01"], NULL_ARRAY);
+    assert_eq!((stat(&mut c, "calls"), stat(&mut c, "failed_calls")), (1, 0));
+    let mut waiter = s.raw();
+    let id = waiter.call_resp(&["CLIENT", "ID"]).int().to_string();
+    for (reason, reply) in
+        [("ERROR", err("UNBLOCKED client unblocked via CLIENT UNBLOCK")), ("TIMEOUT", NULL_ARRAY.into())]
+    {
+        c.expect_cmd(&["CONFIG", "RESETSTAT"], OK);
+        waiter.send_cmd(&["BLPOP", "k", "0"]);
+        wait_blocked(&s, 1);
+        // Redis 7.0 counts the call when it blocks, 7.2 when it ends.
+        if !s.reference_older_than(7, 2) {
+            assert!(cmdstat(&c.info("commandstats"), "blpop").is_none(), "counted while it still waits");
+        }
+        c.expect_cmd(&["CLIENT", "UNBLOCK", &id, reason], int(1));
+        waiter.expect_reply(reply);
+        assert_eq!(stat(&mut c, "calls"), 1, "{reason}");
+        // Redis 7.0 also counts an UNBLOCK ... TIMEOUT as failed; 7.2 does not.
+        if reason == "ERROR" || !s.reference_older_than(7, 2) {
+            assert_eq!(stat(&mut c, "failed_calls"), u64::from(reason == "ERROR"), "{reason}");
+        }
+    }
+    // Served, it counts once too (not once per run).
+    c.expect_cmd(&["CONFIG", "RESETSTAT"], OK);
+    waiter.send_cmd(&["BLPOP", "k", "0"]);
+    wait_blocked(&s, 1);
+    c.expect_cmd(&["RPUSH", "k", "v"], int(1));
+    waiter.expect_reply(bulks(&["k", "v"]));
+    assert_eq!((stat(&mut c, "calls"), stat(&mut c, "failed_calls")), (1, 0));
+}
+
+// ---------------------------------------------------------------------------
+// Served before the writer's next command
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_pipelined_pop_after_a_push_does_not_take_a_waiters_element() {
+    let s = TestServer::start();
+    let mut waiter = blocked(&s, &["BLPOP", "k", "0"], 0);
+    let mut c = s.raw();
+    // The push serves the client already waiting before the pipelined
+    // BLPOP runs, which then blocks in its turn.
+    c.send(&[encode(&["LPUSH", "k", "1"]), encode(&["BLPOP", "k", "0"])].concat());
+    waiter.expect_reply(bulks(&["k", "1"]));
+    c.expect_reply(int(1));
+    wait_blocked(&s, 1);
+    s.raw().expect_cmd(&["LPUSH", "k", "2"], int(1));
+    c.expect_reply(bulks(&["k", "2"]));
+    // The same with a non-blocking pop: it finds the list empty.
+    let mut waiter = blocked(&s, &["BZPOPMIN", "z", "0"], 0);
+    c.send(&[encode(&["ZADD", "z", "1", "a"]), encode(&["ZPOPMIN", "z"]), encode(&["EXISTS", "z"])].concat());
+    c.expect_reply(int(1));
+    c.expect_reply(EMPTY_ARRAY);
+    c.expect_reply(int(0));
+    waiter.expect_reply(popped("z", "a", "1"));
+}
+
+#[test]
+fn the_writer_sees_a_chain_of_moves_done() {
+    let s = TestServer::start();
+    let _first = blocked(&s, &["BRPOPLPUSH", "list1", "list2", "0"], 0);
+    let _second = blocked(&s, &["BRPOPLPUSH", "list2", "list1", "0"], 1);
+    let mut c = s.raw();
+    // The first waiter moves foo to list2, which serves the second, which
+    // moves it back: all before the writer's next command.
+    c.expect_cmd(&["RPUSH", "list1", "foo"], int(1));
+    c.expect_cmd(&["LRANGE", "list1", "0", "-1"], bulks(&["foo"]));
+    c.expect_cmd(&["LRANGE", "list2", "0", "-1"], EMPTY_ARRAY);
+    wait_blocked(&s, 0);
+}
+
+#[test]
+fn clients_woken_by_one_transaction_are_served_in_key_order() {
+    let s = TestServer::start();
+    let mut first = blocked(&s, &["BRPOPLPUSH", "l1", "l3", "0"], 0);
+    let mut second = blocked(&s, &["BLPOP", "l2", "0"], 1);
+    let mut third = blocked(&s, &["BLMPOP", "0", "2", "l2", "l3", "LEFT", "COUNT", "1"], 2);
+    let mut c = s.raw();
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["LPUSH", "l1", "1"], QUEUED);
+    c.expect_cmd(&["LPUSH", "l2", "2"], QUEUED);
+    c.expect_cmd(&["EXEC"], b"*2\r\n:1\r\n:1\r\n");
+    // l1 first (its move fills l3), then l2, then l3: the third client
+    // gets the moved element, not l2's, which went to the second.
+    first.expect_reply(bulk("1"));
+    second.expect_reply(bulks(&["l2", "2"]));
+    third.expect_reply(b"*2\r\n$2\r\nl3\r\n*1\r\n$1\r\n1\r\n");
+    c.expect_cmd(&["EXISTS", "l1", "l2", "l3"], int(0));
+    wait_blocked(&s, 0);
 }

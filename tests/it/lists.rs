@@ -409,6 +409,55 @@ fn encodings_follow_list_max_listpack_size() {
 }
 
 #[test]
+fn lset_converts_a_full_listpack_as_an_append_would() {
+    let s = TestServer::start();
+    // Redis 7.0 keeps every list as a quicklist.
+    if s.reference_older_than(7, 2) {
+        return;
+    }
+    let mut c = s.raw();
+    c.expect_cmd(&["CONFIG", "SET", "list-max-listpack-size", "3"], OK);
+    // Redis 7.2+ checks the new element as if it were added: a listpack
+    // at its limit becomes a quicklist though its length stays 3, even
+    // when the index is out of range.
+    for index in ["0", "5"] {
+        c.call(&["DEL", "l"]);
+        rpush(&mut c, "l", &["a", "b", "c"]);
+        c.expect_cmd(&["OBJECT", "ENCODING", "l"], bulk("listpack"));
+        let reply = if index == "0" { OK.to_string() } else { err("ERR index out of range") };
+        c.expect_cmd(&["LSET", "l", index, "hello"], reply);
+        c.expect_cmd(&["OBJECT", "ENCODING", "l"], bulk("quicklist"));
+    }
+    // Below the limit, it stays a listpack.
+    rpush(&mut c, "two", &["a", "b"]);
+    c.expect_cmd(&["LSET", "two", "0", "hello"], OK);
+    c.expect_cmd(&["OBJECT", "ENCODING", "two"], bulk("listpack"));
+    assert_list(&mut c, "two", &["hello", "b"]);
+}
+
+#[test]
+fn list_compress_depth_is_accepted() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    c.expect_cmd(&["CONFIG", "GET", "list-compress-depth"], bulks(&["list-compress-depth", "0"]));
+    c.expect_cmd(&["CONFIG", "SET", "list-compress-depth", "2"], OK);
+    c.expect_cmd(&["CONFIG", "GET", "list-compress-depth"], bulks(&["list-compress-depth", "2"]));
+    let range = "ERR CONFIG SET failed (possibly related to argument 'list-compress-depth') - argument must be \
+                 between 0 and 2147483647 inclusive";
+    c.expect_cmd(&["CONFIG", "SET", "list-compress-depth", "-1"], err(range));
+    c.expect_cmd(&["CONFIG", "SET", "list-compress-depth", "2147483648"], err(range));
+    c.expect_cmd(
+        &["CONFIG", "SET", "list-compress-depth", "x"],
+        err("ERR CONFIG SET failed (possibly related to argument 'list-compress-depth') - argument couldn't be \
+             parsed into an integer"),
+    );
+    // Lists work the same whatever the depth.
+    rpush(&mut c, "l", &["a", "b", "c", "d"]);
+    assert_list(&mut c, "l", &["a", "b", "c", "d"]);
+    c.expect_cmd(&["CONFIG", "SET", "list-compress-depth", "0"], OK);
+}
+
+#[test]
 fn a_long_quicklist_reads_and_edits_anywhere() {
     let s = TestServer::start();
     let mut c = s.raw();

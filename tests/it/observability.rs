@@ -3,31 +3,10 @@
 //! these tests also pass in differential mode against a real redis-server.
 
 use crate::common::*;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 fn headers(info: &str) -> Vec<&str> {
     info.lines().filter_map(|l| l.strip_prefix("# ")).collect()
-}
-
-/// `cmdstat_<name>` fields of INFO commandstats, or None if not listed.
-fn cmdstat(info: &str, name: &str) -> Option<HashMap<String, String>> {
-    let value = info_field(info, &format!("cmdstat_{name}"))?;
-    Some(
-        value
-            .split(',')
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("bad cmdstat field {pair:?} in {value}"));
-                (k.to_string(), v.to_string())
-            })
-            .collect(),
-    )
-}
-
-fn cmdstat_int(info: &str, name: &str, field: &str) -> u64 {
-    let stat = cmdstat(info, name).unwrap_or_else(|| panic!("no cmdstat_{name} in:\n{info}"));
-    let value = stat.get(field).unwrap_or_else(|| panic!("no {field} in cmdstat_{name}: {stat:?}"));
-    value.parse().unwrap_or_else(|_| panic!("{field}={value} is not an integer"))
 }
 
 /// `errorstat_<code>:count=N` as N (0 when absent).

@@ -6,7 +6,10 @@
 // hincrby, hscanStream, pipeline and multi mixing hashes and strings,
 // WRONGTYPE both ways), scripting (defineCommand's EVALSHA -> NOSCRIPT ->
 // EVAL fallback, in pipelines and MULTI too; cjson and cmsgpack) and
-// functions (FUNCTION LOAD, FCALL, FCALL_RO), and a pub/sub subscriber
+// functions (FUNCTION LOAD, FCALL, FCALL_RO), sets (sinter, sscanStream),
+// sorted sets (zrange WITHSCORES, zrangebyscore, zincrby, zscanStream) and
+// lists (lmove, BLPOP/BLMOVE/BZPOPMIN woken from a second connection),
+// with a pipeline and MULTI mixing the three, and a pub/sub subscriber
 // (subscribe, psubscribe, message, pmessage and messageBuffer events,
 // many messages in publish order, unsubscribe back to normal commands).
 //
@@ -486,6 +489,201 @@ test("functions: FUNCTION LOAD and FCALL", async () => {
     await r.flushall();
   });
 });
+
+// -- sets, sorted sets, lists ------------------------------------------------
+
+test("sets: sadd, smembers, sinter, sismember, srem", async () => {
+  await withClient({}, async (r) => {
+    assert.equal(await r.sadd("tags:1", "redis", "cache", "db"), 3);
+    assert.equal(await r.sadd("tags:1", "cache", "fast"), 1);
+    assert.equal(await r.sadd("tags:2", ["cache", "fast", "rust"]), 3);
+    assert.deepEqual((await r.smembers("tags:1")).sort(), ["cache", "db", "fast", "redis"]);
+    assert.deepEqual((await r.sinter("tags:1", "tags:2")).sort(), ["cache", "fast"]);
+    assert.deepEqual((await r.sunion("tags:1", "tags:2")).sort(), ["cache", "db", "fast", "redis", "rust"]);
+    assert.deepEqual((await r.sdiff("tags:1", "tags:2")).sort(), ["db", "redis"]);
+    assert.equal(await r.sinterstore("both", "tags:1", "tags:2"), 2);
+    assert.equal(await r.scard("both"), 2);
+    assert.equal(await r.sismember("tags:1", "db"), 1);
+    assert.deepEqual(await r.smismember("tags:1", "db", "nope"), [1, 0]);
+    assert.deepEqual(await r.smembers("missing"), []);
+    assert.equal(await r.type("tags:1"), "set");
+    // Integers: the compact encoding, read back as strings.
+    assert.equal(await r.sadd("ids", 3, 1, 2), 3);
+    assert.deepEqual((await r.smembers("ids")).sort(), ["1", "2", "3"]);
+    assert.equal(await r.object("ENCODING", "ids"), "intset");
+    // Removing the last member deletes the key.
+    assert.equal(await r.srem("both", "cache", "fast", "nope"), 2);
+    assert.equal(await r.exists("both"), 0);
+    await r.flushall();
+  });
+});
+
+test("sets: sscanStream with match and count", async () => {
+  await withClient({}, async (r) => {
+    const members = [];
+    for (let i = 0; i < 1000; i++) members.push(`user:${i}`);
+    for (let i = 0; i < 100; i++) members.push(`bot:${i}`);
+    assert.equal(await r.sadd("online", members), 1100);
+    const found = new Set();
+    let batches = 0;
+    for await (const batch of r.sscanStream("online", { match: "user:1*", count: 50 })) {
+      batches++;
+      for (const m of batch) found.add(m);
+    }
+    const expected = members.filter((m) => m.startsWith("user:1"));
+    assert.equal(expected.length, 111);
+    assert.deepEqual([...found].sort(), expected.sort());
+    assert.ok(batches > 1, `1,100 members at COUNT 50 came in ${batches} batch(es)`);
+    let none = 0;
+    for await (const batch of r.sscanStream("missing")) none += batch.length;
+    assert.equal(none, 0);
+    await r.flushall();
+  });
+});
+
+test("sorted sets: zadd, zrange withscores, zrangebyscore, zincrby, zrank", async () => {
+  await withClient({}, async (r) => {
+    assert.equal(await r.zadd("board", 10, "ada", 20, "bob", 15, "cy"), 3);
+    assert.equal(await r.zadd("board", "NX", 99, "ada", 5, "dee"), 1);
+    assert.equal(await r.zadd("board", "XX", "CH", 12, "ada", 1, "nobody"), 1);
+    assert.deepEqual(await r.zrange("board", 0, -1, "WITHSCORES"), ["dee", "5", "ada", "12", "cy", "15", "bob", "20"]);
+    assert.deepEqual(await r.zrange("board", 0, 1, "REV"), ["bob", "cy"]);
+    assert.deepEqual(await r.zrangebyscore("board", "(5", "+inf", "LIMIT", 1, 2), ["cy", "bob"]);
+    assert.deepEqual(await r.zrevrangebyscore("board", 15, "-inf", "WITHSCORES"), ["cy", "15", "ada", "12", "dee", "5"]);
+    // ZINCRBY replies with the new score as a string, doubles included.
+    assert.equal(await r.zincrby("board", 2.5, "ada"), "14.5");
+    assert.equal(await r.zincrby("board", 1, "new"), "1");
+    assert.equal(await r.zscore("board", "ada"), "14.5");
+    assert.equal(await r.zscore("board", "nope"), null);
+    assert.deepEqual(await r.zmscore("board", "bob", "nope"), ["20", null]);
+    assert.equal(await r.zrank("board", "ada"), 2);
+    assert.equal(await r.zrevrank("board", "ada"), 2);
+    assert.equal(await r.zcard("board"), 5);
+    assert.equal(await r.zcount("board", 10, 20), 3);
+    assert.deepEqual(await r.zpopmin("board"), ["new", "1"]);
+    assert.equal(await r.type("board"), "zset");
+    await assert.rejects(r.zadd("board", "nan", "x"), /^ReplyError: ERR value is not a valid float$/);
+    await r.flushall();
+  });
+});
+
+test("sorted sets: zscanStream", async () => {
+  await withClient({}, async (r) => {
+    const args = [];
+    for (let i = 0; i < 500; i++) args.push(i / 2, `m:${i}`);
+    assert.equal(await r.zadd("big", ...args), 500);
+    const found = {};
+    let batches = 0;
+    for await (const batch of r.zscanStream("big", { match: "m:4*", count: 40 })) {
+      batches++;
+      assert.equal(batch.length % 2, 0, "a batch is a flat member/score list");
+      for (let i = 0; i < batch.length; i += 2) found[batch[i]] = batch[i + 1];
+    }
+    const expected = {};
+    for (let i = 0; i < 500; i++) if (`m:${i}`.startsWith("m:4")) expected[`m:${i}`] = String(i / 2);
+    assert.equal(Object.keys(expected).length, 111);
+    assert.deepEqual(found, expected);
+    assert.ok(batches > 1, `500 members at COUNT 40 came in ${batches} batch(es)`);
+    await r.flushall();
+  });
+});
+
+test("lists: lpush, rpop, lrange, lmove", async () => {
+  await withClient({}, async (r) => {
+    assert.equal(await r.lpush("jobs", "a", "b", "c"), 3);
+    assert.equal(await r.rpush("jobs", ["d", "e"]), 5);
+    assert.deepEqual(await r.lrange("jobs", 0, -1), ["c", "b", "a", "d", "e"]);
+    assert.equal(await r.rpop("jobs"), "e");
+    assert.deepEqual(await r.rpop("jobs", 2), ["d", "a"]);
+    assert.equal(await r.rpop("missing"), null);
+    assert.equal(await r.lmove("jobs", "done", "LEFT", "RIGHT"), "c");
+    assert.equal(await r.lmove("jobs", "done", "LEFT", "LEFT"), "b");
+    assert.equal(await r.lmove("jobs", "done", "LEFT", "LEFT"), null);
+    assert.deepEqual(await r.lrange("done", 0, -1), ["b", "c"]);
+    assert.equal(await r.exists("jobs"), 0);
+    assert.equal(await r.llen("done"), 2);
+    assert.equal(await r.lindex("done", -1), "c");
+    assert.equal(await r.lpos("done", "c"), 1);
+    assert.equal(await r.type("done"), "list");
+    await r.flushall();
+  });
+});
+
+test("lists: BLPOP woken by a push from another connection", async () => {
+  await withClient({}, async (consumer) => {
+    await withClient({}, async (producer) => {
+      await producer.flushall();
+      // Times out with null.
+      assert.equal(await consumer.blpop("queue", 0.05), null);
+      const popped = consumer.blpop("queue", "other", 5);
+      await waitForBlocked(producer, 1);
+      assert.equal(await producer.rpush("other", "job-1", "job-2"), 2);
+      assert.deepEqual(await popped, ["other", "job-1"]);
+      // The producer's next command sees the element taken.
+      const moved = consumer.blmove("queue", "working", "LEFT", "RIGHT", 5);
+      await waitForBlocked(producer, 1);
+      assert.equal(await producer.lpush("queue", "job-3"), 1);
+      assert.equal(await producer.llen("queue"), 0);
+      assert.equal(await moved, "job-3");
+      assert.deepEqual(await producer.lrange("working", 0, -1), ["job-3"]);
+      // BZPOPMIN the same way.
+      const best = consumer.bzpopmin("scores", 5);
+      await waitForBlocked(producer, 1);
+      await producer.zadd("scores", 2, "b", 1, "a");
+      assert.deepEqual(await best, ["scores", "a", "1"]);
+      await producer.flushall();
+    });
+  });
+});
+
+test("collections: pipeline and multi mixing sets, sorted sets and lists", async () => {
+  await withClient({}, async (r) => {
+    await r.set("text", "abc");
+    for (const kind of ["pipeline", "multi"]) {
+      await r.del("s", "z", "l", "moved");
+      const res = await r[kind]()
+        .sadd("s", "x", "y")
+        .zadd("z", 1, "x", 2, "y")
+        .rpush("l", "x", "y", "z")
+        .sinter("s", "s")
+        .zrange("z", 0, -1, "WITHSCORES")
+        .lmove("l", "moved", "RIGHT", "LEFT")
+        .lpush("s", "oops")
+        .smembers("text")
+        .zincrby("z", 5, "x")
+        .lrange("l", 0, -1)
+        .scard("s")
+        .exec();
+      const errs = res.map(([e]) => e && e.message);
+      const vals = res.map(([, v]) => v);
+      assert.deepEqual(
+        errs.map((e) => (e && WRONGTYPE.test(e) ? "WRONGTYPE" : e)),
+        [null, null, null, null, null, null, "WRONGTYPE", "WRONGTYPE", null, null, null],
+        kind,
+      );
+      vals[3] = vals[3] && [...vals[3]].sort();
+      assert.deepEqual(
+        vals,
+        [2, 2, 3, ["x", "y"], ["x", "1", "y", "2"], "z", undefined, undefined, "6", ["x", "y"], 2],
+        kind,
+      );
+      assert.deepEqual(await r.lrange("moved", 0, -1), ["z"]);
+    }
+    await r.flushall();
+  });
+});
+
+// Resolves once INFO says `n` clients are blocked.
+async function waitForBlocked(r, n) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const m = (await r.info("clients")).match(/blocked_clients:(\d+)/);
+    if (m && Number(m[1]) === n) return;
+    if (Date.now() > deadline) throw new Error(`never ${n} blocked clients`);
+    await sleep(5);
+  }
+}
+
 
 // Resolves once `emitter` has emitted `event` `count` times, with the
 // argument lists of those events.
