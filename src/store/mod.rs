@@ -123,6 +123,15 @@ impl Store {
         Self { dbs, pressure, watches, blocking }
     }
 
+    /// The store of a cluster node: one database, slot-sharded (see
+    /// [`Table::with_slot_sharding`]), with at most one shard per slot.
+    pub fn for_cluster(shards_per_db: usize, max_memory: u64) -> Self {
+        let mut store = Self::new(1, shards_per_db.min(crate::cluster::SLOTS), max_memory);
+        let tables = std::mem::take(&mut store.dbs).into_vec();
+        store.dbs = tables.into_iter().map(Table::with_slot_sharding).collect();
+        store
+    }
+
     pub fn db(&self, index: usize) -> &Table {
         &self.dbs[index]
     }
