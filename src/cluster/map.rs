@@ -191,9 +191,13 @@ impl SlotMap {
         runs
     }
 
-    /// The slot ranges `node` owns, in order.
-    pub fn ranges_of(&self, node: usize) -> Vec<(u16, u16)> {
-        self.runs().into_iter().filter(|&(_, _, owner)| owner == node).map(|(first, last, _)| (first, last)).collect()
+    /// The slot ranges each node owns, in order, by node index.
+    pub fn ranges_by_node(&self) -> Vec<Vec<(u16, u16)>> {
+        let mut ranges = vec![Vec::new(); self.nodes.len()];
+        for (first, last, owner) in self.runs() {
+            ranges[owner].push((first, last));
+        }
+        ranges
     }
 
     /// The same map with this node's port set (an emulated cluster
@@ -231,7 +235,7 @@ mod tests {
         assert_eq!(map.owner(30), None);
         assert!(map.owns(15) && !map.owns(5));
         assert_eq!(map.runs(), vec![(0, 9, 0), (10, 19, 1), (20, 29, 0)]);
-        assert_eq!(map.ranges_of(0), vec![(0, 9), (20, 29)]);
+        assert_eq!(map.ranges_by_node(), vec![vec![(0, 9), (20, 29)], vec![(10, 19)]]);
         assert_eq!(map.assigned(), 30);
         assert_eq!(map.size(), 2);
         assert_eq!(map.my_slots().len(), 10);

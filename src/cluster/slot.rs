@@ -30,6 +30,31 @@ fn hash_tag(key: &[u8]) -> &[u8] {
     }
 }
 
+/// The one slot every key a glob-style `pattern` can match is in, if
+/// there is one (Redis's `patternHashSlot`): the slot of its hash tag, or
+/// of the whole pattern when it matches a single key. None when a wildcard
+/// or an escape comes before a complete tag.
+pub fn pattern_slot(pattern: &[u8]) -> Option<u16> {
+    let mut open: Option<usize> = None;
+    let mut empty_tag = false;
+    for (i, &byte) in pattern.iter().enumerate() {
+        match byte {
+            b'*' | b'?' | b'[' | b'\\' => return None,
+            b'{' if open.is_none() && !empty_tag => open = Some(i),
+            b'}' if open == Some(i.wrapping_sub(1)) => {
+                open = None;
+                empty_tag = true;
+            }
+            b'}' if open.is_some() => {
+                let start = open.map_or(0, |at| at + 1);
+                return Some(CRC16.checksum(&pattern[start..i]) & SLOT_MASK);
+            }
+            _ => {}
+        }
+    }
+    Some(CRC16.checksum(pattern) & SLOT_MASK)
+}
+
 /// A set of slots, one bit each.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SlotSet(Box<[u64]>);
@@ -101,6 +126,17 @@ mod tests {
         assert_eq!(hash_tag(b"a{b"), b"a{b");
         assert_eq!(hash_tag(b"a}b{"), b"a}b{");
         assert_eq!(hash_tag(b"{{x}}"), b"{x");
+    }
+
+    #[test]
+    fn pattern_slots() {
+        assert_eq!(pattern_slot(b"foo"), Some(12182));
+        assert_eq!(pattern_slot(b"w_{user1000}_*"), Some(3443));
+        assert_eq!(pattern_slot(b"w_*_{user1000}"), None);
+        assert_eq!(pattern_slot(b"a?{b}"), None);
+        assert_eq!(pattern_slot(b"a\\{b}"), None);
+        assert_eq!(pattern_slot(b"foo{}{bar}"), Some(key_slot(b"foo{}{bar}")));
+        assert_eq!(pattern_slot(b"{bar}"), Some(5061));
     }
 
     #[test]

@@ -228,8 +228,8 @@ fn replication_section(_server: &Server, out: &mut String) {
     field!(out, "connected_slaves", 0);
 }
 
-fn cluster_section(_server: &Server, out: &mut String) {
-    field!(out, "cluster_enabled", 0);
+fn cluster_section(server: &Server, out: &mut String) {
+    field!(out, "cluster_enabled", u8::from(server.cluster.is_some()));
 }
 
 fn keyspace_section(server: &Server, out: &mut String) {
