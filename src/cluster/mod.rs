@@ -129,6 +129,7 @@ pub struct Cluster {
     /// main thread take turns.
     changing: Mutex<()>,
     purge: Arc<purge::Purge>,
+    store: Arc<Store>,
 }
 
 impl Cluster {
@@ -156,7 +157,8 @@ impl Cluster {
             map: RwLock::new(Arc::new(map)),
             version: AtomicU64::new(NEXT_VERSION.fetch_add(1, Ordering::Relaxed)),
             changing: Mutex::new(()),
-            purge: Arc::new(purge::Purge::new(store)),
+            purge: Arc::new(purge::Purge::new(Arc::clone(&store))),
+            store,
         }
     }
 
@@ -186,8 +188,9 @@ impl Cluster {
     /// every worker's gate held (`server::Gate`, `Server::with_workers_held`),
     /// so no command is between its routing check and its execution. Slots
     /// this node gains start empty (keys left from an earlier ownership
-    /// still being freed are freed first); keys of slots it loses are
-    /// freed in the background.
+    /// still being freed are freed first); clients blocked on keys of
+    /// slots it loses are redirected, and those keys freed in the
+    /// background.
     pub fn replace(&self, new: SlotMap) -> Result<Change, String> {
         let _changing = self.changing.lock();
         let old = self.map();
@@ -203,6 +206,11 @@ impl Cluster {
         let lost = before.iter().filter(|&slot| !after.contains(slot)).collect::<Vec<_>>();
         self.purge.before_gaining(&gained);
         self.install(new);
+        if !lost.is_empty() {
+            let mut moved = SlotSet::default();
+            lost.iter().for_each(|&slot| moved.insert(slot));
+            self.store.blocking.retry_where(0, |key| moved.contains(key_slot(key)));
+        }
         self.purge.lost(&lost);
         Ok(Change { gained: gained.len(), lost: lost.len() })
     }
