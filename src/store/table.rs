@@ -787,6 +787,9 @@ impl ShardGuard<'_> {
         let table = self.table;
         let ShardData { index, log, objects, ghost, layout } = &mut *self.data;
         let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
+        // The index only reads the low bits and the top seven of a hash, so
+        // the slot bits a slot-sharded table puts in (see `Table::hash`) need
+        // not be computed again when it grows.
         let rehash = |slot: &IndexSlot| hash_key(&table.hasher, log.record(slot.loc()).key());
         // The insert below must not rebuild the index unseen by SCAN.
         super::cursor::reserve_one(index, layout, rehash);
