@@ -98,6 +98,15 @@ impl Server {
         }
     }
 
+    /// Redis's `redis_mode` (INFO) and HELLO's `mode`.
+    pub fn mode(&self) -> &'static str {
+        if self.cluster.is_some() {
+            "cluster"
+        } else {
+            "standalone"
+        }
+    }
+
     pub fn requires_auth(&self) -> bool {
         self.live.password().is_some()
     }

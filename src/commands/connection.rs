@@ -157,7 +157,7 @@ fn hello_reply(ctx: &mut Ctx<'_>, protocol: Protocol) {
     out.bulk(b"id");
     out.integer(ctx.session.id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(ctx.server.mode().as_bytes());
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");

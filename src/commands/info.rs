@@ -83,7 +83,7 @@ fn server_section(server: &Server, out: &mut String) {
     let uptime = server.started.elapsed().as_secs();
     field!(out, "redis_version", REDIS_VERSION);
     field!(out, "redistill_version", crate::cli::VERSION);
-    field!(out, "redis_mode", "standalone");
+    field!(out, "redis_mode", server.mode());
     field!(out, "os", std::env::consts::OS);
     field!(out, "arch_bits", usize::BITS);
     field!(out, "multiplexing_api", "epoll");

@@ -96,6 +96,7 @@ fn cluster_mode_off() {
         c.expect_cmd(&[command, "x"], arity_err(&command.to_ascii_lowercase()));
     }
     assert!(c.info("cluster").contains("# Cluster\r\ncluster_enabled:0\r\n"));
+    assert!(c.info("server").contains("\r\nredis_mode:standalone\r\n"));
     c.expect_cmd(&["CONFIG", "GET", "cluster-enabled"], "*2\r\n$15\r\ncluster-enabled\r\n$2\r\nno\r\n");
     // Any database, as usual.
     c.expect_cmd(&["SELECT", "1"], OK);
@@ -111,6 +112,9 @@ fn info_and_connection_commands() {
     for command in ["READONLY", "READWRITE", "ASKING"] {
         c.expect_cmd(&[command], OK);
     }
+    assert!(c.info("server").contains("\r\nredis_mode:cluster\r\n"));
+    let hello = c.call(&["HELLO", "2"]);
+    assert!(hello.contains("$4\r\nmode\r\n$7\r\ncluster\r\n"), "{hello}");
 }
 
 #[test]
