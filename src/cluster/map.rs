@@ -133,6 +133,11 @@ impl SlotMap {
         SlotMap { epoch, nodes: vec![me], owners: vec![0; SLOTS].into_boxed_slice(), myself: 0 }
     }
 
+    /// A map in which `me`, the only node known, owns nothing.
+    pub fn without_slots(me: Node, epoch: u64) -> SlotMap {
+        SlotMap { epoch, nodes: vec![me], owners: vec![NO_OWNER; SLOTS].into_boxed_slice(), myself: 0 }
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
@@ -258,6 +263,9 @@ mod tests {
         assert_eq!(map.runs(), vec![(0, 16383, 0)]);
         assert_eq!(map.assigned(), SLOTS);
         assert_eq!(map.with_my_port(7000).myself().port, 7000);
+        let none = SlotMap::without_slots(me('a'), 3);
+        assert!(none.runs().is_empty() && none.my_slots().is_empty());
+        assert_eq!((none.epoch(), none.size()), (3, 0));
     }
 
     #[test]

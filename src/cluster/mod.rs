@@ -149,7 +149,7 @@ impl Cluster {
             SlotMap::build(&cluster.map_spec(), &me).unwrap_or_else(|e| {
                 // Validation has already refused such a map.
                 crate::log_error!("cluster map: {e}; starting with no slots");
-                SlotMap::build(&MapSpec::default(), &me).unwrap_or_else(|_| SlotMap::emulated(me.clone(), 0))
+                SlotMap::without_slots(me.clone(), cluster.epoch)
             })
         };
         log_identity(&map, generated);

@@ -315,7 +315,8 @@ fn countkeysinslot(ctx: &mut Ctx<'_>, args: &Args<'_>, _cluster: &Cluster) {
 /// the one shard that holds them.
 fn getkeysinslot(ctx: &mut Ctx<'_>, args: &Args<'_>, _cluster: &Cluster) {
     const INVALID: &str = "ERR Invalid slot or number of keys";
-    let (Some(slot), Some(count)) = (ctx.integer_arg(args, 2), ctx.integer_arg(args, 3)) else { return };
+    let Some(slot) = ctx.integer_arg(args, 2) else { return };
+    let Some(count) = ctx.integer_arg(args, 3) else { return };
     let slot = u16::try_from(slot).ok().filter(|&slot| usize::from(slot) < SLOTS);
     let (Some(slot), Ok(count)) = (slot, usize::try_from(count)) else { return ctx.error(INVALID) };
     let keys = ctx.server.store.db(0).keys_of_slot(slot, count, ctx.now);

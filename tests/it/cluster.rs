@@ -300,6 +300,8 @@ fn keys_in_slots() {
     }
     c.expect_cmd(&["CLUSTER", "GETKEYSINSLOT", "x", "1"], NOT_INT_ERR);
     c.expect_cmd(&["CLUSTER", "GETKEYSINSLOT", "1", "x"], NOT_INT_ERR);
+    c.expect_cmd(&["CLUSTER", "GETKEYSINSLOT", "x", "y"], NOT_INT_ERR);
+    c.expect_cmd(&["PING"], PONG);
     c.expect_cmd(&["CLUSTER", "GETKEYSINSLOT", "1"], arity_err("cluster|getkeysinslot"));
     c.expect_cmd(&["CLUSTER", "COUNTKEYSINSLOT"], arity_err("cluster|countkeysinslot"));
 }
