@@ -81,7 +81,9 @@ impl<'m> Query<'m> {
     /// One key of the request. As in Redis, the first key's slot must be
     /// served, and every later key must be in that slot.
     pub fn key(&mut self, key: &[u8]) -> Result<(), Redirect> {
-        let slot = key_slot(key);
+        // The prefetch pass may have hashed it already (`store::memo`).
+        let remembered = crate::store::memo::recall(key).map(crate::store::table::slot_of_hash);
+        let slot = remembered.map_or_else(|| key_slot(key), |slot| slot as u16);
         match self.slot {
             None if self.map.owner(slot).is_none() => Err(Redirect::Unbound),
             None => {

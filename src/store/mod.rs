@@ -11,6 +11,7 @@ pub mod ghost;
 pub mod hash;
 pub mod lazyfree;
 pub mod list;
+pub mod memo;
 pub mod object;
 pub mod policy;
 pub mod prefetch;

@@ -154,7 +154,7 @@ impl ShardStats {
 const SLOT_BITS: u64 = (crate::cluster::SLOTS as u64 - 1) << 32;
 
 /// The hash slot a slot-sharded table put in `hash`.
-fn slot_of_hash(hash: u64) -> usize {
+pub fn slot_of_hash(hash: u64) -> usize {
     ((hash & SLOT_BITS) >> 32) as usize
 }
 
@@ -298,12 +298,25 @@ impl Table {
     /// within a shard uses the low bits and the top seven) are the key's
     /// hash slot instead.
     pub fn hash(&self, key: &[u8]) -> u64 {
-        let hash = hash_key(&self.hasher, key);
         if self.slot_sharded {
-            (hash & !SLOT_BITS) | (u64::from(crate::cluster::key_slot(key)) << 32)
-        } else {
-            hash
+            return self.slot_sharded_hash(key);
         }
+        hash_key(&self.hasher, key)
+    }
+
+    /// [`Table::hash`] of a slot-sharded table, taken from the batch's
+    /// memo when the prefetch pass computed it (see `memo.rs`).
+    fn slot_sharded_hash(&self, key: &[u8]) -> u64 {
+        if let Some(hash) = super::memo::recall(key) {
+            return hash;
+        }
+        let hash = hash_key(&self.hasher, key);
+        (hash & !SLOT_BITS) | (u64::from(crate::cluster::key_slot(key)) << 32)
+    }
+
+    /// Whether keys are sharded by hash slot (cluster mode).
+    pub fn is_slot_sharded(&self) -> bool {
+        self.slot_sharded
     }
 
     /// The shard holding the keys of hash slot `slot` (slot-sharded).

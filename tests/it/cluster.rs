@@ -864,3 +864,45 @@ fn a_client_following_moved_reads_what_it_wrote_while_the_map_changes() {
     assert!(hits * 2 > reads, "most reads find what was just written: {hits} of {reads}");
     eprintln!("{reads} reads, {hits} found what was written, {redirects} redirects");
 }
+
+#[test]
+fn pipelined_keys_land_in_their_slots() {
+    // Keys hashed ahead by the prefetch pass (a pipeline) and keys hashed
+    // on the spot (one at a time, inline, inside EXEC) must agree.
+    let cluster = TestCluster::start(&[&[(0, 16383)]]);
+    let mut c = cluster.raw(0);
+    let keys: Vec<String> = (0..64).map(|i| format!("pipelined:{i}")).collect();
+    let mut pipeline = Vec::new();
+    for key in &keys {
+        pipeline.extend(encode(&["SET", key, key]));
+    }
+    pipeline.extend(b"GET pipelined:1\r\n");
+    c.send(&pipeline);
+    for _ in &keys {
+        c.expect_reply(OK);
+    }
+    c.expect_reply(bulk("pipelined:1"));
+    c.expect_cmd(&["MULTI"], OK);
+    c.expect_cmd(&["SET", "{pipelined:1}x", "y"], "+QUEUED\r\n");
+    c.expect_cmd(&["EXEC"], "*1\r\n+OK\r\n");
+    let mut reads = Vec::new();
+    for key in &keys {
+        reads.extend(encode(&["GET", key]));
+    }
+    c.send(&reads);
+    for key in &keys {
+        c.expect_reply(bulk(key));
+    }
+    let mut counted = 0;
+    for key in &keys {
+        let slot = slot_of(key).to_string();
+        let count = c.call_resp(&["CLUSTER", "COUNTKEYSINSLOT", &slot]).int();
+        assert!(count >= 1, "{key} in slot {slot}");
+        let listed = c.call_resp(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+        assert!(listed.items().iter().any(|k| k.text() == *key), "{key} not listed in slot {slot}");
+        counted += 1;
+    }
+    assert_eq!(counted, 64);
+    c.expect_cmd(&["DBSIZE"], int(65));
+    c.expect_cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot_of("pipelined:1").to_string()], int(2));
+}
