@@ -91,7 +91,10 @@ impl CallPolicy {
             oom: ctx.server.must_refuse_writes(),
             wrote: false,
             eval,
-            slot: ScriptSlot::new(keys, flags.allow_cross_slot),
+            slot: match ctx.server.cluster {
+                Some(_) => ScriptSlot::new(keys, flags.allow_cross_slot),
+                None => ScriptSlot::default(),
+            },
         }
     }
 }

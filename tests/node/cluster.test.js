@@ -99,8 +99,9 @@ after(async () => {
 async function withCluster(fn) {
   const cluster = new Redis.Cluster([{ host: "127.0.0.1", port: nodes.ports[0] }], {
     clusterRetryStrategy: () => 50,
+    // The nodes disagree while a new map is sent round: keep following.
     retryDelayOnMoved: 5,
-    maxRedirections: 64,
+    maxRedirections: 400,
   });
   try {
     await fn(cluster);

@@ -197,7 +197,7 @@ def patiently(operation, retried):
     nodes disagreed for a moment (a map reaches them one after the other,
     and redis-py gives up after 16 redirections in a row), as applications
     retry cluster errors."""
-    for _ in range(50):
+    for _ in range(300):
         try:
             return operation()
         except (redis.exceptions.ClusterError, redis.exceptions.TryAgainError):
