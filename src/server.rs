@@ -264,17 +264,11 @@ impl Server {
     /// [`crate::cluster::Cluster::replace`]); the same epoch changes nothing.
     fn reload_cluster_map(&self, config: &Config) {
         let Some(cluster) = &self.cluster else { return };
-        let current = cluster.map();
-        if config.cluster.epoch == current.epoch() {
-            return;
-        }
-        let me = current.myself().clone();
-        let replaced = crate::cluster::SlotMap::build(&config.cluster.map_spec(), &me)
-            .and_then(|map| self.with_workers_held(|| cluster.replace(map)));
-        match replaced {
+        let Some(map) = cluster.reloaded_map(&config.cluster) else { return };
+        let before = cluster.map().epoch();
+        match map.and_then(|map| self.with_workers_held(|| cluster.replace(map))) {
             Ok(change) => crate::log_info!(
-                "config reload: cluster map epoch {} -> {} (slots gained {}, lost {})",
-                current.epoch(),
+                "config reload: cluster map epoch {before} -> {} (slots gained {}, lost {})",
                 config.cluster.epoch,
                 change.gained,
                 change.lost

@@ -145,15 +145,11 @@ impl Cluster {
         let id = id.unwrap_or_else(crate::server::random_hex_id);
         let (ip, port) = config::announced(cluster, bind, port);
         let me = Node { id, ip, port };
-        let map = if cluster.nodes.is_empty() {
-            SlotMap::emulated(me, cluster.epoch)
-        } else {
-            SlotMap::build(&cluster.map_spec(), &me).unwrap_or_else(|e| {
-                // Validation has already refused such a map.
-                crate::log_error!("cluster map: {e}; starting with no slots");
-                SlotMap::without_slots(me.clone(), cluster.epoch)
-            })
-        };
+        let map = map_of(cluster, &me).unwrap_or_else(|e| {
+            // Validation has already refused such a map.
+            crate::log_error!("cluster map: {e}; starting with no slots");
+            SlotMap::without_slots(me.clone(), cluster.epoch)
+        });
         log_identity(&map, generated);
         Cluster {
             map: RwLock::new(Arc::new(map)),
@@ -232,10 +228,22 @@ impl Cluster {
         }
     }
 
-    /// Slots whose keys are still to be freed (INFO, tests).
-    pub fn slots_being_freed(&self) -> usize {
-        self.purge.pending()
+    /// SIGHUP: the map of the re-read `[cluster]` section, to
+    /// [`Cluster::replace`] the running one with, when its epoch differs
+    /// (None: the same epoch, nothing to do).
+    pub fn reloaded_map(&self, config: &config::ClusterConfig) -> Option<Result<SlotMap, String>> {
+        let current = self.map();
+        (config.epoch != current.epoch()).then(|| map_of(config, current.myself()))
     }
+}
+
+/// The map a `[cluster]` section describes, seen from node `me`: with no
+/// nodes, `me` alone owning every slot (the emulated single node).
+fn map_of(config: &config::ClusterConfig, me: &Node) -> Result<SlotMap, String> {
+    if config.nodes.is_empty() {
+        return Ok(SlotMap::emulated(me.clone(), config.epoch));
+    }
+    SlotMap::build(&config.map_spec(), me)
 }
 
 fn log_identity(map: &SlotMap, generated: bool) {

@@ -27,11 +27,6 @@ impl Purge {
         Self { store, pending: Mutex::new(SlotSet::default()) }
     }
 
-    /// Slots whose keys are still to be freed.
-    pub fn pending(&self) -> usize {
-        self.pending.lock().len()
-    }
-
     fn table(&self) -> &Table {
         self.store.db(0)
     }

@@ -774,6 +774,11 @@ fn sighup_loads_a_newer_map() {
     write_map(4, [vec![(0, 8191)], vec![(8192, 16000)]]);
     wait_log("config reload: cluster map epoch 2 -> 4 (slots gained 1, lost 0)");
     c.expect_cmd(&["GET", "bar"], NIL);
+    // A section without nodes: this node alone owns every slot, as at startup.
+    std::fs::write(node.config_file(), "[cluster]\nenabled = true\nepoch = 5\n").expect("write the config");
+    node.signal("HUP");
+    wait_log("config reload: cluster map epoch 4 -> 5 (slots gained 8192, lost 0)");
+    c.expect_cmd(&["GET", "foo"], NIL);
 }
 
 /// A client of a cluster that follows MOVED, as cluster clients do.
