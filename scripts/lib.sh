@@ -256,7 +256,8 @@ launch_server() {
     local dir=$1 port=$2 timeout_s=$3 pid
     shift 3
     (cd "$dir" && exec env -u REDIS_MAX_MEMORY -u REDISTILL_CONFIG -u REDIS_PASSWORD -u REDISTILL_THREADS \
-        -u REDIS_PORT -u REDIS_BIND "$@") >"$dir/server.log" 2>&1 </dev/null &
+        -u REDIS_PORT -u REDIS_BIND -u REDISTILL_CLUSTER_ENABLED -u REDISTILL_CLUSTER_NODE_ID \
+        -u REDISTILL_CLUSTER_ANNOUNCE_IP -u REDISTILL_CLUSTER_ANNOUNCE_PORT "$@") >"$dir/server.log" 2>&1 </dev/null &
     LAUNCHED_PID=$!
     wait_for_ping "$port" "$LAUNCHED_PID" "$timeout_s" "$dir/server.log" || return 1
     pid=$(info_field "$port" server process_id)

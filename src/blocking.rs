@@ -276,6 +276,26 @@ impl Blocking {
         lock(&self.state).handoffs.contains_key(&id)
     }
 
+    /// Run again the command of every client waiting on a key of database
+    /// `db` that `moved` picks (cluster mode: the key's slot went to
+    /// another node, and the command, routed again, answers MOVED, as
+    /// Redis redirects blocked clients).
+    pub fn retry_where(&self, db: usize, moved: impl Fn(&[u8]) -> bool) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let mut state = lock(&self.state);
+        let State { keys, clients, .. } = &mut *state;
+        let Some(waiting) = keys.get(&db) else { return };
+        let ids = waiting.iter().filter(|(key, _)| moved(key)).flat_map(|(_, queue)| queue.iter().copied());
+        for id in ids {
+            if let Some(waiter) = clients.get_mut(&id).filter(|waiter| waiter.wake == Wake::Idle) {
+                waiter.wake = Wake::Sent(None);
+                self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
+            }
+        }
+    }
+
     /// The keys of database `db` somebody waits on (for SWAPDB, which
     /// changes them all at once).
     pub fn waited_keys(&self, db: usize) -> Vec<Vec<u8>> {

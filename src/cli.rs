@@ -33,6 +33,14 @@ pub struct CliArgs {
     pub bind: Option<String>,
     /// `--threads N`: number of worker threads (0 = one per CPU).
     pub threads: Option<usize>,
+    /// `--cluster-enabled yes|no`: cluster mode.
+    pub cluster_enabled: Option<bool>,
+    /// `--cluster-node-id ID`: this node's id in the slot map.
+    pub cluster_node_id: Option<String>,
+    /// `--cluster-announce-ip IP`: the address other nodes' clients reach it at.
+    pub cluster_announce_ip: Option<String>,
+    /// `--cluster-announce-port N`: the port likewise.
+    pub cluster_announce_port: Option<u16>,
 }
 
 /// Parses the process arguments, *excluding* `argv[0]`.
@@ -49,7 +57,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<CliAction, Strin
         match flag {
             "-h" | "--help" => return no_value(flag, inline).map(|()| CliAction::Help),
             "-V" | "--version" => return no_value(flag, inline).map(|()| CliAction::Version),
-            "--config" | "--port" | "--bind" | "--threads" => {
+            "--config"
+            | "--port"
+            | "--bind"
+            | "--threads"
+            | "--cluster-enabled"
+            | "--cluster-node-id"
+            | "--cluster-announce-ip"
+            | "--cluster-announce-port" => {
                 let value = take_value(flag, inline, &mut args)?;
                 apply(&mut parsed, flag, &value)?;
             }
@@ -104,6 +119,10 @@ fn apply(args: &mut CliArgs, flag: &str, value: &str) -> Result<(), String> {
         "--port" => args.port = Some(value.parse().map_err(|_| invalid())?),
         "--bind" => args.bind = Some(value.to_string()),
         "--threads" => args.threads = Some(value.parse().map_err(|_| invalid())?),
+        "--cluster-enabled" => args.cluster_enabled = Some(crate::config::parse_bool(value).ok_or_else(invalid)?),
+        "--cluster-node-id" => args.cluster_node_id = Some(value.to_string()),
+        "--cluster-announce-ip" => args.cluster_announce_ip = Some(value.to_string()),
+        "--cluster-announce-port" => args.cluster_announce_port = Some(value.parse().map_err(|_| invalid())?),
         _ => return Err(format!("unknown option '{flag}'")),
     }
     Ok(())
@@ -125,6 +144,10 @@ OPTIONS:
     --port N         TCP port to listen on (default 6379)
     --bind ADDR      IP address to listen on (default 127.0.0.1)
     --threads N      Worker threads; 0 means one per CPU (default 0)
+    --cluster-enabled yes|no     Redis Cluster mode ([cluster] enabled)
+    --cluster-node-id ID         This node's id in the slot map (40 hex digits)
+    --cluster-announce-ip IP     Address this node is reached at
+    --cluster-announce-port N    Port this node is reached at
     -h, --help       Print this help and exit
     -V, --version    Print the version and exit
 
@@ -137,6 +160,9 @@ ENVIRONMENT:
     REDIS_PORT         TCP port to listen on
     REDIS_BIND         IP address to listen on
     REDISTILL_THREADS  Number of worker threads
+    REDISTILL_CLUSTER_ENABLED, REDISTILL_CLUSTER_NODE_ID,
+    REDISTILL_CLUSTER_ANNOUNCE_IP, REDISTILL_CLUSTER_ANNOUNCE_PORT
+                       The [cluster] settings of the same names
     Empty variables are ignored.
 
 PRECEDENCE:
@@ -175,6 +201,7 @@ mod tests {
                 port: Some(7000),
                 bind: Some("0.0.0.0".into()),
                 threads: Some(4),
+                ..CliArgs::default()
             }
         );
     }
@@ -186,6 +213,26 @@ mod tests {
         assert_eq!(parsed.port, Some(1));
         assert_eq!(parsed.bind.as_deref(), Some("::1"));
         assert_eq!(parsed.threads, Some(0));
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let id = "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca";
+        let parsed = run_args(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-id",
+            id,
+            "--cluster-announce-ip=10.0.0.2",
+            "--cluster-announce-port",
+            "7002",
+        ]);
+        assert_eq!(parsed.cluster_enabled, Some(true));
+        assert_eq!(parsed.cluster_node_id.as_deref(), Some(id));
+        assert_eq!(parsed.cluster_announce_ip.as_deref(), Some("10.0.0.2"));
+        assert_eq!(parsed.cluster_announce_port, Some(7002));
+        assert_eq!(run_args(&["--cluster-enabled=no"]).cluster_enabled, Some(false));
+        assert_eq!(run(&["--cluster-enabled", "maybe"]), Err("invalid value 'maybe' for --cluster-enabled".into()));
     }
 
     #[test]
@@ -241,6 +288,14 @@ mod tests {
             "REDIS_PORT",
             "REDIS_BIND",
             "REDISTILL_THREADS",
+            "--cluster-enabled",
+            "--cluster-node-id",
+            "--cluster-announce-ip",
+            "--cluster-announce-port",
+            "REDISTILL_CLUSTER_ENABLED",
+            "REDISTILL_CLUSTER_NODE_ID",
+            "REDISTILL_CLUSTER_ANNOUNCE_IP",
+            "REDISTILL_CLUSTER_ANNOUNCE_PORT",
         ] {
             assert!(text.contains(needle), "usage lacks {needle}");
         }

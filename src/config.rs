@@ -2,7 +2,8 @@
 //!
 //! This module owns everything between "the process started" and "here is a
 //! validated [`Config`]": the TOML schema (sections `[server]`, `[security]`,
-//! `[performance]`, `[memory]`), the built-in defaults, the choice of config
+//! `[performance]`, `[memory]`, and `[cluster]`, whose schema lives in
+//! `crate::cluster::config`), the built-in defaults, the choice of config
 //! file, the environment-variable overrides, the merge with command-line
 //! flags, and range checks. The rest of the server can then trust every
 //! value it reads from a [`Config`].
@@ -19,6 +20,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::cli::CliArgs;
+pub use crate::cluster::config::ClusterConfig;
 pub use crate::store::EvictionPolicy;
 
 /// File looked up in the working directory when no file is named explicitly.
@@ -36,6 +38,14 @@ pub const ENV_PORT: &str = "REDIS_PORT";
 pub const ENV_BIND: &str = "REDIS_BIND";
 /// Overrides `server.threads`.
 pub const ENV_THREADS: &str = "REDISTILL_THREADS";
+/// Overrides `cluster.enabled` (`yes`/`no`, `true`/`false`, `1`/`0`).
+pub const ENV_CLUSTER_ENABLED: &str = "REDISTILL_CLUSTER_ENABLED";
+/// Overrides `cluster.node_id`.
+pub const ENV_CLUSTER_NODE_ID: &str = "REDISTILL_CLUSTER_NODE_ID";
+/// Overrides `cluster.announce_ip`.
+pub const ENV_CLUSTER_ANNOUNCE_IP: &str = "REDISTILL_CLUSTER_ANNOUNCE_IP";
+/// Overrides `cluster.announce_port`.
+pub const ENV_CLUSTER_ANNOUNCE_PORT: &str = "REDISTILL_CLUSTER_ANNOUNCE_PORT";
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -53,6 +63,8 @@ pub struct Config {
     pub performance: PerformanceConfig,
     /// Memory limit and what to do when it is reached.
     pub memory: MemoryConfig,
+    /// Redis Cluster mode and the slot map.
+    pub cluster: ClusterConfig,
 }
 
 /// The `[server]` section.
@@ -465,7 +477,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
         self.validate_security()?;
-        self.validate_performance()
+        self.validate_performance()?;
+        let cluster = self.cluster.validate(&self.server.bind, self.server.port);
+        cluster.map_err(|(key, message)| ConfigError::invalid(key, message))
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {
@@ -625,12 +639,30 @@ fn load_with_default_file(
 
 /// Re-reads `path` for SIGHUP: the file with the environment overrides on
 /// top, validated. Command-line flags are not applied again; they only set
-/// what cannot change at run time (port, bind, threads).
-pub fn reload(path: &Path) -> Result<Config, ConfigError> {
+/// what cannot change at run time (port, bind, threads, this cluster
+/// node's identity), which is kept from `running`, the configuration the
+/// server runs with, so the new file is checked against it.
+pub fn reload(path: &Path, running: &Config) -> Result<Config, ConfigError> {
     let env = |name: &str| process_env(name).filter(|v| !v.is_empty());
     let mut config = read_file(path)?;
-    apply_env(&mut config, &env).and_then(|()| config.validate()).map_err(|e| e.in_file(Some(path)))?;
+    let merged = apply_env(&mut config, &env).and_then(|()| {
+        keep_fixed(&mut config, running);
+        config.validate()
+    });
+    merged.map_err(|e| e.in_file(Some(path)))?;
     Ok(config)
+}
+
+/// The settings a reload cannot change, taken from the running config.
+fn keep_fixed(config: &mut Config, running: &Config) {
+    config.server.port = running.server.port;
+    config.server.bind.clone_from(&running.server.bind);
+    config.server.threads = running.server.threads;
+    let (cluster, fixed) = (&mut config.cluster, &running.cluster);
+    cluster.enabled = fixed.enabled;
+    cluster.node_id.clone_from(&fixed.node_id);
+    cluster.announce_ip.clone_from(&fixed.announce_ip);
+    cluster.announce_port = fixed.announce_port;
 }
 
 /// Picks the config file: explicit choices first, then the implicit one
@@ -669,7 +701,36 @@ fn apply_env(config: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Resul
     if let Some(value) = env(ENV_THREADS) {
         config.server.threads = parse_env_number("server.threads", ENV_THREADS, &value)?;
     }
+    apply_cluster_env(&mut config.cluster, env)
+}
+
+/// The `[cluster]` overrides: what differs between the nodes of one
+/// cluster, so that they can share one config file.
+fn apply_cluster_env(cluster: &mut ClusterConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    if let Some(value) = env(ENV_CLUSTER_ENABLED) {
+        cluster.enabled = parse_bool(&value)
+            .ok_or_else(|| env_error("cluster.enabled", ENV_CLUSTER_ENABLED, format!("invalid value '{value}'")))?;
+    }
+    if let Some(value) = env(ENV_CLUSTER_NODE_ID) {
+        cluster.node_id = Some(value);
+    }
+    if let Some(value) = env(ENV_CLUSTER_ANNOUNCE_IP) {
+        cluster.announce_ip = Some(value);
+    }
+    if let Some(value) = env(ENV_CLUSTER_ANNOUNCE_PORT) {
+        cluster.announce_port = parse_env_number("cluster.announce_port", ENV_CLUSTER_ANNOUNCE_PORT, &value)?;
+    }
     Ok(())
+}
+
+/// `yes`/`no`, `true`/`false`, `1`/`0`, in any case (Redis's boolean
+/// config values, and TOML's).
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" => Some(true),
+        "no" | "false" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 fn parse_env_number<T: FromStr>(key: &'static str, var: &str, value: &str) -> Result<T, ConfigError> {
@@ -690,6 +751,19 @@ fn apply_cli(config: &mut Config, cli: &CliArgs) {
     }
     if let Some(threads) = cli.threads {
         config.server.threads = threads;
+    }
+    let cluster = &mut config.cluster;
+    if let Some(enabled) = cli.cluster_enabled {
+        cluster.enabled = enabled;
+    }
+    if let Some(id) = &cli.cluster_node_id {
+        cluster.node_id = Some(id.clone());
+    }
+    if let Some(ip) = &cli.cluster_announce_ip {
+        cluster.announce_ip = Some(ip.clone());
+    }
+    if let Some(port) = cli.cluster_announce_port {
+        cluster.announce_port = port;
     }
 }
 
@@ -828,6 +902,14 @@ mod tests {
             "tcp_keepalive",
             "max_memory",
             "eviction_policy",
+            "enabled",
+            "node_id",
+            "announce_ip",
+            "announce_port",
+            "epoch",
+            "id",
+            "ip",
+            "slots",
         ];
         for key in keys {
             let present =
@@ -988,7 +1070,7 @@ mod tests {
         assert!(err.contains("prot"), "{err}");
         assert!(err.contains(&*file.0.to_string_lossy()), "{err}");
         assert!(parse_err("[memory]\nmaxmemory = 1\n").contains("maxmemory"));
-        assert!(parse_err("[cluster]\nenabled = true\n").contains("cluster"));
+        assert!(parse_err("[cluster]\nenable = true\n").contains("enable"));
         assert!(parse_err("port = 1\n").contains("port"));
     }
 
@@ -1162,14 +1244,66 @@ mod tests {
     }
 
     #[test]
+    fn shipped_cluster_example_is_a_valid_map() {
+        let text: String = include_str!("../redistill.toml")
+            .lines()
+            .skip_while(|line| *line != "# [cluster]")
+            .map(|line| line.trim_start_matches(['#', ' ']))
+            .filter(|line| line.ends_with(']') || line.split_once(" = ").is_some_and(|(key, _)| !key.contains(' ')))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.cluster.nodes.len(), 2);
+        assert_eq!(c.cluster.epoch, 1);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_section_flags_and_env() {
+        let id = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let file = TempFile::new(&format!(
+            "[cluster]\nenabled = false\nepoch = 2\n[[cluster.nodes]]\nid = \"{id}\"\nip = \"127.0.0.1\"\n\
+             port = 7001\nslots = [\"0-16383\"]\n"
+        ));
+        let env = [(ENV_CLUSTER_ENABLED, "yes"), (ENV_CLUSTER_ANNOUNCE_PORT, "7001")];
+        let c = load_test(&with_file(&file.0), &env).unwrap().config;
+        assert!(c.cluster.enabled);
+        assert_eq!(c.cluster.announce_port, 7001);
+        assert_eq!(c.cluster.resolve_id(&c.server.bind, c.server.port).unwrap().as_deref(), Some(id));
+        let cli = CliArgs { cluster_enabled: Some(false), ..with_file(&file.0) };
+        assert!(!load_test(&cli, &env).unwrap().config.cluster.enabled, "the flag beats the environment");
+        let err = load_test(&with_file(&file.0), &[(ENV_CLUSTER_ENABLED, "yes")]).unwrap_err().to_string();
+        assert!(err.starts_with("cluster.node_id: not set, and no entry"), "{err}");
+        let err = load_test(&with_file(&file.0), &[(ENV_CLUSTER_ENABLED, "perhaps")]).unwrap_err().to_string();
+        assert!(err.contains(ENV_CLUSTER_ENABLED), "{err}");
+        let cli = CliArgs { cluster_node_id: Some("x".into()), ..with_file(&file.0) };
+        let err = load_test(&cli, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("cluster.node_id: 'x' is not 40"), "{err}");
+    }
+
+    #[test]
+    fn reload_keeps_what_cannot_change() {
+        let file = TempFile::new("[server]\nport = 1\n[cluster]\nenabled = false\nepoch = 9\n");
+        let mut running = Config::default();
+        running.cluster.enabled = true;
+        running.cluster.node_id = Some("b".repeat(40));
+        let c = reload(&file.0, &running).unwrap();
+        assert_eq!(c.server.port, 6379);
+        assert!(c.cluster.enabled);
+        assert_eq!(c.cluster.node_id, running.cluster.node_id);
+        assert_eq!(c.cluster.epoch, 9);
+    }
+
+    #[test]
     fn reload_reads_file_and_validates() {
         let file = TempFile::new("[memory]\nmax_memory = \"1mb\"\n[security]\npassword = \"new\"\n");
-        let c = reload(&file.0).unwrap();
+        let running = Config::default();
+        let c = reload(&file.0, &running).unwrap();
         assert_eq!(c.memory.max_memory, MIB);
         let file = TempFile::new("[server]\nbatch_size = 0\n");
-        let err = reload(&file.0).unwrap_err().to_string();
+        let err = reload(&file.0, &running).unwrap_err().to_string();
         assert!(err.starts_with("server.batch_size:"), "{err}");
-        assert!(reload(Path::new("/nonexistent/redistill.toml")).is_err());
+        assert!(reload(Path::new("/nonexistent/redistill.toml"), &running).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod cli;
 pub mod clients;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod glob;

@@ -159,8 +159,8 @@ fn log_startup(server: &Server, source: &str) {
         c.server.bind,
         server.port(),
         c.server.worker_threads(),
-        c.server.shard_count(),
-        c.server.databases
+        server.store.db(0).shard_count(),
+        server.store.databases()
     );
     let max_memory = if c.memory.max_memory == 0 { "unlimited".to_string() } else { c.memory.max_memory.to_string() };
     log_info!(

@@ -59,24 +59,28 @@ pub struct Server {
     pub scripts: crate::scripting::Scripts,
     /// Channels, patterns and shard channels, and their subscribers.
     pub pubsub: crate::pubsub::PubSub,
+    /// Cluster mode's slot map and routing; None with cluster mode off.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 impl Server {
     pub fn new(config: Config) -> Self {
         let inboxes = Arc::new(crate::inbox::Inboxes::default());
-        let store = Store::new(
-            config.server.databases,
-            config.server.shard_count(),
-            config.memory.max_memory,
-            Arc::clone(&inboxes),
-        );
+        let (shards, max_memory) = (config.server.shard_count(), config.memory.max_memory);
+        let store = Arc::new(if config.cluster.enabled {
+            Store::for_cluster(shards, max_memory, Arc::clone(&inboxes))
+        } else {
+            Store::new(config.server.databases, shards, max_memory, Arc::clone(&inboxes))
+        });
+        let cluster =
+            config.cluster.enabled.then(|| Box::new(crate::cluster::Cluster::new(&config, Arc::clone(&store))));
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
         let pubsub = crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits));
         Self {
             config,
-            store: Arc::new(store),
+            store,
             metrics,
             started: Instant::now(),
             live,
@@ -96,6 +100,16 @@ impl Server {
             inboxes,
             scripts: crate::scripting::Scripts::default(),
             pubsub,
+            cluster,
+        }
+    }
+
+    /// Redis's `redis_mode` (INFO) and HELLO's `mode`.
+    pub fn mode(&self) -> &'static str {
+        if self.cluster.is_some() {
+            "cluster"
+        } else {
+            "standalone"
         }
     }
 
@@ -140,6 +154,9 @@ impl Server {
 
     pub fn set_local_addr(&self, addr: SocketAddr) {
         let _ = self.local_addr.set(addr);
+        if let Some(cluster) = &self.cluster {
+            cluster.learn_port(addr.port());
+        }
     }
 
     pub fn set_tls_addr(&self, addr: SocketAddr) {
@@ -199,13 +216,14 @@ impl Server {
             crate::log_warn!("config reload: the server was started without a config file; nothing to reload");
             return;
         };
-        match crate::config::reload(path) {
+        match crate::config::reload(path, &self.config) {
             Ok(config) => self.apply_reloaded(&config),
             Err(e) => crate::log_error!("config reload failed, keeping the current settings: {e}"),
         }
     }
 
     fn apply_reloaded(&self, config: &Config) {
+        self.reload_cluster_map(config);
         let live = &self.live;
         let max_memory = config.memory.max_memory;
         if live.max_memory() != max_memory {
@@ -247,6 +265,33 @@ impl Server {
         }
     }
 
+    /// SIGHUP in cluster mode: a slot map with a new epoch in the file
+    /// replaces the running one (with every worker held, see
+    /// [`crate::cluster::Cluster::replace`]); the same epoch changes nothing.
+    fn reload_cluster_map(&self, config: &Config) {
+        let Some(cluster) = &self.cluster else { return };
+        let Some(map) = cluster.reloaded_map(&config.cluster) else { return };
+        let before = cluster.map().epoch();
+        match map.and_then(|map| self.with_workers_held(|| cluster.replace(map))) {
+            Ok(change) => crate::log_info!(
+                "config reload: cluster map epoch {before} -> {} (slots gained {}, lost {})",
+                config.cluster.epoch,
+                change.gained,
+                change.lost
+            ),
+            Err(e) => crate::log_error!("config reload: cluster map not replaced: {e}"),
+        }
+    }
+
+    /// Run `f` on a thread that is not a worker while no worker executes
+    /// a command (every gate held, as `Gate::exclusive` does for a worker);
+    /// waits out a script that holds them.
+    pub fn with_workers_held<R>(&self, f: impl FnOnce() -> R) -> R {
+        let held: Vec<MutexGuard<'_, ()>> = self.gates.iter().map(|gate| gate.lock()).collect();
+        let result = f();
+        drop(held);
+        result
+    }
     /// Interrupt every worker's poll, so that it looks at killed clients
     /// and held commands now rather than at its next tick.
     pub fn wake_workers(&self) {
@@ -435,7 +480,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// 40 hex characters, like Redis's run_id: seeded from the process's random
 /// hasher state, the time and the pid (it identifies a run, it is no secret).
-fn random_hex_id() -> String {
+pub(crate) fn random_hex_id() -> String {
     use std::hash::BuildHasher;
     let state = foldhash::fast::RandomState::default();
     (0..5u64)

@@ -106,7 +106,7 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "appendonly", get: |_| "no".into(), set: None },
     Parameter { name: "hz", get: |_| "10".into(), set: None },
     Parameter { name: "replica-read-only", get: |_| "yes".into(), set: None },
-    Parameter { name: "cluster-enabled", get: |_| "no".into(), set: None },
+    Parameter { name: "cluster-enabled", get: |s| if s.cluster.is_some() { "yes" } else { "no" }.into(), set: None },
 ];
 
 const CONFIG_SUBCOMMANDS: &[Subcommand] = &[

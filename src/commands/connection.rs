@@ -190,7 +190,7 @@ fn hello_reply(ctx: &mut Ctx<'_>, protocol: Protocol) {
     out.bulk(b"id");
     out.integer(ctx.session.id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(ctx.server.mode().as_bytes());
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");
@@ -199,6 +199,12 @@ fn hello_reply(ctx: &mut Ctx<'_>, protocol: Protocol) {
 
 /// SELECT index
 fn select(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    // A cluster node has only database 0: any other valid C int is refused
+    // before the range check, as in Redis.
+    let other_db = crate::protocol::parse::parse_i64(args.get(1)).is_some_and(|n| n != 0 && i32::try_from(n).is_ok());
+    if other_db && ctx.server.cluster.is_some() {
+        return ctx.error("ERR SELECT is not allowed in cluster mode");
+    }
     let Some(index) = super::keyspace::db_index(ctx, args.get(1), super::keyspace::DB_INDEX) else { return };
     ctx.session.select(index);
     ctx.out.ok();

@@ -64,7 +64,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, args: &Args<'_>, read_only: bool) {
     if refuse_by_flags(ctx, meta.flags, read_only) {
         return;
     }
-    let policy = CallPolicy::new(ctx, meta.flags, read_only, false);
+    let policy = CallPolicy::new(ctx, meta.flags, read_only, false, &keys);
     let server = ctx.server;
     server.scripts.run.set_command(args);
     let outcome = lua::with_vm(server, |vm| -> Result<(), String> {

@@ -84,7 +84,7 @@ fn server_section(server: &Server, out: &mut String) {
     let uptime = server.started.elapsed().as_secs();
     field!(out, "redis_version", REDIS_VERSION);
     field!(out, "redistill_version", crate::cli::VERSION);
-    field!(out, "redis_mode", "standalone");
+    field!(out, "redis_mode", server.mode());
     field!(out, "os", std::env::consts::OS);
     field!(out, "arch_bits", usize::BITS);
     field!(out, "multiplexing_api", "epoll");
@@ -234,8 +234,8 @@ fn replication_section(_server: &Server, out: &mut String) {
     field!(out, "connected_slaves", 0);
 }
 
-fn cluster_section(_server: &Server, out: &mut String) {
-    field!(out, "cluster_enabled", 0);
+fn cluster_section(server: &Server, out: &mut String) {
+    field!(out, "cluster_enabled", u8::from(server.cluster.is_some()));
 }
 
 fn keyspace_section(server: &Server, out: &mut String) {

@@ -311,6 +311,9 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// MOVE key db
 fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
+    if ctx.server.cluster.is_some() {
+        return ctx.error("ERR MOVE is not allowed in cluster mode");
+    }
     let Some(target) = db_index(ctx, args.get(2), DB_INDEX) else { return };
     if target == ctx.session.db {
         return ctx.error(SAME_OBJECT);
@@ -323,6 +326,9 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn swapdb(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     const FIRST: &str = "ERR invalid first DB index";
     const SECOND: &str = "ERR invalid second DB index";
+    if ctx.server.cluster.is_some() {
+        return ctx.error("ERR SWAPDB is not allowed in cluster mode");
+    }
     let Some(a) = db_index(ctx, args.get(1), DbIndexErrors(FIRST, FIRST)) else { return };
     let Some(b) = db_index(ctx, args.get(2), DbIndexErrors(SECOND, SECOND)) else { return };
     if a != b {

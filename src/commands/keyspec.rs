@@ -11,6 +11,57 @@
 //! call's keys, if any, with a function, as Redis's `getkeys_proc` does.
 
 use super::ReplyBuffer;
+use crate::protocol::Args;
+
+/// A command line whose keys are looked for: a client's [`Args`] (the
+/// routing check of cluster mode) or the arguments COMMAND GETKEYS was
+/// given.
+pub trait ArgList {
+    fn count(&self) -> usize;
+    fn arg(&self, i: usize) -> &[u8];
+    /// Every argument, for a [`LocateKeys`] function.
+    fn to_vec(&self) -> Vec<&[u8]> {
+        (0..self.count()).map(|i| self.arg(i)).collect()
+    }
+}
+
+impl ArgList for [&[u8]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn arg(&self, i: usize) -> &[u8] {
+        self[i]
+    }
+}
+
+impl ArgList for Args<'_> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn arg(&self, i: usize) -> &[u8] {
+        self.get(i)
+    }
+}
+
+/// The positions of one spec's keys (a range, or the list a
+/// [`LocateKeys`] function gave), without allocating for a range.
+pub enum Positions {
+    Range(std::iter::StepBy<std::ops::RangeInclusive<usize>>),
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for Positions {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Positions::Range(range) => range.next(),
+            Positions::Listed(list) => list.next(),
+        }
+    }
+}
 
 /// What a command does with a key, as Redis names it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,8 +202,8 @@ impl KeySpec {
 
     /// The positions of this spec's keys in `args` (the command name at
     /// 0), or None if the arguments do not fit it (Redis's invalid spec).
-    fn positions(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
-        let argc = i64::try_from(args.len()).ok()?;
+    fn positions<A: ArgList + ?Sized>(&self, args: &A) -> Option<Positions> {
+        let argc = i64::try_from(args.count()).ok()?;
         let mut first = i64::from(self.begin);
         let (last, step) = match self.find {
             FindKeys::Range { last, step, limit: 0 } if last < 0 => (argc + i64::from(last), step),
@@ -160,10 +211,13 @@ impl KeySpec {
                 (first + (argc - first) / i64::from(limit) + i64::from(last), step)
             }
             FindKeys::Range { last, step, .. } => (first + i64::from(last), step),
-            FindKeys::Unknown { locate } => return Some(locate.map_or_else(Vec::new, |locate| locate(args))),
+            FindKeys::Unknown { locate } => {
+                let listed = locate.map_or_else(Vec::new, |locate| locate(&args.to_vec()));
+                return Some(Positions::Listed(listed.into_iter()));
+            }
             FindKeys::Keynum { numkeys_at, first: offset, step } => {
-                let at = usize::try_from(first + i64::from(numkeys_at)).ok()?;
-                let numkeys = crate::protocol::parse::parse_i64(args.get(at)?).filter(|&n| n >= 0)?;
+                let at = usize::try_from(first + i64::from(numkeys_at)).ok().filter(|&at| at < args.count())?;
+                let numkeys = crate::protocol::parse::parse_i64(args.arg(at)).filter(|&n| n >= 0)?;
                 first += i64::from(offset);
                 (first.checked_add(numkeys)? - 1, step)
             }
@@ -172,7 +226,7 @@ impl KeySpec {
             return None;
         }
         let step = usize::try_from(step).ok().filter(|&s| s > 0)?;
-        Some((usize::try_from(first).ok()?..=usize::try_from(last).ok()?).step_by(step).collect())
+        Some(Positions::Range((usize::try_from(first).ok()?..=usize::try_from(last).ok()?).step_by(step)))
     }
 
     /// Write this spec as COMMAND INFO shows it: flags, begin_search,
@@ -229,9 +283,42 @@ pub fn find_keys(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<(usize, KeyFla
     let mut keys = Vec::new();
     for spec in specs.iter().filter(|spec| !spec.flags.contains(KeyFlags::NOT_KEY)) {
         let flags = spec.actual.map_or(spec.flags, |actual| actual(args));
-        keys.extend(spec.positions(args)?.into_iter().map(|position| (position, flags)));
+        keys.extend(spec.positions(args)?.map(|position| (position, flags)));
     }
     Some(keys)
+}
+
+/// Call `f` with each key of one call, in spec order, stopping at its
+/// first error; no keys at all if a spec does not fit the arguments (as
+/// [`find_keys`]). Allocates nothing for specs that are ranges.
+pub fn for_each_key<A: ArgList + ?Sized, E>(
+    specs: &[KeySpec],
+    args: &A,
+    mut f: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    if specs.iter().any(|spec| spec.positions(args).is_none()) {
+        return Ok(());
+    }
+    for spec in specs {
+        for position in spec.positions(args).into_iter().flatten() {
+            f(args.arg(position))?;
+        }
+    }
+    Ok(())
+}
+
+/// The specs that find the keys of a call of `command` whose subcommand
+/// (if it is a container command) is `sub`: a container command's keys
+/// are its subcommand's (OBJECT ENCODING key).
+pub fn specs_for(command: &super::Command, sub: Option<&[u8]>) -> &'static [KeySpec] {
+    if !command.keys.is_empty() {
+        return command.keys;
+    }
+    let Some(sub) = sub else { return command.keys };
+    SUBCOMMAND_KEYS
+        .iter()
+        .find(|(parent, name, _)| *parent == command.name && super::is(sub, name))
+        .map_or(command.keys, |(_, _, specs)| *specs)
 }
 
 /// COMMAND's legacy (first key, last key, step) triple, derived from the
@@ -367,6 +454,28 @@ mod tests {
         assert_eq!(legacy_range(&specs), ((1, 1, 1), true));
         assert_eq!(keys(&specs, "sort k x d"), Some(vec![1, 3]));
         assert_eq!(keys(&[KeySpec::unknown(KeyFlags::RO, "notes", None)], "sort k"), Some(vec![]));
+    }
+
+    #[test]
+    fn keys_of_client_arguments() {
+        let collect = |specs: &[KeySpec], line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let mut keys = Vec::new();
+            for_each_key(specs, &args[..], |key| {
+                keys.push(String::from_utf8_lossy(key).into_owned());
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            keys
+        };
+        assert_eq!(collect(specs::OVERWRITE_PAIRS, "mset a 1 b 2"), ["a", "b"]);
+        let zunionstore = [KeySpec::at(1, KeyFlags::OW), KeySpec::keynum(2, 0, 1, 1, KeyFlags::RO)];
+        assert_eq!(collect(&zunionstore, "zunionstore d 2 a b"), ["d", "a", "b"]);
+        assert!(collect(&zunionstore, "zunionstore d 3 a b").is_empty(), "a spec that does not fit: no keys");
+        let args: Vec<&[u8]> = vec![b"mget", b"a", b"b", b"c"];
+        let stopped =
+            for_each_key(specs::READ_ALL, &args[..], |key| if key == b"b" { Err(key.to_vec()) } else { Ok(()) });
+        assert_eq!(stopped, Err(b"b".to_vec()));
     }
 
     #[test]

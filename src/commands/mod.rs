@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod bits;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -87,9 +88,10 @@ impl Flags {
     /// Runs while a script is busy past `busy-reply-threshold` (Redis's
     /// `allow-busy`); every other command is answered BUSY then.
     pub const ALLOW_BUSY: Flags = Flags(1 << 12);
-    /// Runs a script (EVAL, FCALL): with every worker held, like EXEC (see
-    /// `server::Gate`). Not reported by COMMAND.
-    pub const RUNS_SCRIPT: Flags = Flags(1 << 13);
+    /// Runs with every worker held, like EXEC (see `server::Gate`): a
+    /// script (EVAL, FCALL), or CLUSTER (whose SETMAP replaces the slot
+    /// map between two commands of every client). Not reported by COMMAND.
+    pub const EXCLUSIVE: Flags = Flags(1 << 13);
     /// May block the client (BLPOP...; Redis's `blocking`).
     pub const BLOCKING: Flags = Flags(1 << 14);
     /// A Pub/Sub command (Redis's `pubsub`).
@@ -493,6 +495,7 @@ pub fn all() -> impl Iterator<Item = &'static Command> {
         .chain(functions::COMMANDS)
         .chain(sort::COMMANDS)
         .chain(pubsub::COMMANDS)
+        .chain(cluster::COMMANDS)
 }
 
 /// Names longer than this cannot be commands.
@@ -575,7 +578,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispatched 
     let pause = &ctx.server.pause;
     if pause.holds(true, ctx.now) {
         if let Some((_, command)) = found {
-            let refused = refusal(ctx, command, args.len()).is_some();
+            let refused = refusal(ctx, command, args).is_some();
             if !refused && pause.holds(may_write(ctx, command), ctx.now) {
                 return Dispatched::Held;
             }
@@ -595,21 +598,36 @@ fn may_write(ctx: &Ctx<'_>, command: &Command) -> bool {
             && ctx.session.multi.as_ref().is_some_and(|multi| multi.flags().intersects(writes)))
 }
 
+/// Why a command is refused before it runs.
+pub(crate) enum Refusal {
+    /// It fails one of the checks every command goes through.
+    Check(std::borrow::Cow<'static, str>),
+    /// Cluster mode: its keys are not all served here.
+    Redirect(crate::cluster::Redirect),
+}
+
 /// Why a command must be refused before it runs, if it must: the checks
-/// Redis makes before a pause can hold it.
-pub(crate) fn refusal(ctx: &Ctx<'_>, command: &Command, argc: usize) -> Option<std::borrow::Cow<'static, str>> {
+/// Redis makes before a pause can hold it, in Redis's order.
+pub(crate) fn refusal(ctx: &Ctx<'_>, command: &Command, args: &Args<'_>) -> Option<Refusal> {
+    let check = |text: &'static str| Some(Refusal::Check(text.into()));
     // Redis checks arity before authentication.
-    if !accepts(command.arity, argc) {
-        return Some(arity_message(command.name).into());
+    if !accepts(command.arity, args.len()) {
+        return Some(Refusal::Check(arity_message(command.name).into()));
     }
     if !ctx.session.authenticated && !command.flags.contains(Flags::NO_AUTH) {
-        return Some(NOAUTH.into());
+        return check(NOAUTH);
     }
     if ctx.session.multi.is_some() && command.flags.contains(Flags::NO_MULTI) {
-        return Some("ERR Command not allowed inside a transaction".into());
+        return check("ERR Command not allowed inside a transaction");
+    }
+    // The queued commands EXEC runs were routed when EXEC came.
+    if ctx.server.cluster.is_some() && !ctx.session.in_exec {
+        if let Err(redirect) = cluster::route(ctx, command, args) {
+            return Some(Refusal::Redirect(redirect));
+        }
     }
     if command.flags.contains(Flags::DENYOOM) && ctx.server.must_refuse_writes() {
-        return Some(OOM.into());
+        return check(OOM);
     }
     None
 }
@@ -627,8 +645,10 @@ pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) {
         ctx.stats.count_error("ERR");
         return ctx.out.error_bytes(&msg);
     };
-    if let Some(msg) = refusal(ctx, command, args.len()) {
-        return reject(ctx, id, &msg);
+    match refusal(ctx, command, args) {
+        Some(Refusal::Check(msg)) => return reject(ctx, id, &msg),
+        Some(Refusal::Redirect(redirect)) => return redirect_client(ctx, id, command, &redirect),
+        None => {}
     }
     if !ctx.session.rate.admit(ctx.now) {
         return reject(ctx, id, "ERR max commands per second reached for this client, try again later");
@@ -683,7 +703,7 @@ pub fn dispatch_busy(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispat
 /// ends a transaction (EXEC) inside MULTI.
 pub fn needs_exclusive(found: Found, in_multi: bool) -> bool {
     found.is_some_and(|(_, c)| {
-        let flag = if in_multi { Flags::ENDS_MULTI } else { Flags::RUNS_SCRIPT };
+        let flag = if in_multi { Flags::ENDS_MULTI } else { Flags::EXCLUSIVE };
         c.flags.contains(flag)
     })
 }
@@ -702,6 +722,21 @@ pub(crate) fn reject(ctx: &mut Ctx<'_>, id: usize, msg: &str) {
     }
     fail_transaction(ctx);
     ctx.error(msg);
+}
+
+/// Answer a command whose keys this cluster node does not serve (Redis's
+/// `clusterRedirectClient`): inside MULTI the transaction is doomed to
+/// EXECABORT; EXEC itself discards the transaction and answers with the
+/// redirection.
+fn redirect_client(ctx: &mut Ctx<'_>, id: usize, command: &Command, redirect: &crate::cluster::Redirect) {
+    ctx.stats.record_rejected(id);
+    if command.flags.contains(Flags::ENDS_MULTI) {
+        ctx.session.multi = None;
+        ctx.session.watch = None;
+    } else {
+        fail_transaction(ctx);
+    }
+    ctx.error(&redirect.error());
 }
 
 fn fail_transaction(ctx: &mut Ctx<'_>) {

@@ -57,7 +57,7 @@ pub fn before_command(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> bool 
     }
     let Some((id, command)) = found else { return false };
     // Redis checks arity, authentication and the like first.
-    if command.flags.contains(Flags::SUBSCRIBED_CONTEXT) || super::refusal(ctx, command, args.len()).is_some() {
+    if command.flags.contains(Flags::SUBSCRIBED_CONTEXT) || super::refusal(ctx, command, args).is_some() {
         return false;
     }
     ctx.stats.commands_processed.incr();

@@ -2,7 +2,7 @@
 //! and FUNCTION are in `functions`), and [`call`], the checks Redis applies to a
 //! command a script runs (`redis.call`).
 //!
-//! A script runs with every worker's gate held (the `RUNS_SCRIPT` flag,
+//! A script runs with every worker's gate held (the `EXCLUSIVE` flag,
 //! read by the network layer), so no other client sees it half done,
 //! whatever keys it touches. The interpreter is the worker's own
 //! (`scripting::lua`); the cache and the libraries are shared
@@ -12,6 +12,7 @@
 //! spec), so COMMAND GETKEYS and cluster clients see them.
 
 use super::admin::{is_flush_mode, reply_help};
+use super::cluster::{route_script_call, ScriptSlot};
 use super::{
     accepts, dispatch_subcommand, execute, lookup_with_id, specs, Command, Ctx, Flags, KeySpec, Subcommand, OOM,
 };
@@ -20,7 +21,7 @@ use crate::scripting::{self, lua, parse_shebang, ScriptFlags, NOSCRIPT};
 
 /// EVAL and FCALL: not from scripts, with every worker held; the keys
 /// may be none (`numkeys` 0).
-pub(super) const RUNS: Flags = Flags::NO_SCRIPT.with(Flags::RUNS_SCRIPT).with(Flags::NO_MANDATORY_KEYS);
+pub(super) const RUNS: Flags = Flags::NO_SCRIPT.with(Flags::EXCLUSIVE).with(Flags::NO_MANDATORY_KEYS);
 /// The keys of EVAL and EVALSHA: `script numkeys key ...`.
 pub(super) const SCRIPT_KEYS: &[KeySpec] = &[KeySpec::keynum(2, 0, 1, 1, specs::RW_ACCESS_UPDATE)];
 /// The keys of the read-only forms.
@@ -84,25 +85,33 @@ pub struct CallPolicy {
     pub wrote: bool,
     /// An EVAL script (not a function).
     pub eval: bool,
+    /// Cluster mode: the slot of the keys the script uses.
+    pub slot: ScriptSlot,
 }
 
 impl CallPolicy {
-    pub fn new(ctx: &Ctx<'_>, flags: ScriptFlags, read_only: bool, eval: bool) -> Self {
+    /// The policy of a script called with `keys` (its declared keys).
+    pub fn new(ctx: &Ctx<'_>, flags: ScriptFlags, read_only: bool, eval: bool, keys: &[&[u8]]) -> Self {
         Self {
             read_only: read_only || flags.no_writes,
             allow_oom: flags.allow_oom || flags.no_writes,
             oom: ctx.server.must_refuse_writes(),
             wrote: false,
             eval,
+            slot: match ctx.server.cluster {
+                Some(_) => ScriptSlot::new(keys, flags.allow_cross_slot),
+                None => ScriptSlot::default(),
+            },
         }
     }
 }
 
 /// Run a command for a script: Redis's checks for scripts (unknown
 /// command, arity, commands scripts may not call, writes from a read-only
-/// script, OOM before the first write), then the command itself, counted
-/// in commandstats and the slow log like any other. `Err` is the error
-/// text the script receives.
+/// script, OOM before the first write; in cluster mode, keys served here
+/// and all in one slot), then the command itself, counted in commandstats
+/// and the slow log like any other. `Err` is the error text the script
+/// receives.
 pub fn call(ctx: &mut Ctx<'_>, args: &Args<'_>, policy: &mut CallPolicy) -> Result<(), String> {
     let Some((id, command)) = lookup_with_id(args.get(0)) else {
         return Err(refuse(ctx, None, "ERR Unknown Redis command called from script"));
@@ -125,6 +134,11 @@ pub fn call(ctx: &mut Ctx<'_>, args: &Args<'_>, policy: &mut CallPolicy) -> Resu
     if flags.contains(Flags::WRITE) {
         policy.wrote = true;
         ctx.server.scripts.run.note_write();
+    }
+    if ctx.server.cluster.is_some() {
+        if let Err(text) = route_script_call(ctx, command, args, &mut policy.slot) {
+            return Err(refuse(ctx, Some(id), &text));
+        }
     }
     ctx.stats.commands_processed.incr();
     execute(ctx, id, command, args);
@@ -184,6 +198,10 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// write, from a `_RO` command or while memory is over the limit): true
 /// if it was refused.
 pub(super) fn refuse_by_flags(ctx: &mut Ctx<'_>, flags: ScriptFlags, read_only: bool) -> bool {
+    if !flags.compat && flags.no_cluster && ctx.server.cluster.is_some() {
+        ctx.error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+        return true;
+    }
     if flags.compat || flags.no_writes {
         return false;
     }
@@ -221,7 +239,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &Args<'_>, by_sha: bool, read_only: boo
     if refuse_by_flags(ctx, flags, read_only) {
         return;
     }
-    let policy = CallPolicy::new(ctx, flags, read_only, true);
+    let policy = CallPolicy::new(ctx, flags, read_only, true, &keys);
     let server = ctx.server;
     let outcome = lua::with_vm(server, |vm| -> Result<(), String> {
         let f = vm.compile(&sha, &code)?;

@@ -226,13 +226,7 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// from its subcommand), or None if it names no command.
 fn specs_of(line: &[&[u8]]) -> Option<(&'static Command, &'static [KeySpec])> {
     let command = super::lookup(line.first()?)?;
-    if !command.keys.is_empty() {
-        return Some((command, command.keys));
-    }
-    let sub = line.get(1).and_then(|sub| {
-        keyspec::SUBCOMMAND_KEYS.iter().find(|(parent, name, _)| *parent == command.name && is(sub, name))
-    });
-    Some((command, sub.map_or(command.keys, |(_, _, specs)| *specs)))
+    Some((command, keyspec::specs_for(command, line.get(1).copied())))
 }
 
 /// COMMAND GETKEYS / GETKEYSANDFLAGS command [arg ...]: which arguments

@@ -141,11 +141,17 @@ impl<'a> Options<'a> {
                 }
                 _ if is(arg, "BY") && left >= 1 => {
                     let by = Pattern::parse(args.get(j + 1));
+                    if matches!(by, Pattern::Key { .. }) && !pattern_in_slot(ctx, args, j + 1, "BY") {
+                        return None;
+                    }
                     options.dontsort |= !matches!(by, Pattern::Key { .. });
                     options.by = Some(by);
                     j += 1;
                 }
                 _ if is(arg, "GET") && left >= 1 => {
+                    if !pattern_in_slot(ctx, args, j + 1, "GET") {
+                        return None;
+                    }
                     options.gets.push(Pattern::parse(args.get(j + 1)));
                     j += 1;
                 }
@@ -158,6 +164,23 @@ impl<'a> Options<'a> {
         }
         Some(options)
     }
+}
+
+/// Cluster mode: whether the keys the BY or GET pattern at `at` forms are
+/// all in the slot of the key sorted (Redis refuses the option, with this
+/// error, when they may not be). Always true with cluster mode off.
+fn pattern_in_slot(ctx: &mut Ctx<'_>, args: &Args<'_>, at: usize, option: &str) -> bool {
+    if ctx.server.cluster.is_none() {
+        return true;
+    }
+    let slot = crate::cluster::slot::pattern_slot(args.get(at));
+    if slot == Some(crate::cluster::key_slot(args.get(1))) {
+        return true;
+    }
+    ctx.error(&format!(
+        "ERR {option} option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."
+    ));
+    false
 }
 
 /// A BY or GET pattern (Redis's `lookupKeyByPattern`). Redis looks for

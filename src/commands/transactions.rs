@@ -53,6 +53,12 @@ impl Multi {
         self.flags
     }
 
+    /// The queued commands, in order (cluster mode routes them together
+    /// when EXEC comes).
+    pub fn commands(&self) -> impl Iterator<Item = Args<'_>> {
+        self.queued.iter().map(|command| Args::new(&command.data, &command.ranges))
+    }
+
     /// Keep a copy of a command for EXEC.
     pub fn queue(&mut self, args: &Args<'_>, flags: Flags) {
         self.flags = self.flags.with(flags);

@@ -47,6 +47,9 @@ const HOLD_WHILE_READING_UP_TO: usize = 32 * 1024;
 
 /// Pipelined commands whose keys are prefetched before they run.
 const PREFETCH_AHEAD: usize = 16;
+/// A lone command's second argument longer than this (an EVAL script, a
+/// large value) is not hashed ahead on the chance it is a key.
+const MEMO_KEY_LEN: usize = 256;
 
 /// Reads per `drive` call before yielding to other connections.
 const MAX_ROUNDS: usize = 16;
@@ -470,6 +473,9 @@ impl Connection {
         let mut executed = 0;
         let mut more = false;
         let mut gate = None;
+        // Cluster mode: the hashes the prefetch pass computes serve this
+        // batch's routing and lookups (see `store::memo`).
+        let _memo = env.server.cluster.is_some().then_some(crate::store::memo::Batch);
         self.prefetch_keys(env);
         while self.start < self.end && self.closing.is_none() {
             if self.awaiting_handoff || self.blocked.as_ref().is_some_and(|b| !b.ready) {
@@ -561,18 +567,26 @@ impl Connection {
     /// in the buffer, in three passes (index lines, records, then the
     /// contents of collections, in shards that hold any; see
     /// `store/prefetch.rs`), so that their memory loads overlap. A lone
-    /// command has nothing to overlap with and is left alone.
+    /// command has nothing to overlap with and is left alone (but in a
+    /// slot-sharded table its key's hash is remembered for the batch).
     fn prefetch_keys(&self, env: &Env<'_>) {
         let mut pending = &self.input[self.start..self.end];
         let mut frame = peek_key(pending);
+        let table = env.server.store.db(self.session.db);
+        let memo = table.is_slot_sharded();
         if frame.is_none_or(|(len, _)| len == pending.len()) {
+            if let Some((_, key)) = frame.filter(|&(_, key)| memo && key.len() <= MEMO_KEY_LEN) {
+                crate::store::memo::remember(key, table.hash(key));
+            }
             return;
         }
-        let table = env.server.store.db(self.session.db);
         let mut hashes = [0u64; PREFETCH_AHEAD];
         let mut count = 0;
         while let Some((len, key)) = frame {
             hashes[count] = table.hash(key);
+            if memo {
+                crate::store::memo::remember(key, hashes[count]);
+            }
             table.prefetch_index(hashes[count]);
             count += 1;
             pending = &pending[len..];

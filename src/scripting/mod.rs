@@ -315,10 +315,13 @@ pub struct ScriptFlags {
     pub compat: bool,
     pub no_writes: bool,
     pub allow_oom: bool,
-    /// Accepted and listed (FUNCTION LIST); they concern replicas and
-    /// clusters, which Redistill has not.
+    /// Accepted and listed (FUNCTION LIST); it concerns replicas, which
+    /// Redistill has not.
     pub allow_stale: bool,
+    /// Cluster mode refuses to run the script.
     pub no_cluster: bool,
+    /// Cluster mode lets the script's commands use keys of several slots
+    /// (each command's keys still in one slot served here).
     pub allow_cross_slot: bool,
 }
 

@@ -215,7 +215,7 @@ impl ShardGuard<'_> {
         if pass.remembers_evictions() && !expired {
             ghost.remember(hash, index.len());
         }
-        stats.record_removal(expires_at.is_some(), expired);
+        stats.record_removal(hash, expires_at.is_some(), expired);
         table.key_changed(key, None);
         true
     }
@@ -260,7 +260,7 @@ impl ShardGuard<'_> {
                 entry.remove();
                 table.key_changed(log.record(old).key(), None);
                 kill_record(log, objects, old);
-                stats.record_removal(true, true);
+                stats.record_removal(hash, true, true);
             }
         }
         let mut emptied = 0;

@@ -12,6 +12,7 @@ pub mod ghost;
 pub mod hash;
 pub mod lazyfree;
 pub mod list;
+pub mod memo;
 pub mod object;
 pub mod policy;
 pub mod prefetch;
@@ -123,6 +124,15 @@ impl Store {
             })
             .collect();
         Self { dbs, pressure, watches, blocking }
+    }
+
+    /// The store of a cluster node: one database, slot-sharded (see
+    /// [`Table::with_slot_sharding`]), with at most one shard per slot.
+    pub fn for_cluster(shards_per_db: usize, max_memory: u64, inboxes: Arc<crate::inbox::Inboxes>) -> Self {
+        let mut store = Self::new(1, shards_per_db.min(crate::cluster::SLOTS), max_memory, inboxes);
+        let tables = std::mem::take(&mut store.dbs).into_vec();
+        store.dbs = tables.into_iter().map(Table::with_slot_sharding).collect();
+        store
     }
 
     pub fn db(&self, index: usize) -> &Table {

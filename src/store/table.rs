@@ -24,7 +24,7 @@
 //! large one, or a collection, and the command writes what it needs.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crossbeam_utils::CachePadded;
@@ -120,16 +120,42 @@ pub(crate) struct ShardStats {
     expired_elements: AtomicU64,
     pub(crate) evicted: AtomicU64,
     index_address: IndexAddress,
+    /// Keys per hash slot when the table is slot-sharded (cluster mode,
+    /// see [`Table::with_slot_sharding`]), empty otherwise: this shard
+    /// holds the slots `s` with `s & mask == shard`, and counts slot `s`
+    /// at `s >> slot_shift`.
+    slot_keys: Box<[AtomicU32]>,
+    slot_shift: u32,
 }
 
 impl ShardStats {
     /// Count a key the sweep removed because it expired or was evicted.
-    pub(crate) fn record_removal(&self, had_expiry: bool, expired: bool) {
-        adjust(&self.keys, 1, 0);
-        adjust(&self.expires, usize::from(had_expiry), 0);
+    pub(crate) fn record_removal(&self, hash: u64, had_expiry: bool, expired: bool) {
+        self.count_key(hash, false, had_expiry);
         let counter = if expired { &self.expired } else { &self.evicted };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Count a key (whose hash is `hash`) `added` or removed, with or
+    /// without a deadline. Only under the shard's write lock.
+    fn count_key(&self, hash: u64, added: bool, has_expiry: bool) {
+        let (minus, plus) = if added { (0, 1) } else { (1, 0) };
+        adjust(&self.keys, minus, plus);
+        adjust(&self.expires, minus * usize::from(has_expiry), plus * usize::from(has_expiry));
+        if let Some(counter) = self.slot_keys.get(slot_of_hash(hash) >> self.slot_shift) {
+            let count = counter.load(Ordering::Relaxed);
+            counter.store(if added { count + 1 } else { count.saturating_sub(1) }, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Hash bits 32 to 45: the shard (its low bits) and, in a slot-sharded
+/// table, the key's hash slot (see [`Table::hash`]).
+const SLOT_BITS: u64 = (crate::cluster::SLOTS as u64 - 1) << 32;
+
+/// The hash slot a slot-sharded table put in `hash`.
+pub fn slot_of_hash(hash: u64) -> usize {
+    ((hash & SLOT_BITS) >> 32) as usize
 }
 
 /// A shard's contents: the index, the records it points into, and the
@@ -197,6 +223,9 @@ pub struct Table {
     watches: Arc<Watches>,
     /// Clients blocked on keys, woken when a write fills one.
     blocking: Arc<Blocking>,
+    /// Cluster mode: a key's shard follows its hash slot (see
+    /// [`Table::with_slot_sharding`]).
+    slot_sharded: bool,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
@@ -240,11 +269,101 @@ impl Table {
             db,
             watches,
             blocking,
+            slot_sharded: false,
         }
     }
 
+    /// The table of a cluster node: a key's shard is chosen by its hash
+    /// slot, so all the keys of a slot live in one shard, and the shards
+    /// count their keys per slot. CLUSTER COUNTKEYSINSLOT then reads a
+    /// counter, and CLUSTER GETKEYSINSLOT and the freeing of a lost slot
+    /// walk one shard, not the whole keyspace. This costs nothing per key
+    /// (no per-slot index to keep), and keys still spread evenly over the
+    /// shards, the slots being uniform; keys sharing a hash tag share a
+    /// shard, as they share a node anyway. At most [`crate::cluster::SLOTS`]
+    /// shards.
+    pub fn with_slot_sharding(mut self) -> Self {
+        let count = self.shards.len();
+        assert!(count <= crate::cluster::SLOTS, "a slot-sharded table has at most one shard per slot");
+        for shard in self.shards.iter_mut() {
+            shard.stats.slot_keys = (0..crate::cluster::SLOTS / count).map(|_| AtomicU32::new(0)).collect();
+            shard.stats.slot_shift = count.trailing_zeros();
+        }
+        self.slot_sharded = true;
+        self
+    }
+
+    /// The hash every structure of the table is keyed by. In a
+    /// slot-sharded table, bits 32 to 45 (which pick the shard; the index
+    /// within a shard uses the low bits and the top seven) are the key's
+    /// hash slot instead.
     pub fn hash(&self, key: &[u8]) -> u64 {
+        if self.slot_sharded {
+            return self.slot_sharded_hash(key);
+        }
         hash_key(&self.hasher, key)
+    }
+
+    /// [`Table::hash`] of a slot-sharded table, taken from the batch's
+    /// memo when the prefetch pass computed it (see `memo.rs`).
+    fn slot_sharded_hash(&self, key: &[u8]) -> u64 {
+        if let Some(hash) = super::memo::recall(key) {
+            return hash;
+        }
+        let hash = hash_key(&self.hasher, key);
+        (hash & !SLOT_BITS) | (u64::from(crate::cluster::key_slot(key)) << 32)
+    }
+
+    /// Whether keys are sharded by hash slot (cluster mode).
+    pub fn is_slot_sharded(&self) -> bool {
+        self.slot_sharded
+    }
+
+    /// The shard holding the keys of hash slot `slot` (slot-sharded).
+    pub fn shard_of_slot(&self, slot: u16) -> usize {
+        usize::from(slot) & self.mask as usize
+    }
+
+    /// Keys in hash slot `slot`, including expired ones not yet reclaimed
+    /// (0 unless the table is slot-sharded).
+    pub fn keys_in_slot(&self, slot: u16) -> usize {
+        let stats = &self.shards[self.shard_of_slot(slot)].stats;
+        stats.slot_keys.get(usize::from(slot) >> stats.slot_shift).map_or(0, |n| n.load(Ordering::Relaxed) as usize)
+    }
+
+    /// Up to `count` live keys of hash slot `slot`, from the one shard that
+    /// holds them (slot-sharded).
+    pub fn keys_of_slot(&self, slot: u16, count: usize, now: u64) -> Vec<Vec<u8>> {
+        let mut keys = Vec::new();
+        if count == 0 || self.keys_in_slot(slot) == 0 {
+            return keys;
+        }
+        let data = read(&self.shards[self.shard_of_slot(slot)].data);
+        for index_slot in data.index.iter() {
+            let record = data.log.record(index_slot.loc());
+            if !record.is_expired(now) && crate::cluster::key_slot(record.key()) == slot {
+                keys.push(record.key().to_vec());
+                if keys.len() == count {
+                    break;
+                }
+            }
+        }
+        keys
+    }
+
+    /// Delete every key of shard `shard` whose hash slot is in `slots`
+    /// (a cluster node freeing slots it lost), a batch per hold of the
+    /// shard's lock. Returns how many went.
+    pub fn remove_slots(&self, shard: usize, slots: &crate::cluster::SlotSet) -> usize {
+        const BATCH: usize = 4096;
+        let mut removed = 0;
+        loop {
+            let batch = self.lock_shard(shard).remove_where(BATCH, |key| slots.contains(crate::cluster::key_slot(key)));
+            removed += batch;
+            if batch < BATCH {
+                return removed;
+            }
+        }
     }
 
     /// Which shard holds keys with this hash.
@@ -546,6 +665,11 @@ impl Table {
                 store_relaxed(x, vy);
                 store_relaxed(y, vx);
             }
+            for (x, y) in a.stats.slot_keys.iter().zip(b.stats.slot_keys.iter()) {
+                let (vx, vy) = (x.load(Ordering::Relaxed), y.load(Ordering::Relaxed));
+                x.store(vy, Ordering::Relaxed);
+                y.store(vx, Ordering::Relaxed);
+            }
             a.publish_memory();
             b.publish_memory();
         }
@@ -678,13 +802,26 @@ impl ShardGuard<'_> {
         let table = self.table;
         let ShardData { index, log, objects, ghost, layout } = &mut *self.data;
         let queue = if table.pressure.policy().is_lfu() && !ghost.recalls(hash) { Queue::Small } else { Queue::Main };
+        // The index only reads the low bits and the top seven of a hash, so
+        // the slot bits a slot-sharded table puts in (see `Table::hash`) need
+        // not be computed again when it grows.
         let rehash = |slot: &IndexSlot| hash_key(&table.hasher, log.record(slot.loc()).key());
         // The insert below must not rebuild the index unseen by SCAN.
         super::cursor::reserve_one(index, layout, rehash);
         let entry = index.entry(hash, |slot| log.record(slot.loc()).key() == key, rehash);
         let (result, modified, kind) = {
-            let mut slot =
-                SlotMut { key, stats, log, objects, queue, now, state: Some(entry), modified: false, access: None };
+            let mut slot = SlotMut {
+                key,
+                hash,
+                stats,
+                log,
+                objects,
+                queue,
+                now,
+                state: Some(entry),
+                modified: false,
+                access: None,
+            };
             slot.reclaim_expired(now);
             let existed = slot.exists();
             let result = f(&mut slot);
@@ -720,7 +857,37 @@ impl ShardGuard<'_> {
         self.stats.index_address.publish(&data.index);
     }
 
+    /// Delete up to `limit` keys (live or expired) for which `doomed`
+    /// holds, as DEL would (WATCH sees them go); returns how many went.
+    pub(crate) fn remove_where(&mut self, limit: usize, doomed: impl Fn(&[u8]) -> bool) -> usize {
+        let table = self.table;
+        let data = &self.data;
+        let found: Vec<(u64, Loc)> = data
+            .index
+            .iter()
+            .map(IndexSlot::loc)
+            .filter(|&loc| doomed(data.log.record(loc).key()))
+            .take(limit)
+            .map(|loc| (table.hash(data.log.record(loc).key()), loc))
+            .collect();
+        let stats = self.stats;
+        let ShardData { index, log, objects, .. } = &mut *self.data;
+        for &(hash, loc) in &found {
+            if let Ok(entry) = index.find_entry(hash, |slot| slot.loc() == loc) {
+                entry.remove();
+                let record = log.record(loc);
+                let had_expiry = record.expires_at().is_some();
+                table.key_changed(record.key(), None);
+                kill_record(log, objects, loc);
+                stats.count_key(hash, false, had_expiry);
+            }
+        }
+        self.publish_memory();
+        found.len()
+    }
+
     fn take_all(&mut self) -> ShardData {
+        self.stats.slot_keys.iter().for_each(|count| count.store(0, Ordering::Relaxed));
         store_relaxed(&self.stats.keys, 0);
         store_relaxed(&self.stats.expires, 0);
         store_relaxed(&self.stats.volatile_objects, 0);
@@ -836,6 +1003,8 @@ pub(crate) fn needs_purge(objects: &Objects, record: &Record<'_>, now: u64) -> b
 /// out, and a collection's expired elements purged.
 pub struct SlotMut<'a> {
     key: &'a [u8],
+    /// The key's hash (its hash slot, in a slot-sharded table).
+    hash: u64,
     stats: &'a ShardStats,
     log: &'a mut Log,
     objects: &'a mut Objects,
@@ -1033,8 +1202,7 @@ impl SlotMut<'_> {
                     self.state = Some(TableEntry::Vacant(v));
                     return false;
                 };
-                adjust(&self.stats.keys, 0, 1);
-                adjust(&self.stats.expires, 0, usize::from(expires_at.is_some()));
+                self.stats.count_key(self.hash, true, expires_at.is_some());
                 let slot = IndexSlot::new(new, access::created(self.now));
                 (Some(TableEntry::Occupied(v.insert(slot))), true)
             }
@@ -1088,8 +1256,7 @@ impl SlotMut<'_> {
                     self.log.kill(slot);
                 }
                 let (_, vacant) = o.remove();
-                adjust(&self.stats.keys, 1, 0);
-                adjust(&self.stats.expires, usize::from(had_expiry), 0);
+                self.stats.count_key(self.hash, false, had_expiry);
                 self.state = Some(TableEntry::Vacant(vacant));
                 true
             }
@@ -1140,6 +1307,68 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{key_slot, SlotSet};
+
+    fn sharded() -> Table {
+        Table::new(4, 4096, Arc::default()).with_slot_sharding()
+    }
+
+    fn put(table: &Table, key: &str, ttl: Option<u64>) {
+        table.update(key.as_bytes(), 0, |slot| slot.put(b"v", ttl));
+    }
+
+    #[test]
+    fn a_slot_lives_in_one_shard_and_is_counted() {
+        let table = sharded();
+        let keys: Vec<String> = (0..200).map(|i| format!("{{tag}}:{i}")).collect();
+        keys.iter().for_each(|key| put(&table, key, None));
+        put(&table, "other", Some(1));
+        let slot = key_slot(b"tag");
+        assert_eq!(table.keys_in_slot(slot), 200);
+        assert_eq!(table.keys_in_slot(key_slot(b"other")), 1);
+        assert_eq!(table.shard_of(table.hash(b"{tag}:7")), table.shard_of_slot(slot));
+        let mut found = table.keys_of_slot(slot, 1000, 0);
+        found.sort();
+        let mut expected: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        expected.sort();
+        assert_eq!(found, expected);
+        assert_eq!(table.keys_of_slot(slot, 5, 0).len(), 5);
+        assert!(table.keys_of_slot(key_slot(b"other"), 10, 2).is_empty(), "expired keys are not listed");
+        table.update(b"{tag}:0", 0, |slot| slot.remove());
+        assert_eq!(table.keys_in_slot(slot), 199);
+        table.update(b"other", 5, |_| ());
+        assert_eq!(table.keys_in_slot(key_slot(b"other")), 0, "an expired key reclaimed is uncounted");
+    }
+
+    #[test]
+    fn removing_slots_deletes_only_their_keys() {
+        let table = sharded();
+        (0..500).for_each(|i| put(&table, &format!("k{i}"), None));
+        let mut doomed = SlotSet::default();
+        let victim = key_slot(b"k1");
+        doomed.insert(victim);
+        let before = table.len();
+        let removed = table.remove_slots(table.shard_of_slot(victim), &doomed);
+        assert!(removed >= 1);
+        assert_eq!(table.len(), before - removed);
+        assert_eq!(table.keys_in_slot(victim), 0);
+        assert!(table.view(b"k1", 0, |e| e.is_none()));
+        assert!(table.view(b"k2", 0, |e| e.is_some()) || key_slot(b"k2") == victim);
+        table.clear(false);
+        assert_eq!(table.keys_in_slot(key_slot(b"k2")), 0);
+    }
+
+    #[test]
+    fn plain_tables_count_no_slots() {
+        let table = Table::new(4, 4096, Arc::default());
+        put(&table, "foo", None);
+        assert_eq!(table.keys_in_slot(key_slot(b"foo")), 0);
+    }
 }
 
 /// Model checks of the one lock-free write in the table: readers bumping a

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod rng;
 
 use std::fs;
@@ -33,8 +34,18 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Env vars the server reads; scrubbed from the child so the test runner's own
 /// environment can't leak into a test.
-const SERVER_ENV_VARS: &[&str] =
-    &["REDIS_PORT", "REDIS_PASSWORD", "REDIS_MAX_MEMORY", "REDIS_BIND", "REDISTILL_CONFIG", "REDISTILL_THREADS"];
+const SERVER_ENV_VARS: &[&str] = &[
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+    "REDIS_MAX_MEMORY",
+    "REDIS_BIND",
+    "REDISTILL_CONFIG",
+    "REDISTILL_THREADS",
+    "REDISTILL_CLUSTER_ENABLED",
+    "REDISTILL_CLUSTER_NODE_ID",
+    "REDISTILL_CLUSTER_ANNOUNCE_IP",
+    "REDISTILL_CLUSTER_ANNOUNCE_PORT",
+];
 
 // ---------------------------------------------------------------------------
 // Mode selection
@@ -126,11 +137,21 @@ pub struct Launch {
     pub port_flag: bool,
     /// Port the server is expected to answer on; a free one is picked when None.
     pub port: Option<u16>,
+    /// Extra command-line arguments for a real redis-server (differential
+    /// mode), e.g. to start it as a cluster node.
+    pub redis_args: Vec<String>,
 }
 
 impl Default for Launch {
     fn default() -> Self {
-        Launch { toml: String::new(), password: None, env: Vec::new(), port_flag: true, port: None }
+        Launch {
+            toml: String::new(),
+            password: None,
+            env: Vec::new(),
+            port_flag: true,
+            port: None,
+            redis_args: Vec::new(),
+        }
     }
 }
 
@@ -188,6 +209,7 @@ impl TestServer {
                 if let Some(pw) = &launch.password {
                     c.args(["--requirepass", pw]);
                 }
+                c.args(&launch.redis_args);
                 c
             }
             None => {
@@ -276,6 +298,19 @@ impl TestServer {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("server exited with {status}; stderr:\n{}", self.stderr_so_far());
         }
+    }
+
+    /// The Redistill config file the server was started with (rewrite it,
+    /// then send SIGHUP, to test a reload).
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("redistill.toml")
+    }
+
+    /// Send the signal `name` (`HUP`, `TERM`...) to the server.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args([&format!("-{name}"), &pid]).status().map(|s| s.success());
+        assert_eq!(sent.ok(), Some(true), "could not send SIG{name} to {pid}");
     }
 
     /// Send SIGTERM and wait up to `timeout` for the process to exit.

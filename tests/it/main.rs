@@ -28,6 +28,7 @@ mod blocking;
 mod cli;
 mod client_ext;
 mod clients;
+mod cluster;
 mod concurrency;
 mod config_cmd;
 mod connection;

@@ -31,7 +31,18 @@ const Redis = require("ioredis");
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const REFERENCE = process.env.REDISTILL_TEST_REDIS_SERVER || "";
 const BIN = process.env.REDISTILL_BIN || path.join(REPO_ROOT, "target", "release", "redistill");
-const SERVER_ENV_VARS = ["REDIS_PORT", "REDIS_PASSWORD", "REDIS_MAX_MEMORY", "REDIS_BIND", "REDISTILL_CONFIG", "REDISTILL_THREADS"];
+const SERVER_ENV_VARS = [
+  "REDIS_PORT",
+  "REDIS_PASSWORD",
+  "REDIS_MAX_MEMORY",
+  "REDIS_BIND",
+  "REDISTILL_CONFIG",
+  "REDISTILL_THREADS",
+  "REDISTILL_CLUSTER_ENABLED",
+  "REDISTILL_CLUSTER_NODE_ID",
+  "REDISTILL_CLUSTER_ANNOUNCE_IP",
+  "REDISTILL_CLUSTER_ANNOUNCE_PORT",
+];
 
 let server = null; // { proc, port, dir, log: () => string }
 
