@@ -136,6 +136,9 @@ struct Waiter {
     keys: Vec<Vec<u8>>,
     /// Whether a key it waits on woke it, and what became of the wake.
     wake: Wake,
+    /// A key it waits on moved to another node (cluster mode): its
+    /// command must run again to answer MOVED.
+    moved: bool,
 }
 
 #[derive(Default)]
@@ -204,6 +207,7 @@ impl Blocking {
             db: wait.db,
             keys: wait.keys,
             wake: Wake::Idle,
+            moved: false,
         };
         if state.clients.insert(wait.id, waiter).is_none() {
             self.blocked.fetch_add(1, Ordering::Relaxed);
@@ -291,6 +295,7 @@ impl Blocking {
         for id in ids {
             if let Some(waiter) = clients.get_mut(&id).filter(|waiter| waiter.wake == Wake::Idle) {
                 waiter.wake = Wake::Sent(None);
+                waiter.moved = true;
                 self.inboxes.send(waiter.worker, Wakeup::Retry { token: waiter.token, ticket: waiter.ticket });
             }
         }
@@ -330,11 +335,15 @@ impl Blocking {
     /// then deleted or overwritten with another type before the woken
     /// command runs, and Redis then leaves the client blocked rather than
     /// answering WRONGTYPE or nothing (its ready keys are served only if
-    /// they still hold the blocked type).
+    /// they still hold the blocked type). A client whose key moved to
+    /// another node runs again too, to answer MOVED.
     pub fn awaited_value_present(&self, store: &Store, id: u64, now: u64) -> bool {
         let (db, kind, keys) = {
             let state = lock(&self.state);
             let Some(waiter) = state.clients.get(&id) else { return false };
+            if waiter.moved {
+                return true;
+            }
             (waiter.db, waiter.kind, waiter.keys.clone())
         };
         let table = store.db(db);
