@@ -9,7 +9,9 @@
 //! `redis.log` and the version: no `redis.call`, no libraries) and to the
 //! ordinary globals afterwards. The callbacks the code defines share that
 //! environment (Lua 5.1 closures inherit it), so when FCALL runs them they
-//! see the globals scripts see.
+//! see the globals scripts see. EVAL scripts run in it too: being empty,
+//! every assignment to a global, even one that exists (`string = nil`),
+//! reaches its `__newindex` and is refused.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -52,21 +54,35 @@ pub struct Loaded {
 
 impl Loaded {
     /// `meta` is the metatable that makes a table read-only with Redis's
-    /// errors (the globals have it).
-    pub fn new(lua: &Lua, globals: &Table, meta: &Table) -> mlua::Result<Self> {
+    /// errors (the globals have it); `protect` keeps `setmetatable` and
+    /// `rawset` off a table.
+    pub fn new(lua: &Lua, globals: &Table, meta: &Table, protect: &Function) -> mlua::Result<Self> {
         let gathered: Gathered = Rc::new(RefCell::new(None));
         let redis = lua.create_table()?;
         version_and_log(lua, &redis)?;
         redis.set("register_function", register_function(lua, Rc::clone(&gathered))?)?;
         redis.set_metatable(Some(meta.clone()))?;
         let load_api = lua.create_table()?;
-        load_api.set("redis", redis)?;
+        load_api.set("redis", &redis)?;
         load_api.set_metatable(Some(meta.clone()))?;
         let env_meta = lua.create_table()?;
         env_meta.set("__index", globals)?;
         env_meta.set("__newindex", meta.get::<Value>("__newindex")?)?;
+        // getmetatable(_G) is a read-only view of the metatable.
+        let view = lua.create_table()?;
+        let view_meta = lua.create_table()?;
+        view_meta.set("__index", &env_meta)?;
+        view_meta.set("__newindex", meta.get::<Value>("__newindex")?)?;
+        view_meta.set("__metatable", false)?;
+        view.set_metatable(Some(view_meta))?;
+        env_meta.set("__metatable", &view)?;
         let env = lua.create_table()?;
         env.set_metatable(Some(env_meta.clone()))?;
+        for table in [&env, &load_api, &redis, &view] {
+            protect.call::<()>(table)?;
+        }
+        // `_G` is the environment, so `_G.x = v` is refused like `x = v`.
+        globals.raw_set("_G", &env)?;
         Ok(Self {
             env,
             env_meta,
@@ -77,6 +93,11 @@ impl Loaded {
             libraries: HashMap::new(),
             version: 0,
         })
+    }
+
+    /// The environment scripts and library code run in.
+    pub fn env(&self) -> &Table {
+        &self.env
     }
 
     /// The load deadline, for the instruction hook.

@@ -242,8 +242,8 @@ impl Vm {
             .set_name("=redis")
             .set_mode(ChunkMode::Text)
             .into_function()?;
-        protect_globals(&lua, &globals)?;
-        let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?)?;
+        let protect = protect_globals(&lua, &globals)?;
+        let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?, &protect)?;
         let hook = Hook {
             run: std::sync::Arc::clone(&server.scripts.run),
             load_deadline: functions.deadline(),
@@ -294,10 +294,12 @@ impl Vm {
         Ok(f)
     }
 
-    /// Compile Lua text (never bytecode) under a chunk name; the error is
+    /// Compile Lua text (never bytecode) under a chunk name, in the
+    /// scripts' environment (see [`super::library::Loaded`]); the error is
     /// Lua's message.
     pub fn load(&self, code: &[u8], chunk: &str) -> Result<Function, String> {
-        self.lua.load(code).set_name(chunk).set_mode(ChunkMode::Text).into_function().map_err(|e| match e {
+        let chunk = self.lua.load(code).set_name(chunk).set_mode(ChunkMode::Text);
+        chunk.set_environment(self.functions.env().clone()).into_function().map_err(|e| match e {
             mlua::Error::SyntaxError { message, .. } => message,
             other => other.to_string(),
         })
@@ -496,11 +498,77 @@ fn log(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     Ok(())
 }
 
+/// What [`protect_globals`] runs: Redis's read-only tables, made of
+/// proxies (Redis patches Lua with a read-only flag instead). Each library
+/// table is replaced by an empty proxy that reads through to it and
+/// refuses writes; `setmetatable` and `rawset` refuse the proxies and the
+/// globals; `getmetatable(_G)` gives a read-only view. Without this a
+/// script could change what later scripts on the same worker see.
+/// `loadstring` and `load` refuse precompiled chunks, which can crash the
+/// Lua VM.
+const PROTECT: &str = r#"
+local globals, meta = ...
+local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
+local raw_setfenv, rawget = setfenv, rawget
+local concat, error, type, byte = table.concat, error, type, string.byte
+local protected = raw_setmetatable({}, {__mode = 'k'})
+local function deny() error("Attempt to modify a readonly table", 0) end
+local function proxy(t)
+  local p = raw_setmetatable({}, {
+    __index = t,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+  protected[p] = true
+  return p
+end
+for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math', 'os'}) do
+  raw_rawset(globals, name, proxy(rawget(globals, name)))
+end
+protected[globals] = true
+meta.__metatable = proxy(meta)
+raw_rawset(globals, 'setmetatable', function(t, m)
+  if protected[t] then deny() end
+  return raw_setmetatable(t, m)
+end)
+raw_rawset(globals, 'rawset', function(t, k, v)
+  if protected[t] then deny() end
+  return raw_rawset(t, k, v)
+end)
+-- Scripts see the environment `_G` (set up by the library module), never
+-- the real global table: loaded chunks get it, and getfenv and setfenv
+-- are gone (Redis has neither).
+local function text_only(chunk, name)
+  if type(chunk) == 'string' and byte(chunk, 1) == 27 then
+    return nil, 'binary chunks are not allowed'
+  end
+  local f, e = raw_loadstring(chunk, name)
+  if f then raw_setfenv(f, rawget(globals, '_G')) end
+  return f, e
+end
+raw_rawset(globals, 'getfenv', nil)
+raw_rawset(globals, 'setfenv', nil)
+raw_rawset(globals, 'loadstring', text_only)
+raw_rawset(globals, 'load', function(reader, name)
+  local parts = {}
+  while true do
+    local part = reader()
+    if part == nil or part == '' then break end
+    parts[#parts + 1] = part
+  end
+  return text_only(concat(parts), name)
+end)
+return function(t) protected[t] = true end
+"#;
+
 /// Make the globals read-only, as Redis 7 does: reading a missing global
-/// and writing any global are errors. (Redis also freezes the library
-/// tables; here only the global table is.)
-fn protect_globals(lua: &Lua, globals: &Table) -> mlua::Result<()> {
-    globals.set_metatable(Some(redis_api_meta(lua)?))
+/// and writing any global are errors, and the library tables (`redis`,
+/// `cjson`, `string`, ...) cannot be changed either (see [`PROTECT`]).
+/// Returns the function that marks another table read-only the same way.
+fn protect_globals(lua: &Lua, globals: &Table) -> mlua::Result<Function> {
+    let meta = redis_api_meta(lua)?;
+    globals.set_metatable(Some(meta.clone()))?;
+    lua.load(PROTECT).set_name("=redis").set_mode(ChunkMode::Text).call((globals, meta))
 }
 
 /// The metatable of a protected table: reading a missing name and writing

@@ -260,13 +260,71 @@ fn globals_are_protected() {
         eval(&mut c, script, &["0"]),
         runtime_err("ERR user_script:1: Script attempted to access nonexistent global variable 'y'", script, 1)
     );
-    for name in ["io", "require", "loadfile", "dofile", "print"] {
+    for name in ["io", "require", "loadfile", "dofile", "print", "getfenv", "setfenv"] {
         let script = format!("return {name}");
         let reply = eval(&mut c, &script, &["0"]);
         assert!(reply.contains(&format!("nonexistent global variable '{name}'")), "{name}: {reply}");
     }
     assert_eq!(eval(&mut c, "return loadstring('return 1')()", &["0"]), int(1));
     assert_eq!(eval(&mut c, "local t = {} t.x = 1 return t.x", &["0"]), int(1));
+}
+
+#[test]
+fn library_tables_and_the_global_metatable_are_read_only() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let positioned = [
+        "local g = getmetatable(_G) g.__index = {}",
+        "redis.call = function() return 1 end",
+        "cjson.encode = function() return 1 end",
+        "cmsgpack.pack = function() return 1 end",
+        "bit.lshift = function() return 1 end",
+        "struct.pack = 1",
+        "string.rep = 1",
+        "redis = function() return 1 end",
+        "string = nil",
+        "_G.KEYS = nil",
+        "_G = {}",
+    ];
+    for script in positioned {
+        assert_eq!(
+            eval(&mut c, script, &["0"]),
+            runtime_err("ERR user_script:1: Attempt to modify a readonly table", script, 1),
+            "{script}"
+        );
+    }
+    for script in ["setmetatable(_G, {})", "rawset(_G, 'x', 1)", "rawset(redis, 'call', 1)"] {
+        assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR Attempt to modify a readonly table", script, 1));
+    }
+    // Chunks made by loadstring run in the same environment.
+    let reply = eval(&mut c, "loadstring('string = nil')()", &["0"]);
+    assert!(reply.starts_with("-ERR [string \"string = nil\"]:1: Attempt to modify a readonly table"), "{reply}");
+    // Nothing leaked into later scripts; ordinary tables are free.
+    assert_eq!(eval(&mut c, "return redis.call('ping')", &["0"]), "+PONG\r\n");
+    assert_eq!(eval(&mut c, "return string.rep('a', 2)", &["0"]), "$2\r\naa\r\n");
+    assert_eq!(
+        eval(
+            &mut c,
+            "local t = setmetatable({}, {__index = function() return 5 end}) rawset(t, 'y', 1) return t.x + t.y",
+            &["0"]
+        ),
+        int(6)
+    );
+    // Precompiled chunks are refused (loadstring gives nil).
+    let script = "return loadstring(string.dump(function() return 1 end))()";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR user_script:1: attempt to call a nil value", script, 1));
+    // Functions get the same protection.
+    let lib = "#!lua name=ro\nredis.register_function('ro', function() setmetatable(_G, nil) end)\n\
+        redis.register_function('ro2', function() cjson.decode = 1 end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", lib]), "$2\r\nro\r\n");
+    assert_eq!(
+        c.call(&["FCALL", "ro", "0"]),
+        err("ERR Attempt to modify a readonly table script: ro, on @user_function:2.")
+    );
+    assert_eq!(
+        c.call(&["FCALL", "ro2", "0"]),
+        err("ERR user_function:3: Attempt to modify a readonly table script: ro2, on @user_function:3.")
+    );
 }
 
 #[test]
