@@ -101,13 +101,13 @@ fn subcommand_syntax_error(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// Run a library's text in this worker's interpreter: the library and
 /// the callbacks it registered, or FUNCTION LOAD's error.
-fn compile_library(vm: &mut Vm, text: &[u8]) -> Result<(Library, Vec<Registered>), String> {
+fn compile_library(vm: &mut Vm, text: &[u8]) -> Result<(Library, Registered), String> {
     let meta = parse_metadata(text)?;
     let registered = vm.register_library(meta.code)?;
-    if registered.is_empty() {
+    if registered.functions.is_empty() {
         return Err("ERR No functions registered".into());
     }
-    let functions = registered.iter().map(|r| (r.meta.name.clone(), r.meta.clone())).collect();
+    let functions = registered.functions.iter().map(|f| (f.name.clone(), f.clone())).collect();
     Ok((Library { name: meta.name, code: Arc::from(text), functions }, registered))
 }
 

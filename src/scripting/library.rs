@@ -26,13 +26,15 @@ use super::lua::{first_line, raise, version_and_log, Vm, FUNCTION_CHUNK};
 use super::ScriptFlags;
 use crate::server::Server;
 
-/// A function `redis.register_function` registered, with its callback.
+/// What one run of a library's code registered: the functions, and their
+/// callbacks in a Lua table (one reference however many there are: each
+/// Rust-held Lua value takes a slot of a stack of about 8000).
 pub struct Registered {
-    pub meta: FunctionMeta,
-    pub callback: Function,
+    pub functions: Vec<FunctionMeta>,
+    callbacks: Table,
 }
 
-type Gathered = Rc<RefCell<Option<Vec<Registered>>>>;
+type Gathered = Rc<RefCell<Option<Registered>>>;
 
 /// What one interpreter holds for function libraries.
 pub struct Loaded {
@@ -47,7 +49,7 @@ pub struct Loaded {
     /// When a running load must stop, read by the instruction hook.
     deadline: Rc<Cell<Option<Instant>>>,
     /// Libraries loaded here: the shared copy and the callbacks by name.
-    libraries: HashMap<String, (Arc<Library>, HashMap<String, Function>)>,
+    libraries: HashMap<String, (Arc<Library>, Table)>,
     /// [`super::functions::Libraries::version`] when last pruned.
     version: u64,
 }
@@ -109,7 +111,7 @@ impl Loaded {
 impl Vm {
     /// Compile a library's code (after its shebang) and run it in the load
     /// sandbox: the functions it registered, or FUNCTION LOAD's error.
-    pub fn register_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, String> {
+    pub fn register_library(&mut self, code: &[u8]) -> Result<Registered, String> {
         let chunk = self
             .lua()
             .load(code)
@@ -123,25 +125,26 @@ impl Vm {
             })?;
         let loaded = &self.functions;
         loaded.env_meta.raw_set("__index", &loaded.load_api).map_err(|e| e.to_string())?;
-        *loaded.gathered.borrow_mut() = Some(Vec::new());
+        let callbacks = self.lua().create_table().map_err(|e| e.to_string())?;
+        *loaded.gathered.borrow_mut() = Some(Registered { functions: Vec::new(), callbacks });
         loaded.deadline.set(Some(Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS)));
         let outcome: mlua::Result<(bool, Value)> = self.runner.call((chunk, &self.handler, Value::Nil, Value::Nil));
         loaded.deadline.set(None);
-        let gathered = loaded.gathered.borrow_mut().take().unwrap_or_default();
+        let gathered = loaded.gathered.borrow_mut().take();
         let restored = loaded.env_meta.raw_set("__index", &loaded.globals);
-        let error = match (outcome, restored) {
-            (Ok((true, _)), Ok(())) => return Ok(gathered),
-            (Ok((false, Value::Table(t))), _) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()),
-            (Ok((false, other)), _) => Ok(format!("ERR {}", other.to_string().unwrap_or_default())),
-            (Err(e), _) | (_, Err(e)) => Ok(format!("ERR {}", first_line(&e.to_string()))),
+        let error = match (outcome, restored, gathered) {
+            (Ok((true, _)), Ok(()), Some(gathered)) => return Ok(gathered),
+            (Ok((false, Value::Table(t))), _, _) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()),
+            (Ok((false, other)), _, _) => Ok(format!("ERR {}", other.to_string().unwrap_or_default())),
+            (Err(e), _, _) | (_, Err(e), _) => Ok(format!("ERR {}", first_line(&e.to_string()))),
+            (Ok((true, _)), Ok(()), None) => Ok("ERR registration lost".into()),
         };
         Err(format!("ERR Error registering functions: {}", error.unwrap_or_default()))
     }
 
     /// Keep a library's callbacks (it was loaded here).
-    pub fn keep_library(&mut self, library: Arc<Library>, registered: Vec<Registered>) {
-        let callbacks = registered.into_iter().map(|r| (r.meta.name, r.callback)).collect();
-        self.functions.libraries.insert(library.name.clone(), (library, callbacks));
+    pub fn keep_library(&mut self, library: Arc<Library>, registered: Registered) {
+        self.functions.libraries.insert(library.name.clone(), (library, registered.callbacks));
     }
 
     /// The callback of `function` in `library`, loading the library here
@@ -155,7 +158,10 @@ impl Vm {
             self.keep_library(Arc::clone(library), registered);
         }
         let (_, callbacks) = self.functions.libraries.get(&library.name).ok_or("ERR Function not found")?;
-        callbacks.get(function).cloned().ok_or_else(|| "ERR Function not found".into())
+        match callbacks.raw_get::<Value>(function) {
+            Ok(Value::Function(f)) => Ok(f),
+            _ => Err("ERR Function not found".into()),
+        }
     }
 
     /// Forget libraries deleted or replaced since the last look.
@@ -175,22 +181,23 @@ impl Vm {
 fn register_function(lua: &Lua, gathered: Gathered) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: Variadic<Value>| {
         let mut gathered = gathered.borrow_mut();
-        let Some(list) = gathered.as_mut() else {
+        let Some(gathered) = gathered.as_mut() else {
             return Err(raise("ERR redis.register_function can only be called on FUNCTION LOAD command"));
         };
-        let registered = match &args[..] {
+        let (meta, callback) = match &args[..] {
             [named] => named_args(lua, named),
             [name, callback] => positional_args(lua, name, callback),
             _ => Err("wrong number of arguments to redis.register_function"),
         }
         .map_err(|e| raise(format!("ERR {e}")))?;
-        if !super::functions::valid_name(registered.meta.name.as_bytes()) {
+        if !super::functions::valid_name(meta.name.as_bytes()) {
             return Err(raise(BAD_NAME));
         }
-        if list.iter().any(|r| r.meta.name == registered.meta.name) {
+        if gathered.functions.iter().any(|f| f.name == meta.name) {
             return Err(raise("ERR Function already exists in the library"));
         }
-        list.push(registered);
+        gathered.callbacks.raw_set(meta.name.as_str(), callback)?;
+        gathered.functions.push(meta);
         Ok(())
     })
 }
@@ -205,12 +212,15 @@ fn string_like(lua: &Lua, value: &Value) -> Option<Vec<u8>> {
     }
 }
 
-fn registered(name: Vec<u8>, description: Option<Vec<u8>>, flags: ScriptFlags, callback: Function) -> Registered {
+/// One registration: the function and its callback.
+type Registration = (FunctionMeta, Function);
+
+fn registered(name: Vec<u8>, description: Option<Vec<u8>>, flags: ScriptFlags, callback: Function) -> Registration {
     let name = String::from_utf8_lossy(&name).into_owned();
-    Registered { meta: FunctionMeta { name, description, flags }, callback }
+    (FunctionMeta { name, description, flags }, callback)
 }
 
-fn positional_args(lua: &Lua, name: &Value, callback: &Value) -> Result<Registered, &'static str> {
+fn positional_args(lua: &Lua, name: &Value, callback: &Value) -> Result<Registration, &'static str> {
     let name = string_like(lua, name).ok_or("first argument to redis.register_function must be a string")?;
     let Value::Function(callback) = callback else {
         return Err("second argument to redis.register_function must be a function");
@@ -218,7 +228,7 @@ fn positional_args(lua: &Lua, name: &Value, callback: &Value) -> Result<Register
     Ok(registered(name, None, ScriptFlags::default(), callback.clone()))
 }
 
-fn named_args(lua: &Lua, named: &Value) -> Result<Registered, &'static str> {
+fn named_args(lua: &Lua, named: &Value) -> Result<Registration, &'static str> {
     let Value::Table(table) = named else {
         return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
     };

@@ -10,7 +10,6 @@
 //! rules. The script's return value goes the other way.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -116,8 +115,10 @@ pub struct Vm {
     lua: Lua,
     /// [`super::Scripts::generation`] when it was built.
     generation: u64,
-    /// Compiled EVAL scripts by SHA1.
-    compiled: HashMap<String, Function>,
+    /// Compiled EVAL scripts by SHA1, in a Lua table: Rust-held Lua values
+    /// each take a slot of a stack of about 8000, a table one in all.
+    compiled: Table,
+    compiled_count: usize,
     /// Function libraries loaded here, and their sandbox.
     pub(super) functions: super::library::Loaded,
     /// The `redis` table: `call` and `pcall` are bound to each run.
@@ -250,10 +251,12 @@ impl Vm {
             stopping: Rc::new(Cell::new(false)),
         };
         hook.install(&lua)?;
+        let compiled = lua.create_table()?;
         Ok(Self {
             lua,
             generation,
-            compiled: HashMap::new(),
+            compiled,
+            compiled_count: 0,
             functions,
             redis,
             idle_call,
@@ -283,14 +286,16 @@ impl Vm {
     /// Compile an EVAL script (once per interpreter). The error is Redis's
     /// `ERR Error compiling script (new function): ...`.
     pub fn compile(&mut self, sha: &str, code: &[u8]) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+        if let Ok(Value::Function(f)) = self.compiled.raw_get::<Value>(sha) {
+            return Ok(f);
         }
         let f = self.load(code, SCRIPT_CHUNK).map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
-        if self.compiled.len() >= MAX_COMPILED {
-            self.compiled.clear();
+        if self.compiled_count >= MAX_COMPILED {
+            self.compiled = self.lua.create_table().map_err(|e| format!("ERR {e}"))?;
+            self.compiled_count = 0;
         }
-        self.compiled.insert(sha.to_string(), f.clone());
+        self.compiled.raw_set(sha, &f).map_err(|e| format!("ERR {e}"))?;
+        self.compiled_count += 1;
         Ok(f)
     }
 

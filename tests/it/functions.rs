@@ -599,6 +599,19 @@ fn every_worker_sees_each_library_version() {
 }
 
 #[test]
+fn a_library_with_thousands_of_functions() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let body: Vec<String> =
+        (0..9000).map(|i| format!("redis.register_function('f{i}', function() return {i} end)")).collect();
+    load_ok(&mut c, "big", &lib("big", &body.join("\n")));
+    c.expect_cmd(&["FCALL", "f0", "0"], int(0));
+    c.expect_cmd(&["FCALL", "f8999", "0"], int(8999));
+    let info = c.info("memory");
+    assert_eq!(info_int(&info, "number_of_functions"), 9000);
+}
+
+#[test]
 fn fcall_in_multi_and_command_keys() {
     let s = TestServer::start();
     let mut c = s.raw();
