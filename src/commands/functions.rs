@@ -131,7 +131,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         let mut shared = server.scripts.functions.lock();
         shared.add(library, replace)?;
         if let Some(library) = shared.get(&name) {
-            vm.keep_library(Arc::clone(library), registered);
+            vm.keep_library(Arc::clone(library), registered)?;
         }
         Ok(name)
     });

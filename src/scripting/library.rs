@@ -23,7 +23,7 @@ use mlua::{ChunkMode, Function, Lua, Table, Value, Variadic};
 
 use super::functions::{FunctionMeta, Library, BAD_NAME, LOAD_TIMEOUT_MS};
 use super::lua::{first_line, raise, version_and_log, Vm, FUNCTION_CHUNK};
-use super::ScriptFlags;
+use super::{sandbox, ScriptFlags};
 use crate::server::Server;
 
 /// What one run of a library's code registered: the functions, and their
@@ -38,9 +38,9 @@ type Gathered = Rc<RefCell<Option<Registered>>>;
 
 /// What one interpreter holds for function libraries.
 pub struct Loaded {
-    /// The environment of library code.
+    /// The environment of library code (read-only, empty).
     env: Table,
-    /// Its metatable: `__index` is the load API or the globals.
+    /// Its metatable (read-only): `__index` is the load API or the globals.
     env_meta: Table,
     globals: Table,
     load_api: Table,
@@ -48,43 +48,33 @@ pub struct Loaded {
     gathered: Gathered,
     /// When a running load must stop, read by the instruction hook.
     deadline: Rc<Cell<Option<Instant>>>,
-    /// Libraries loaded here: the shared copy and the callbacks by name.
-    libraries: HashMap<String, (Arc<Library>, Table)>,
+    /// Libraries loaded here, the shared copy by name ...
+    libraries: HashMap<String, Arc<Library>>,
+    /// ... and their callbacks, `callbacks[library][function]`: one Lua
+    /// table, so the number of libraries is not bounded by mlua's stack of
+    /// Rust-held references (about 8000; a worker panicked past it).
+    callbacks: Table,
     /// [`super::functions::Libraries::version`] when last pruned.
     version: u64,
 }
 
 impl Loaded {
-    /// `meta` is the metatable that makes a table read-only with Redis's
-    /// errors (the globals have it); `protect` keeps `setmetatable` and
-    /// `rawset` off a table.
-    pub fn new(lua: &Lua, globals: &Table, meta: &Table, protect: &Function) -> mlua::Result<Self> {
+    pub fn new(lua: &Lua, globals: &Table) -> mlua::Result<Self> {
         let gathered: Gathered = Rc::new(RefCell::new(None));
+        let meta = sandbox::missing_global_meta(lua)?;
         let redis = lua.create_table()?;
         version_and_log(lua, &redis)?;
         redis.set("register_function", register_function(lua, Rc::clone(&gathered))?)?;
         redis.set_metatable(Some(meta.clone()))?;
         let load_api = lua.create_table()?;
         load_api.set("redis", &redis)?;
-        load_api.set_metatable(Some(meta.clone()))?;
+        load_api.set_metatable(Some(meta))?;
         let env_meta = lua.create_table()?;
         env_meta.set("__index", globals)?;
-        env_meta.set("__newindex", meta.get::<Value>("__newindex")?)?;
-        // getmetatable(_G) is a read-only view of the metatable.
-        let view = lua.create_table()?;
-        let view_meta = lua.create_table()?;
-        view_meta.set("__index", &env_meta)?;
-        view_meta.set("__newindex", meta.get::<Value>("__newindex")?)?;
-        view_meta.set("__metatable", false)?;
-        view.set_metatable(Some(view_meta))?;
-        env_meta.set("__metatable", &view)?;
         let env = lua.create_table()?;
         env.set_metatable(Some(env_meta.clone()))?;
-        for table in [&env, &load_api, &redis, &view] {
-            protect.call::<()>(table)?;
-        }
-        // `_G` is the environment, so `_G.x = v` is refused like `x = v`.
-        globals.raw_set("_G", &env)?;
+        sandbox::protect_recursively(lua, &load_api)?;
+        sandbox::set_readonly(lua, &[&env, &env_meta], true)?;
         Ok(Self {
             env,
             env_meta,
@@ -93,13 +83,14 @@ impl Loaded {
             gathered,
             deadline: Rc::new(Cell::new(None)),
             libraries: HashMap::new(),
+            callbacks: lua.create_table()?,
             version: 0,
         })
     }
 
-    /// The environment scripts and library code run in.
-    pub fn env(&self) -> &Table {
-        &self.env
+    /// Point library code's globals at `api` (the load API or the globals).
+    fn expose(&self, lua: &Lua, api: &Table) -> mlua::Result<()> {
+        sandbox::while_writable(lua, &[&self.env_meta], || self.env_meta.raw_set("__index", api))
     }
 
     /// The load deadline, for the instruction hook.
@@ -124,14 +115,14 @@ impl Vm {
                 other => format!("ERR Error compiling function: {}", first_line(&other.to_string())),
             })?;
         let loaded = &self.functions;
-        loaded.env_meta.raw_set("__index", &loaded.load_api).map_err(|e| e.to_string())?;
+        loaded.expose(self.lua(), &loaded.load_api).map_err(|e| e.to_string())?;
         let callbacks = self.lua().create_table().map_err(|e| e.to_string())?;
         *loaded.gathered.borrow_mut() = Some(Registered { functions: Vec::new(), callbacks });
         loaded.deadline.set(Some(Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS)));
         let outcome: mlua::Result<(bool, Value)> = self.runner.call((chunk, &self.handler, Value::Nil, Value::Nil));
         loaded.deadline.set(None);
         let gathered = loaded.gathered.borrow_mut().take();
-        let restored = loaded.env_meta.raw_set("__index", &loaded.globals);
+        let restored = loaded.expose(self.lua(), &loaded.globals);
         let error = match (outcome, restored, gathered) {
             (Ok((true, _)), Ok(()), Some(gathered)) => return Ok(gathered),
             (Ok((false, Value::Table(t))), _, _) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()),
@@ -143,35 +134,55 @@ impl Vm {
     }
 
     /// Keep a library's callbacks (it was loaded here).
-    pub fn keep_library(&mut self, library: Arc<Library>, registered: Registered) {
-        self.functions.libraries.insert(library.name.clone(), (library, registered.callbacks));
+    pub fn keep_library(&mut self, library: Arc<Library>, registered: Registered) -> Result<(), String> {
+        let loaded = &mut self.functions;
+        loaded.callbacks.raw_set(library.name.as_str(), registered.callbacks).map_err(|e| format!("ERR {e}"))?;
+        loaded.libraries.insert(library.name.clone(), library);
+        Ok(())
     }
 
     /// The callback of `function` in `library`, loading the library here
     /// first unless this interpreter has this very version of it.
     pub fn callback(&mut self, server: &Server, library: &Arc<Library>, function: &str) -> Result<Function, String> {
-        self.prune(server);
-        let current = self.functions.libraries.get(&library.name).filter(|(have, _)| Arc::ptr_eq(have, library));
+        self.prune(server).map_err(|e| format!("ERR {e}"))?;
+        let current = self.functions.libraries.get(&library.name).filter(|have| Arc::ptr_eq(have, library));
         if current.is_none() {
             let meta = super::functions::parse_metadata(&library.code)?;
             let registered = self.register_library(meta.code)?;
-            self.keep_library(Arc::clone(library), registered);
+            self.keep_library(Arc::clone(library), registered)?;
         }
-        let (_, callbacks) = self.functions.libraries.get(&library.name).ok_or("ERR Function not found")?;
-        match callbacks.raw_get::<Value>(function) {
-            Ok(Value::Function(f)) => Ok(f),
+        let callbacks: Option<Table> = self.functions.callbacks.raw_get(library.name.as_str()).ok();
+        match callbacks.map(|c| c.raw_get::<Value>(function)) {
+            Some(Ok(Value::Function(f))) => Ok(f),
             _ => Err("ERR Function not found".into()),
         }
     }
 
     /// Forget libraries deleted or replaced since the last look.
-    fn prune(&mut self, server: &Server) {
+    fn prune(&mut self, server: &Server) -> mlua::Result<()> {
         let shared = server.scripts.functions.lock();
         if shared.version() == self.functions.version {
-            return;
+            return Ok(());
         }
-        self.functions.version = shared.version();
-        self.functions.libraries.retain(|name, (have, _)| shared.get(name).is_some_and(|lib| Arc::ptr_eq(lib, have)));
+        let fresh = (shared.library_count() == 0).then(|| self.lua().create_table()).transpose()?;
+        let loaded = &mut self.functions;
+        loaded.version = shared.version();
+        if let Some(fresh) = fresh {
+            loaded.libraries.clear();
+            loaded.callbacks = fresh;
+            return Ok(());
+        }
+        let stale: Vec<String> = loaded
+            .libraries
+            .iter()
+            .filter(|(name, have)| !shared.get(name).is_some_and(|lib| Arc::ptr_eq(lib, have)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            loaded.libraries.remove(&name);
+            loaded.callbacks.raw_set(name, Value::Nil)?;
+        }
+        Ok(())
     }
 }
 

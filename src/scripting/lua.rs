@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 
-use super::Stop;
+use super::{sandbox, Stop};
 use crate::commands::scripting::CallPolicy;
 use crate::commands::{Ctx, Session};
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -216,7 +216,9 @@ impl Vm {
         let os = lua.create_table()?;
         os.set("clock", clock)?;
         globals.set("os", os)?;
-        for name in ["dofile", "loadfile", "print", "require", "module", "package", "io", "debug"] {
+        for name in
+            ["dofile", "loadfile", "print", "require", "module", "package", "io", "debug", "getfenv", "setfenv"]
+        {
             globals.raw_set(name, Value::Nil)?;
         }
         super::libs::install(&lua, &globals)?;
@@ -243,8 +245,8 @@ impl Vm {
             .set_name("=redis")
             .set_mode(ChunkMode::Text)
             .into_function()?;
-        let protect = protect_globals(&lua, &globals)?;
-        let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?, &protect)?;
+        let functions = super::library::Loaded::new(&lua, &globals)?;
+        super::sandbox::lock_globals(&lua)?;
         let hook = Hook {
             run: std::sync::Arc::clone(&server.scripts.run),
             load_deadline: functions.deadline(),
@@ -299,12 +301,10 @@ impl Vm {
         Ok(f)
     }
 
-    /// Compile Lua text (never bytecode) under a chunk name, in the
-    /// scripts' environment (see [`super::library::Loaded`]); the error is
+    /// Compile Lua text (never bytecode) under a chunk name; the error is
     /// Lua's message.
     pub fn load(&self, code: &[u8], chunk: &str) -> Result<Function, String> {
-        let chunk = self.lua.load(code).set_name(chunk).set_mode(ChunkMode::Text);
-        chunk.set_environment(self.functions.env().clone()).into_function().map_err(|e| match e {
+        self.lua.load(code).set_name(chunk).set_mode(ChunkMode::Text).into_function().map_err(|e| match e {
             mlua::Error::SyntaxError { message, .. } => message,
             other => other.to_string(),
         })
@@ -323,7 +323,8 @@ impl Vm {
         let globals = self.lua.globals();
         let set =
             |global: &str, items: &[&[u8]]| -> mlua::Result<()> { globals.raw_set(global, self.string_table(items)?) };
-        if let Err(e) = set("KEYS", keys).and_then(|()| set("ARGV", argv)) {
+        let outcome = sandbox::while_writable(&self.lua, &[&globals], || set("KEYS", keys).and_then(|()| set("ARGV", argv)));
+        if let Err(e) = outcome {
             return ctx.error(&format!("ERR {e}"));
         }
         self.run(ctx, f, name, None, policy);
@@ -376,8 +377,8 @@ impl Vm {
                     script_call(lua, ctx, policy, &argv, resp.get(), raise_errors)
                 })
             };
-            self.redis.raw_set("call", bound(true)?)?;
-            self.redis.raw_set("pcall", bound(false)?)?;
+            let (call, pcall) = (bound(true)?, bound(false)?);
+            self.bind_calls(&call, &pcall)?;
             let (a, b) = args.map_or((Value::Nil, Value::Nil), |(k, v)| (Value::Table(k), Value::Table(v)));
             let (ok, value): (bool, Value) = self.runner.call((f, &self.handler, a, b))?;
             let script_resp3 = self.resp.get() == 3;
@@ -388,8 +389,7 @@ impl Vm {
             };
             Ok(())
         });
-        let _ = self.redis.raw_set("call", &self.idle_call);
-        let _ = self.redis.raw_set("pcall", &self.idle_call);
+        let _ = self.bind_calls(&self.idle_call, &self.idle_call);
         let (ctx, _) = cell.into_inner();
         server.scripts.run.end();
         self.hook.reset(&self.lua);
@@ -403,6 +403,17 @@ impl Vm {
             ctx.stats.count_error(&error);
         }
         ctx.out.append(reply);
+    }
+}
+
+impl Vm {
+    /// Set `redis.call` and `redis.pcall` (the `redis` table is read-only
+    /// to scripts).
+    fn bind_calls(&self, call: &Function, pcall: &Function) -> mlua::Result<()> {
+        sandbox::while_writable(&self.lua, &[&self.redis], || {
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)
+        })
     }
 }
 
@@ -501,95 +512,6 @@ fn log(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
         _ => return Err(raise("ERR Invalid debug level.")),
     }
     Ok(())
-}
-
-/// What [`protect_globals`] runs: Redis's read-only tables, made of
-/// proxies (Redis patches Lua with a read-only flag instead). Each library
-/// table is replaced by an empty proxy that reads through to it and
-/// refuses writes; `setmetatable` and `rawset` refuse the proxies and the
-/// globals; `getmetatable(_G)` gives a read-only view. Without this a
-/// script could change what later scripts on the same worker see.
-/// `loadstring` and `load` refuse precompiled chunks, which can crash the
-/// Lua VM.
-const PROTECT: &str = r#"
-local globals, meta = ...
-local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
-local raw_setfenv, rawget = setfenv, rawget
-local concat, error, type, byte = table.concat, error, type, string.byte
-local protected = raw_setmetatable({}, {__mode = 'k'})
-local function deny() error("Attempt to modify a readonly table", 0) end
-local function proxy(t)
-  local p = raw_setmetatable({}, {
-    __index = t,
-    __newindex = function() error("Attempt to modify a readonly table", 2) end,
-    __metatable = false,
-  })
-  protected[p] = true
-  return p
-end
-for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math', 'os'}) do
-  raw_rawset(globals, name, proxy(rawget(globals, name)))
-end
-protected[globals] = true
-meta.__metatable = proxy(meta)
-raw_rawset(globals, 'setmetatable', function(t, m)
-  if protected[t] then deny() end
-  return raw_setmetatable(t, m)
-end)
-raw_rawset(globals, 'rawset', function(t, k, v)
-  if protected[t] then deny() end
-  return raw_rawset(t, k, v)
-end)
--- Scripts see the environment `_G` (set up by the library module), never
--- the real global table: loaded chunks get it, and getfenv and setfenv
--- are gone (Redis has neither).
-local function text_only(chunk, name)
-  if type(chunk) == 'string' and byte(chunk, 1) == 27 then
-    return nil, 'binary chunks are not allowed'
-  end
-  local f, e = raw_loadstring(chunk, name)
-  if f then raw_setfenv(f, rawget(globals, '_G')) end
-  return f, e
-end
-raw_rawset(globals, 'getfenv', nil)
-raw_rawset(globals, 'setfenv', nil)
-raw_rawset(globals, 'loadstring', text_only)
-raw_rawset(globals, 'load', function(reader, name)
-  local parts = {}
-  while true do
-    local part = reader()
-    if part == nil or part == '' then break end
-    parts[#parts + 1] = part
-  end
-  return text_only(concat(parts), name)
-end)
-return function(t) protected[t] = true end
-"#;
-
-/// Make the globals read-only, as Redis 7 does: reading a missing global
-/// and writing any global are errors, and the library tables (`redis`,
-/// `cjson`, `string`, ...) cannot be changed either (see [`PROTECT`]).
-/// Returns the function that marks another table read-only the same way.
-fn protect_globals(lua: &Lua, globals: &Table) -> mlua::Result<Function> {
-    let meta = redis_api_meta(lua)?;
-    globals.set_metatable(Some(meta.clone()))?;
-    lua.load(PROTECT).set_name("=redis").set_mode(ChunkMode::Text).call((globals, meta))
-}
-
-/// The metatable of a protected table: reading a missing name and writing
-/// any are errors, with Redis's texts.
-fn redis_api_meta(lua: &Lua) -> mlua::Result<Table> {
-    lua.load(
-        r#"return {
-  __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-}"#,
-    )
-    .set_name("=redis")
-    .set_mode(ChunkMode::Text)
-    .eval()
 }
 
 /// The text of an error table made from a `-CODE message` or `message`

@@ -12,6 +12,7 @@ pub mod library;
 pub mod libs;
 pub mod lua;
 pub mod msgpack;
+pub mod sandbox;
 pub mod structlib;
 
 use std::collections::{HashMap, VecDeque};
