@@ -69,13 +69,46 @@ pub fn raise(text: impl Into<String>) -> mlua::Error {
 }
 
 text_error!(
-    /// An error of a library function (cjson, bit): its text gets the
-    /// script's position (`ERR user_script:1: ...`), as Lua's `luaL_error`.
+    /// An error of a library function (cjson, bit, ...), raised as Lua's
+    /// `luaL_error` raises: [`lib_function`] puts the caller's position in
+    /// front (`user_script:1: ...`) and the name the caller used in a `bad
+    /// argument` error, and scripts catch it as a string.
     LibError
 );
 
 pub fn raise_lib(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(LibError(text.into()))
+}
+
+/// A library function: its [`LibError`]s read as Lua's own C libraries'.
+pub fn lib_function<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    lua.create_function(move |lua, args: A| f(lua, args).map_err(|e| locate_lib_error(lua, e)))
+}
+
+/// `luaL_where(L, 1)` in front of a library error, and `luaL_argerror`'s
+/// function name (as the caller wrote it, `?` when called by `pcall`).
+fn locate_lib_error(lua: &Lua, error: mlua::Error) -> mlua::Error {
+    let Some(text) = lib_error(&error) else { return error };
+    let text = match text.strip_prefix("bad argument #").and_then(|rest| rest.split_once(" to '")) {
+        Some((number, rest)) => {
+            let detail = rest.split_once('\'').map_or("", |(_, detail)| detail);
+            let name = lua.inspect_stack(0, |d| d.names().name.map(|n| n.into_owned())).flatten();
+            format!("bad argument #{number} to '{}'{detail}", name.as_deref().unwrap_or("?"))
+        }
+        None => text,
+    };
+    let position = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line().filter(|&l| l > 0)?;
+            Some(format!("{}:{line}: ", d.source().short_src.as_deref().unwrap_or("?")))
+        })
+        .flatten();
+    raise_lib(format!("{}{text}", position.unwrap_or_default()))
 }
 
 /// Lua code run once per interpreter: the parts of the `redis` API that
@@ -216,9 +249,10 @@ impl Vm {
         let os = lua.create_table()?;
         os.set("clock", clock)?;
         globals.set("os", os)?;
-        for name in
-            ["dofile", "loadfile", "print", "require", "module", "package", "io", "debug", "getfenv", "setfenv"]
-        {
+        for name in [
+            "dofile", "loadfile", "print", "require", "module", "package", "io", "debug", "getfenv", "setfenv",
+            "newproxy",
+        ] {
             globals.raw_set(name, Value::Nil)?;
         }
         super::libs::install(&lua, &globals)?;
@@ -231,7 +265,7 @@ impl Vm {
         redis.set("pcall", &idle_call)?;
         let errtext = lua.create_function(|lua, s: mlua::String| lua.create_string(error_text(&s.as_bytes())))?;
         let converr = lua.create_function(|lua, e: Value| match &e {
-            Value::Error(inner) => match script_error(inner) {
+            Value::Error(inner) => match script_error(inner).or_else(|| lib_error(inner)) {
                 Some(text) => Ok(Value::String(lua.create_string(text)?)),
                 None => Ok(e),
             },
@@ -323,7 +357,8 @@ impl Vm {
         let globals = self.lua.globals();
         let set =
             |global: &str, items: &[&[u8]]| -> mlua::Result<()> { globals.raw_set(global, self.string_table(items)?) };
-        let outcome = sandbox::while_writable(&self.lua, &[&globals], || set("KEYS", keys).and_then(|()| set("ARGV", argv)));
+        let outcome =
+            sandbox::while_writable(&self.lua, &[&globals], || set("KEYS", keys).and_then(|()| set("ARGV", argv)));
         if let Err(e) = outcome {
             return ctx.error(&format!("ERR {e}"));
         }
@@ -461,6 +496,10 @@ fn redis_table(lua: &Lua, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
         })?,
     )?;
     redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    // The Lua debugger (SCRIPT DEBUG) is not implemented: never active.
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set("debug", lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    redis.set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
     Ok(redis)
 }
 
@@ -473,6 +512,22 @@ pub(super) fn version_and_log(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         redis.set(name, value)?;
     }
     redis.set("log", lua.create_function(log)?)
+}
+
+/// `redis.acl_check_cmd(command, arg...)`: whether the caller may run the
+/// command. Redistill has no ACL rules, so any command it knows is allowed.
+fn acl_check_cmd(_: &Lua, args: Variadic<Value>) -> mlua::Result<bool> {
+    let Some(name) = args.first() else {
+        return Err(raise("ERR Please specify at least one argument for this redis lib call"));
+    };
+    if args.iter().any(|a| !matches!(a, Value::String(_) | Value::Integer(_) | Value::Number(_))) {
+        return Err(raise("ERR Lua redis lib command arguments must be strings or integers"));
+    }
+    let known = matches!(name, Value::String(s) if crate::commands::lookup_with_id(&s.as_bytes()).is_some());
+    if !known {
+        return Err(raise("ERR Invalid command passed to redis.acl_check_cmd()"));
+    }
+    Ok(true)
 }
 
 /// `7.4.0` -> 0x070400, as Redis's `REDIS_VERSION_NUM`.
@@ -543,7 +598,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
         Value::Table(t) if matches!(t.raw_get::<Value>("err")?, Value::String(_)) => t,
         other => {
             let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(error_value_text(lua, other, frame.as_ref())?)?)?;
+            t.raw_set("err", lua.create_string(error_value_text(lua, other)?)?)?;
             t
         }
     };
@@ -554,14 +609,13 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     Ok(table)
 }
 
-fn error_value_text(lua: &Lua, err: Value, frame: Option<&(String, i64)>) -> mlua::Result<Vec<u8>> {
+fn error_value_text(lua: &Lua, err: Value) -> mlua::Result<Vec<u8>> {
     if let Value::Error(e) = &err {
         if let Some(text) = script_error(e) {
             return Ok(text.into_bytes());
         }
         if let Some(text) = lib_error(e) {
-            let (source, line) = frame.map_or(("?", 0), |(s, l)| (s.trim_start_matches('@'), *l));
-            return Ok(format!("ERR {source}:{line}: {text}").into_bytes());
+            return Ok(format!("ERR {text}").into_bytes());
         }
         return Ok(format!("ERR {}", first_line(&e.to_string())).into_bytes());
     }
@@ -591,7 +645,9 @@ fn lib_error(e: &mlua::Error) -> Option<String> {
     }
 }
 
-/// The innermost frame of user code (`@user_script` or `@user_function`).
+/// The innermost frame of user code (`@user_script`, `@user_function`, or
+/// a chunk the script made with `loadstring`), as Redis's error handler
+/// finds it: not a C function, and not the server's own Lua (`=redis`).
 fn user_frame(lua: &Lua) -> Option<(String, i64)> {
     for level in 0..64 {
         let frame = lua.inspect_stack(level, |d| {
@@ -600,7 +656,7 @@ fn user_frame(lua: &Lua) -> Option<(String, i64)> {
             (source.what, name, d.current_line())
         })?;
         if let (what, name, Some(line)) = frame {
-            if what != "C" && name.starts_with('@') {
+            if what != "C" && name != "=redis" {
                 return Some((name, line as i64));
             }
         }
@@ -675,10 +731,17 @@ fn single(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> mlua::Result<Val
 
 /// `%.17g`, as Redis formats a Lua number argument.
 pub fn format_g17(n: f64) -> String {
+    format_g(n, 17)
+}
+
+/// C's `%.<precision>g`.
+pub fn format_g(n: f64, precision: i32) -> String {
     let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %.17g output and
-    // snprintf always NUL-terminates within the given size.
-    let len = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), n) };
+    // SAFETY: the buffer is large enough for any %g output of at most 17
+    // significant digits, and snprintf always NUL-terminates within the
+    // given size.
+    let len =
+        unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.*g".as_ptr(), precision.clamp(1, 17), n) };
     String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
 }
 
@@ -775,11 +838,20 @@ fn write_value(out: &mut ReplyBuffer, value: &Value, script_resp3: bool, depth: 
         Value::Boolean(true) => out.integer(1),
         Value::Boolean(false) => out.null(),
         Value::Integer(i) => out.integer(*i),
-        Value::Number(n) => out.integer(*n as i64),
+        Value::Number(n) => out.integer(c_long_long(*n)),
         Value::Table(t) => return write_table(out, t, script_resp3, depth),
         _ => out.null(),
     }
     None
+}
+
+/// C's `(long long)` of a double on x86-64, as Redis converts a script's
+/// number: truncated, and NaN or out of range gives the minimum.
+fn c_long_long(n: f64) -> i64 {
+    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+        return i64::MIN;
+    }
+    n as i64
 }
 
 fn write_table(out: &mut ReplyBuffer, t: &Table, script_resp3: bool, depth: usize) -> Option<String> {
@@ -873,5 +945,6 @@ mod tests {
         assert_eq!(format_g17(0.1), "0.10000000000000001");
         assert_eq!(format_g17(3.0), "3");
         assert_eq!(version_number("7.4.0"), 0x070400);
+        assert_eq!((c_long_long(f64::NAN), c_long_long(1e20), c_long_long(-2.7)), (i64::MIN, i64::MIN, -2));
     }
 }

@@ -7,6 +7,7 @@
 //! gate held (see `server::Gate`), so at most one script runs at a time and
 //! [`RunState`] describes that one.
 
+pub mod cjson;
 pub mod functions;
 pub mod library;
 pub mod libs;
