@@ -93,11 +93,17 @@ impl Libraries {
         if !replace && self.contains(&library.name) {
             return Err(format!("ERR Library '{}' already exists", library.name));
         }
-        let mut next = self.clone();
-        next.unlink(&library.name);
-        next.link(library)?;
-        *self = next;
-        Ok(())
+        // Checked before anything changes (not on a copy: copying every
+        // library per load made loading n libraries cost n squared).
+        let taken = library
+            .functions
+            .keys()
+            .find(|f| self.functions.get(&f.to_ascii_lowercase()).is_some_and(|owner| *owner != library.name));
+        if let Some(taken) = taken {
+            return Err(format!("ERR Function {taken} already exists"));
+        }
+        self.unlink(&library.name);
+        self.link(library)
     }
 
     /// FUNCTION DELETE: false if there is no such library.

@@ -29,7 +29,10 @@ const HOOK_EVERY: u32 = 100_000;
 /// that contains itself would otherwise recurse forever).
 const MAX_DEPTH: usize = 200;
 
-/// Past this much Lua memory after a script, collect garbage at once.
+/// Past this much Lua memory after a script, collect garbage at once
+/// (and then only once the heap has doubled since the last collection:
+/// a full collection per command over a large live heap, say 50,000
+/// libraries, made loading them quadratic).
 const COLLECT_ABOVE: usize = 32 * 1024 * 1024;
 
 /// Compiled functions kept per interpreter before the cache is reset.
@@ -164,6 +167,8 @@ pub struct Vm {
     resp: Rc<Cell<u8>>,
     /// Bytes last reported to [`super::Scripts::add_lua_memory`].
     reported: usize,
+    /// Collect garbage when the heap passes this (see [`COLLECT_ABOVE`]).
+    collect_at: usize,
     hook: Hook,
 }
 
@@ -233,9 +238,23 @@ pub fn with_vm<R>(server: &Server, f: impl FnOnce(&mut Vm) -> R) -> Result<R, St
             *slot = Some(Vm::new(server, generation).map_err(|e| format!("ERR cannot start Lua: {e}"))?);
         }
         let vm = slot.as_mut().ok_or("ERR cannot start Lua")?;
-        let result = f(vm);
-        vm.account(server);
-        Ok(result)
+        // A bug that panics inside the interpreter (mlua panics, for one,
+        // when Rust holds too many Lua values at once) costs this
+        // interpreter, not the worker thread.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(vm))) {
+            Ok(result) => {
+                vm.account(server);
+                Ok(result)
+            }
+            Err(_) => {
+                server.scripts.run.end();
+                if let Some(old) = slot.take() {
+                    server.scripts.add_lua_memory(-(old.reported as i64));
+                }
+                crate::log_warn!("the Lua interpreter of this worker failed and was reset");
+                Err("ERR Lua interpreter failure: the interpreter was reset".to_string())
+            }
+        }
     })
 }
 
@@ -300,6 +319,7 @@ impl Vm {
             runner,
             resp,
             reported: 0,
+            collect_at: COLLECT_ABOVE,
             hook,
         })
     }
@@ -311,8 +331,9 @@ impl Vm {
     /// Report the interpreter's memory to INFO, collecting garbage first
     /// when it has grown large.
     fn account(&mut self, server: &Server) {
-        if self.lua.used_memory() > COLLECT_ABOVE {
+        if self.lua.used_memory() > self.collect_at {
             let _ = self.lua.gc_collect();
+            self.collect_at = COLLECT_ABOVE.max(2 * self.lua.used_memory());
         }
         let used = self.lua.used_memory();
         server.scripts.add_lua_memory(used as i64 - self.reported as i64);

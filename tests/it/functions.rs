@@ -612,6 +612,36 @@ fn a_library_with_thousands_of_functions() {
 }
 
 #[test]
+fn fifty_thousand_libraries_then_flush() {
+    // One worker holds every library: a Lua reference per library once
+    // exhausted mlua's ~8000 slots and killed the worker, and loading
+    // them was quadratic (a copy of every library, and a full garbage
+    // collection, per load).
+    let s = TestServer::start_with("[server]\nthreads = 1\n");
+    let mut c = s.raw();
+    c.set_read_timeout(Duration::from_secs(120));
+    const N: usize = 50_000;
+    for start in (0..N).step_by(5000) {
+        let mut batch = Vec::new();
+        for i in start..start + 5000 {
+            batch.extend(encode(&["FUNCTION", "LOAD", &one(&format!("l{i}"), &format!("f{i}"), &i.to_string())]));
+        }
+        c.send(&batch);
+        for i in start..start + 5000 {
+            assert_eq!(c.read_reply().into_bytes(), bulk(format!("l{i}")));
+        }
+    }
+    c.expect_cmd(&["FCALL", "f0", "0"], int(0));
+    c.expect_cmd(&["FCALL", &format!("f{}", N - 1), "0"], int(N as i64 - 1));
+    assert_eq!(info_int(&c.info("memory"), "number_of_libraries"), N as i64);
+    c.expect_cmd(&["FUNCTION", "FLUSH"], OK);
+    c.expect_cmd(&["FCALL", "f0", "0"], err("ERR Function not found"));
+    load_ok(&mut c, "again", &one("again", "g", "7"));
+    c.expect_cmd(&["FCALL", "g", "0"], int(7));
+    assert_eq!(c.call(&["EVAL", "return 'alive'", "0"]).into_bytes(), bulk("alive"));
+}
+
+#[test]
 fn fcall_in_multi_and_command_keys() {
     let s = TestServer::start();
     let mut c = s.raw();
