@@ -108,7 +108,8 @@ fn compile_library(vm: &mut Vm, text: &[u8]) -> Result<(Library, Registered), St
         return Err("ERR No functions registered".into());
     }
     let functions = registered.functions.iter().map(|f| (f.name.clone(), f.clone())).collect();
-    Ok((Library { name: meta.name, code: Arc::from(text), functions }, registered))
+    let vm_bytes = registered.vm_bytes;
+    Ok((Library { name: meta.name, code: Arc::from(text), functions, vm_bytes }, registered))
 }
 
 /// FUNCTION LOAD [REPLACE] code
@@ -224,7 +225,12 @@ fn function_flush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         3 => return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => return subcommand_syntax_error(ctx, args),
     }
-    ctx.server.scripts.functions.lock().clear();
+    let old = ctx.server.scripts.functions.lock().clear();
+    if args.len() == 3 && is(args.get(2), "async") {
+        // Each function and the engine count as freed objects, as in Redis.
+        let objects = old.values().map(|lib| lib.functions.len()).sum::<usize>() + 1;
+        crate::store::lazyfree::free_objects(old, objects);
+    }
     ctx.out.ok();
 }
 

@@ -292,13 +292,13 @@ impl Encoder {
 
     /// `json_append_number`: NaN and Inf by the setting, then `%.<precision>g`.
     fn number(&mut self, value: &Value, n: f64) -> Result<(), String> {
-        match self.cfg.encode_invalid_numbers {
+        let text = match self.cfg.encode_invalid_numbers {
             0 if !n.is_finite() => return Err(cannot_serialise(value, "must not be NaN or Inf")),
-            1 if n.is_nan() => return Ok(self.out.extend_from_slice(b"nan")),
-            2 if !n.is_finite() => return Ok(self.out.extend_from_slice(b"null")),
-            _ => {}
-        }
-        self.out.extend_from_slice(super::lua::format_g(n, self.cfg.precision).as_bytes());
+            1 if n.is_nan() => "nan".to_string(),
+            2 if !n.is_finite() => "null".to_string(),
+            _ => super::lua::format_g(n, self.cfg.precision),
+        };
+        self.out.extend_from_slice(text.as_bytes());
         Ok(())
     }
 

@@ -32,6 +32,8 @@ use crate::server::Server;
 pub struct Registered {
     pub functions: Vec<FunctionMeta>,
     callbacks: Table,
+    /// How much the interpreter grew compiling and running the code.
+    pub vm_bytes: usize,
 }
 
 type Gathered = Rc<RefCell<Option<Registered>>>;
@@ -103,6 +105,7 @@ impl Vm {
     /// Compile a library's code (after its shebang) and run it in the load
     /// sandbox: the functions it registered, or FUNCTION LOAD's error.
     pub fn register_library(&mut self, code: &[u8]) -> Result<Registered, String> {
+        let before = self.lua().used_memory();
         let chunk = self
             .lua()
             .load(code)
@@ -117,14 +120,19 @@ impl Vm {
         let loaded = &self.functions;
         loaded.expose(self.lua(), &loaded.load_api).map_err(|e| e.to_string())?;
         let callbacks = self.lua().create_table().map_err(|e| e.to_string())?;
-        *loaded.gathered.borrow_mut() = Some(Registered { functions: Vec::new(), callbacks });
+        *loaded.gathered.borrow_mut() = Some(Registered { functions: Vec::new(), callbacks, vm_bytes: 0 });
         loaded.deadline.set(Some(Instant::now() + Duration::from_millis(LOAD_TIMEOUT_MS)));
         let outcome: mlua::Result<(bool, Value)> = self.runner.call((chunk, &self.handler, Value::Nil, Value::Nil));
         loaded.deadline.set(None);
         let gathered = loaded.gathered.borrow_mut().take();
         let restored = loaded.expose(self.lua(), &loaded.globals);
         let error = match (outcome, restored, gathered) {
-            (Ok((true, _)), Ok(()), Some(gathered)) => return Ok(gathered),
+            (Ok((true, _)), Ok(()), Some(mut gathered)) => {
+                // A garbage collection in between can make the difference
+                // small or negative: the code's length is the floor.
+                gathered.vm_bytes = self.lua().used_memory().saturating_sub(before).max(code.len());
+                return Ok(gathered);
+            }
             (Ok((false, Value::Table(t))), _, _) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()),
             (Ok((false, other)), _, _) => Ok(format!("ERR {}", other.to_string().unwrap_or_default())),
             (Err(e), _, _) | (_, Err(e), _) => Ok(format!("ERR {}", first_line(&e.to_string()))),

@@ -869,7 +869,7 @@ fn write_value(out: &mut ReplyBuffer, value: &Value, script_resp3: bool, depth: 
 /// C's `(long long)` of a double on x86-64, as Redis converts a script's
 /// number: truncated, and NaN or out of range gives the minimum.
 fn c_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         return i64::MIN;
     }
     n as i64
