@@ -226,6 +226,9 @@ pub struct Session {
     /// EXEC is running this client's queued commands: a blocking command
     /// answers at once instead of blocking.
     pub in_exec: bool,
+    /// The session of a script's `redis.call` (SORT orders a set it is
+    /// told not to sort, as Redis does for scripts).
+    pub in_script: bool,
 }
 
 /// What a blocking command waits for (see `crate::blocking`).
@@ -253,6 +256,7 @@ impl Session {
             reply: connection::ReplyMode::On,
             block: None,
             in_exec: false,
+            in_script: false,
         }
     }
 
@@ -261,6 +265,7 @@ impl Session {
     pub fn for_script(caller: &Session) -> Self {
         let mut session = Self::new(Arc::clone(&caller.client), true, 0);
         session.db = caller.db;
+        session.in_script = true;
         session
     }
 

@@ -34,8 +34,7 @@ pub struct Library {
     pub code: Arc<[u8]>,
     /// By name (case kept).
     pub functions: BTreeMap<String, FunctionMeta>,
-    /// What loading it took in the interpreter that compiled it
-    /// (`used_memory_vm_functions`).
+    /// What it keeps in an interpreter (`used_memory_vm_functions`).
     pub vm_bytes: usize,
 }
 

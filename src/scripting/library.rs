@@ -32,7 +32,8 @@ use crate::server::Server;
 pub struct Registered {
     pub functions: Vec<FunctionMeta>,
     callbacks: Table,
-    /// How much the interpreter grew compiling and running the code.
+    /// An estimate of what the library keeps in the interpreter (see
+    /// [`vm_estimate`]).
     pub vm_bytes: usize,
 }
 
@@ -105,7 +106,6 @@ impl Vm {
     /// Compile a library's code (after its shebang) and run it in the load
     /// sandbox: the functions it registered, or FUNCTION LOAD's error.
     pub fn register_library(&mut self, code: &[u8]) -> Result<Registered, String> {
-        let before = self.lua().used_memory();
         let chunk = self
             .lua()
             .load(code)
@@ -128,9 +128,7 @@ impl Vm {
         let restored = loaded.expose(self.lua(), &loaded.globals);
         let error = match (outcome, restored, gathered) {
             (Ok((true, _)), Ok(()), Some(mut gathered)) => {
-                // A garbage collection in between can make the difference
-                // small or negative: the code's length is the floor.
-                gathered.vm_bytes = self.lua().used_memory().saturating_sub(before).max(code.len());
+                gathered.vm_bytes = vm_estimate(code.len(), gathered.functions.len());
                 return Ok(gathered);
             }
             (Ok((false, Value::Table(t))), _, _) => t.raw_get::<mlua::String>("err").map(|s| s.to_string_lossy()),
@@ -192,6 +190,16 @@ impl Vm {
         }
         Ok(())
     }
+}
+
+/// What a library keeps in an interpreter, for `used_memory_vm_functions`:
+/// its bytecode, line info and constants (about twice the source for
+/// small functions in Lua 5.1) and a closure and table slot per function.
+/// Estimated because measuring would take a full garbage collection per
+/// load (the heap's growth over a load is mostly garbage), which made
+/// loading many libraries quadratic.
+fn vm_estimate(code_len: usize, functions: usize) -> usize {
+    2 * code_len + 64 * functions
 }
 
 /// `redis.register_function(name, callback)` or

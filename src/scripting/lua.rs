@@ -165,8 +165,6 @@ pub struct Vm {
     pub(super) runner: Function,
     /// The RESP version `redis.setresp` chose for this run.
     resp: Rc<Cell<u8>>,
-    /// Bytes last reported to [`super::Scripts::add_lua_memory`].
-    reported: usize,
     /// Collect garbage when the heap passes this (see [`COLLECT_ABOVE`]).
     collect_at: usize,
     hook: Hook,
@@ -232,9 +230,8 @@ pub fn with_vm<R>(server: &Server, f: impl FnOnce(&mut Vm) -> R) -> Result<R, St
         };
         let generation = server.scripts.generation();
         if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
-            if let Some(old) = slot.take() {
-                server.scripts.add_lua_memory(-(old.reported as i64));
-            }
+            *slot = None;
+            server.scripts.set_lua_memory(generation, None);
             *slot = Some(Vm::new(server, generation).map_err(|e| format!("ERR cannot start Lua: {e}"))?);
         }
         let vm = slot.as_mut().ok_or("ERR cannot start Lua")?;
@@ -248,9 +245,8 @@ pub fn with_vm<R>(server: &Server, f: impl FnOnce(&mut Vm) -> R) -> Result<R, St
             }
             Err(_) => {
                 server.scripts.run.end();
-                if let Some(old) = slot.take() {
-                    server.scripts.add_lua_memory(-(old.reported as i64));
-                }
+                *slot = None;
+                server.scripts.set_lua_memory(generation, None);
                 crate::log_warn!("the Lua interpreter of this worker failed and was reset");
                 Err("ERR Lua interpreter failure: the interpreter was reset".to_string())
             }
@@ -318,7 +314,6 @@ impl Vm {
             handler,
             runner,
             resp,
-            reported: 0,
             collect_at: COLLECT_ABOVE,
             hook,
         })
@@ -335,9 +330,7 @@ impl Vm {
             let _ = self.lua.gc_collect();
             self.collect_at = COLLECT_ABOVE.max(2 * self.lua.used_memory());
         }
-        let used = self.lua.used_memory();
-        server.scripts.add_lua_memory(used as i64 - self.reported as i64);
-        self.reported = used;
+        server.scripts.set_lua_memory(self.generation, Some(self.lua.used_memory() as u64));
     }
 
     /// Compile an EVAL script (once per interpreter). The error is Redis's

@@ -838,6 +838,41 @@ fn info_reports_script_memory() {
 }
 
 #[test]
+fn scripts_on_many_connections_then_flush_count_one_fresh_interpreter() {
+    // Each worker has an interpreter; after SCRIPT FLUSH the old ones are
+    // not counted (Redis's one interpreter is rebuilt): used_memory_lua
+    // stays near one interpreter's size, as Redis's scripting.tcl checks.
+    let s = TestServer::start_with("[server]\nthreads = 4\n");
+    let mut clients: Vec<RawClient> = (0..4).map(|_| s.raw()).collect();
+    for c in &mut clients {
+        assert_eq!(eval(c, "local t = {} for i = 1, 1000 do t[i] = i end return #t", &["0"]), int(1000));
+    }
+    let c = &mut clients[0];
+    c.expect_cmd(&["SCRIPT", "FLUSH"], OK);
+    for _ in 0..100 {
+        eval(c, "return redis.call('incr', KEYS[1])", &["1", "x"]);
+    }
+    let info = c.info("memory");
+    assert!(info_int(&info, "used_memory_lua") < 100 * 1024, "{info}");
+}
+
+#[test]
+fn sort_by_a_constant_orders_a_set_for_scripts() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let members = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "z", "aa", "aaa", "azz"];
+    let mut cmd = vec!["SADD", "myset"];
+    cmd.extend(members);
+    c.call(&cmd);
+    let mut sorted = members.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(
+        eval(&mut c, "return redis.call('sort', KEYS[1], 'by', '_')", &["1", "myset"]),
+        String::from_utf8(bulks(&sorted)).unwrap()
+    );
+}
+
+#[test]
 fn config_busy_reply_threshold() {
     let s = TestServer::start();
     let mut c = s.raw();
