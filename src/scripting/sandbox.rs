@@ -55,10 +55,20 @@ pub fn is_readonly(lua: &Lua, table: &Table) -> mlua::Result<bool> {
 
 /// Run `f` (the server's own writes: `KEYS`, `redis.call` bound to a run)
 /// with `tables` writable, and make them read-only again whatever `f` did.
+///
+/// Making them read-only again can only fail for want of memory; it is
+/// tried once more after a full collection, and if that fails too the
+/// interpreter is not safe to keep: the panic makes `lua::with_vm` drop
+/// it (the worker goes on with a fresh one).
 pub fn while_writable<R>(lua: &Lua, tables: &[&Table], f: impl FnOnce() -> mlua::Result<R>) -> mlua::Result<R> {
     set_readonly(lua, tables, false)?;
     let result = f();
-    set_readonly(lua, tables, true)?;
+    if set_readonly(lua, tables, true).is_err() {
+        let _ = lua.gc_collect();
+        if let Err(e) = set_readonly(lua, tables, true) {
+            panic!("cannot make the sandbox's tables read-only again: {e}");
+        }
+    }
     result
 }
 
