@@ -123,6 +123,7 @@ fn config(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// CONFIG RESETSTAT
 fn config_resetstat(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     ctx.server.metrics.reset();
+    crate::store::lazyfree::reset_freed();
     ctx.out.ok();
 }
 

@@ -108,14 +108,15 @@ fn subcommand_syntax_error(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// Run a library's text in this worker's interpreter: the library and
 /// the callbacks it registered, or FUNCTION LOAD's error.
-fn compile_library(vm: &mut Vm, text: &[u8]) -> Result<(Library, Vec<Registered>), String> {
+fn compile_library(vm: &mut Vm, text: &[u8]) -> Result<(Library, Registered), String> {
     let meta = parse_metadata(text)?;
     let registered = vm.register_library(meta.code)?;
-    if registered.is_empty() {
+    if registered.functions.is_empty() {
         return Err("ERR No functions registered".into());
     }
-    let functions = registered.iter().map(|r| (r.meta.name.clone(), r.meta.clone())).collect();
-    Ok((Library { name: meta.name, code: Arc::from(text), functions }, registered))
+    let functions = registered.functions.iter().map(|f| (f.name.clone(), f.clone())).collect();
+    let vm_bytes = registered.vm_bytes;
+    Ok((Library { name: meta.name, code: Arc::from(text), functions, vm_bytes }, registered))
 }
 
 /// FUNCTION LOAD [REPLACE] code
@@ -138,7 +139,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         let mut shared = server.scripts.functions.lock();
         shared.add(library, replace)?;
         if let Some(library) = shared.get(&name) {
-            vm.keep_library(Arc::clone(library), registered);
+            vm.keep_library(Arc::clone(library), registered)?;
         }
         Ok(name)
     });
@@ -231,7 +232,12 @@ fn function_flush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         3 => return ctx.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         _ => return subcommand_syntax_error(ctx, args),
     }
-    ctx.server.scripts.functions.lock().clear();
+    let old = ctx.server.scripts.functions.lock().clear();
+    if args.len() == 3 && is(args.get(2), "async") {
+        // Each function and the engine count as freed objects, as in Redis.
+        let objects = old.values().map(|lib| lib.functions.len()).sum::<usize>() + 1;
+        crate::store::lazyfree::free_objects(old, objects);
+    }
     ctx.out.ok();
 }
 

@@ -108,6 +108,33 @@ fn clients_section(server: &Server, out: &mut String) {
     field!(out, "pubsub_clients", server.pubsub.clients());
 }
 
+/// The script and function lines of `# Memory`, in Redis 7.4's order.
+/// Each worker's interpreter runs both EVAL scripts and functions:
+/// `used_memory_vm_eval` is what the interpreters take in all, and
+/// `used_memory_vm_functions` what loading the libraries took once.
+fn scripts_memory(server: &Server, out: &mut String) {
+    let scripts = &server.scripts;
+    let lua = scripts.lua_memory();
+    let eval_cache = scripts.cache_bytes() as u64;
+    let (functions, libraries, vm_functions, functions_cache) = {
+        let shared = scripts.functions.lock();
+        (shared.function_count(), shared.library_count(), shared.vm_memory() as u64, shared.overhead() as u64)
+    };
+    field!(out, "used_memory_lua", lua);
+    field!(out, "used_memory_vm_eval", lua);
+    field!(out, "used_memory_lua_human", human_bytes(lua));
+    field!(out, "used_memory_scripts_eval", eval_cache);
+    field!(out, "number_of_cached_scripts", scripts.count());
+    field!(out, "number_of_functions", functions);
+    field!(out, "number_of_libraries", libraries);
+    field!(out, "used_memory_vm_functions", vm_functions);
+    field!(out, "used_memory_vm_total", lua + vm_functions);
+    field!(out, "used_memory_vm_total_human", human_bytes(lua + vm_functions));
+    field!(out, "used_memory_functions", functions_cache);
+    field!(out, "used_memory_scripts", eval_cache + functions_cache);
+    field!(out, "used_memory_scripts_human", human_bytes(eval_cache + functions_cache));
+}
+
 fn memory_section(server: &Server, out: &mut String) {
     let used = crate::memory::refresh();
     let rss = resident_set_bytes();
@@ -120,19 +147,7 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "used_memory_peak_human", human_bytes(crate::memory::peak()));
     field!(out, "used_memory_startup", server.startup_memory());
     field!(out, "used_memory_dataset", server.store.memory());
-    let lua = server.scripts.lua_memory();
-    field!(out, "used_memory_lua", lua);
-    field!(out, "used_memory_lua_human", human_bytes(lua));
-    field!(out, "used_memory_vm_eval", lua);
-    let scripts = server.scripts.cache_bytes() as u64;
-    field!(out, "used_memory_scripts", scripts);
-    field!(out, "used_memory_scripts_human", human_bytes(scripts));
-    field!(out, "used_memory_scripts_eval", scripts);
-    field!(out, "number_of_cached_scripts", server.scripts.count());
-    let functions = server.scripts.functions.lock();
-    field!(out, "number_of_functions", functions.function_count());
-    field!(out, "number_of_libraries", functions.library_count());
-    drop(functions);
+    scripts_memory(server, out);
     field!(out, "maxmemory", max);
     field!(out, "maxmemory_human", human_bytes(max));
     field!(out, "maxmemory_policy", server.live.eviction_policy().as_str());

@@ -249,6 +249,9 @@ pub struct Session {
     /// Where the pushes the running command wrote end (an output position),
     /// while CLIENT REPLY drops its reply: pushes are sent anyway (0: none).
     pub pushed_until: usize,
+    /// The session of a script's `redis.call` (SORT orders a set it is
+    /// told not to sort, as Redis does for scripts).
+    pub in_script: bool,
 }
 
 /// What a blocking command waits for (see `crate::blocking`).
@@ -289,6 +292,7 @@ impl Session {
             token,
             pubsub: None,
             pushed_until: 0,
+            in_script: false,
         }
     }
 
@@ -297,6 +301,7 @@ impl Session {
     pub fn for_script(caller: &Session) -> Self {
         let mut session = Self::new(Arc::clone(&caller.client), true, 0, (caller.worker, caller.token));
         session.db = caller.db;
+        session.in_script = true;
         session
     }
 

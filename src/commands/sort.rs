@@ -106,6 +106,8 @@ struct Options<'a> {
     dontsort: bool,
     gets: Vec<Pattern<'a>>,
     store: Option<&'a [u8]>,
+    /// Run by a script (`redis.call`).
+    in_script: bool,
 }
 
 impl<'a> Options<'a> {
@@ -122,6 +124,7 @@ impl<'a> Options<'a> {
             dontsort: false,
             gets: Vec::new(),
             store: None,
+            in_script: ctx.session.in_script,
         };
         let mut j = 2;
         while j < args.len() {
@@ -256,9 +259,10 @@ fn load(entry: Option<&EntryRef<'_>>, options: &mut Options<'_>) -> Result<Loade
     if let Some(Object::Hash(_)) = object {
         return Err(WrongType);
     }
-    // Redis sorts a set it is told not to sort when storing it, so that
-    // what is stored does not depend on the set's order.
-    if options.dontsort && options.store.is_some() && matches!(object, Some(Object::Set(_))) {
+    // Redis sorts a set it is told not to sort when storing it or for a
+    // script, so that what is stored or replicated does not depend on the
+    // set's order.
+    if options.dontsort && (options.store.is_some() || options.in_script) && matches!(object, Some(Object::Set(_))) {
         (options.dontsort, options.alpha, options.by) = (false, true, None);
     }
     let window = limit_window(options.offset, options.count, object.map_or(0, Object::len));

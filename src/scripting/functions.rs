@@ -34,6 +34,18 @@ pub struct Library {
     pub code: Arc<[u8]>,
     /// By name (case kept).
     pub functions: BTreeMap<String, FunctionMeta>,
+    /// What it keeps in an interpreter (`used_memory_vm_functions`).
+    pub vm_bytes: usize,
+}
+
+impl Library {
+    /// Its share of `used_memory_functions`: the code, the names and
+    /// their entries.
+    fn overhead(&self) -> usize {
+        let entry = 64;
+        let functions: usize = self.functions.values().map(|f| f.name.len() * 2 + entry).sum();
+        self.code.len() + self.name.len() + entry + functions
+    }
 }
 
 /// What FUNCTION RESTORE does with the libraries already there.
@@ -52,7 +64,14 @@ pub struct Libraries {
     functions: HashMap<String, String>,
     /// Bumped on every change, so workers can drop stale loaded copies.
     version: u64,
+    /// The libraries' [`Library::vm_bytes`] and [`Library::overhead`], summed.
+    vm_bytes: usize,
+    overhead: usize,
 }
+
+/// What Redis's empty functions interpreter takes; `used_memory_vm_functions`
+/// starts there.
+const EMPTY_VM_BYTES: usize = 32 * 1024;
 
 impl Libraries {
     /// The function called `name` (any case) and its library.
@@ -87,17 +106,33 @@ impl Libraries {
         self.version
     }
 
+    /// `used_memory_vm_functions`.
+    pub fn vm_memory(&self) -> usize {
+        EMPTY_VM_BYTES + self.vm_bytes
+    }
+
+    /// `used_memory_functions`.
+    pub fn overhead(&self) -> usize {
+        self.overhead
+    }
+
     /// FUNCTION LOAD's last step: link `library`, replacing one of the
     /// same name if `replace`. Errors as Redis's.
     pub fn add(&mut self, library: Library, replace: bool) -> Result<(), String> {
         if !replace && self.contains(&library.name) {
             return Err(format!("ERR Library '{}' already exists", library.name));
         }
-        let mut next = self.clone();
-        next.unlink(&library.name);
-        next.link(library)?;
-        *self = next;
-        Ok(())
+        // Checked before anything changes (not on a copy: copying every
+        // library per load made loading n libraries cost n squared).
+        let taken = library
+            .functions
+            .keys()
+            .find(|f| self.functions.get(&f.to_ascii_lowercase()).is_some_and(|owner| *owner != library.name));
+        if let Some(taken) = taken {
+            return Err(format!("ERR Function {taken} already exists"));
+        }
+        self.unlink(&library.name);
+        self.link(library)
     }
 
     /// FUNCTION DELETE: false if there is no such library.
@@ -105,11 +140,12 @@ impl Libraries {
         self.unlink(name)
     }
 
-    /// FUNCTION FLUSH.
-    pub fn clear(&mut self) {
-        self.libraries.clear();
+    /// FUNCTION FLUSH: the libraries there were, to free.
+    pub fn clear(&mut self) -> BTreeMap<String, Arc<Library>> {
         self.functions.clear();
         self.version += 1;
+        (self.vm_bytes, self.overhead) = (0, 0);
+        std::mem::take(&mut self.libraries)
     }
 
     /// FUNCTION RESTORE: link every library of the payload, or none.
@@ -135,6 +171,8 @@ impl Libraries {
 
     fn unlink(&mut self, name: &str) -> bool {
         let Some(old) = self.libraries.remove(name) else { return false };
+        self.vm_bytes -= old.vm_bytes;
+        self.overhead -= old.overhead();
         for function in old.functions.keys() {
             self.functions.remove(&function.to_ascii_lowercase());
         }
@@ -153,6 +191,8 @@ impl Libraries {
         for function in library.functions.keys() {
             self.functions.insert(function.to_ascii_lowercase(), library.name.clone());
         }
+        self.vm_bytes += library.vm_bytes;
+        self.overhead += library.overhead();
         self.libraries.insert(library.name.clone(), Arc::new(library));
         self.version += 1;
         Ok(())
@@ -219,7 +259,7 @@ mod tests {
                 (f.to_string(), FunctionMeta { name: f.to_string(), description: None, flags: ScriptFlags::default() })
             })
             .collect();
-        Library { name: name.into(), code: Arc::from(&b""[..]), functions }
+        Library { name: name.into(), code: Arc::from(&b""[..]), functions, vm_bytes: 100 }
     }
 
     #[test]
@@ -252,7 +292,10 @@ mod tests {
         );
         libs.restore(vec![library("a", &["h"]), library("b", &["i"])], RestorePolicy::Replace).unwrap();
         assert_eq!((libs.library_count(), libs.function_count()), (2, 2));
+        assert_eq!((libs.vm_memory(), libs.overhead()), (EMPTY_VM_BYTES + 200, 2 * (1 + 64 + 2 + 64)));
         libs.restore(vec![library("c", &["j"])], RestorePolicy::Flush).unwrap();
         assert_eq!((libs.library_count(), libs.function_count()), (1, 1));
+        libs.clear();
+        assert_eq!((libs.vm_memory(), libs.overhead(), libs.function_count()), (EMPTY_VM_BYTES, 0, 0));
     }
 }

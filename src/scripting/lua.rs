@@ -10,13 +10,12 @@
 //! rules. The script's return value goes the other way.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 
-use super::Stop;
+use super::{sandbox, Stop};
 use crate::commands::scripting::CallPolicy;
 use crate::commands::{Ctx, Session};
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -30,7 +29,10 @@ const HOOK_EVERY: u32 = 100_000;
 /// that contains itself would otherwise recurse forever).
 const MAX_DEPTH: usize = 200;
 
-/// Past this much Lua memory after a script, collect garbage at once.
+/// Past this much Lua memory after a script, collect garbage at once
+/// (and then only once the heap has doubled since the last collection:
+/// a full collection per command over a large live heap, say 50,000
+/// libraries, made loading them quadratic).
 const COLLECT_ABOVE: usize = 32 * 1024 * 1024;
 
 /// Compiled functions kept per interpreter before the cache is reset.
@@ -70,13 +72,46 @@ pub fn raise(text: impl Into<String>) -> mlua::Error {
 }
 
 text_error!(
-    /// An error of a library function (cjson, bit): its text gets the
-    /// script's position (`ERR user_script:1: ...`), as Lua's `luaL_error`.
+    /// An error of a library function (cjson, bit, ...), raised as Lua's
+    /// `luaL_error` raises: [`lib_function`] puts the caller's position in
+    /// front (`user_script:1: ...`) and the name the caller used in a `bad
+    /// argument` error, and scripts catch it as a string.
     LibError
 );
 
 pub fn raise_lib(text: impl Into<String>) -> mlua::Error {
     mlua::Error::external(LibError(text.into()))
+}
+
+/// A library function: its [`LibError`]s read as Lua's own C libraries'.
+pub fn lib_function<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
+{
+    lua.create_function(move |lua, args: A| f(lua, args).map_err(|e| locate_lib_error(lua, e)))
+}
+
+/// `luaL_where(L, 1)` in front of a library error, and `luaL_argerror`'s
+/// function name (as the caller wrote it, `?` when called by `pcall`).
+fn locate_lib_error(lua: &Lua, error: mlua::Error) -> mlua::Error {
+    let Some(text) = lib_error(&error) else { return error };
+    let text = match text.strip_prefix("bad argument #").and_then(|rest| rest.split_once(" to '")) {
+        Some((number, rest)) => {
+            let detail = rest.split_once('\'').map_or("", |(_, detail)| detail);
+            let name = lua.inspect_stack(0, |d| d.names().name.map(|n| n.into_owned())).flatten();
+            format!("bad argument #{number} to '{}'{detail}", name.as_deref().unwrap_or("?"))
+        }
+        None => text,
+    };
+    let position = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line().filter(|&l| l > 0)?;
+            Some(format!("{}:{line}: ", d.source().short_src.as_deref().unwrap_or("?")))
+        })
+        .flatten();
+    raise_lib(format!("{}{text}", position.unwrap_or_default()))
 }
 
 /// Lua code run once per interpreter: the parts of the `redis` API that
@@ -116,8 +151,10 @@ pub struct Vm {
     lua: Lua,
     /// [`super::Scripts::generation`] when it was built.
     generation: u64,
-    /// Compiled EVAL scripts by SHA1.
-    compiled: HashMap<String, Function>,
+    /// Compiled EVAL scripts by SHA1, in a Lua table: Rust-held Lua values
+    /// each take a slot of a stack of about 8000, a table one in all.
+    compiled: Table,
+    compiled_count: usize,
     /// Function libraries loaded here, and their sandbox.
     pub(super) functions: super::library::Loaded,
     /// The `redis` table: `call` and `pcall` are bound to each run.
@@ -128,8 +165,8 @@ pub struct Vm {
     pub(super) runner: Function,
     /// The RESP version `redis.setresp` chose for this run.
     resp: Rc<Cell<u8>>,
-    /// Bytes last reported to [`super::Scripts::add_lua_memory`].
-    reported: usize,
+    /// Collect garbage when the heap passes this (see [`COLLECT_ABOVE`]).
+    collect_at: usize,
     hook: Hook,
 }
 
@@ -193,15 +230,27 @@ pub fn with_vm<R>(server: &Server, f: impl FnOnce(&mut Vm) -> R) -> Result<R, St
         };
         let generation = server.scripts.generation();
         if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
-            if let Some(old) = slot.take() {
-                server.scripts.add_lua_memory(-(old.reported as i64));
-            }
+            *slot = None;
+            server.scripts.set_lua_memory(generation, None);
             *slot = Some(Vm::new(server, generation).map_err(|e| format!("ERR cannot start Lua: {e}"))?);
         }
         let vm = slot.as_mut().ok_or("ERR cannot start Lua")?;
-        let result = f(vm);
-        vm.account(server);
-        Ok(result)
+        // A bug that panics inside the interpreter (mlua panics, for one,
+        // when Rust holds too many Lua values at once) costs this
+        // interpreter, not the worker thread.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(vm))) {
+            Ok(result) => {
+                vm.account(server);
+                Ok(result)
+            }
+            Err(_) => {
+                server.scripts.run.end();
+                *slot = None;
+                server.scripts.set_lua_memory(generation, None);
+                crate::log_warn!("the Lua interpreter of this worker failed and was reset");
+                Err("ERR Lua interpreter failure: the interpreter was reset".to_string())
+            }
+        }
     })
 }
 
@@ -215,7 +264,10 @@ impl Vm {
         let os = lua.create_table()?;
         os.set("clock", clock)?;
         globals.set("os", os)?;
-        for name in ["dofile", "loadfile", "print", "require", "module", "package", "io", "debug"] {
+        for name in [
+            "dofile", "loadfile", "print", "require", "module", "package", "io", "debug", "getfenv", "setfenv",
+            "newproxy",
+        ] {
             globals.raw_set(name, Value::Nil)?;
         }
         super::libs::install(&lua, &globals)?;
@@ -228,7 +280,7 @@ impl Vm {
         redis.set("pcall", &idle_call)?;
         let errtext = lua.create_function(|lua, s: mlua::String| lua.create_string(error_text(&s.as_bytes())))?;
         let converr = lua.create_function(|lua, e: Value| match &e {
-            Value::Error(inner) => match script_error(inner) {
+            Value::Error(inner) => match script_error(inner).or_else(|| lib_error(inner)) {
                 Some(text) => Ok(Value::String(lua.create_string(text)?)),
                 None => Ok(e),
             },
@@ -242,25 +294,27 @@ impl Vm {
             .set_name("=redis")
             .set_mode(ChunkMode::Text)
             .into_function()?;
-        protect_globals(&lua, &globals)?;
-        let functions = super::library::Loaded::new(&lua, &globals, &redis_api_meta(&lua)?)?;
+        let functions = super::library::Loaded::new(&lua, &globals)?;
+        super::sandbox::lock_globals(&lua)?;
         let hook = Hook {
             run: std::sync::Arc::clone(&server.scripts.run),
             load_deadline: functions.deadline(),
             stopping: Rc::new(Cell::new(false)),
         };
         hook.install(&lua)?;
+        let compiled = lua.create_table()?;
         Ok(Self {
             lua,
             generation,
-            compiled: HashMap::new(),
+            compiled,
+            compiled_count: 0,
             functions,
             redis,
             idle_call,
             handler,
             runner,
             resp,
-            reported: 0,
+            collect_at: COLLECT_ABOVE,
             hook,
         })
     }
@@ -272,25 +326,26 @@ impl Vm {
     /// Report the interpreter's memory to INFO, collecting garbage first
     /// when it has grown large.
     fn account(&mut self, server: &Server) {
-        if self.lua.used_memory() > COLLECT_ABOVE {
+        if self.lua.used_memory() > self.collect_at {
             let _ = self.lua.gc_collect();
+            self.collect_at = COLLECT_ABOVE.max(2 * self.lua.used_memory());
         }
-        let used = self.lua.used_memory();
-        server.scripts.add_lua_memory(used as i64 - self.reported as i64);
-        self.reported = used;
+        server.scripts.set_lua_memory(self.generation, Some(self.lua.used_memory() as u64));
     }
 
     /// Compile an EVAL script (once per interpreter). The error is Redis's
     /// `ERR Error compiling script (new function): ...`.
     pub fn compile(&mut self, sha: &str, code: &[u8]) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+        if let Ok(Value::Function(f)) = self.compiled.raw_get::<Value>(sha) {
+            return Ok(f);
         }
         let f = self.load(code, SCRIPT_CHUNK).map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
-        if self.compiled.len() >= MAX_COMPILED {
-            self.compiled.clear();
+        if self.compiled_count >= MAX_COMPILED {
+            self.compiled = self.lua.create_table().map_err(|e| format!("ERR {e}"))?;
+            self.compiled_count = 0;
         }
-        self.compiled.insert(sha.to_string(), f.clone());
+        self.compiled.raw_set(sha, &f).map_err(|e| format!("ERR {e}"))?;
+        self.compiled_count += 1;
         Ok(f)
     }
 
@@ -316,7 +371,9 @@ impl Vm {
         let globals = self.lua.globals();
         let set =
             |global: &str, items: &[&[u8]]| -> mlua::Result<()> { globals.raw_set(global, self.string_table(items)?) };
-        if let Err(e) = set("KEYS", keys).and_then(|()| set("ARGV", argv)) {
+        let outcome =
+            sandbox::while_writable(&self.lua, &[&globals], || set("KEYS", keys).and_then(|()| set("ARGV", argv)));
+        if let Err(e) = outcome {
             return ctx.error(&format!("ERR {e}"));
         }
         self.run(ctx, f, name, None, policy);
@@ -369,8 +426,8 @@ impl Vm {
                     script_call(lua, ctx, policy, &argv, resp.get(), raise_errors)
                 })
             };
-            self.redis.raw_set("call", bound(true)?)?;
-            self.redis.raw_set("pcall", bound(false)?)?;
+            let (call, pcall) = (bound(true)?, bound(false)?);
+            self.bind_calls(&call, &pcall)?;
             let (a, b) = args.map_or((Value::Nil, Value::Nil), |(k, v)| (Value::Table(k), Value::Table(v)));
             let (ok, value): (bool, Value) = self.runner.call((f, &self.handler, a, b))?;
             let script_resp3 = self.resp.get() == 3;
@@ -381,8 +438,7 @@ impl Vm {
             };
             Ok(())
         });
-        let _ = self.redis.raw_set("call", &self.idle_call);
-        let _ = self.redis.raw_set("pcall", &self.idle_call);
+        let _ = self.bind_calls(&self.idle_call, &self.idle_call);
         let (ctx, _) = cell.into_inner();
         server.scripts.run.end();
         self.hook.reset(&self.lua);
@@ -396,6 +452,17 @@ impl Vm {
             ctx.stats.count_error(&error);
         }
         ctx.out.append(reply);
+    }
+}
+
+impl Vm {
+    /// Set `redis.call` and `redis.pcall` (the `redis` table is read-only
+    /// to scripts).
+    fn bind_calls(&self, call: &Function, pcall: &Function) -> mlua::Result<()> {
+        sandbox::while_writable(&self.lua, &[&self.redis], || {
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)
+        })
     }
 }
 
@@ -443,6 +510,10 @@ fn redis_table(lua: &Lua, resp: &Rc<Cell<u8>>) -> mlua::Result<Table> {
         })?,
     )?;
     redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    // The Lua debugger (SCRIPT DEBUG) is not implemented: never active.
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set("debug", lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    redis.set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
     Ok(redis)
 }
 
@@ -455,6 +526,22 @@ pub(super) fn version_and_log(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         redis.set(name, value)?;
     }
     redis.set("log", lua.create_function(log)?)
+}
+
+/// `redis.acl_check_cmd(command, arg...)`: whether the caller may run the
+/// command. Redistill has no ACL rules, so any command it knows is allowed.
+fn acl_check_cmd(_: &Lua, args: Variadic<Value>) -> mlua::Result<bool> {
+    let Some(name) = args.first() else {
+        return Err(raise("ERR Please specify at least one argument for this redis lib call"));
+    };
+    if args.iter().any(|a| !matches!(a, Value::String(_) | Value::Integer(_) | Value::Number(_))) {
+        return Err(raise("ERR Lua redis lib command arguments must be strings or integers"));
+    }
+    let known = matches!(name, Value::String(s) if crate::commands::lookup_with_id(&s.as_bytes()).is_some());
+    if !known {
+        return Err(raise("ERR Invalid command passed to redis.acl_check_cmd()"));
+    }
+    Ok(true)
 }
 
 /// `7.4.0` -> 0x070400, as Redis's `REDIS_VERSION_NUM`.
@@ -496,29 +583,6 @@ fn log(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Make the globals read-only, as Redis 7 does: reading a missing global
-/// and writing any global are errors. (Redis also freezes the library
-/// tables; here only the global table is.)
-fn protect_globals(lua: &Lua, globals: &Table) -> mlua::Result<()> {
-    globals.set_metatable(Some(redis_api_meta(lua)?))
-}
-
-/// The metatable of a protected table: reading a missing name and writing
-/// any are errors, with Redis's texts.
-fn redis_api_meta(lua: &Lua) -> mlua::Result<Table> {
-    lua.load(
-        r#"return {
-  __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-}"#,
-    )
-    .set_name("=redis")
-    .set_mode(ChunkMode::Text)
-    .eval()
-}
-
 /// The text of an error table made from a `-CODE message` or `message`
 /// string, as Redis's `luaPushErrorBuff`: the code is kept, a missing one
 /// becomes `ERR`, and CR/LF at either end are trimmed.
@@ -548,7 +612,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
         Value::Table(t) if matches!(t.raw_get::<Value>("err")?, Value::String(_)) => t,
         other => {
             let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(error_value_text(lua, other, frame.as_ref())?)?)?;
+            t.raw_set("err", lua.create_string(error_value_text(lua, other)?)?)?;
             t
         }
     };
@@ -559,14 +623,13 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     Ok(table)
 }
 
-fn error_value_text(lua: &Lua, err: Value, frame: Option<&(String, i64)>) -> mlua::Result<Vec<u8>> {
+fn error_value_text(lua: &Lua, err: Value) -> mlua::Result<Vec<u8>> {
     if let Value::Error(e) = &err {
         if let Some(text) = script_error(e) {
             return Ok(text.into_bytes());
         }
         if let Some(text) = lib_error(e) {
-            let (source, line) = frame.map_or(("?", 0), |(s, l)| (s.trim_start_matches('@'), *l));
-            return Ok(format!("ERR {source}:{line}: {text}").into_bytes());
+            return Ok(format!("ERR {text}").into_bytes());
         }
         return Ok(format!("ERR {}", first_line(&e.to_string())).into_bytes());
     }
@@ -596,7 +659,9 @@ fn lib_error(e: &mlua::Error) -> Option<String> {
     }
 }
 
-/// The innermost frame of user code (`@user_script` or `@user_function`).
+/// The innermost frame of user code (`@user_script`, `@user_function`, or
+/// a chunk the script made with `loadstring`), as Redis's error handler
+/// finds it: not a C function, and not the server's own Lua (`=redis`).
 fn user_frame(lua: &Lua) -> Option<(String, i64)> {
     for level in 0..64 {
         let frame = lua.inspect_stack(level, |d| {
@@ -605,7 +670,7 @@ fn user_frame(lua: &Lua) -> Option<(String, i64)> {
             (source.what, name, d.current_line())
         })?;
         if let (what, name, Some(line)) = frame {
-            if what != "C" && name.starts_with('@') {
+            if what != "C" && name != "=redis" {
                 return Some((name, line as i64));
             }
         }
@@ -680,10 +745,17 @@ fn single(lua: &Lua, field: &str, value: impl mlua::IntoLua) -> mlua::Result<Val
 
 /// `%.17g`, as Redis formats a Lua number argument.
 pub fn format_g17(n: f64) -> String {
+    format_g(n, 17)
+}
+
+/// C's `%.<precision>g`.
+pub fn format_g(n: f64, precision: i32) -> String {
     let mut buf = [0u8; 64];
-    // SAFETY: the buffer is large enough for any %.17g output and
-    // snprintf always NUL-terminates within the given size.
-    let len = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), n) };
+    // SAFETY: the buffer is large enough for any %g output of at most 17
+    // significant digits, and snprintf always NUL-terminates within the
+    // given size.
+    let len =
+        unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.*g".as_ptr(), precision.clamp(1, 17), n) };
     String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
 }
 
@@ -780,11 +852,20 @@ fn write_value(out: &mut ReplyBuffer, value: &Value, script_resp3: bool, depth: 
         Value::Boolean(true) => out.integer(1),
         Value::Boolean(false) => out.null(),
         Value::Integer(i) => out.integer(*i),
-        Value::Number(n) => out.integer(*n as i64),
+        Value::Number(n) => out.integer(c_long_long(*n)),
         Value::Table(t) => return write_table(out, t, script_resp3, depth),
         _ => out.null(),
     }
     None
+}
+
+/// C's `(long long)` of a double on x86-64, as Redis converts a script's
+/// number: truncated, and NaN or out of range gives the minimum.
+fn c_long_long(n: f64) -> i64 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        return i64::MIN;
+    }
+    n as i64
 }
 
 fn write_table(out: &mut ReplyBuffer, t: &Table, script_resp3: bool, depth: usize) -> Option<String> {
@@ -878,5 +959,6 @@ mod tests {
         assert_eq!(format_g17(0.1), "0.10000000000000001");
         assert_eq!(format_g17(3.0), "3");
         assert_eq!(version_number("7.4.0"), 0x070400);
+        assert_eq!((c_long_long(f64::NAN), c_long_long(1e20), c_long_long(-2.7)), (i64::MIN, i64::MIN, -2));
     }
 }

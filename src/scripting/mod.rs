@@ -7,15 +7,17 @@
 //! gate held (see `server::Gate`), so at most one script runs at a time and
 //! [`RunState`] describes that one.
 
+pub mod cjson;
 pub mod functions;
 pub mod library;
 pub mod libs;
 pub mod lua;
 pub mod msgpack;
+pub mod sandbox;
 pub mod structlib;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -48,8 +50,11 @@ pub struct Scripts {
     /// Bumped by SCRIPT FLUSH: each worker resets its interpreter when it
     /// sees a new value, as Redis does.
     generation: AtomicU64,
-    /// Bytes the workers' interpreters use together (`used_memory_lua`).
-    lua_memory: AtomicI64,
+    /// Each worker thread's interpreter: its generation and its bytes
+    /// (`used_memory_lua` sums those of the current generation: after
+    /// SCRIPT FLUSH a worker drops its old interpreter only when it next
+    /// runs a script, and Redis reports a flushed interpreter as gone).
+    lua_memory: Mutex<HashMap<std::thread::ThreadId, (u64, u64)>>,
     pub functions: Mutex<functions::Libraries>,
 }
 
@@ -59,7 +64,7 @@ impl Default for Scripts {
             cache: Mutex::new(Cache::default()),
             run: Arc::new(RunState::default()),
             generation: AtomicU64::new(0),
-            lua_memory: AtomicI64::new(0),
+            lua_memory: Mutex::new(HashMap::new()),
             functions: Mutex::new(functions::Libraries::default()),
         }
     }
@@ -141,12 +146,19 @@ impl Scripts {
 
     /// `used_memory_lua`.
     pub fn lua_memory(&self) -> u64 {
-        self.lua_memory.load(Ordering::Relaxed).max(0) as u64
+        let generation = self.generation();
+        self.lua_memory.lock().values().filter(|(g, _)| *g == generation).map(|(_, bytes)| bytes).sum()
     }
 
-    /// An interpreter's footprint changed by `delta` bytes.
-    pub fn add_lua_memory(&self, delta: i64) {
-        self.lua_memory.fetch_add(delta, Ordering::Relaxed);
+    /// This thread's interpreter, of `generation`, now takes `bytes`
+    /// (None: it has none).
+    pub fn set_lua_memory(&self, generation: u64, bytes: Option<u64>) {
+        let thread = std::thread::current().id();
+        let mut all = self.lua_memory.lock();
+        match bytes {
+            Some(bytes) => all.insert(thread, (generation, bytes)),
+            None => all.remove(&thread),
+        };
     }
 }
 

@@ -15,7 +15,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 
-use super::lua::{raise as script_raise, raise_lib as raise};
+use super::lua::{lib_function, raise as script_raise, raise_lib as raise};
 
 /// lua-cmsgpack's nesting limit for packing: deeper tables pack as nil.
 const MAX_PACK_NESTING: usize = 16;
@@ -29,18 +29,18 @@ const MAX_RESULTS: usize = 7990;
 
 pub fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     let t = lua.create_table()?;
-    t.set("pack", lua.create_function(pack)?)?;
-    t.set("unpack", lua.create_function(|lua, args: Variadic<Value>| unpack_full(lua, &args, "unpack", 0, 0))?)?;
+    t.set("pack", lib_function(lua, pack)?)?;
+    t.set("unpack", lib_function(lua, |lua, args: Variadic<Value>| unpack_full(lua, &args, "unpack", 0, 0))?)?;
     t.set(
         "unpack_one",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lib_function(lua, |lua, args: Variadic<Value>| {
             let offset = opt_integer(&args, 1, "unpack_one")?;
             unpack_full(lua, &args, "unpack_one", 1, offset)
         })?,
     )?;
     t.set(
         "unpack_limit",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lib_function(lua, |lua, args: Variadic<Value>| {
             let limit = check_integer(args.get(1), 2, "unpack_limit")?;
             let offset = opt_integer(&args, 2, "unpack_limit")?;
             unpack_full(lua, &args, "unpack_limit", limit, offset)

@@ -10,7 +10,7 @@
 
 use mlua::{Lua, MultiValue, Value, Variadic};
 
-use super::lua::raise_lib as raise;
+use super::lua::{lib_function, raise_lib as raise};
 
 /// struct.c's `MAXINTSIZE`.
 const MAX_INT_SIZE: usize = 32;
@@ -23,9 +23,9 @@ const MAX_RESULTS: usize = 7990;
 
 pub fn install(lua: &Lua, globals: &mlua::Table) -> mlua::Result<()> {
     let t = lua.create_table()?;
-    t.set("pack", lua.create_function(pack)?)?;
-    t.set("unpack", lua.create_function(unpack)?)?;
-    t.set("size", lua.create_function(size)?)?;
+    t.set("pack", lib_function(lua, pack)?)?;
+    t.set("unpack", lib_function(lua, unpack)?)?;
+    t.set("size", lib_function(lua, size)?)?;
     globals.set("struct", t)
 }
 

@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 /// (Redis's `LAZYFREE_THRESHOLD`).
 pub const THRESHOLD: usize = 64;
 
-type Garbage = Box<dyn Send>;
+/// A value to drop, and how many objects it counts for in INFO.
+type Garbage = (Box<dyn Send>, usize);
 
 /// Values handed over and not yet freed (INFO's `lazyfree_pending_objects`).
 static PENDING: AtomicUsize = AtomicUsize::new(0);
@@ -29,10 +30,10 @@ fn sender() -> Option<&'static Sender<Garbage>> {
     let sender = SENDER.get_or_init(|| {
         let (tx, rx) = channel::<Garbage>();
         let spawned = std::thread::Builder::new().name("lazyfree".into()).spawn(move || {
-            for garbage in rx {
+            for (garbage, objects) in rx {
                 drop(garbage);
-                PENDING.fetch_sub(1, Ordering::Relaxed);
-                FREED.fetch_add(1, Ordering::Relaxed);
+                PENDING.fetch_sub(objects, Ordering::Relaxed);
+                FREED.fetch_add(objects, Ordering::Relaxed);
             }
         });
         spawned.ok().map(|_| tx)
@@ -43,14 +44,29 @@ fn sender() -> Option<&'static Sender<Garbage>> {
 /// Drop `value` on the background thread if `elements` says it is large,
 /// else here and now.
 pub fn free<T: Send + 'static>(value: T, elements: usize) {
-    if elements <= THRESHOLD {
-        return drop(value);
+    if elements > THRESHOLD {
+        hand_over(value, 1);
+    } else {
+        drop(value);
     }
+}
+
+/// Like [`free`] for a value that INFO counts as `objects` objects once
+/// freed (FUNCTION FLUSH ASYNC: each function and the engine, as Redis).
+pub fn free_objects<T: Send + 'static>(value: T, objects: usize) {
+    if objects > THRESHOLD {
+        hand_over(value, objects);
+    } else {
+        drop(value);
+    }
+}
+
+fn hand_over<T: Send + 'static>(value: T, objects: usize) {
     let Some(tx) = sender() else { return drop(value) };
-    PENDING.fetch_add(1, Ordering::Relaxed);
-    if let Err(returned) = tx.send(Box::new(value)) {
+    PENDING.fetch_add(objects, Ordering::Relaxed);
+    if let Err(returned) = tx.send((Box::new(value), objects)) {
         // The thread is gone (it never panics, but be safe): free here.
-        PENDING.fetch_sub(1, Ordering::Relaxed);
+        PENDING.fetch_sub(objects, Ordering::Relaxed);
         drop(returned);
     }
 }
@@ -63,4 +79,9 @@ pub fn pending() -> usize {
 /// Values the background thread has freed.
 pub fn freed() -> usize {
     FREED.load(Ordering::Relaxed)
+}
+
+/// CONFIG RESETSTAT.
+pub fn reset_freed() {
+    FREED.store(0, Ordering::Relaxed);
 }

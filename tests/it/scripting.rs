@@ -260,13 +260,112 @@ fn globals_are_protected() {
         eval(&mut c, script, &["0"]),
         runtime_err("ERR user_script:1: Script attempted to access nonexistent global variable 'y'", script, 1)
     );
-    for name in ["io", "require", "loadfile", "dofile", "print"] {
+    for name in ["io", "require", "loadfile", "dofile", "print", "getfenv", "setfenv"] {
         let script = format!("return {name}");
         let reply = eval(&mut c, &script, &["0"]);
         assert!(reply.contains(&format!("nonexistent global variable '{name}'")), "{name}: {reply}");
     }
     assert_eq!(eval(&mut c, "return loadstring('return 1')()", &["0"]), int(1));
     assert_eq!(eval(&mut c, "local t = {} t.x = 1 return t.x", &["0"]), int(1));
+}
+
+#[test]
+fn library_tables_and_the_global_metatable_are_read_only() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let positioned = [
+        "local g = getmetatable(_G) g.__index = {}",
+        "redis.call = function() return 1 end",
+        "cjson.encode = function() return 1 end",
+        "cmsgpack.pack = function() return 1 end",
+        "bit.lshift = function() return 1 end",
+        "struct.pack = 1",
+        "string.rep = 1",
+        "redis = function() return 1 end",
+        "string = nil",
+        "_G.KEYS = nil",
+        "_G = {}",
+    ];
+    for script in positioned {
+        assert_eq!(
+            eval(&mut c, script, &["0"]),
+            runtime_err("ERR user_script:1: Attempt to modify a readonly table", script, 1),
+            "{script}"
+        );
+    }
+    for script in ["setmetatable(_G, {})", "rawset(_G, 'x', 1)", "rawset(redis, 'call', 1)"] {
+        assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR Attempt to modify a readonly table", script, 1));
+    }
+    // Chunks made by loadstring run in the same environment.
+    let reply = eval(&mut c, "loadstring('string = nil')()", &["0"]);
+    assert!(reply.starts_with("-ERR [string \"string = nil\"]:1: Attempt to modify a readonly table"), "{reply}");
+    // Nothing leaked into later scripts; ordinary tables are free.
+    assert_eq!(eval(&mut c, "return redis.call('ping')", &["0"]), "+PONG\r\n");
+    assert_eq!(eval(&mut c, "return string.rep('a', 2)", &["0"]), "$2\r\naa\r\n");
+    assert_eq!(
+        eval(
+            &mut c,
+            "local t = setmetatable({}, {__index = function() return 5 end}) rawset(t, 'y', 1) return t.x + t.y",
+            &["0"]
+        ),
+        int(6)
+    );
+    // Precompiled chunks are refused (loadstring gives nil).
+    let script = "return loadstring(string.dump(function() return 1 end))()";
+    assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR user_script:1: attempt to call a nil value", script, 1));
+    // Writes through the table library and the strings' metatable are
+    // refused too; reading and iterating see the real tables.
+    for script in ["table.insert(string, 1)", "table.insert(_G, 1)", "table.insert(cjson, 1, 2)"] {
+        assert_eq!(eval(&mut c, script, &["0"]), runtime_err("ERR Attempt to modify a readonly table", script, 1));
+    }
+    for script in ["getmetatable('').__index = {}", "coroutine.x = 1"] {
+        assert_eq!(
+            eval(&mut c, script, &["0"]),
+            runtime_err("ERR user_script:1: Attempt to modify a readonly table", script, 1),
+            "{script}"
+        );
+    }
+    let count = |table: &str| format!("local n = 0 for k, v in pairs({table}) do n = n + 1 end return n");
+    assert_eq!(eval(&mut c, &count("redis"), &["0"]), int(23));
+    assert_eq!(eval(&mut c, &count("string"), &["0"]), int(15));
+    assert_eq!(eval(&mut c, &count("cjson"), &["0"]), int(13));
+    assert_eq!(eval(&mut c, &count("bit"), &["0"]), int(12));
+    assert_eq!(eval(&mut c, "local n = 0 for i, v in ipairs(redis) do n = n + 1 end return n", &["0"]), int(0));
+    assert_eq!(eval(&mut c, "return {next(string) ~= nil, rawget(redis, 'call') ~= nil}", &["0"]), ints(&[1, 1]));
+    assert_eq!(eval(&mut c, "return {type(getmetatable(redis)), #string}", &["0"]), "*2\r\n$3\r\nnil\r\n:0\r\n");
+    assert_eq!(eval(&mut c, "return type(getmetatable(_G).__index)", &["0"]), "$8\r\nfunction\r\n");
+    assert_eq!(eval(&mut c, "return tostring(getmetatable(_G).__newindex)", &["0"]), "$3\r\nnil\r\n");
+    // Precompiled chunks fail to parse, with Lua's text parser's error.
+    assert_eq!(
+        eval(&mut c, "local f, e = loadstring(string.dump(function() return 1 end), 'x') return e", &["0"]),
+        "$49\r\n[string \"x\"]:1: unexpected symbol near 'char(27)'\r\n"
+    );
+    // An error inside a loadstring chunk names that chunk.
+    let script = "return loadstring('x = 1')()";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        err(&format!(
+            "ERR [string \"x = 1\"]:1: Attempt to modify a readonly table script: {}, on x = 1:1.",
+            sha1(script)
+        ))
+    );
+    // The scripts' own tables are theirs.
+    assert_eq!(
+        eval(&mut c, "KEYS[1] = 'b' table.insert(ARGV, 'z') return {KEYS[1], ARGV[2]}", &["1", "a", "y"]),
+        String::from_utf8(bulks(&["b", "z"])).unwrap()
+    );
+    // Functions get the same protection.
+    let lib = "#!lua name=ro\nredis.register_function('ro', function() setmetatable(_G, nil) end)\n\
+        redis.register_function('ro2', function() cjson.decode = 1 end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", lib]), "$2\r\nro\r\n");
+    assert_eq!(
+        c.call(&["FCALL", "ro", "0"]),
+        err("ERR Attempt to modify a readonly table script: ro, on @user_function:2.")
+    );
+    assert_eq!(
+        c.call(&["FCALL", "ro2", "0"]),
+        err("ERR user_function:3: Attempt to modify a readonly table script: ro2, on @user_function:3.")
+    );
 }
 
 #[test]
@@ -306,6 +405,107 @@ fn cjson_and_bit_behave_as_redis() {
     assert_eq!(
         eval(&mut c, "return string.rep('a', 3) .. math.floor(3.7) .. table.concat({1,2}, ',')", &["0"]),
         "$7\r\naaa31,2\r\n"
+    );
+}
+
+#[test]
+fn cjson_settings_as_redis() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let lines = |items: &[&str]| String::from_utf8(bulks(items)).unwrap();
+    // The defaults, as each setting function answers without arguments.
+    let defaults = "return {tostring(cjson.encode_keep_buffer()), cjson.encode_max_depth(), \
+        cjson.decode_max_depth(), tostring(cjson.encode_invalid_numbers()), \
+        tostring(cjson.decode_invalid_numbers()), cjson.encode_number_precision(), \
+        tostring((cjson.encode_sparse_array())), select(2, cjson.encode_sparse_array())}";
+    assert_eq!(
+        eval(&mut c, defaults, &["0"]),
+        "*9\r\n$4\r\ntrue\r\n:1000\r\n:1000\r\n$5\r\nfalse\r\n$4\r\ntrue\r\n:14\r\n$5\r\nfalse\r\n:2\r\n:10\r\n"
+    );
+    assert_eq!(eval(&mut c, "return {cjson._NAME, cjson._VERSION}", &["0"]), lines(&["cjson", "2.1.0"]));
+    // Settings of a cjson.new() table are its own.
+    let script = "local j = cjson.new() j.encode_number_precision(3) j.encode_invalid_numbers('null') \
+        j.encode_sparse_array(true) j.encode_max_depth(2) \
+        return {j.encode(math.pi), j.encode(0/0), j.encode({[1]=1, [20]=2}), cjson.encode(math.pi), \
+        select(2, pcall(j.encode, {{{1}}}))}";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        lines(&["3.14", "null", "{\"1\":1,\"20\":2}", "3.1415926535898", "Cannot serialise, excessive nesting (3)"])
+    );
+    // Setting errors, as luaL_argerror words them (the name is '?' under pcall).
+    for (call, message) in [
+        ("cjson.encode_max_depth, 0", "bad argument #1 to '?' (expected integer between 1 and 2147483647)"),
+        ("cjson.encode_max_depth, 'x'", "bad argument #1 to '?' (number expected, got string)"),
+        ("cjson.encode_max_depth, 1, 2", "bad argument #2 to '?' (found too many arguments)"),
+        ("cjson.encode_number_precision, 15", "bad argument #1 to '?' (expected integer between 1 and 14)"),
+        ("cjson.encode_keep_buffer, 'maybe'", "bad argument #1 to '?' (invalid option 'maybe')"),
+        ("cjson.encode_invalid_numbers, {}", "bad argument #1 to '?' (string expected, got table)"),
+        ("cjson.encode", "bad argument #1 to '?' (expected 1 argument)"),
+    ] {
+        let script = format!("return select(2, pcall({call}))");
+        assert_eq!(eval(&mut c, &script, &["0"]), String::from_utf8(bulk(message)).unwrap(), "{call}");
+    }
+    // As in Redis, the module's settings last for later scripts.
+    assert_eq!(eval(&mut c, "return cjson.encode_invalid_numbers('on')", &["0"]), int(1));
+    assert_eq!(
+        eval(&mut c, "return cjson.encode({1/0, -1/0})", &["0"]),
+        lines(&["[inf,-inf]"]).replacen("*1\r\n", "", 1)
+    );
+    assert_eq!(eval(&mut c, "return tostring(cjson.encode_invalid_numbers(false))", &["0"]), "$5\r\nfalse\r\n");
+    let script = "return cjson.encode(0/0)";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: Cannot serialise number: must not be NaN or Inf", script, 1)
+    );
+}
+
+#[test]
+fn cjson_decode_as_redis() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    for (json, message) in [
+        ("[", "Expected value but found T_END at character 2"),
+        ("{\"a\":1,}", "Expected object key string but found T_OBJ_END at character 8"),
+        (" [1, 2 ", "Expected comma or array end but found T_END at character 8"),
+        ("{\"a\" 2}", "Expected colon but found T_NUMBER at character 6"),
+        ("{1:2}", "Expected object key string but found T_NUMBER at character 2"),
+        ("tru", "Expected value but found invalid token at character 1"),
+        ("\"abc", "Expected value but found unexpected end of string at character 5"),
+        ("\"\\ud800\"", "Expected value but found invalid unicode escape code at character 2"),
+        ("\"\\q\"", "Expected value but found invalid escape code at character 2"),
+        ("1 2", "Expected the end but found T_NUMBER at character 3"),
+        ("-", "Expected value but found invalid number at character 1"),
+        ("a\u{0}b", "JSON parser does not support UTF-16 or UTF-32"),
+    ] {
+        let script = "return cjson.decode(ARGV[1])";
+        assert_eq!(
+            eval(&mut c, script, &["0", json]),
+            runtime_err(&format!("ERR user_script:1: {message}"), script, 1),
+            "{json}"
+        );
+        // pcall called it: no position in front.
+        let script = "return select(2, pcall(cjson.decode, ARGV[1]))";
+        assert_eq!(eval(&mut c, script, &["0", json]), String::from_utf8(bulk(message)).unwrap(), "{json}");
+    }
+    let deep = "[".repeat(1001);
+    let script = "return select(2, pcall(cjson.decode, ARGV[1]))";
+    assert_eq!(
+        eval(&mut c, script, &["0", &deep]),
+        String::from_utf8(bulk("Found too many nested data structures (1001) at character 1001")).unwrap()
+    );
+    // What strtod accepts; escapes; nulls.
+    let script = "local t = cjson.decode(ARGV[1]) return {t[1], t[2], t[3], t[4], t[5], tostring(t[6] == cjson.null)}";
+    assert_eq!(
+        eval(&mut c, script, &["0", "[\"\\u00e9\\/\\ud83d\\ude00\", +1, 0x10, -2.5e1, \"a\\tb\", null]"]),
+        "*6\r\n$7\r\n\u{e9}/\u{1f600}\r\n:1\r\n:16\r\n:-25\r\n$3\r\na\tb\r\n$4\r\ntrue\r\n"
+    );
+    assert_eq!(eval(&mut c, "return cjson.decode('NaN')", &["0"]), int(i64::MIN));
+    assert_eq!(eval(&mut c, "return cjson.decode(12)", &["0"]), int(12));
+    assert_eq!(eval(&mut c, "return cjson.encode(cjson.decode('{\"a\":{}}'))", &["0"]), "$8\r\n{\"a\":{}}\r\n");
+    let script = "return cjson.encode({[true] = 1})";
+    assert_eq!(
+        eval(&mut c, script, &["0"]),
+        runtime_err("ERR user_script:1: Cannot serialise boolean: table key must be a number or string", script, 1)
     );
 }
 
@@ -471,6 +671,23 @@ fn struct_packs_and_unpacks_as_redis() {
 }
 
 #[test]
+fn many_distinct_scripts_on_one_worker() {
+    // More scripts than mlua has slots for Rust-held Lua values (about
+    // 8000): a reference per compiled script once killed the worker.
+    let s = TestServer::start_with("[server]\nthreads = 1\n");
+    let mut c = s.raw();
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend(encode(&["EVAL", &format!("return {i}"), "0"]));
+    }
+    c.send(&batch);
+    for i in 0..20_000 {
+        assert_eq!(c.read_reply(), int(i));
+    }
+    assert_eq!(eval(&mut c, "return 'alive'", &["0"]), "$5\r\nalive\r\n");
+}
+
+#[test]
 fn redis_api_helpers() {
     let s = TestServer::start();
     let mut c = s.raw();
@@ -493,6 +710,36 @@ fn redis_api_helpers() {
         eval(&mut c, "return redis.status_reply(1).err", &["0"]),
         "$37\r\nERR wrong number or type of arguments\r\n"
     );
+}
+
+#[test]
+fn acl_check_debugger_helpers_and_library_error_forms() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    // No ACL rules here (the default user in Redis): known commands pass.
+    assert_eq!(eval(&mut c, "return redis.acl_check_cmd('set', 'xx', 1)", &["0"]), int(1));
+    for (script, message) in [
+        ("return redis.acl_check_cmd('invalid-cmd', 'arg')", "ERR Invalid command passed to redis.acl_check_cmd()"),
+        ("return redis.acl_check_cmd()", "ERR Please specify at least one argument for this redis lib call"),
+        ("return redis.acl_check_cmd({})", "ERR Lua redis lib command arguments must be strings or integers"),
+    ] {
+        assert_eq!(eval(&mut c, script, &["0"]), runtime_err(message, script, 1), "{script}");
+    }
+    // No debugger session: breakpoint is false, debug does nothing.
+    assert_eq!(eval(&mut c, "return {redis.breakpoint(), redis.debug('x', 1)}", &["0"]), "*1\r\n$-1\r\n");
+    // luaL_error's position is the caller's: none when pcall calls the
+    // library function itself, and the function name is then '?'.
+    assert_eq!(
+        eval(&mut c, "return select(2, pcall(bit.band))", &["0"]),
+        String::from_utf8(bulk("bad argument #1 to '?' (number expected, got no value)")).unwrap()
+    );
+    assert_eq!(
+        eval(&mut c, "return select(2, pcall(function() return bit.band() end))", &["0"]),
+        String::from_utf8(bulk("user_script:1: bad argument #1 to 'band' (number expected, got no value)")).unwrap()
+    );
+    assert_eq!(eval(&mut c, "return type(select(2, pcall(cjson.decode)))", &["0"]), "$6\r\nstring\r\n");
+    // Numbers out of a long long's range convert as C's cast does.
+    assert_eq!(eval(&mut c, "return {1e20, 0/0, -1e20, -2.5}", &["0"]), ints(&[i64::MIN, i64::MIN, i64::MIN, -2]));
 }
 
 #[test]
@@ -588,6 +835,41 @@ fn info_reports_script_memory() {
     assert_eq!(info_int(&info, "number_of_cached_scripts"), 2);
     assert!(info_int(&info, "used_memory_lua") > 0, "{info}");
     assert!(info_int(&info, "used_memory_scripts") > 0, "{info}");
+}
+
+#[test]
+fn scripts_on_many_connections_then_flush_count_one_fresh_interpreter() {
+    // Each worker has an interpreter; after SCRIPT FLUSH the old ones are
+    // not counted (Redis's one interpreter is rebuilt): used_memory_lua
+    // stays near one interpreter's size, as Redis's scripting.tcl checks.
+    let s = TestServer::start_with("[server]\nthreads = 4\n");
+    let mut clients: Vec<RawClient> = (0..4).map(|_| s.raw()).collect();
+    for c in &mut clients {
+        assert_eq!(eval(c, "local t = {} for i = 1, 1000 do t[i] = i end return #t", &["0"]), int(1000));
+    }
+    let c = &mut clients[0];
+    c.expect_cmd(&["SCRIPT", "FLUSH"], OK);
+    for _ in 0..100 {
+        eval(c, "return redis.call('incr', KEYS[1])", &["1", "x"]);
+    }
+    let info = c.info("memory");
+    assert!(info_int(&info, "used_memory_lua") < 100 * 1024, "{info}");
+}
+
+#[test]
+fn sort_by_a_constant_orders_a_set_for_scripts() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let members = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "z", "aa", "aaa", "azz"];
+    let mut cmd = vec!["SADD", "myset"];
+    cmd.extend(members);
+    c.call(&cmd);
+    let mut sorted = members.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(
+        eval(&mut c, "return redis.call('sort', KEYS[1], 'by', '_')", &["1", "myset"]),
+        String::from_utf8(bulks(&sorted)).unwrap()
+    );
 }
 
 #[test]
