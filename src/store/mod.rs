@@ -5,6 +5,7 @@
 pub mod access;
 pub mod boxed_table;
 pub mod cursor;
+pub mod events;
 pub mod evict;
 pub mod expiry;
 pub mod ghost;
@@ -102,6 +103,9 @@ pub struct Store {
     pub watches: Arc<watch::Watches>,
     /// Clients blocked on keys (BLPOP...), woken by writes that fill them.
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// Where every database reports keys it creates, expires and evicts
+    /// (the server installs keyspace notifications there).
+    pub events: Arc<events::EventSink>,
 }
 
 impl Store {
@@ -115,13 +119,15 @@ impl Store {
         let watches = Arc::new(watch::Watches::default());
         let blocking = Arc::new(crate::blocking::Blocking::new(inboxes));
         let hasher = foldhash::fast::RandomState::default();
+        let events = Arc::new(events::EventSink::default());
         let dbs = (0..databases.max(1))
             .map(|db| {
                 let (watches, blocking) = (Arc::clone(&watches), Arc::clone(&blocking));
                 Table::for_db(db, shards, segment_size, Arc::clone(&pressure), watches, blocking, hasher.clone())
+                    .with_events(Arc::clone(&events))
             })
             .collect();
-        Self { dbs, pressure, watches, blocking }
+        Self { dbs, pressure, watches, blocking, events }
     }
 
     pub fn db(&self, index: usize) -> &Table {

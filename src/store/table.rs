@@ -35,6 +35,7 @@ use bytes::Bytes;
 
 use super::access::{self, Access};
 use super::cursor::Cursor;
+use super::events::{Emitter, EventSink, KeyEvent};
 use super::ghost::Ghost;
 use super::object::{Collection, Kind, Object, Objects, WrongType};
 use super::prefetch::IndexAddress;
@@ -197,6 +198,8 @@ pub struct Table {
     watches: Arc<Watches>,
     /// Clients blocked on keys, woken when a write fills one.
     blocking: Arc<Blocking>,
+    /// Where keys created, expired and evicted are reported.
+    events: Arc<EventSink>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
@@ -240,7 +243,20 @@ impl Table {
             db,
             watches,
             blocking,
+            events: Arc::default(),
         }
+    }
+
+    /// This table, reporting the keys it creates, expires and evicts to
+    /// `events` (see `events.rs`).
+    pub(crate) fn with_events(mut self, events: Arc<EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// How this database reports key events.
+    pub(crate) fn emitter(&self) -> Emitter<'_> {
+        Emitter { sink: &self.events, db: self.db }
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
@@ -681,8 +697,19 @@ impl ShardGuard<'_> {
         super::cursor::reserve_one(index, layout, rehash);
         let entry = index.entry(hash, |slot| log.record(slot.loc()).key() == key, rehash);
         let (result, modified, kind) = {
-            let mut slot =
-                SlotMut { key, stats, log, objects, queue, now, state: Some(entry), modified: false, access: None };
+            let events = table.emitter();
+            let mut slot = SlotMut {
+                key,
+                stats,
+                log,
+                objects,
+                queue,
+                now,
+                state: Some(entry),
+                modified: false,
+                access: None,
+                events,
+            };
             slot.reclaim_expired(now);
             let existed = slot.exists();
             let result = f(&mut slot);
@@ -846,6 +873,8 @@ pub struct SlotMut<'a> {
     modified: bool,
     /// The access word RESTORE asked for, set when `f` is done.
     access: Option<Access>,
+    /// Where a key created or reclaimed here is reported.
+    events: Emitter<'a>,
 }
 
 impl SlotMut<'_> {
@@ -891,6 +920,7 @@ impl SlotMut<'_> {
         if record.is_expired(now) {
             self.remove();
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            self.events.emit(KeyEvent::Expired, self.key);
             return;
         }
         let Some(handle) = record.handle().filter(|_| needs_purge(self.objects, &record, now)) else { return };
@@ -899,6 +929,9 @@ impl SlotMut<'_> {
         self.stats.expired_elements.fetch_add(purged as u64, Ordering::Relaxed);
         if emptied {
             self.remove();
+        }
+        if purged > 0 {
+            self.events.emit(KeyEvent::ElementsExpired { emptied }, self.key);
         }
     }
 
@@ -1031,6 +1064,7 @@ impl SlotMut<'_> {
                 adjust(&self.stats.keys, 0, 1);
                 adjust(&self.stats.expires, 0, usize::from(expires_at.is_some()));
                 let slot = IndexSlot::new(new, access::created(self.now));
+                self.events.emit(KeyEvent::Created, self.key);
                 (Some(TableEntry::Occupied(v.insert(slot))), true)
             }
             None => (None, false),
