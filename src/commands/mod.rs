@@ -37,6 +37,7 @@ use std::sync::OnceLock;
 
 use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
+use crate::notify::{Event, Events};
 use crate::protocol::{Args, ReplyBuffer};
 use crate::server::Server;
 use crate::store::Collection;
@@ -249,6 +250,15 @@ pub struct Session {
     pub pushed_until: usize,
 }
 
+/// What a write did to a key, for its keyspace events.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Change {
+    /// The key's value changed.
+    pub changed: bool,
+    /// It is gone (a collection left empty).
+    pub removed: bool,
+}
+
 /// What a blocking command waits for (see `crate::blocking`).
 #[derive(Debug)]
 pub struct BlockRequest {
@@ -330,7 +340,7 @@ pub struct Ctx<'a> {
     pub now: u64,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Reply with an error and count it.
     pub fn error(&mut self, msg: &str) {
         self.stats.count_error(msg);
@@ -348,12 +358,53 @@ impl Ctx<'_> {
         self.server.store.db(self.session.db)
     }
 
-    /// Count a key lookup for INFO's keyspace_hits / keyspace_misses.
-    pub fn count_lookup(&self, hit: bool) {
+    /// Count a read of `key` as Redis's `lookupKeyRead` does: a keyspace
+    /// hit or miss for INFO, and a miss is a `keymiss` event.
+    pub fn count_lookup(&self, key: &[u8], hit: bool) {
+        self.count_lookup_stats(hit);
+        if !hit {
+            self.notify(Event::KEYMISS, key);
+        }
+    }
+
+    /// Count a key lookup for INFO's keyspace_hits / keyspace_misses only
+    /// (for a command that reports its `keymiss` itself, in its place
+    /// among its other events).
+    pub fn count_lookup_stats(&self, hit: bool) {
         if hit {
             self.stats.keyspace_hits.incr();
         } else {
             self.stats.keyspace_misses.incr();
+        }
+    }
+
+    /// The keyspace notifications of the selected database, to report
+    /// events from code that holds other parts of the context.
+    pub fn events(&self) -> Events<'a> {
+        self.events_of(self.session.db)
+    }
+
+    /// The keyspace notifications of database `db` (MOVE, COPY ... DB).
+    pub fn events_of(&self, db: usize) -> Events<'a> {
+        Events::new(&self.server.notify, db)
+    }
+
+    /// Report a keyspace event on `key` of the selected database: one
+    /// relaxed load and a branch while its class is off (see
+    /// `crate::notify`).
+    #[inline]
+    pub fn notify(&self, event: Event, key: &[u8]) {
+        self.server.notify.notify(self.session.db, event, key);
+    }
+
+    /// A collection command's events, as Redis reports them: `event` if it
+    /// changed the key, then `del` if that left the collection empty.
+    pub fn notify_change(&self, event: Event, key: &[u8], change: Change) {
+        if change.changed {
+            self.notify(event, key);
+            if change.removed {
+                self.notify(Event::DEL, key);
+            }
         }
     }
 
@@ -369,7 +420,7 @@ impl Ctx<'_> {
         let db = self.server.store.db(self.session.db);
         let out = &mut *self.out;
         let (hit, result) = db.view(key, self.now, |entry| (entry.is_some(), f(entry.as_ref(), out)));
-        self.count_lookup(hit);
+        self.count_lookup(key, hit);
         if result.is_err() {
             self.error(WRONGTYPE);
         }
@@ -389,17 +440,44 @@ impl Ctx<'_> {
 
     /// Change the collection of type `T` at `key` under the write lock,
     /// creating it first if `create` (see
-    /// [`crate::store::SlotMut::update_collection`]). `Some(None)`: no key.
-    /// None after replying WRONGTYPE.
+    /// [`crate::store::SlotMut::update_collection`]), then report `event`
+    /// if `f` says it changed the collection, and `del` if that emptied it
+    /// (see [`Ctx::notify_change`]). `Some(None)`: no key. None after
+    /// replying WRONGTYPE.
     pub fn update_collection<T: Collection, R>(
         &mut self,
         key: &[u8],
         create: bool,
+        event: Event,
         f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
     ) -> Option<Option<R>> {
+        let result = self.change_collection(key, create, f)?;
+        Some(result.map(|(result, change)| {
+            self.notify_change(event, key, change);
+            result
+        }))
+    }
+
+    /// [`Ctx::update_collection`] that reports nothing, and returns what
+    /// the update did with its result, for a command whose event depends on
+    /// it.
+    pub fn change_collection<T: Collection, R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
+    ) -> Option<Option<(R, Change)>> {
         let db = self.server.store.db(self.session.db);
         let out = &mut *self.out;
-        let result = db.update(key, self.now, |slot| slot.update_collection(create, |c| f(c, out)));
+        let mut changed = false;
+        let result = db.update(key, self.now, |slot| {
+            let result = slot.update_collection(create, |c| {
+                let (result, change) = f(c, out);
+                changed = change;
+                (result, change)
+            })?;
+            Ok::<_, crate::store::WrongType>(result.map(|result| (result, Change { changed, removed: !slot.exists() })))
+        });
         if result.is_err() {
             self.error(WRONGTYPE);
         }

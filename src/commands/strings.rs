@@ -5,6 +5,7 @@
 
 use super::long_double::LongDouble;
 use super::{is, specs, Command, Ctx, Flags, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
+use crate::notify::{Event, Events};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::{EntryRef, SlotMut, WrongType};
@@ -73,12 +74,14 @@ pub(super) fn with_value<R>(
     ctx.read_key(key, |entry, out| Ok(f(entry.map(EntryRef::string).transpose()?, out)))
 }
 
-/// Reply with a length, or with the error that stopped the command.
-fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) {
+/// Reply with a length, or with the error that stopped the command;
+/// whether it succeeded.
+fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) -> bool {
     match result {
         Ok(len) => ctx.out.integer(len as i64),
         Err(msg) => ctx.error(msg),
     }
+    result.is_ok()
 }
 
 /// Replace the value of a key (creating it if needed), keeping its
@@ -136,7 +139,7 @@ fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Store `value` at `key` as SET with `options` does, and give SET's reply:
 /// the old value (with GET), else OK or null.
 fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let (out, now) = (&mut *ctx.out, ctx.now);
     let existed = db.update(key, now, |slot| -> Result<bool, WrongType> {
         let existed = slot.exists();
@@ -145,8 +148,12 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
                 Some(old) => out.bulk(old),
                 None => out.null(),
             }
+            // Redis reads the old value as GET does, before it writes.
+            if !existed {
+                events.notify(Event::KEYMISS, key);
+            }
         }
-        let written = store_value(slot, value, options, now);
+        let written = store_value(slot, value, options, now, events);
         if !options.return_old {
             if written {
                 out.ok();
@@ -159,7 +166,7 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
     let Ok(existed) = existed else { return ctx.error(WRONGTYPE) };
     // Redis reads the old value like GET does, so it counts as a lookup.
     if options.return_old {
-        ctx.count_lookup(existed);
+        ctx.count_lookup_stats(existed);
     }
 }
 
@@ -313,36 +320,51 @@ pub fn parse_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &s
     deadline(arg, unit, ctx.now).map_err(|e| e.reply(ctx, command)).ok()
 }
 
-/// Store `value` in `slot` as SET does; false if the NX/XX condition
-/// stopped it.
+/// Store `value` in `slot` as SET does, with its events (`set`, then
+/// `expire` for a deadline); false if the NX/XX condition stopped it.
 ///
-/// A deadline already past (EXAT, PXAT) deletes the key at once, as in
-/// Redis: it is never stored to linger, counted by DBSIZE, until reclaimed.
-fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions, now: u64) -> bool {
+/// A deadline already past (EXAT, PXAT) deletes the key at once: it is
+/// never stored to linger, counted by DBSIZE, until reclaimed. Its events
+/// are those Redis gives such a key, which it stores and reclaims later:
+/// `new` (if there was no key), `set`, `expire`, `expired`.
+fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions, now: u64, events: Events<'_>) -> bool {
+    let existed = slot.exists();
     let allowed = match options.condition {
         Condition::Always => true,
-        Condition::IfAbsent => !slot.exists(),
-        Condition::IfPresent => slot.exists(),
+        Condition::IfAbsent => !existed,
+        Condition::IfPresent => existed,
     };
-    if allowed {
-        let deadline = match options.expiry {
-            Expiry::Clear => None,
-            Expiry::Keep => slot.expires_at(),
-            Expiry::At(at) if at <= now => {
-                slot.remove();
-                return true;
-            }
-            Expiry::At(at) => Some(at),
-        };
-        slot.put(value, deadline);
+    if !allowed {
+        return false;
     }
-    allowed
+    let key = slot.key();
+    let deadline = match options.expiry {
+        Expiry::Clear => None,
+        Expiry::Keep => slot.expires_at(),
+        Expiry::At(at) if at <= now => {
+            slot.remove();
+            if !existed {
+                events.notify(Event::NEW, key);
+            }
+            [SET, Event::EXPIRE, Event::EXPIRED].into_iter().for_each(|event| events.notify(event, key));
+            return true;
+        }
+        Expiry::At(at) => Some(at),
+    };
+    slot.put(value, deadline);
+    events.notify(SET, key);
+    if matches!(options.expiry, Expiry::At(_)) {
+        events.notify(Event::EXPIRE, key);
+    }
+    true
 }
+
+const SET: Event = Event::string("set");
 
 /// Run SET-like `options` on `key` and return whether it was written.
 fn set_key(ctx: &Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) -> bool {
-    let now = ctx.now;
-    ctx.db().update(key, now, |slot| store_value(slot, value, options, now))
+    let (now, events) = (ctx.now, ctx.events());
+    ctx.db().update(key, now, |slot| store_value(slot, value, options, now, events))
 }
 
 /// SETEX key seconds value
@@ -388,7 +410,12 @@ fn getdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         Ok(slot.remove())
     });
     match hit {
-        Ok(hit) => ctx.count_lookup(hit),
+        Ok(hit) => {
+            ctx.count_lookup(args.get(1), hit);
+            if hit {
+                ctx.notify(Event::DEL, args.get(1));
+            }
+        }
         Err(WrongType) => ctx.error(WRONGTYPE),
     }
 }
@@ -402,29 +429,43 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let now = ctx.now;
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let result = db.update(args.get(1), now, |slot| -> Result<bool, BadExpiry> {
+    let result = db.update(args.get(1), now, |slot| -> Result<Option<Option<Event>>, BadExpiry> {
         let Some(value) = slot.string().map_err(|WrongType| BadExpiry::WrongType)? else {
             out.null();
-            return Ok(false);
+            return Ok(None);
         };
         let deadline = options.expiry.map(|(unit, arg)| deadline(arg, unit, now)).transpose()?;
         out.bulk(value);
-        match deadline {
+        let event = match deadline {
             Some(at) if at <= now => {
                 slot.remove();
+                Some(Event::DEL)
             }
-            Some(at) => slot.set_expires_at(Some(at)),
+            Some(at) => {
+                slot.set_expires_at(Some(at));
+                Some(Event::EXPIRE)
+            }
             // Only a real change may touch the key (WATCH sees every write).
-            None if options.persist && slot.expires_at().is_some() => slot.set_expires_at(None),
-            None => {}
-        }
-        Ok(true)
+            None if options.persist && slot.expires_at().is_some() => {
+                slot.set_expires_at(None);
+                Some(PERSIST)
+            }
+            None => None,
+        };
+        Ok(Some(event))
     });
     match result {
-        Ok(hit) => ctx.count_lookup(hit),
+        Ok(found) => {
+            ctx.count_lookup(args.get(1), found.is_some());
+            if let Some(Some(event)) = found {
+                ctx.notify(event, args.get(1));
+            }
+        }
         Err(bad) => bad.reply(ctx, "getex"),
     }
 }
+
+pub(super) const PERSIST: Event = Event::generic("persist");
 
 /// MGET key [key ...]
 fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -433,7 +474,9 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let (mut hits, mut misses) = (0, 0);
     let out = &mut *ctx.out;
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
+    let mut found = Vec::with_capacity(keys.len());
     db.view_many(&keys, ctx.now, |entry| {
+        found.push(entry.is_some());
         // Keys of another type read as missing, as in Redis.
         let hit = reply_string(out, entry.as_ref()).unwrap_or_else(|WrongType| {
             out.null();
@@ -447,6 +490,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     });
     ctx.stats.keyspace_hits.add(hits);
     ctx.stats.keyspace_misses.add(misses);
+    ctx.events().keymisses(keys.into_iter().zip(found));
 }
 
 /// MSET key value [key value ...], atomically: all shards involved are
@@ -472,7 +516,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
         ctx.error(&super::arity_message(command));
         return None;
     }
-    let now = ctx.now;
+    let (now, events) = (ctx.now, ctx.events());
     let pairs = || (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1)));
     let written = ctx.db().with_keys_locked(pairs().map(|(key, _)| key), |locked| {
         if only_if_none_exist && pairs().any(|(key, _)| locked.update(key, now, |slot| slot.exists())) {
@@ -480,6 +524,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
         }
         for (key, value) in pairs() {
             locked.update(key, now, |slot| slot.put(value, None));
+            events.notify(SET, key);
         }
         true
     });
@@ -506,7 +551,9 @@ fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         put_keeping_ttl(slot, &value);
         Ok(len)
     });
-    reply_length(ctx, result);
+    if reply_length(ctx, result) {
+        ctx.notify(Event::string("append"), args.get(1));
+    }
 }
 
 /// STRLEN key
@@ -565,7 +612,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         put_keeping_ttl(slot, &value);
         Ok(value.len())
     });
-    reply_length(ctx, result);
+    // Setting nothing changes nothing, and reports nothing.
+    if reply_length(ctx, result) && !patch.is_empty() {
+        ctx.notify(Event::string("setrange"), args.get(1));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -611,7 +661,10 @@ fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         Ok(new)
     });
     match result {
-        Ok(n) => ctx.out.integer(n),
+        Ok(n) => {
+            ctx.notify(Event::string("incrby"), key);
+            ctx.out.integer(n);
+        }
         Err(msg) => ctx.error(msg),
     }
 }
@@ -632,7 +685,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         Ok(sum)
     });
     match result {
-        Ok(sum) => ctx.out.bulk(sum.as_bytes()),
+        Ok(sum) => {
+            ctx.notify(Event::string("incrbyfloat"), args.get(1));
+            ctx.out.bulk(sum.as_bytes());
+        }
         Err(msg) => ctx.error(msg),
     }
 }

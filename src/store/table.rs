@@ -877,7 +877,12 @@ pub struct SlotMut<'a> {
     events: Emitter<'a>,
 }
 
-impl SlotMut<'_> {
+impl<'a> SlotMut<'a> {
+    /// The key this slot is for.
+    pub fn key(&self) -> &'a [u8] {
+        self.key
+    }
+
     fn index_slot(&self) -> Option<&IndexSlot> {
         match &self.state {
             Some(TableEntry::Occupied(o)) => Some(o.get()),
