@@ -43,6 +43,7 @@ mod lifecycle;
 mod limits;
 mod lists;
 mod memory;
+mod notifications;
 mod observability;
 mod protocol;
 mod resp3;
