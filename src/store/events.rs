@@ -123,6 +123,11 @@ mod tests {
         recorder.take();
         assert!(table.view(b"gone", 20, |entry| entry.is_none()));
         assert_eq!(recorder.take(), vec![event(KeyEvent::Expired, "gone")], "a reader reclaims it");
+        table.update(b"a", 0, |slot| slot.put(b"v", Some(10)));
+        table.update(b"b", 0, |slot| slot.put(b"v", None));
+        recorder.take();
+        table.view_all(&[b"a", b"b", b"none"], 20, |entries| assert!(entries[0].is_none() && entries[1].is_some()));
+        assert_eq!(recorder.take(), vec![event(KeyEvent::Expired, "a")], "so does a reader of several keys");
     }
 
     #[test]

@@ -166,6 +166,12 @@ impl ShardData {
         let entry = EntryRef { record, log: &self.log, objects: &self.objects, index_slot, slot };
         (!record.is_expired(now)).then_some(entry)
     }
+
+    /// Whether `key` is here but expired (to be reclaimed).
+    fn holds_expired(&self, hash: u64, key: &[u8], now: u64) -> bool {
+        let slot = self.index.find(hash, |slot| self.log.record(slot.loc()).key() == key);
+        slot.is_some_and(|slot| self.log.record(slot.loc()).is_expired(now))
+    }
 }
 
 /// Free a record's collection, if it has one: in the background when it
@@ -393,18 +399,23 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        let live: Vec<Option<EntryRef<'_>>> = keys
-            .iter()
-            .zip(hashed)
-            .map(|(key, (hash, shard))| {
-                let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
-                guards[position].live_entry(hash, key, now)
-            })
+        let guard = |shard: usize| {
+            let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
+            &guards[position]
+        };
+        let live: Vec<Option<EntryRef<'_>>> =
+            keys.iter().zip(&hashed).map(|(key, &(hash, shard))| guard(shard).live_entry(hash, key, now)).collect();
+        // Expired keys are reclaimed first, in key order, as a write
+        // would, and so are collections with expired elements.
+        let stale = |key: &[u8], &(hash, shard): &(u64, usize), entry: &Option<EntryRef<'_>>| match entry {
+            Some(entry) => entry.needs_purge(now),
+            None => guard(shard).holds_expired(hash, key, now),
+        };
+        let stale_keys: Vec<&[u8]> = (keys.iter().zip(&hashed).zip(&live))
+            .filter(|((key, hashed), entry)| may_purge && stale(key, hashed, entry))
+            .map(|((key, _), _)| *key)
             .collect();
-        let stale = |entry: &Option<EntryRef<'_>>| entry.as_ref().is_some_and(|e| e.needs_purge(now));
-        if may_purge && live.iter().any(stale) {
-            let stale_keys: Vec<&[u8]> =
-                keys.iter().zip(&live).filter(|(_, entry)| stale(entry)).map(|(k, _)| *k).collect();
+        if !stale_keys.is_empty() {
             drop(live);
             drop(guards);
             stale_keys.iter().for_each(|key| self.update(key, now, |_| ()));

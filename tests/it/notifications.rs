@@ -794,6 +794,14 @@ fn a_key_found_expired_is_reported_before_the_miss() {
     t.expect(&[&["GET", "k"]], &["expired k", "keymiss k"]);
     set_and_outlive(&mut t, "w");
     t.expect(&[&["SET", "w", "x"]], &["expired w", "new w", "set w"]);
+    // Commands that read several keys at once reclaim them as well.
+    set_and_outlive(&mut t, "m");
+    t.expect(&[&["MGET", "w", "m"]], &["expired m", "keymiss m"]);
+    t.run(&["SADD", "s", "a"]);
+    t.run(&["PEXPIRE", "s", "200"]);
+    t.l.events(&mut t.c);
+    std::thread::sleep(Duration::from_millis(300));
+    t.expect(&[&["SUNION", "s", "none"]], &["expired s", "keymiss s", "keymiss none"]);
 }
 
 #[test]
