@@ -4,9 +4,13 @@
 //! `__keyevent@<db>__:<event>` (the key as the message), in that order, as
 //! plain pub/sub messages.
 //!
-//! Commands report their events through `Ctx::notify`; the store reports
-//! the ones only it sees (keys created, expired, evicted, hash fields
-//! expired) through the [`KeyEvents`] sink [`Notifier`] implements.
+//! Commands report their events through `Ctx::notify` and [`Events`],
+//! while the key they write is still locked: the events of one key come in
+//! the order of its writes, and a client blocked on a key (BLPOP), woken by
+//! a write, only takes what was written once that write's events are out,
+//! so its own follow them, as in Redis. The store reports the events only
+//! it sees (keys created, expired, evicted, hash fields expired) through
+//! the [`KeyEvents`] sink [`Notifier`] implements, as they happen.
 //!
 //! An event sits in every write command, and notifications are off by
 //! default, so [`Notifier::notify`] is inlined down to one relaxed load of
@@ -261,6 +265,15 @@ impl KeyEvents for Notifier {
     }
 }
 
+/// What a write did to a key, for its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    /// The key's value changed.
+    pub changed: bool,
+    /// It is gone (a collection left empty).
+    pub removed: bool,
+}
+
 /// The notifications of one database, for code that reports events while
 /// it holds other parts of the command's context (a closure under a lock).
 #[derive(Clone, Copy)]
@@ -277,6 +290,17 @@ impl<'a> Events<'a> {
     #[inline]
     pub fn notify(self, event: Event, key: &[u8]) {
         self.notifier.notify(self.db, event, key);
+    }
+
+    /// A collection command's events, as Redis reports them: `event` if it
+    /// changed the key, then `del` if that left the collection empty.
+    pub fn notify_change(self, event: Event, key: &[u8], change: Change) {
+        if change.changed {
+            self.notify(event, key);
+            if change.removed {
+                self.notify(Event::DEL, key);
+            }
+        }
     }
 
     /// A `keymiss` for each key of `lookups` that was not found, in order:

@@ -5,7 +5,7 @@
 //! since their corner cases (wrapping C arithmetic included) are what
 //! clients see.
 
-use super::strings::{max_string_len, put_keeping_ttl, with_value};
+use super::strings::{max_string_len, put_and_notify, put_keeping_ttl, with_value};
 use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
@@ -106,27 +106,23 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         _ => return ctx.error(BAD_BIT),
     };
     let (byte, _) = bit_position(offset);
+    let events = ctx.events();
     let was_on = ctx.db().update(args.get(1), ctx.now, |slot| {
         let old = slot.string()?;
         let was_on = old.is_some_and(|value| bit_at(value, offset));
         if old.is_some_and(|value| value.len() > byte) && was_on == on {
-            return Ok((was_on, false));
+            return Ok(was_on);
         }
         let mut value = old.unwrap_or_default().to_vec();
         if value.len() <= byte {
             value.resize(byte + 1, 0);
         }
         set_bit_at(&mut value, offset, on);
-        put_keeping_ttl(slot, &value);
-        Ok((was_on, true))
+        put_and_notify(slot, &value, events, SETBIT);
+        Ok(was_on)
     });
     match was_on {
-        Ok((was_on, written)) => {
-            if written {
-                ctx.notify(SETBIT, args.get(1));
-            }
-            ctx.out.integer(i64::from(was_on));
-        }
+        Ok(was_on) => ctx.out.integer(i64::from(was_on)),
         Err(WrongType) => ctx.error(WRONGTYPE),
     }
 }
@@ -632,7 +628,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: &Args<'_>, read_only: bool) {
     if read_only {
         return ctx.error(RO_ONLY_GET);
     }
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let out = &mut *ctx.out;
     let result = db.update(args.get(1), ctx.now, |slot| {
         let mut value = slot.string()?.unwrap_or_default().to_vec();
@@ -648,15 +644,15 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: &Args<'_>, read_only: bool) {
             let done = write_field(out, field, &mut value);
             reported |= !matches!(field.op, FieldOp::Get) && done.is_some_and(|changed| changed || grown);
         }
-        if grown || reported {
+        if reported {
+            put_and_notify(slot, &value, events, SETBIT);
+        } else if grown {
             put_keeping_ttl(slot, &value);
         }
-        Ok::<_, WrongType>(reported)
+        Ok::<_, WrongType>(())
     });
-    match result {
-        Ok(true) => ctx.notify(SETBIT, args.get(1)),
-        Ok(false) => {}
-        Err(WrongType) => ctx.error(WRONGTYPE),
+    if result.is_err() {
+        ctx.error(WRONGTYPE);
     }
 }
 

@@ -119,27 +119,30 @@ fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let value = value.filter(|_| deadline.is_none_or(|at| at > now));
     let access = access::restored(now, options.idle, options.freq);
+    let events = ctx.events();
     let stored = ctx.db().update(key, now, |slot| {
         if slot.exists() && !options.replace {
-            return None;
+            return false;
         }
         let removed = slot.remove();
-        match value {
+        let event = match value {
             Some(value) => {
                 slot.put_owned(value, deadline);
                 slot.set_access(access);
-                Some(Some(Event::generic("restore")))
+                Some(Event::generic("restore"))
             }
-            None => Some(removed.then_some(Event::DEL)),
+            None => removed.then_some(Event::DEL),
+        };
+        // Reported under the key's lock: before a client blocked on it
+        // can take what was restored.
+        if let Some(event) = event {
+            events.notify(event, key);
         }
+        true
     });
-    match stored {
-        Some(event) => {
-            if let Some(event) = event {
-                ctx.notify(event, key);
-            }
-            ctx.out.ok();
-        }
-        None => ctx.error(BUSYKEY),
+    if stored {
+        ctx.out.ok();
+    } else {
+        ctx.error(BUSYKEY);
     }
 }

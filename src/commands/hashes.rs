@@ -16,7 +16,7 @@ use super::strings::{expiry_unit, TimeUnit};
 use super::{
     arity_message, is, specs, Change, Command, Ctx, Family, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE,
 };
-use crate::notify::Event;
+use crate::notify::{Event, Events};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
@@ -448,7 +448,7 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &s
     let Some(fields) = fields_to_expire(ctx, args, keyword_at) else { return };
     let now = ctx.now;
     let key = args.get(1);
-    let tally = for_each_field(ctx, key, &fields, Missing::NoField, |hash, field, out| {
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let code = match hash.field(field) {
             None => -2,
             Some(f) if !condition.allow(f.deadline, deadline) => 0,
@@ -457,11 +457,11 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &s
         };
         out.integer(code);
         FieldChange::of_code(code)
-    });
-    if let Some(tally) = tally {
+    };
+    for_each_field(ctx, key, &fields, Missing::NoField, each, |events, tally| {
         let event = if tally.deleted > 0 { HDEL } else { Event::hash("hexpire") };
-        ctx.notify_change(event, key, tally.change());
-    }
+        events.notify_change(event, key, tally.change());
+    });
 }
 
 /// Whether `key` holds something other than a hash (Redis checks the
@@ -517,16 +517,19 @@ impl Tally {
 
 /// The frame of the per-field write commands (HEXPIRE, HPERSIST, HGETEX,
 /// HGETDEL): under the write lock, an array with one element per field,
-/// written by `each`, which says what it did to the field. Returns the
-/// fields changed; None if there is no hash (or after WRONGTYPE).
+/// written by `each`, which says what it did to the field; then `report`
+/// gets the fields changed, to report the command's events (under the
+/// lock too). Nothing is reported if there is no hash.
 fn for_each_field(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     fields: &[&[u8]],
     missing: Missing,
     mut each: impl FnMut(&mut Hash, &[u8], &mut ReplyBuffer) -> FieldChange,
-) -> Option<Tally> {
-    let result = ctx.change_collection(key, false, |hash: &mut Hash, out| {
+    report: impl FnOnce(Events<'_>, Tally),
+) {
+    let events = ctx.events();
+    let update = |hash: &mut Hash, out: &mut ReplyBuffer| {
         out.array(fields.len());
         let mut tally = Tally::default();
         for field in fields {
@@ -537,8 +540,11 @@ fn for_each_field(
             }
         }
         (tally, tally.updated + tally.deleted > 0)
-    })?;
-    let Some((tally, change)) = result else {
+    };
+    let result = ctx.change_collection(key, false, update, |tally, change| {
+        report(events, Tally { removed: change.removed, ..*tally })
+    });
+    if let Some(None) = result {
         ctx.out.array(fields.len());
         for _ in fields {
             match missing {
@@ -546,9 +552,7 @@ fn for_each_field(
                 Missing::Null => ctx.out.null(),
             }
         }
-        return None;
-    };
-    Some(Tally { removed: change.removed, ..tally })
+    }
 }
 
 /// HTTL key FIELDS numfields field ...
@@ -598,7 +602,8 @@ fn hpersist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    let tally = for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
+    let key = args.get(1);
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let (code, changed) = match hash.field(field).map(|f| f.deadline) {
             None => (-2, false),
             Some(None) => (-1, false),
@@ -610,10 +615,10 @@ fn hpersist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         } else {
             FieldChange::Unchanged
         }
+    };
+    for_each_field(ctx, key, &fields, Missing::NoField, each, |events, tally| {
+        events.notify_change(Event::hash("hpersist"), key, tally.change());
     });
-    if let Some(tally) = tally {
-        ctx.notify_change(Event::hash("hpersist"), args.get(1), tally.change());
-    }
 }
 
 /// What HSETEX and HGETEX do to the deadlines of the fields they touch.
@@ -679,8 +684,9 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let expiry = expiry.unwrap_or(FieldExpiry::Clear);
     let (limits, now) = (limits(ctx), ctx.now);
-    let (key, create) = (args.get(1), only_if != Some(true));
-    let result = ctx.change_collection(key, create, |hash: &mut Hash, _| {
+    let (key, create, events) = (args.get(1), only_if != Some(true), ctx.events());
+    let deadline = matches!(expiry, FieldExpiry::At(_));
+    let update = |hash: &mut Hash, _: &mut ReplyBuffer| {
         let present = pairs.iter().filter(|(field, _)| hash.contains(field)).count();
         let allowed = match only_if {
             Some(true) => present == pairs.len(),
@@ -705,33 +711,34 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             }
         }
         (Some(tally), true)
-    });
-    let Some(result) = result else { return };
-    let set = result.and_then(|(tally, change)| Some((tally?, change)));
-    if let Some((tally, change)) = set {
-        notify_hsetex(ctx, key, tally, change.removed, matches!(expiry, FieldExpiry::At(_)));
-    }
-    ctx.out.integer(i64::from(set.is_some()));
+    };
+    let report = |tally: &Option<Tally>, change: Change| {
+        if let Some(tally) = tally {
+            notify_hsetex(events, key, Tally { removed: change.removed, ..*tally }, deadline);
+        }
+    };
+    let Some(result) = ctx.change_collection(key, create, update, report) else { return };
+    ctx.out.integer(i64::from(result.flatten().is_some()));
 }
 
 /// HSETEX's events (a Redis 8.0 command, after its documentation): `hset`
-/// for the fields set, with `hexpire` when they got a deadline;
+/// for the fields set, with `hexpire` when they got a `deadline`;
 /// `hexpired` for the fields a deadline already past deleted; then `del`
 /// if that left the hash empty.
-fn notify_hsetex(ctx: &Ctx<'_>, key: &[u8], tally: Tally, removed: bool, deadline: bool) {
+fn notify_hsetex(events: Events<'_>, key: &[u8], tally: Tally, deadline: bool) {
     if tally.updated > 0 {
-        ctx.notify(HSET, key);
+        events.notify(HSET, key);
         if deadline {
-            ctx.notify(Event::hash("hexpire"), key);
+            events.notify(Event::hash("hexpire"), key);
         }
     }
-    notify_expired_fields(ctx, key, tally, removed);
+    notify_expired_fields(events, key, tally);
 }
 
 /// `hexpired` if fields were deleted by a deadline already past, then
 /// `del` if the hash went with them.
-fn notify_expired_fields(ctx: &Ctx<'_>, key: &[u8], tally: Tally, removed: bool) {
-    ctx.notify_change(Event::HEXPIRED, key, Change { changed: tally.deleted > 0, removed });
+fn notify_expired_fields(events: Events<'_>, key: &[u8], tally: Tally) {
+    events.notify_change(Event::HEXPIRED, key, Change { changed: tally.deleted > 0, removed: tally.removed });
 }
 
 /// HSETEX's `FIELDS numfields field value ...` from `at` (the FIELDS
@@ -771,7 +778,7 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let Some(fields) = fields_at(ctx, args, fields_at_index) else { return };
     let (now, key) = (ctx.now, args.get(1));
-    let tally = for_each_field(ctx, key, &fields, Missing::Null, |hash, field, out| {
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let Some(value) = hash.get(field) else {
             out.null();
             return FieldChange::Unchanged;
@@ -791,13 +798,14 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         } else {
             FieldChange::Unchanged
         }
+    };
+    for_each_field(ctx, key, &fields, Missing::Null, each, |events, tally| {
+        if tally.updated > 0 {
+            let event = if expiry == FieldExpiry::Persist { "hpersist" } else { "hexpire" };
+            events.notify(Event::hash(event), key);
+        }
+        notify_expired_fields(events, key, tally);
     });
-    let Some(tally) = tally else { return };
-    if tally.updated > 0 {
-        let event = if expiry == FieldExpiry::Persist { "hpersist" } else { "hexpire" };
-        ctx.notify(Event::hash(event), key);
-    }
-    notify_expired_fields(ctx, key, tally, tally.removed);
 }
 
 /// HGETDEL key FIELDS numfields field ...: the values (null for missing
@@ -808,7 +816,8 @@ fn hgetdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    let tally = for_each_field(ctx, args.get(1), &fields, Missing::Null, |hash, field, out| {
+    let key = args.get(1);
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let Some(value) = hash.get(field) else {
             out.null();
             return FieldChange::Unchanged;
@@ -819,8 +828,8 @@ fn hgetdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         } else {
             FieldChange::Unchanged
         }
+    };
+    for_each_field(ctx, key, &fields, Missing::Null, each, |events, tally| {
+        events.notify_change(HDEL, key, tally.change());
     });
-    if let Some(tally) = tally {
-        ctx.notify_change(HDEL, args.get(1), tally.change());
-    }
 }

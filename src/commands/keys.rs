@@ -166,23 +166,23 @@ fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &st
     };
     let now = ctx.now;
     let db = ctx.server.store.db(ctx.session.db);
-    let applied = db.update(args.get(1), now, |slot| {
+    let (key, events) = (args.get(1), ctx.events());
+    let applied = db.update(key, now, |slot| {
         let new = deadline.max(0) as u64;
         if !slot.exists() || !conditions.allow(slot.expires_at(), new) {
-            return None;
+            return false;
         }
-        if deadline <= now as i64 {
+        let event = if deadline <= now as i64 {
             slot.remove();
-            Some(Event::DEL)
+            Event::DEL
         } else {
             slot.set_expires_at(Some(new));
-            Some(Event::EXPIRE)
-        }
+            Event::EXPIRE
+        };
+        events.notify(event, key);
+        true
     });
-    if let Some(event) = applied {
-        ctx.notify(event, args.get(1));
-    }
-    ctx.out.integer(i64::from(applied.is_some()));
+    ctx.out.integer(i64::from(applied));
 }
 
 /// TTL key: seconds left, rounded; -1 without a deadline, -2 if missing.
@@ -225,17 +225,15 @@ fn reply_deadline(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> i64
 
 /// PERSIST key: drop the deadline; 1 if there was one.
 fn persist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let removed = db.update(args.get(1), ctx.now, |slot| {
         // Only a real change may touch the key (WATCH sees every write).
         let had_deadline = slot.expires_at().is_some();
         if had_deadline {
             slot.set_expires_at(None);
+            events.notify(PERSIST, slot.key());
         }
         had_deadline
     });
-    if removed {
-        ctx.notify(PERSIST, args.get(1));
-    }
     ctx.out.integer(i64::from(removed));
 }

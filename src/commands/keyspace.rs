@@ -312,17 +312,16 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some((value, deadline)) = found else { return ctx.out.integer(0) };
     // An existing destination is deleted and created again, as in Redis
     // (a `new` event).
+    let events = ctx.events_of(target);
     let copied = ctx.server.store.db(target).update(dst, ctx.now, |slot| {
         if slot.exists() && !replace {
             return false;
         }
         slot.remove();
         slot.put_owned(value, deadline);
+        events.notify(Event::generic("copy_to"), dst);
         true
     });
-    if copied {
-        ctx.events_of(target).notify(Event::generic("copy_to"), dst);
-    }
     ctx.out.integer(i64::from(copied));
 }
 
@@ -332,11 +331,11 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if target == ctx.session.db {
         return ctx.error(SAME_OBJECT);
     }
-    let moved = ctx.server.store.move_key(ctx.session.db, target, args.get(1), ctx.now);
-    if moved {
-        ctx.notify(Event::generic("move_from"), args.get(1));
-        ctx.events_of(target).notify(Event::generic("move_to"), args.get(1));
-    }
+    let (key, from, to) = (args.get(1), ctx.events(), ctx.events_of(target));
+    let moved = ctx.server.store.move_key(ctx.session.db, target, key, ctx.now, || {
+        from.notify(Event::generic("move_from"), key);
+        to.notify(Event::generic("move_to"), key);
+    });
     ctx.out.integer(i64::from(moved));
 }
 

@@ -37,6 +37,7 @@ use std::sync::OnceLock;
 
 use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
+pub use crate::notify::Change;
 use crate::notify::{Event, Events};
 use crate::protocol::{Args, ReplyBuffer};
 use crate::server::Server;
@@ -250,15 +251,6 @@ pub struct Session {
     pub pushed_until: usize,
 }
 
-/// What a write did to a key, for its keyspace events.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Change {
-    /// The key's value changed.
-    pub changed: bool,
-    /// It is gone (a collection left empty).
-    pub removed: bool,
-}
-
 /// What a blocking command waits for (see `crate::blocking`).
 #[derive(Debug)]
 pub struct BlockRequest {
@@ -397,17 +389,6 @@ impl<'a> Ctx<'a> {
         self.server.notify.notify(self.session.db, event, key);
     }
 
-    /// A collection command's events, as Redis reports them: `event` if it
-    /// changed the key, then `del` if that left the collection empty.
-    pub fn notify_change(&self, event: Event, key: &[u8], change: Change) {
-        if change.changed {
-            self.notify(event, key);
-            if change.removed {
-                self.notify(Event::DEL, key);
-            }
-        }
-    }
-
     /// Look at `key` under the read lock, counting the lookup as a keyspace
     /// hit or miss. `f` gets the entry (None if there is no key) and the
     /// reply buffer; if it finds the key of another type, the reply is
@@ -440,10 +421,14 @@ impl<'a> Ctx<'a> {
 
     /// Change the collection of type `T` at `key` under the write lock,
     /// creating it first if `create` (see
-    /// [`crate::store::SlotMut::update_collection`]), then report `event`
-    /// if `f` says it changed the collection, and `del` if that emptied it
-    /// (see [`Ctx::notify_change`]). `Some(None)`: no key. None after
+    /// [`crate::store::SlotMut::update_collection`]), and report `event` if
+    /// `f` says it changed the collection, then `del` if that emptied it
+    /// (see [`Events::notify_change`]). `Some(None)`: no key. None after
     /// replying WRONGTYPE.
+    ///
+    /// The events are reported before the key's lock is let go: a client
+    /// blocked on the key, woken by the change, only pops once they are
+    /// out, so its own events follow them, as in Redis.
     pub fn update_collection<T: Collection, R>(
         &mut self,
         key: &[u8],
@@ -451,22 +436,20 @@ impl<'a> Ctx<'a> {
         event: Event,
         f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
     ) -> Option<Option<R>> {
-        let result = self.change_collection(key, create, f)?;
-        Some(result.map(|(result, change)| {
-            self.notify_change(event, key, change);
-            result
-        }))
+        let events = self.events();
+        self.change_collection(key, create, f, |_, change| events.notify_change(event, key, change))
     }
 
-    /// [`Ctx::update_collection`] that reports nothing, and returns what
-    /// the update did with its result, for a command whose event depends on
-    /// it.
+    /// [`Ctx::update_collection`] for a command whose events depend on
+    /// what `f` did: `report` gets its result and what the update did to
+    /// the key, under the key's lock, to report them.
     pub fn change_collection<T: Collection, R>(
         &mut self,
         key: &[u8],
         create: bool,
         f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
-    ) -> Option<Option<(R, Change)>> {
+        report: impl FnOnce(&R, Change),
+    ) -> Option<Option<R>> {
         let db = self.server.store.db(self.session.db);
         let out = &mut *self.out;
         let mut changed = false;
@@ -476,7 +459,10 @@ impl<'a> Ctx<'a> {
                 changed = change;
                 (result, change)
             })?;
-            Ok::<_, crate::store::WrongType>(result.map(|result| (result, Change { changed, removed: !slot.exists() })))
+            if let Some(result) = &result {
+                report(result, Change { changed, removed: !slot.exists() });
+            }
+            Ok::<_, crate::store::WrongType>(result)
         });
         if result.is_err() {
             self.error(WRONGTYPE);

@@ -430,18 +430,19 @@ fn answer(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], picked: &[usize], options: &O
 /// result deletes it), and answer its length. Reports `sortstore`, or
 /// `del` if an empty result deleted the destination.
 fn store(ctx: &mut Ctx<'_>, destination: &[u8], list: List) {
-    let len = list.len();
-    let event = ctx.db().update(destination, ctx.now, |slot| {
-        if list.is_empty() {
+    let (len, events) = (list.len(), ctx.events());
+    ctx.db().update(destination, ctx.now, |slot| {
+        let event = if list.is_empty() {
             slot.remove().then_some(Event::DEL)
         } else {
             slot.put_owned(OwnedValue::Object(list.into()), None);
             Some(Event::list("sortstore"))
+        };
+        // Under the key's lock, before a client blocked on it can pop.
+        if let Some(event) = event {
+            events.notify(event, destination);
         }
     });
-    if let Some(event) = event {
-        ctx.notify(event, destination);
-    }
     ctx.out.integer(len as i64);
 }
 

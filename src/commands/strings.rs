@@ -74,14 +74,12 @@ pub(super) fn with_value<R>(
     ctx.read_key(key, |entry, out| Ok(f(entry.map(EntryRef::string).transpose()?, out)))
 }
 
-/// Reply with a length, or with the error that stopped the command;
-/// whether it succeeded.
-fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) -> bool {
+/// Reply with a length, or with the error that stopped the command.
+fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) {
     match result {
         Ok(len) => ctx.out.integer(len as i64),
         Err(msg) => ctx.error(msg),
     }
-    result.is_ok()
 }
 
 /// Replace the value of a key (creating it if needed), keeping its
@@ -89,6 +87,13 @@ fn reply_length(ctx: &mut Ctx<'_>, result: Result<usize, &'static str>) -> bool 
 pub(super) fn put_keeping_ttl(slot: &mut SlotMut<'_>, value: &[u8]) {
     let deadline = slot.expires_at();
     slot.put(value, deadline);
+}
+
+/// [`put_keeping_ttl`], and report `event` while the key is locked (so
+/// that the events of one key come in the order of its writes).
+pub(super) fn put_and_notify(slot: &mut SlotMut<'_>, value: &[u8], events: Events<'_>, event: Event) {
+    put_keeping_ttl(slot, value);
+    events.notify(event, slot.key());
 }
 
 /// The largest string a command may build (`proto-max-bulk-len`).
@@ -399,23 +404,20 @@ fn getset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events, key) = (ctx.server.store.db(ctx.session.db), ctx.events(), args.get(1));
     let out = &mut *ctx.out;
-    let hit = db.update(args.get(1), ctx.now, |slot| {
+    let hit = db.update(key, ctx.now, |slot| {
         let Some(value) = slot.string()? else {
             out.null();
             return Ok(false);
         };
         out.bulk(value);
-        Ok(slot.remove())
+        slot.remove();
+        events.notify(Event::DEL, key);
+        Ok(true)
     });
     match hit {
-        Ok(hit) => {
-            ctx.count_lookup(args.get(1), hit);
-            if hit {
-                ctx.notify(Event::DEL, args.get(1));
-            }
-        }
+        Ok(hit) => ctx.count_lookup(key, hit),
         Err(WrongType) => ctx.error(WRONGTYPE),
     }
 }
@@ -426,13 +428,13 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     // As in Redis, the key is looked up before the expiry value is checked
     // (a missing key answers null whatever that value is), and a deadline
     // that has already passed (EXAT/PXAT) deletes the key after the reply.
-    let now = ctx.now;
+    let (now, events, key) = (ctx.now, ctx.events(), args.get(1));
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let result = db.update(args.get(1), now, |slot| -> Result<Option<Option<Event>>, BadExpiry> {
+    let result = db.update(key, now, |slot| -> Result<bool, BadExpiry> {
         let Some(value) = slot.string().map_err(|WrongType| BadExpiry::WrongType)? else {
             out.null();
-            return Ok(None);
+            return Ok(false);
         };
         let deadline = options.expiry.map(|(unit, arg)| deadline(arg, unit, now)).transpose()?;
         out.bulk(value);
@@ -452,15 +454,13 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             }
             None => None,
         };
-        Ok(Some(event))
+        if let Some(event) = event {
+            events.notify(event, key);
+        }
+        Ok(true)
     });
     match result {
-        Ok(found) => {
-            ctx.count_lookup(args.get(1), found.is_some());
-            if let Some(Some(event)) = found {
-                ctx.notify(event, args.get(1));
-            }
-        }
+        Ok(found) => ctx.count_lookup(key, found),
         Err(bad) => bad.reply(ctx, "getex"),
     }
 }
@@ -469,14 +469,15 @@ pub(super) const PERSIST: Event = Event::generic("persist");
 
 /// MGET key [key ...]
 fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     ctx.out.array(args.len() - 1);
     let (mut hits, mut misses) = (0, 0);
     let out = &mut *ctx.out;
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
-    let mut found = Vec::with_capacity(keys.len());
+    let mut key = keys.iter();
     db.view_many(&keys, ctx.now, |entry| {
-        found.push(entry.is_some());
+        let key = key.next().copied().unwrap_or_default();
+        events.keymisses([(key, entry.is_some())]);
         // Keys of another type read as missing, as in Redis.
         let hit = reply_string(out, entry.as_ref()).unwrap_or_else(|WrongType| {
             out.null();
@@ -490,7 +491,6 @@ fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     });
     ctx.stats.keyspace_hits.add(hits);
     ctx.stats.keyspace_misses.add(misses);
-    ctx.events().keymisses(keys.into_iter().zip(found));
 }
 
 /// MSET key value [key value ...], atomically: all shards involved are
@@ -537,23 +537,22 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
 
 /// APPEND key value
 fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let suffix = args.get(2);
-    let limit = max_string_len(ctx);
+    let (suffix, limit, events) = (args.get(2), max_string_len(ctx), ctx.events());
+    let append = Event::string("append");
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let Some(old) = slot.string()? else {
             slot.put(suffix, None);
+            events.notify(append, slot.key());
             return Ok(suffix.len());
         };
         let len = checked_len(old.len(), suffix.len(), limit)?;
         let mut value = Vec::with_capacity(len);
         value.extend_from_slice(old);
         value.extend_from_slice(suffix);
-        put_keeping_ttl(slot, &value);
+        put_and_notify(slot, &value, events, append);
         Ok(len)
     });
-    if reply_length(ctx, result) {
-        ctx.notify(Event::string("append"), args.get(1));
-    }
+    reply_length(ctx, result);
 }
 
 /// STRLEN key
@@ -595,8 +594,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Ok(offset) = usize::try_from(offset) else {
         return ctx.error("ERR offset is out of range");
     };
-    let patch = args.get(3);
-    let limit = max_string_len(ctx);
+    let (patch, limit, events) = (args.get(3), max_string_len(ctx), ctx.events());
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let old = slot.string()?.unwrap_or_default();
         if patch.is_empty() {
@@ -609,13 +607,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             value.resize(end, 0);
         }
         value[offset..end].copy_from_slice(patch);
-        put_keeping_ttl(slot, &value);
+        put_and_notify(slot, &value, events, Event::string("setrange"));
         Ok(value.len())
     });
-    // Setting nothing changes nothing, and reports nothing.
-    if reply_length(ctx, result) && !patch.is_empty() {
-        ctx.notify(Event::string("setrange"), args.get(1));
-    }
+    reply_length(ctx, result);
 }
 
 // ---------------------------------------------------------------------------
@@ -650,6 +645,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Add `delta` to the integer stored at `key` (0 if absent), keeping its
 /// deadline, and reply with the new value.
 fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
+    let events = ctx.events();
     let result = ctx.db().update(key, ctx.now, |slot| {
         let old = match slot.string()? {
             Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
@@ -657,14 +653,11 @@ fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         };
         let new = old.checked_add(delta).ok_or(OVERFLOW)?;
         let mut digits = [0u8; 20];
-        put_keeping_ttl(slot, crate::protocol::reply::format_i64(new, &mut digits));
+        put_and_notify(slot, crate::protocol::reply::format_i64(new, &mut digits), events, Event::string("incrby"));
         Ok(new)
     });
     match result {
-        Ok(n) => {
-            ctx.notify(Event::string("incrby"), key);
-            ctx.out.integer(n);
-        }
+        Ok(n) => ctx.out.integer(n),
         Err(msg) => ctx.error(msg),
     }
 }
@@ -674,6 +667,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     // In Redis's `long double` arithmetic, the result stored and returned
     // as Redis prints it (see [`LongDouble`]); the deadline is kept. As in
     // Redis, the key's type is checked before either operand is read.
+    let events = ctx.events();
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let current = match slot.string()? {
             Some(value) => LongDouble::parse(value).ok_or(NOT_A_FLOAT)?,
@@ -681,14 +675,11 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         };
         let increment = LongDouble::parse(args.get(2)).ok_or(NOT_A_FLOAT)?;
         let sum = current.add(increment).to_human_string().ok_or("ERR increment would produce NaN or Infinity")?;
-        put_keeping_ttl(slot, sum.as_bytes());
+        put_and_notify(slot, sum.as_bytes(), events, Event::string("incrbyfloat"));
         Ok(sum)
     });
     match result {
-        Ok(sum) => {
-            ctx.notify(Event::string("incrbyfloat"), args.get(1));
-            ctx.out.bulk(sum.as_bytes());
-        }
+        Ok(sum) => ctx.out.bulk(sum.as_bytes()),
         Err(msg) => ctx.error(msg),
     }
 }

@@ -149,8 +149,10 @@ impl Store {
     /// in ascending (database, shard) order, so none can deadlock): no
     /// client sees the key in both databases or in neither, and a
     /// collection changes hands whole instead of being copied. Returns
-    /// whether it moved.
-    pub fn move_key(&self, from: usize, to: usize, key: &[u8], now: u64) -> bool {
+    /// whether it moved; `moved` runs once it has, both shards still
+    /// locked (the command reports it there, before a client blocked on
+    /// the key in `to` can take it).
+    pub fn move_key(&self, from: usize, to: usize, key: &[u8], now: u64, moved: impl FnOnce()) -> bool {
         let (source, target) = (self.db(from), self.db(to));
         let hash = source.hash(key);
         let shard = source.shard_of(hash);
@@ -170,6 +172,7 @@ impl Store {
         });
         let Some((value, deadline)) = taken else { return false };
         target.update_hashed(hash, key, now, |slot| slot.put_owned(value, deadline));
+        moved();
         true
     }
 
