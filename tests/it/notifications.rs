@@ -464,6 +464,12 @@ fn hash_fields_that_expire_are_reported_lazily_and_by_the_sweep() {
     t.l.events(&mut t.c);
     // Nobody touches it: the active sweep removes the field.
     assert_eq!(t.l.event().as_deref(), Some("hexpired h"));
+    // A field deleted before its deadline is not reported again by the sweep.
+    t.run(&["HSET", "h", "gone", "x"]);
+    t.run(&["HPEXPIRE", "h", "50", "FIELDS", "1", "gone"]);
+    t.run(&["HDEL", "h", "gone"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(t.l.events(&mut t.c), ["hset h", "hexpire h", "hdel h"]);
     t.run(&["HPEXPIRE", "h", "20", "FIELDS", "2", "b", "c"]);
     std::thread::sleep(Duration::from_millis(30));
     t.expect_reply(&["HMGET", "h", "b", "c"], "*2\r\n$-1\r\n$-1\r\n", &["hexpire h", "hexpired h", "del h"]);
