@@ -130,6 +130,9 @@ pub struct ServerConfig {
     /// Commands one connection may run per second (same kind of bucket);
     /// the excess get an error reply. 0 = unlimited.
     pub client_commands_per_second: u32,
+    /// Which keyspace notifications are published, as Redis's
+    /// `notify-keyspace-events` (see [`crate::notify`]); none by default.
+    pub notify_keyspace_events: crate::notify::Classes,
 }
 
 impl Default for ServerConfig {
@@ -155,6 +158,7 @@ impl Default for ServerConfig {
             tcp_backlog: 511,
             max_connections_per_second: 0,
             client_commands_per_second: 0,
+            notify_keyspace_events: crate::notify::Classes::NONE,
         }
     }
 }
@@ -891,6 +895,7 @@ mod tests {
             "client_output_buffer_limit_pubsub",
             "log_level",
             "client_commands_per_second",
+            "notify_keyspace_events",
             "password",
             "tls_enabled",
             "tls_port",
@@ -939,6 +944,15 @@ mod tests {
         assert_eq!(c.performance.tcp_keepalive, 0);
         assert_eq!(c.memory.max_memory, 100 * 1024 * 1024);
         assert_eq!(c.memory.eviction_policy, EvictionPolicy::VolatileTtl);
+    }
+
+    #[test]
+    fn notify_keyspace_events_is_read_as_redis_reads_it() {
+        assert_eq!(Config::default().server.notify_keyspace_events, crate::notify::Classes::NONE);
+        let c = Config::from_toml("[server]\nnotify_keyspace_events = \"Elg\"\n").unwrap();
+        assert_eq!(c.server.notify_keyspace_events.to_string(), "glE");
+        let err = parse_err("[server]\nnotify_keyspace_events = \"KEq\"\n");
+        assert!(err.contains("invalid notify_keyspace_events 'KEq'") && err.contains("Ag$lshzxeKEtmdn"), "{err}");
     }
 
     #[test]

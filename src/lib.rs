@@ -23,6 +23,7 @@ pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod output_limits;
 pub mod pause;
 pub mod protocol;

@@ -58,9 +58,11 @@ pub struct Server {
     /// The script cache, the libraries of functions, and the script running now.
     pub scripts: crate::scripting::Scripts,
     /// Channels, patterns and shard channels, and their subscribers.
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Cluster mode's slot map and routing; None with cluster mode off.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Keyspace notifications: which are on, and where they are published.
+    pub notify: Arc<crate::notify::Notifier>,
 }
 
 impl Server {
@@ -77,7 +79,9 @@ impl Server {
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
-        let pubsub = crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits));
+        let pubsub = Arc::new(crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits)));
+        let notify = Arc::new(crate::notify::Notifier::new(config.server.notify_keyspace_events, Arc::clone(&pubsub)));
+        store.events.install(Arc::clone(&notify) as Arc<dyn crate::store::events::KeyEvents>);
         Self {
             config,
             store,
@@ -101,6 +105,7 @@ impl Server {
             scripts: crate::scripting::Scripts::default(),
             pubsub,
             cluster,
+            notify,
         }
     }
 
@@ -208,8 +213,8 @@ impl Server {
     }
 
     /// SIGHUP: re-read the config file and apply what can change while the
-    /// server runs (max_memory, eviction_policy, timeout, password and
-    /// log_level), logging each change. A file that no longer loads is
+    /// server runs (max_memory, eviction_policy, timeout, password,
+    /// log_level and notify_keyspace_events), logging each change. A file that no longer loads is
     /// logged as an error and the running settings stay as they are.
     pub fn reload_config(&self) {
         let Some(path) = self.config_path() else {
@@ -249,6 +254,11 @@ impl Server {
                 state(&config.security.password)
             );
             live.set_password(config.security.password.clone());
+        }
+        let classes = config.server.notify_keyspace_events;
+        if self.notify.classes() != classes {
+            crate::log_info!("config reload: notify-keyspace-events '{}' -> '{classes}'", self.notify.classes());
+            self.notify.set_classes(classes);
         }
         let level = config.server.log_level;
         let old_level = crate::log::level();

@@ -5,8 +5,9 @@
 //! since their corner cases (wrapping C arithmetic included) are what
 //! clients see.
 
-use super::strings::{max_string_len, put_keeping_ttl, with_value};
+use super::strings::{max_string_len, put_and_notify, put_keeping_ttl, with_value};
 use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
+use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::WrongType;
@@ -105,6 +106,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         _ => return ctx.error(BAD_BIT),
     };
     let (byte, _) = bit_position(offset);
+    let events = ctx.events();
     let was_on = ctx.db().update(args.get(1), ctx.now, |slot| {
         let old = slot.string()?;
         let was_on = old.is_some_and(|value| bit_at(value, offset));
@@ -116,7 +118,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             value.resize(byte + 1, 0);
         }
         set_bit_at(&mut value, offset, on);
-        put_keeping_ttl(slot, &value);
+        put_and_notify(slot, &value, events, SETBIT);
         Ok(was_on)
     });
     match was_on {
@@ -124,6 +126,9 @@ fn setbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         Err(WrongType) => ctx.error(WRONGTYPE),
     }
 }
+
+/// SETBIT's event, and a BITFIELD's that writes.
+const SETBIT: Event = Event::string("setbit");
 
 /// GETBIT key offset: 0 beyond the end of the string or for a missing key.
 fn getbit(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -367,27 +372,35 @@ fn bitop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if op == BitOp::Not && args.len() != 4 {
         return ctx.error(NOT_ONE_SOURCE);
     }
-    let now = ctx.now;
+    let (now, events) = (ctx.now, ctx.events());
     let (mut looked_up, mut hits) = (0, 0);
+    let destination = args.get(2);
     let result = ctx.db().with_keys_locked(args.iter().skip(2), |locked| {
         let mut acc = None;
         for source in args.iter().skip(3) {
             locked.update(source, now, |slot| {
                 looked_up += 1;
                 hits += u64::from(slot.exists());
+                if !slot.exists() {
+                    events.notify(Event::KEYMISS, source);
+                }
                 let value = slot.string()?;
                 op.fold(&mut acc, value.unwrap_or_default());
                 Ok::<_, WrongType>(())
             })?;
         }
         let result = acc.unwrap_or_default();
-        locked.update(args.get(2), now, |slot| {
+        let event = locked.update(destination, now, |slot| {
             if result.is_empty() {
-                slot.remove();
+                slot.remove().then_some(Event::DEL)
             } else {
                 slot.put(&result, None);
+                Some(Event::string("set"))
             }
         });
+        if let Some(event) = event {
+            events.notify(event, destination);
+        }
         Ok(result.len())
     });
     ctx.stats.keyspace_hits.add(hits);
@@ -615,20 +628,25 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: &Args<'_>, read_only: bool) {
     if read_only {
         return ctx.error(RO_ONLY_GET);
     }
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let out = &mut *ctx.out;
     let result = db.update(args.get(1), ctx.now, |slot| {
         let mut value = slot.string()?.unwrap_or_default().to_vec();
         let needed = (highest >> 3) as usize + 1;
         // As in Redis, growing (or creating) the string is a change even
-        // if every write then fails.
-        let mut changed = value.len() < needed;
+        // if every write then fails; but only a write that was done
+        // (into a string grown, or changing a field) is reported.
+        let grown = value.len() < needed;
         value.resize(value.len().max(needed), 0);
         out.array(fields.len());
+        let mut reported = false;
         for field in &fields {
-            changed |= write_field(out, field, &mut value);
+            let done = write_field(out, field, &mut value);
+            reported |= !matches!(field.op, FieldOp::Get) && done.is_some_and(|changed| changed || grown);
         }
-        if changed {
+        if reported {
+            put_and_notify(slot, &value, events, SETBIT);
+        } else if grown {
             put_keeping_ttl(slot, &value);
         }
         Ok::<_, WrongType>(())
@@ -639,16 +657,17 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: &Args<'_>, read_only: bool) {
 }
 
 /// Run one subcommand of a writing BITFIELD and reply with its result (nil
-/// when OVERFLOW FAIL refused it); returns whether it changed the string.
-fn write_field(out: &mut ReplyBuffer, field: &Field, value: &mut [u8]) -> bool {
+/// when OVERFLOW FAIL refused it); whether it changed the string, None if
+/// it was refused.
+fn write_field(out: &mut ReplyBuffer, field: &Field, value: &mut [u8]) -> Option<bool> {
     match field.write(value) {
         Some((reply, changed)) => {
             out.integer(reply);
-            changed
+            Some(changed)
         }
         None => {
             out.null();
-            false
+            None
         }
     }
 }

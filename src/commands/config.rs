@@ -79,6 +79,11 @@ const PARAMETERS: &[Parameter] = &[
     // Redis's older name for it.
     Parameter { name: "list-max-ziplist-size", get: get_list_fill, set: Some(set_list_fill) },
     Parameter {
+        name: "notify-keyspace-events",
+        get: |s| s.notify.classes().to_string(),
+        set: Some(set_notify_keyspace_events),
+    },
+    Parameter {
         name: "client-output-buffer-limit",
         get: |s| s.live.output_limits.config_text(),
         set: Some(set_output_limits),
@@ -282,6 +287,15 @@ fn set_output_limits(server: &Server, value: &str, apply: bool) -> Result<(), &'
     let changes = crate::output_limits::OutputLimits::parse_config(value)?;
     if apply {
         changes.into_iter().for_each(|(class, limit)| server.live.output_limits.set(class, limit));
+    }
+    Ok(())
+}
+
+/// Redis's parsing: one character per class (see `crate::notify`).
+fn set_notify_keyspace_events(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let classes = crate::notify::Classes::parse(value.as_bytes()).ok_or(crate::notify::INVALID_CLASSES)?;
+    if apply {
+        server.notify.set_classes(classes);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! errors are Redis 7's).
 
 use super::{is, specs, Command, Ctx, Flags, NOT_AN_INTEGER, SYNTAX_ERROR};
+use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
 use crate::store::access;
@@ -88,7 +89,9 @@ fn error<T>(ctx: &mut Ctx<'_>, msg: &str) -> Option<T> {
 /// Checks come in Redis's order: options, BUSYKEY, the TTL, the payload.
 /// A deadline already past (only ABSTTL can give one), or a hash whose
 /// every field has expired, stores nothing and replies OK, deleting the
-/// old key under REPLACE, as Redis does for the former.
+/// old key under REPLACE (a `del` event), as Redis does for the former.
+/// Else the key is created anew, the old one deleted first (a `new`
+/// event), then `restore`.
 fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(options) = RestoreOptions::parse(ctx, args) else { return };
     let (key, now) = (args.get(1), ctx.now);
@@ -116,18 +119,24 @@ fn restore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let value = value.filter(|_| deadline.is_none_or(|at| at > now));
     let access = access::restored(now, options.idle, options.freq);
+    let events = ctx.events();
     let stored = ctx.db().update(key, now, |slot| {
         if slot.exists() && !options.replace {
             return false;
         }
-        match value {
+        let removed = slot.remove();
+        let event = match value {
             Some(value) => {
                 slot.put_owned(value, deadline);
                 slot.set_access(access);
+                Some(Event::generic("restore"))
             }
-            None => {
-                slot.remove();
-            }
+            None => removed.then_some(Event::DEL),
+        };
+        // Reported under the key's lock: before a client blocked on it
+        // can take what was restored.
+        if let Some(event) = event {
+            events.notify(event, key);
         }
         true
     });

@@ -13,7 +13,10 @@ use super::keyspace::{parse_cursor, reply_scan, ScanOf, ScanOptions};
 use super::long_double::LongDouble;
 use super::random::{close_cut_off, count_arg, distinct, output_limit, stream_repeats, Rng};
 use super::strings::{expiry_unit, TimeUnit};
-use super::{arity_message, is, specs, Command, Ctx, Family, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
+use super::{
+    arity_message, is, specs, Change, Command, Ctx, Family, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE,
+};
+use crate::notify::{Event, Events};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
 use crate::store::hash::{Field, PackLimits};
@@ -70,15 +73,20 @@ fn with_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>, &mu
     ctx.read_collection(key, f)
 }
 
-/// Change the hash at `key` (see [`Ctx::update_collection`]).
+/// Change the hash at `key`, then report `event` (see
+/// [`Ctx::update_collection`]).
 fn update_hash<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
+    event: Event,
     f: impl FnOnce(&mut Hash, &mut ReplyBuffer) -> (R, bool),
 ) -> Option<Option<R>> {
-    ctx.update_collection(key, create, f)
+    ctx.update_collection(key, create, event, f)
 }
+
+const HSET: Event = Event::hash("hset");
+const HDEL: Event = Event::hash("hdel");
 
 // ---------------------------------------------------------------------------
 // Writers
@@ -91,7 +99,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str) -> Option<i64> {
         return None;
     }
     let limits = limits(ctx);
-    let added = update_hash(ctx, args.get(1), true, |hash, _| {
+    let added = update_hash(ctx, args.get(1), true, HSET, |hash, _| {
         let added = (2..args.len()).step_by(2).filter(|&i| hash.insert(args.get(i), args.get(i + 1), None, limits));
         (added.count() as i64, true)
     })?;
@@ -116,7 +124,7 @@ fn hmset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn hsetnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let limits = limits(ctx);
     let (field, value) = (args.get(2), args.get(3));
-    let set = update_hash(ctx, args.get(1), true, |hash, _| {
+    let set = update_hash(ctx, args.get(1), true, HSET, |hash, _| {
         let absent = !hash.contains(field);
         if absent {
             hash.insert(field, value, None, limits);
@@ -130,7 +138,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// HDEL key field [field ...]
 fn hdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let deleted = update_hash(ctx, args.get(1), false, |hash, _| {
+    let deleted = update_hash(ctx, args.get(1), false, HDEL, |hash, _| {
         let deleted = args.iter().skip(2).filter(|field| hash.remove(field)).count();
         (deleted as i64, deleted > 0)
     });
@@ -144,7 +152,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(delta) = ctx.integer_arg(args, 3) else { return };
     let limits = limits(ctx);
     let field = args.get(2);
-    let result = update_hash(ctx, args.get(1), true, |hash, _| {
+    let result = update_hash(ctx, args.get(1), true, Event::hash("hincrby"), |hash, _| {
         let current = hash.field(field);
         let old = match current.map(|f| parse_i64(f.value)) {
             Some(Some(n)) => n,
@@ -174,7 +182,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     let limits = limits(ctx);
     let field = args.get(2);
-    let result = update_hash(ctx, args.get(1), true, |hash, _| {
+    let result = update_hash(ctx, args.get(1), true, Event::hash("hincrbyfloat"), |hash, _| {
         let current = hash.field(field);
         let old = match current.map(|f| LongDouble::parse(f.value)) {
             Some(Some(n)) => n,
@@ -425,7 +433,9 @@ fn hpexpireat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// The four HEXPIRE commands. Replies with one integer per field: -2 no
 /// such field, 0 condition not met, 1 deadline set, 2 field deleted (the
-/// deadline is now or past).
+/// deadline is now or past). Reports, as Redis 7.4's `hashTypeSetExDone`,
+/// `hdel` if any field was deleted, else `hexpire` if any deadline was set;
+/// then `del` if the hash is gone.
 fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &str) {
     if key_is_not_a_hash(ctx, args.get(1)) {
         return ctx.error(WRONGTYPE);
@@ -437,7 +447,8 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &s
     let condition = condition.unwrap_or_default();
     let Some(fields) = fields_to_expire(ctx, args, keyword_at) else { return };
     let now = ctx.now;
-    for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
+    let key = args.get(1);
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let code = match hash.field(field) {
             None => -2,
             Some(f) if !condition.allow(f.deadline, deadline) => 0,
@@ -445,7 +456,11 @@ fn expire_fields(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &s
             Some(_) => i64::from(hash.set_deadline(field, Some(deadline))),
         };
         out.integer(code);
-        code > 0
+        FieldChange::of_code(code)
+    };
+    for_each_field(ctx, key, &fields, Missing::NoField, each, |events, tally| {
+        let event = if tally.deleted > 0 { HDEL } else { Event::hash("hexpire") };
+        events.notify_change(event, key, tally.change());
     });
 }
 
@@ -464,20 +479,70 @@ enum Missing {
     Null,
 }
 
+/// What a per-field write command did to one field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldChange {
+    Unchanged,
+    /// Its deadline was set or removed.
+    Updated,
+    /// It was deleted.
+    Deleted,
+}
+
+impl FieldChange {
+    /// HEXPIRE's reply code for a field (1: set, 2: deleted).
+    fn of_code(code: i64) -> FieldChange {
+        match code {
+            1 => FieldChange::Updated,
+            2 => FieldChange::Deleted,
+            _ => FieldChange::Unchanged,
+        }
+    }
+}
+
+/// What a per-field write command did to the hash, for its events.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    updated: usize,
+    deleted: usize,
+    /// The hash is gone (every field deleted).
+    removed: bool,
+}
+
+impl Tally {
+    fn change(self) -> Change {
+        Change { changed: self.updated + self.deleted > 0, removed: self.removed }
+    }
+}
+
 /// The frame of the per-field write commands (HEXPIRE, HPERSIST, HGETEX,
 /// HGETDEL): under the write lock, an array with one element per field,
-/// written by `each`, which returns whether it changed the hash.
+/// written by `each`, which says what it did to the field; then `report`
+/// gets the fields changed, to report the command's events (under the
+/// lock too). Nothing is reported if there is no hash.
 fn for_each_field(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     fields: &[&[u8]],
     missing: Missing,
-    mut each: impl FnMut(&mut Hash, &[u8], &mut ReplyBuffer) -> bool,
+    mut each: impl FnMut(&mut Hash, &[u8], &mut ReplyBuffer) -> FieldChange,
+    report: impl FnOnce(Events<'_>, Tally),
 ) {
-    let result = update_hash(ctx, key, false, |hash, out| {
+    let events = ctx.events();
+    let update = |hash: &mut Hash, out: &mut ReplyBuffer| {
         out.array(fields.len());
-        let changed = fields.iter().fold(false, |changed, field| each(hash, field, out) | changed);
-        ((), changed)
+        let mut tally = Tally::default();
+        for field in fields {
+            match each(hash, field, out) {
+                FieldChange::Updated => tally.updated += 1,
+                FieldChange::Deleted => tally.deleted += 1,
+                FieldChange::Unchanged => {}
+            }
+        }
+        (tally, tally.updated + tally.deleted > 0)
+    };
+    let result = ctx.change_collection(key, false, update, |tally, change| {
+        report(events, Tally { removed: change.removed, ..*tally })
     });
     if let Some(None) = result {
         ctx.out.array(fields.len());
@@ -537,14 +602,22 @@ fn hpersist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    for_each_field(ctx, args.get(1), &fields, Missing::NoField, |hash, field, out| {
+    let key = args.get(1);
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let (code, changed) = match hash.field(field).map(|f| f.deadline) {
             None => (-2, false),
             Some(None) => (-1, false),
             Some(Some(_)) => (1, hash.set_deadline(field, None)),
         };
         out.integer(code);
-        changed
+        if changed {
+            FieldChange::Updated
+        } else {
+            FieldChange::Unchanged
+        }
+    };
+    for_each_field(ctx, key, &fields, Missing::NoField, each, |events, tally| {
+        events.notify_change(Event::hash("hpersist"), key, tally.change());
     });
 }
 
@@ -611,8 +684,9 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     };
     let expiry = expiry.unwrap_or(FieldExpiry::Clear);
     let (limits, now) = (limits(ctx), ctx.now);
-    let create = only_if != Some(true);
-    let result = update_hash(ctx, args.get(1), create, |hash, _| {
+    let (key, create, events) = (args.get(1), only_if != Some(true), ctx.events());
+    let deadline = matches!(expiry, FieldExpiry::At(_));
+    let update = |hash: &mut Hash, _: &mut ReplyBuffer| {
         let present = pairs.iter().filter(|(field, _)| hash.contains(field)).count();
         let allowed = match only_if {
             Some(true) => present == pairs.len(),
@@ -620,8 +694,9 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             None => true,
         };
         if !allowed {
-            return (false, false);
+            return (None, false);
         }
+        let mut tally = Tally::default();
         for (field, value) in &pairs {
             let deadline = match expiry {
                 FieldExpiry::At(at) => Some(at),
@@ -629,16 +704,41 @@ fn hsetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 FieldExpiry::Clear | FieldExpiry::Persist => None,
             };
             if deadline.is_some_and(|at| at <= now) {
-                hash.remove(field);
+                tally.deleted += usize::from(hash.remove(field));
             } else {
                 hash.insert(field, value, deadline, limits);
+                tally.updated += 1;
             }
         }
-        (true, true)
-    });
-    if let Some(set) = result {
-        ctx.out.integer(i64::from(set == Some(true)));
+        (Some(tally), true)
+    };
+    let report = |tally: &Option<Tally>, change: Change| {
+        if let Some(tally) = tally {
+            notify_hsetex(events, key, Tally { removed: change.removed, ..*tally }, deadline);
+        }
+    };
+    let Some(result) = ctx.change_collection(key, create, update, report) else { return };
+    ctx.out.integer(i64::from(result.flatten().is_some()));
+}
+
+/// HSETEX's events (a Redis 8.0 command, after its documentation): `hset`
+/// for the fields set, with `hexpire` when they got a `deadline`;
+/// `hexpired` for the fields a deadline already past deleted; then `del`
+/// if that left the hash empty.
+fn notify_hsetex(events: Events<'_>, key: &[u8], tally: Tally, deadline: bool) {
+    if tally.updated > 0 {
+        events.notify(HSET, key);
+        if deadline {
+            events.notify(Event::hash("hexpire"), key);
+        }
     }
+    notify_expired_fields(events, key, tally);
+}
+
+/// `hexpired` if fields were deleted by a deadline already past, then
+/// `del` if the hash went with them.
+fn notify_expired_fields(events: Events<'_>, key: &[u8], tally: Tally) {
+    events.notify_change(Event::HEXPIRED, key, Change { changed: tally.deleted > 0, removed: tally.removed });
 }
 
 /// HSETEX's `FIELDS numfields field value ...` from `at` (the FIELDS
@@ -662,7 +762,10 @@ fn hsetex_pairs<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>, at: usize) -> Option<Vec
 
 /// HGETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST] FIELDS numfields field ...
 /// Replies with the values (null for missing fields), then changes the
-/// deadlines of the fields that exist.
+/// deadlines of the fields that exist. Its events (a Redis 8.0 command,
+/// after its documentation): `hexpire` (or `hpersist`) for deadlines set
+/// (or removed), `hexpired` for fields a deadline already past deleted,
+/// then `del` if the hash went with them.
 fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if key_is_not_a_hash(ctx, args.get(1)) {
         return ctx.error(WRONGTYPE);
@@ -674,37 +777,59 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         None => (FieldExpiry::Keep, 2),
     };
     let Some(fields) = fields_at(ctx, args, fields_at_index) else { return };
-    let now = ctx.now;
-    for_each_field(ctx, args.get(1), &fields, Missing::Null, |hash, field, out| {
+    let (now, key) = (ctx.now, args.get(1));
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let Some(value) = hash.get(field) else {
             out.null();
-            return false;
+            return FieldChange::Unchanged;
         };
         out.bulk(value);
-        match expiry {
-            FieldExpiry::At(at) if at <= now => hash.remove(field),
-            FieldExpiry::At(at) => hash.set_deadline(field, Some(at)),
-            FieldExpiry::Persist => {
-                hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None)
-            }
-            FieldExpiry::Keep | FieldExpiry::Clear => false,
+        let (changed, how) = match expiry {
+            FieldExpiry::At(at) if at <= now => (hash.remove(field), FieldChange::Deleted),
+            FieldExpiry::At(at) => (hash.set_deadline(field, Some(at)), FieldChange::Updated),
+            FieldExpiry::Persist => (
+                hash.field(field).is_some_and(|f| f.deadline.is_some()) && hash.set_deadline(field, None),
+                FieldChange::Updated,
+            ),
+            FieldExpiry::Keep | FieldExpiry::Clear => (false, FieldChange::Unchanged),
+        };
+        if changed {
+            how
+        } else {
+            FieldChange::Unchanged
         }
+    };
+    for_each_field(ctx, key, &fields, Missing::Null, each, |events, tally| {
+        if tally.updated > 0 {
+            let event = if expiry == FieldExpiry::Persist { "hpersist" } else { "hexpire" };
+            events.notify(Event::hash(event), key);
+        }
+        notify_expired_fields(events, key, tally);
     });
 }
 
 /// HGETDEL key FIELDS numfields field ...: the values (null for missing
-/// fields), and the fields deleted.
+/// fields), and the fields deleted (`hdel`, then `del` if that emptied
+/// the hash).
 fn hgetdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if key_is_not_a_hash(ctx, args.get(1)) {
         return ctx.error(WRONGTYPE);
     }
     let Some(fields) = fields_at(ctx, args, 2) else { return };
-    for_each_field(ctx, args.get(1), &fields, Missing::Null, |hash, field, out| {
+    let key = args.get(1);
+    let each = |hash: &mut Hash, field: &[u8], out: &mut ReplyBuffer| {
         let Some(value) = hash.get(field) else {
             out.null();
-            return false;
+            return FieldChange::Unchanged;
         };
         out.bulk(value);
-        hash.remove(field)
+        if hash.remove(field) {
+            FieldChange::Deleted
+        } else {
+            FieldChange::Unchanged
+        }
+    };
+    for_each_field(ctx, key, &fields, Missing::Null, each, |events, tally| {
+        events.notify_change(HDEL, key, tally.change());
     });
 }

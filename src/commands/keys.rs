@@ -2,8 +2,9 @@
 //! family (EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME,
 //! PEXPIRETIME, PERSIST).
 
-use super::strings::TimeUnit;
+use super::strings::{TimeUnit, PERSIST};
 use super::{is, specs, Command, Ctx, Flags};
+use crate::notify::Event;
 use crate::protocol::Args;
 
 const R: Flags = Flags::READONLY.with(Flags::FAST);
@@ -31,12 +32,18 @@ pub static COMMANDS: &[Command] = &[
 /// All the keys go at once (their shards are locked together), so a reader
 /// never sees some of them deleted and others not, as in Redis.
 fn del(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
-    let now = ctx.now;
+    let (db, events, now) = (ctx.server.store.db(ctx.session.db), ctx.events(), ctx.now);
     let removed = db.with_keys_locked(args.iter().skip(1), |locked| {
-        args.iter().skip(1).filter(|key| locked.update(key, now, |slot| slot.remove())).count()
+        let mut removed = 0;
+        for key in args.iter().skip(1) {
+            if locked.update(key, now, |slot| slot.remove()) {
+                events.notify(Event::DEL, key);
+                removed += 1;
+            }
+        }
+        removed
     });
-    ctx.out.integer(removed as i64);
+    ctx.out.integer(removed);
 }
 
 /// EXISTS key [key ...], and TOUCH key [key ...]: a key named twice counts twice.
@@ -48,7 +55,7 @@ fn exists(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Whether `key` exists, counted as a keyspace hit or miss.
 fn key_exists(ctx: &Ctx<'_>, key: &[u8]) -> bool {
     let found = ctx.db().view(key, ctx.now, |e| e.is_some());
-    ctx.count_lookup(found);
+    ctx.count_lookup(key, found);
     found
 }
 
@@ -56,7 +63,7 @@ fn key_exists(ctx: &Ctx<'_>, key: &[u8]) -> bool {
 /// missing key.
 fn key_type(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let kind = ctx.db().view(args.get(1), ctx.now, |entry| entry.map(|e| e.kind()));
-    ctx.count_lookup(kind.is_some());
+    ctx.count_lookup(args.get(1), kind.is_some());
     ctx.out.simple(kind.map_or("none", crate::store::Kind::name));
 }
 
@@ -149,7 +156,8 @@ fn parse_expire_conditions(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Option<ExpireC
 
 /// Shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT. Unlike SET's,
 /// the time may be zero or negative; a deadline already in the past
-/// deletes the key, as in Redis.
+/// deletes the key, as in Redis (a `del` event, where a deadline set is
+/// an `expire` one).
 fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &str) {
     let Some(conditions) = parse_expire_conditions(ctx, args) else { return };
     let Some(amount) = ctx.integer_arg(args, 2) else { return };
@@ -158,16 +166,20 @@ fn set_deadline(ctx: &mut Ctx<'_>, args: &Args<'_>, unit: TimeUnit, command: &st
     };
     let now = ctx.now;
     let db = ctx.server.store.db(ctx.session.db);
-    let applied = db.update(args.get(1), now, |slot| {
+    let (key, events) = (args.get(1), ctx.events());
+    let applied = db.update(key, now, |slot| {
         let new = deadline.max(0) as u64;
         if !slot.exists() || !conditions.allow(slot.expires_at(), new) {
             return false;
         }
-        if deadline <= now as i64 {
+        let event = if deadline <= now as i64 {
             slot.remove();
+            Event::DEL
         } else {
             slot.set_expires_at(Some(new));
-        }
+            Event::EXPIRE
+        };
+        events.notify(event, key);
         true
     });
     ctx.out.integer(i64::from(applied));
@@ -202,7 +214,7 @@ fn remaining_ms(at: u64, now: u64) -> i64 {
 fn reply_deadline(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> i64) {
     let now = ctx.now;
     let deadline = ctx.db().view(key, now, |entry| entry.map(|e| e.expires_at()));
-    ctx.count_lookup(deadline.is_some());
+    ctx.count_lookup(key, deadline.is_some());
     let reply = match deadline {
         None => -2,
         Some(None) => -1,
@@ -213,12 +225,13 @@ fn reply_deadline(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(u64, u64) -> i64
 
 /// PERSIST key: drop the deadline; 1 if there was one.
 fn persist(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let removed = db.update(args.get(1), ctx.now, |slot| {
         // Only a real change may touch the key (WATCH sees every write).
         let had_deadline = slot.expires_at().is_some();
         if had_deadline {
             slot.set_expires_at(None);
+            events.notify(PERSIST, slot.key());
         }
         had_deadline
     });

@@ -3,6 +3,7 @@
 
 use super::{dispatch_subcommand, is, specs, Command, Ctx, Flags, Subcommand, NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::glob;
+use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::cursor::{Cursor, TAG_SHIFT};
@@ -208,8 +209,11 @@ fn snapshot(db: &Table, key: &[u8], now: u64) -> Option<Snapshot> {
 /// Move `src` to `dst` in one database with both shards locked, so no
 /// client sees the key under both names or neither. `only_if_absent` is
 /// RENAMENX. Returns None if `src` does not exist, else whether it moved.
+///
+/// As Redis does, a `dst` that exists is deleted and created again (so a
+/// `new` event), then come `rename_from` and `rename_to`.
 fn rename_in(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], only_if_absent: bool) -> Option<bool> {
-    let now = ctx.now;
+    let (now, events) = (ctx.now, ctx.events());
     ctx.db().with_keys_locked([src, dst].into_iter(), |locked| {
         if !locked.update(src, now, |slot| slot.exists()) {
             return None;
@@ -226,7 +230,12 @@ fn rename_in(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], only_if_absent: bool) -> Opt
             (slot.take(), deadline)
         });
         let value = value?;
-        locked.update(dst, now, |slot| slot.put_owned(value, deadline));
+        locked.update(dst, now, |slot| {
+            slot.remove();
+            slot.put_owned(value, deadline);
+        });
+        events.notify(Event::generic("rename_from"), src);
+        events.notify(Event::generic("rename_to"), dst);
         Some(true)
     })
 }
@@ -298,12 +307,19 @@ fn copy(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if target == ctx.session.db && src == dst {
         return ctx.error(SAME_OBJECT);
     }
-    let Some((value, deadline)) = snapshot(ctx.db(), src, ctx.now) else { return ctx.out.integer(0) };
+    let found = snapshot(ctx.db(), src, ctx.now);
+    ctx.count_lookup(src, found.is_some());
+    let Some((value, deadline)) = found else { return ctx.out.integer(0) };
+    // An existing destination is deleted and created again, as in Redis
+    // (a `new` event).
+    let events = ctx.events_of(target);
     let copied = ctx.server.store.db(target).update(dst, ctx.now, |slot| {
         if slot.exists() && !replace {
             return false;
         }
+        slot.remove();
         slot.put_owned(value, deadline);
+        events.notify(Event::generic("copy_to"), dst);
         true
     });
     ctx.out.integer(i64::from(copied));
@@ -318,7 +334,11 @@ fn move_key(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if target == ctx.session.db {
         return ctx.error(SAME_OBJECT);
     }
-    let moved = ctx.server.store.move_key(ctx.session.db, target, args.get(1), ctx.now);
+    let (key, from, to) = (args.get(1), ctx.events(), ctx.events_of(target));
+    let moved = ctx.server.store.move_key(ctx.session.db, target, key, ctx.now, || {
+        from.notify(Event::generic("move_from"), key);
+        to.notify(Event::generic("move_to"), key);
+    });
     ctx.out.integer(i64::from(moved));
 }
 

@@ -68,8 +68,9 @@ fn read_operands(ctx: &mut Ctx<'_>, args: &Args<'_>, table_limit: u64) -> Option
     let keys = [args.get(1), args.get(2)];
     let mut operands = Vec::with_capacity(2);
     let mut wrong_type = false;
+    let mut key = keys.iter();
     ctx.db().view_many(&keys, ctx.now, |entry| {
-        ctx.count_lookup(entry.is_some());
+        ctx.count_lookup(key.next().copied().unwrap_or_default(), entry.is_some());
         let value = match entry.as_ref().map(|e| e.string()).transpose() {
             Ok(value) => value.unwrap_or_default(),
             Err(_) => {

@@ -12,6 +12,7 @@ use super::family_flags::{BLOCKING, BLOCKING_W, R, RF, W, WF, WRITE, WRITE_FAST}
 use super::{
     arity_message, is, specs, Command, Ctx, Family, KeyFlags, KeySpec, NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE,
 };
+use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::list::{End, Fill};
@@ -92,6 +93,22 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, stop.min(len - 1) as usize))
 }
 
+/// The event of a push onto `end` (LPUSH, LMOVE's destination...).
+fn push_event(end: End) -> Event {
+    Event::list(match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    })
+}
+
+/// The event of a pop from `end`.
+fn pop_event(end: End) -> Event {
+    Event::list(match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    })
+}
+
 /// A position that may count from the end (-1 is the last); None outside.
 fn position(index: i64, len: usize) -> Option<usize> {
     let index = if index < 0 { index + len as i64 } else { index };
@@ -126,7 +143,7 @@ fn rpushx(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// and `create` unset).
 fn push(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, create: bool) {
     let fill = fill(ctx);
-    let len = ctx.update_collection(args.get(1), create, |list: &mut List, _| {
+    let len = ctx.update_collection(args.get(1), create, push_event(end), |list: &mut List, _| {
         args.iter().skip(2).for_each(|element| list.push(end, element, fill));
         (list.len() as i64, true)
     });
@@ -163,7 +180,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, name: &str) {
         _ => None,
     };
     let fill = fill(ctx);
-    let popped = ctx.update_collection(args.get(1), false, |list: &mut List, out| match count {
+    let popped = ctx.update_collection(args.get(1), false, pop_event(end), |list: &mut List, out| match count {
         None => {
             reply_element(out, list.pop(end, fill).as_deref());
             ((), true)
@@ -204,7 +221,7 @@ fn pop_into(list: &mut List, end: End, n: usize, fill: Fill, out: &mut ReplyBuff
 fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: Option<usize>) -> Option<bool> {
     let fill = fill(ctx);
     for key in keys {
-        let served = ctx.update_collection(key, false, |list: &mut List, out| {
+        let served = ctx.update_collection(key, false, pop_event(end), |list: &mut List, out| {
             out.array(2);
             out.bulk(key);
             match count {
@@ -388,7 +405,7 @@ impl LposOptions {
 fn lset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let index = parse_i64(args.get(2));
     let fill = fill(ctx);
-    let result = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
+    let result = ctx.update_collection(args.get(1), false, Event::list("lset"), |list: &mut List, _| {
         let Some(index) = index else { return (Err(NOT_AN_INTEGER), false) };
         list.make_room_for(args.get(3), fill);
         match position(index, list.len()) {
@@ -413,7 +430,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         _ => return ctx.error(SYNTAX_ERROR),
     };
     let (pivot, element, fill) = (args.get(3), args.get(4), fill(ctx));
-    let result = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
+    let result = ctx.update_collection(args.get(1), false, Event::list("linsert"), |list: &mut List, _| {
         let found = list.iter().position(|e| e == pivot);
         match found {
             Some(i) => {
@@ -434,7 +451,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(count) = ctx.integer_arg(args, 2) else { return };
     let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let fill = fill(ctx);
-    let removed = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
+    let removed = ctx.update_collection(args.get(1), false, Event::list("lrem"), |list: &mut List, _| {
         let removed = list.remove_matching(args.get(3), limit, count < 0, fill);
         (removed as i64, removed > 0)
     });
@@ -443,18 +460,19 @@ fn lrem(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// LTRIM key start stop
+/// LTRIM key start stop. As in Redis, a trim is a change (an `ltrim`
+/// event, and WATCH sees it) even when it removes nothing.
 fn ltrim(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Some(start) = ctx.integer_arg(args, 2) else { return };
     let Some(stop) = ctx.integer_arg(args, 3) else { return };
     let fill = fill(ctx);
-    let trimmed = ctx.update_collection(args.get(1), false, |list: &mut List, _| {
+    let trimmed = ctx.update_collection(args.get(1), false, Event::list("ltrim"), |list: &mut List, _| {
         let len = list.len();
         match clamp_range(start, stop, len) {
             Some((first, last)) => list.trim(first, last, fill),
             None => list.remove_end(End::Left, len, fill),
         }
-        ((), list.len() != len)
+        ((), true)
     });
     if trimmed.is_some() {
         ctx.out.ok();
@@ -485,24 +503,42 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Pop from `source` and push onto `destination`, both keys locked
 /// together. `Some(None)`: no source list; None after a WRONGTYPE reply
 /// (either key; the destination is checked before anything moves).
+///
+/// The events come in Redis's order, the push first: `new` if the
+/// destination is created, `lpush`/`rpush` on it, then `lpop`/`rpop` on
+/// the source and `del` if that emptied it. A list moved onto itself is
+/// rotated in place (it never empties, nor is created again).
 fn move_element(ctx: &mut Ctx<'_>, source: &[u8], destination: &[u8], from: End, to: End) -> Option<Option<Vec<u8>>> {
-    let (fill, now) = (fill(ctx), ctx.now);
+    let (fill, now, events) = (fill(ctx), ctx.now, ctx.events());
     let db = ctx.server.store.db(ctx.session.db);
     let moved = db.with_keys_locked([source, destination].into_iter(), |locked| {
         let destination_ok = locked.update(destination, now, |slot| slot.kind().is_none_or(|k| k == Kind::List));
+        let rotate = source == destination;
         let popped = locked.update(source, now, |slot| {
             if slot.kind().is_some() && !destination_ok {
                 return Err(WrongType);
             }
-            let popped = slot.update_collection(false, |list: &mut List| (list.pop(from, fill), true))?;
-            Ok(popped.flatten())
+            let popped = slot.update_collection(false, |list: &mut List| {
+                let element = list.pop(from, fill);
+                if let (Some(element), true) = (&element, rotate) {
+                    list.push(to, element, fill);
+                }
+                (element, true)
+            })?;
+            Ok(popped.flatten().map(|element| (element, !slot.exists())))
         })?;
-        if let Some(element) = &popped {
+        let Some((element, emptied)) = popped else { return Ok(None) };
+        if !rotate {
             locked.update(destination, now, |slot| {
-                slot.update_collection(true, |list: &mut List| (list.push(to, element, fill), true))
+                slot.update_collection(true, |list: &mut List| (list.push(to, &element, fill), true))
             })?;
         }
-        Ok(popped)
+        events.notify(push_event(to), destination);
+        events.notify(pop_event(from), source);
+        if emptied {
+            events.notify(Event::DEL, source);
+        }
+        Ok(Some(element))
     });
     match moved {
         Ok(moved) => Some(moved),

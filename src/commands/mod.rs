@@ -38,6 +38,8 @@ use std::sync::OnceLock;
 
 use crate::clients::ClientInfo;
 use crate::metrics::WorkerStats;
+pub use crate::notify::Change;
+use crate::notify::{Event, Events};
 use crate::protocol::{Args, ReplyBuffer};
 use crate::server::Server;
 use crate::store::Collection;
@@ -340,7 +342,7 @@ pub struct Ctx<'a> {
     pub now: u64,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// Reply with an error and count it.
     pub fn error(&mut self, msg: &str) {
         self.stats.count_error(msg);
@@ -358,13 +360,43 @@ impl Ctx<'_> {
         self.server.store.db(self.session.db)
     }
 
-    /// Count a key lookup for INFO's keyspace_hits / keyspace_misses.
-    pub fn count_lookup(&self, hit: bool) {
+    /// Count a read of `key` as Redis's `lookupKeyRead` does: a keyspace
+    /// hit or miss for INFO, and a miss is a `keymiss` event.
+    pub fn count_lookup(&self, key: &[u8], hit: bool) {
+        self.count_lookup_stats(hit);
+        if !hit {
+            self.notify(Event::KEYMISS, key);
+        }
+    }
+
+    /// Count a key lookup for INFO's keyspace_hits / keyspace_misses only
+    /// (for a command that reports its `keymiss` itself, in its place
+    /// among its other events).
+    pub fn count_lookup_stats(&self, hit: bool) {
         if hit {
             self.stats.keyspace_hits.incr();
         } else {
             self.stats.keyspace_misses.incr();
         }
+    }
+
+    /// The keyspace notifications of the selected database, to report
+    /// events from code that holds other parts of the context.
+    pub fn events(&self) -> Events<'a> {
+        self.events_of(self.session.db)
+    }
+
+    /// The keyspace notifications of database `db` (MOVE, COPY ... DB).
+    pub fn events_of(&self, db: usize) -> Events<'a> {
+        Events::new(&self.server.notify, db)
+    }
+
+    /// Report a keyspace event on `key` of the selected database: one
+    /// relaxed load and a branch while its class is off (see
+    /// `crate::notify`).
+    #[inline]
+    pub fn notify(&self, event: Event, key: &[u8]) {
+        self.server.notify.notify(self.session.db, event, key);
     }
 
     /// Look at `key` under the read lock, counting the lookup as a keyspace
@@ -379,7 +411,7 @@ impl Ctx<'_> {
         let db = self.server.store.db(self.session.db);
         let out = &mut *self.out;
         let (hit, result) = db.view(key, self.now, |entry| (entry.is_some(), f(entry.as_ref(), out)));
-        self.count_lookup(hit);
+        self.count_lookup(key, hit);
         if result.is_err() {
             self.error(WRONGTYPE);
         }
@@ -399,17 +431,49 @@ impl Ctx<'_> {
 
     /// Change the collection of type `T` at `key` under the write lock,
     /// creating it first if `create` (see
-    /// [`crate::store::SlotMut::update_collection`]). `Some(None)`: no key.
-    /// None after replying WRONGTYPE.
+    /// [`crate::store::SlotMut::update_collection`]), and report `event` if
+    /// `f` says it changed the collection, then `del` if that emptied it
+    /// (see [`Events::notify_change`]). `Some(None)`: no key. None after
+    /// replying WRONGTYPE.
+    ///
+    /// The events are reported before the key's lock is let go: a client
+    /// blocked on the key, woken by the change, only pops once they are
+    /// out, so its own events follow them, as in Redis.
     pub fn update_collection<T: Collection, R>(
         &mut self,
         key: &[u8],
         create: bool,
+        event: Event,
         f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
+    ) -> Option<Option<R>> {
+        let events = self.events();
+        self.change_collection(key, create, f, |_, change| events.notify_change(event, key, change))
+    }
+
+    /// [`Ctx::update_collection`] for a command whose events depend on
+    /// what `f` did: `report` gets its result and what the update did to
+    /// the key, under the key's lock, to report them.
+    pub fn change_collection<T: Collection, R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut T, &mut ReplyBuffer) -> (R, bool),
+        report: impl FnOnce(&R, Change),
     ) -> Option<Option<R>> {
         let db = self.server.store.db(self.session.db);
         let out = &mut *self.out;
-        let result = db.update(key, self.now, |slot| slot.update_collection(create, |c| f(c, out)));
+        let mut changed = false;
+        let result = db.update(key, self.now, |slot| {
+            let result = slot.update_collection(create, |c| {
+                let (result, change) = f(c, out);
+                changed = change;
+                (result, change)
+            })?;
+            if let Some(result) = &result {
+                report(result, Change { changed, removed: !slot.exists() });
+            }
+            Ok::<_, crate::store::WrongType>(result)
+        });
         if result.is_err() {
             self.error(WRONGTYPE);
         }

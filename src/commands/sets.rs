@@ -14,6 +14,7 @@ use super::family_flags::{R, RF, W, WF, WRITE_FAST};
 use super::keyspace::{parse_cursor, reply_scan, ScanOf, ScanOptions};
 use super::random::{close_cut_off, distinct, output_limit, stream_repeats, Rng, COUNT_RANGE};
 use super::{is, specs, Command, Ctx, Family, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
+use crate::notify::Event;
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::set::{Member, SetLimits};
@@ -89,7 +90,7 @@ fn keys_from<'a>(args: &Args<'a>, first: usize) -> Vec<&'a [u8]> {
 fn sadd(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let limits = limits(ctx);
     let hint = args.len() - 2;
-    let added = ctx.update_collection(args.get(1), true, |set: &mut Set, _| {
+    let added = ctx.update_collection(args.get(1), true, SADD, |set: &mut Set, _| {
         // The encoding is chosen for the number of members given, as Redis
         // chooses it: 200 of them make a table at once.
         if set.is_empty() {
@@ -105,7 +106,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// SREM key member [member ...]
 fn srem(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let removed = ctx.update_collection(args.get(1), false, |set: &mut Set, _| {
+    let removed = ctx.update_collection(args.get(1), false, SREM, |set: &mut Set, _| {
         let removed = args.iter().skip(2).filter(|m| set.remove(m)).count();
         (removed as i64, removed > 0)
     });
@@ -120,10 +121,16 @@ fn reply_count(ctx: &mut Ctx<'_>, result: Option<Option<i64>>) {
     }
 }
 
-/// SMOVE source destination member, with both keys' shards held.
+const SADD: Event = Event::set("sadd");
+const SREM: Event = Event::set("srem");
+
+/// SMOVE source destination member, with both keys' shards held. Its
+/// events come as Redis's: `srem` (and `del` if that emptied the source),
+/// then the destination's (`new` if created, `sadd` if the member is new
+/// to it).
 fn smove(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let (src, dst, member) = (args.get(1), args.get(2), args.get(3));
-    let (now, limits) = (ctx.now, limits(ctx));
+    let (now, limits, events) = (ctx.now, limits(ctx), ctx.events());
     let moved = ctx.db().with_keys_locked([src, dst].into_iter(), |locked| {
         let [src_kind, dst_kind] = [src, dst].map(|key| locked.update(key, now, |slot| slot.kind()));
         let Some(src_kind) = src_kind else { return Ok(false) };
@@ -139,10 +146,16 @@ fn smove(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 locked.update(src, now, |slot| slot.update_collection(false, |s| in_source(s, false)))? == Some(true)
             );
         }
-        if locked.update(src, now, |slot| slot.update_collection(false, |s| in_source(s, true)))? != Some(true) {
-            return Ok(false);
+        let removed = locked.update(src, now, |slot| {
+            let removed = slot.update_collection(false, |s| in_source(s, true))? == Some(true);
+            Ok::<_, WrongType>(removed.then_some(!slot.exists()))
+        })?;
+        let Some(emptied) = removed else { return Ok(false) };
+        events.notify(SREM, src);
+        if emptied {
+            events.notify(Event::DEL, src);
         }
-        locked.update(dst, now, |slot| {
+        let added = locked.update(dst, now, |slot| {
             slot.update_collection(true, |set: &mut Set| {
                 if set.is_empty() {
                     *set = Set::for_members(member, 1, limits);
@@ -151,6 +164,9 @@ fn smove(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 (added, added)
             })
         })?;
+        if added == Some(true) {
+            events.notify(SADD, dst);
+        }
         Ok(true)
     });
     match moved {
@@ -198,7 +214,10 @@ fn sscan(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error("ERR invalid cursor");
     };
     match ctx.db().view(args.get(1), ctx.now, |entry| entry.map(|e| e.kind())) {
-        None => return reply_scan::<&[u8]>(ctx.out, 0, &[]),
+        None => {
+            ctx.count_lookup(args.get(1), false);
+            return reply_scan::<&[u8]>(ctx.out, 0, &[]);
+        }
         Some(kind) if kind != Kind::Set => return ctx.error(WRONGTYPE),
         Some(_) => {}
     }
@@ -260,7 +279,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) {
     let mut rng = Rng::new(ctx);
-    let popped = ctx.update_collection(key, false, |set: &mut Set, out| {
+    let popped = ctx.update_collection(key, false, SPOP, |set: &mut Set, out| {
         let Some(member) = set.random(rng.next()).map(|m| m.to_vec()) else { return ((), false) };
         out.bulk(&member);
         ((), set.remove(&member))
@@ -277,7 +296,7 @@ fn spop_count(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         return ctx.error(NOT_POSITIVE);
     };
     let mut rng = Rng::new(ctx);
-    let popped = ctx.update_collection(args.get(1), false, |set: &mut Set, out| {
+    let popped = ctx.update_collection(args.get(1), false, SPOP, |set: &mut Set, out| {
         if count == 0 {
             out.set(0);
             return ((), false);
@@ -300,6 +319,8 @@ fn spop_count(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         ctx.out.set(0);
     }
 }
+
+const SPOP: Event = Event::set("spop");
 
 /// SRANDMEMBER key [count]
 fn srandmember(ctx: &mut Ctx<'_>, args: &Args<'_>) {
@@ -376,9 +397,10 @@ fn with_sets<R>(
     keys: &[&[u8]],
     f: impl FnOnce(&[Option<&Set>], &mut ReplyBuffer) -> R,
 ) -> Option<R> {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let out = &mut *ctx.out;
     let (hits, result) = db.view_all(keys, ctx.now, |entries| {
+        events.keymisses(found(keys, &entries));
         (entries.iter().flatten().count(), sets_of(&entries).map(|sets| f(&sets, out)))
     });
     ctx.stats.keyspace_hits.add(hits as u64);
@@ -389,22 +411,45 @@ fn with_sets<R>(
     result.ok()
 }
 
+/// Each of `keys` with whether `entries` found it, for the `keymiss`
+/// events of the sources (read one by one in Redis).
+pub(super) fn found<'k>(
+    keys: &'k [&'k [u8]],
+    entries: &'k [Option<EntryRef<'_>>],
+) -> impl Iterator<Item = (&'k [u8], bool)> + 'k {
+    keys.iter().copied().zip(entries.iter().map(Option::is_some))
+}
+
 /// Compute a set from the sets at `sources` and store it at `dest`
 /// (replacing a value of any type and its TTL; deleting `dest` when the
 /// result is empty), with every key's shard held, so no client sees the
-/// sources change in between. Replies with the result's size.
-fn store(ctx: &mut Ctx<'_>, dest: &[u8], sources: &[&[u8]], compute: impl FnOnce(&[Option<&Set>]) -> Set) {
-    let now = ctx.now;
+/// sources change in between. Replies with the result's size. Reports
+/// `event` on `dest`, or `del` if an empty result deleted it.
+fn store(
+    ctx: &mut Ctx<'_>,
+    dest: &[u8],
+    sources: &[&[u8]],
+    event: Event,
+    compute: impl FnOnce(&[Option<&Set>]) -> Set,
+) {
+    let (now, events) = (ctx.now, ctx.events());
     let result = ctx.db().with_keys_locked(sources.iter().copied().chain([dest]), |locked| {
-        let set = locked.view_all(sources, now, |entries| sets_of(&entries).map(|sets| compute(&sets)))?;
+        let set = locked.view_all(sources, now, |entries| {
+            events.keymisses(found(sources, &entries));
+            sets_of(&entries).map(|sets| compute(&sets))
+        })?;
         let len = set.len();
-        locked.update(dest, now, |slot| {
+        let event = locked.update(dest, now, |slot| {
             if set.is_empty() {
-                slot.remove();
+                slot.remove().then_some(Event::DEL)
             } else {
                 slot.put_owned(OwnedValue::Object(set.into()), None);
+                Some(event)
             }
         });
+        if let Some(event) = event {
+            events.notify(event, dest);
+        }
         Ok(len)
     });
     match result {
@@ -474,19 +519,20 @@ fn reply_whole(out: &mut ReplyBuffer, set: &Set) {
 /// SINTERSTORE destination key [key ...]
 fn sinterstore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let limits = limits(ctx);
-    store(ctx, args.get(1), &keys_from(args, 2), |sets| set_of(intersection(sets, 0).into_iter(), limits));
+    let event = Event::set("sinterstore");
+    store(ctx, args.get(1), &keys_from(args, 2), event, |sets| set_of(intersection(sets, 0).into_iter(), limits));
 }
 
 /// SUNIONSTORE destination key [key ...]
 fn sunionstore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let limits = limits(ctx);
-    store(ctx, args.get(1), &keys_from(args, 2), |sets| union(sets, limits));
+    store(ctx, args.get(1), &keys_from(args, 2), Event::set("sunionstore"), |sets| union(sets, limits));
 }
 
 /// SDIFFSTORE destination key [key ...]
 fn sdiffstore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let limits = limits(ctx);
-    store(ctx, args.get(1), &keys_from(args, 2), |sets| difference(sets, limits));
+    store(ctx, args.get(1), &keys_from(args, 2), Event::set("sdiffstore"), |sets| difference(sets, limits));
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]

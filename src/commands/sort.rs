@@ -16,8 +16,10 @@
 use std::cmp::Ordering;
 use std::ops::Range;
 
+use super::sets::found;
 use super::zsets::strtod;
 use super::{is, specs, Command, Ctx, Flags, KeyFlags, KeySpec, SYNTAX_ERROR};
+use crate::notify::Event;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::list::{End, Fill};
 use crate::store::{EntryRef, Hash, Kind, List, Object, OwnedValue, WrongType, ZSet};
@@ -332,8 +334,9 @@ fn limit_window(offset: i64, count: i64, len: usize) -> Range<usize> {
 /// A BY value or an element did not read as a number.
 struct NotADouble;
 
-/// The elements' order: by their BY values (read together, in place) or
-/// by themselves.
+/// The elements' order: by their BY values (read together, in place; a
+/// missing key is a `keymiss`, as Redis's `lookupKeyByPattern` reads each
+/// with `lookupKeyRead`) or by themselves.
 fn sort_order(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], options: &Options<'_>) -> Result<Vec<usize>, NotADouble> {
     let Some(by) = options.by.filter(|by| matches!(by, Pattern::Key { .. })) else {
         let values: Vec<Option<&[u8]>> = elements.iter().map(|e| Some(e.as_slice())).collect();
@@ -341,7 +344,9 @@ fn sort_order(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], options: &Options<'_>) ->
     };
     let keys: Vec<Vec<u8>> = elements.iter().filter_map(|e| by.key(e)).collect();
     let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let events = ctx.events();
     ctx.db().view_all(&keys, ctx.now, |entries| {
+        events.keymisses(found(&keys, &entries));
         let values: Vec<Option<&[u8]>> = entries.iter().map(|entry| by.value(entry.as_ref())).collect();
         order_by(elements, &values, options)
     })
@@ -413,7 +418,7 @@ impl Sink<'_> {
 /// destination and answer its length.
 fn answer(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], picked: &[usize], options: &Options<'_>) {
     let count = picked.len() * options.gets.len().max(1);
-    let (server, db, now) = (ctx.server, ctx.session.db, ctx.now);
+    let (server, db, now, events) = (ctx.server, ctx.session.db, ctx.now, ctx.events());
     let mut sink = match options.store {
         Some(_) => Sink::Store(List::new(), server.live.list_fill()),
         None => {
@@ -429,6 +434,7 @@ fn answer(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], picked: &[usize], options: &O
             picked.iter().flat_map(|&i| gets.iter().filter_map(move |get| get.key(&elements[i]))).collect();
         let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         server.store.db(db).view_all(&keys, now, |entries| {
+            events.keymisses(found(&keys, &entries));
             let mut entries = entries.iter();
             for element in picked.iter().map(|&i| elements[i].as_slice()) {
                 for get in gets {
@@ -448,14 +454,20 @@ fn answer(ctx: &mut Ctx<'_>, elements: &[Vec<u8>], picked: &[usize], options: &O
 }
 
 /// Put `list` at `destination` in place of whatever it held (an empty
-/// result deletes it), and answer its length.
+/// result deletes it), and answer its length. Reports `sortstore`, or
+/// `del` if an empty result deleted the destination.
 fn store(ctx: &mut Ctx<'_>, destination: &[u8], list: List) {
-    let len = list.len();
+    let (len, events) = (list.len(), ctx.events());
     ctx.db().update(destination, ctx.now, |slot| {
-        if list.is_empty() {
-            slot.remove();
+        let event = if list.is_empty() {
+            slot.remove().then_some(Event::DEL)
         } else {
             slot.put_owned(OwnedValue::Object(list.into()), None);
+            Some(Event::list("sortstore"))
+        };
+        // Under the key's lock, before a client blocked on it can pop.
+        if let Some(event) = event {
+            events.notify(event, destination);
         }
     });
     ctx.out.integer(len as i64);

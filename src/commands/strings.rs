@@ -5,6 +5,7 @@
 
 use super::long_double::LongDouble;
 use super::{is, specs, Command, Ctx, Flags, NOT_AN_INTEGER, OVERFLOW, SYNTAX_ERROR, WRONGTYPE};
+use crate::notify::{Event, Events};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::{Args, ReplyBuffer};
 use crate::store::{EntryRef, SlotMut, WrongType};
@@ -88,6 +89,13 @@ pub(super) fn put_keeping_ttl(slot: &mut SlotMut<'_>, value: &[u8]) {
     slot.put(value, deadline);
 }
 
+/// [`put_keeping_ttl`], and report `event` while the key is locked (so
+/// that the events of one key come in the order of its writes).
+pub(super) fn put_and_notify(slot: &mut SlotMut<'_>, value: &[u8], events: Events<'_>, event: Event) {
+    put_keeping_ttl(slot, value);
+    events.notify(event, slot.key());
+}
+
 /// The largest string a command may build (`proto-max-bulk-len`).
 pub(super) fn max_string_len(ctx: &Ctx<'_>) -> u64 {
     ctx.server.config.server.proto_max_bulk_len
@@ -136,7 +144,7 @@ fn set(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Store `value` at `key` as SET with `options` does, and give SET's reply:
 /// the old value (with GET), else OK or null.
 fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     let (out, now) = (&mut *ctx.out, ctx.now);
     let existed = db.update(key, now, |slot| -> Result<bool, WrongType> {
         let existed = slot.exists();
@@ -145,8 +153,12 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
                 Some(old) => out.bulk(old),
                 None => out.null(),
             }
+            // Redis reads the old value as GET does, before it writes.
+            if !existed {
+                events.notify(Event::KEYMISS, key);
+            }
         }
-        let written = store_value(slot, value, options, now);
+        let written = store_value(slot, value, options, now, events);
         if !options.return_old {
             if written {
                 out.ok();
@@ -159,7 +171,7 @@ fn run_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) {
     let Ok(existed) = existed else { return ctx.error(WRONGTYPE) };
     // Redis reads the old value like GET does, so it counts as a lookup.
     if options.return_old {
-        ctx.count_lookup(existed);
+        ctx.count_lookup_stats(existed);
     }
 }
 
@@ -313,36 +325,51 @@ pub fn parse_deadline(ctx: &mut Ctx<'_>, arg: &[u8], unit: TimeUnit, command: &s
     deadline(arg, unit, ctx.now).map_err(|e| e.reply(ctx, command)).ok()
 }
 
-/// Store `value` in `slot` as SET does; false if the NX/XX condition
-/// stopped it.
+/// Store `value` in `slot` as SET does, with its events (`set`, then
+/// `expire` for a deadline); false if the NX/XX condition stopped it.
 ///
-/// A deadline already past (EXAT, PXAT) deletes the key at once, as in
-/// Redis: it is never stored to linger, counted by DBSIZE, until reclaimed.
-fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions, now: u64) -> bool {
+/// A deadline already past (EXAT, PXAT) deletes the key at once: it is
+/// never stored to linger, counted by DBSIZE, until reclaimed. Its events
+/// are those Redis gives such a key, which it stores and reclaims later:
+/// `new` (if there was no key), `set`, `expire`, `expired`.
+fn store_value(slot: &mut SlotMut<'_>, value: &[u8], options: &SetOptions, now: u64, events: Events<'_>) -> bool {
+    let existed = slot.exists();
     let allowed = match options.condition {
         Condition::Always => true,
-        Condition::IfAbsent => !slot.exists(),
-        Condition::IfPresent => slot.exists(),
+        Condition::IfAbsent => !existed,
+        Condition::IfPresent => existed,
     };
-    if allowed {
-        let deadline = match options.expiry {
-            Expiry::Clear => None,
-            Expiry::Keep => slot.expires_at(),
-            Expiry::At(at) if at <= now => {
-                slot.remove();
-                return true;
-            }
-            Expiry::At(at) => Some(at),
-        };
-        slot.put(value, deadline);
+    if !allowed {
+        return false;
     }
-    allowed
+    let key = slot.key();
+    let deadline = match options.expiry {
+        Expiry::Clear => None,
+        Expiry::Keep => slot.expires_at(),
+        Expiry::At(at) if at <= now => {
+            slot.remove();
+            if !existed {
+                events.notify(Event::NEW, key);
+            }
+            [SET, Event::EXPIRE, Event::EXPIRED].into_iter().for_each(|event| events.notify(event, key));
+            return true;
+        }
+        Expiry::At(at) => Some(at),
+    };
+    slot.put(value, deadline);
+    events.notify(SET, key);
+    if matches!(options.expiry, Expiry::At(_)) {
+        events.notify(Event::EXPIRE, key);
+    }
+    true
 }
+
+const SET: Event = Event::string("set");
 
 /// Run SET-like `options` on `key` and return whether it was written.
 fn set_key(ctx: &Ctx<'_>, key: &[u8], value: &[u8], options: &SetOptions) -> bool {
-    let now = ctx.now;
-    ctx.db().update(key, now, |slot| store_value(slot, value, options, now))
+    let (now, events) = (ctx.now, ctx.events());
+    ctx.db().update(key, now, |slot| store_value(slot, value, options, now, events))
 }
 
 /// SETEX key seconds value
@@ -377,18 +404,20 @@ fn getset(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events, key) = (ctx.server.store.db(ctx.session.db), ctx.events(), args.get(1));
     let out = &mut *ctx.out;
-    let hit = db.update(args.get(1), ctx.now, |slot| {
+    let hit = db.update(key, ctx.now, |slot| {
         let Some(value) = slot.string()? else {
             out.null();
             return Ok(false);
         };
         out.bulk(value);
-        Ok(slot.remove())
+        slot.remove();
+        events.notify(Event::DEL, key);
+        Ok(true)
     });
     match hit {
-        Ok(hit) => ctx.count_lookup(hit),
+        Ok(hit) => ctx.count_lookup(key, hit),
         Err(WrongType) => ctx.error(WRONGTYPE),
     }
 }
@@ -399,41 +428,56 @@ fn getex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     // As in Redis, the key is looked up before the expiry value is checked
     // (a missing key answers null whatever that value is), and a deadline
     // that has already passed (EXAT/PXAT) deletes the key after the reply.
-    let now = ctx.now;
+    let (now, events, key) = (ctx.now, ctx.events(), args.get(1));
     let db = ctx.server.store.db(ctx.session.db);
     let out = &mut *ctx.out;
-    let result = db.update(args.get(1), now, |slot| -> Result<bool, BadExpiry> {
+    let result = db.update(key, now, |slot| -> Result<bool, BadExpiry> {
         let Some(value) = slot.string().map_err(|WrongType| BadExpiry::WrongType)? else {
             out.null();
             return Ok(false);
         };
         let deadline = options.expiry.map(|(unit, arg)| deadline(arg, unit, now)).transpose()?;
         out.bulk(value);
-        match deadline {
+        let event = match deadline {
             Some(at) if at <= now => {
                 slot.remove();
+                Some(Event::DEL)
             }
-            Some(at) => slot.set_expires_at(Some(at)),
+            Some(at) => {
+                slot.set_expires_at(Some(at));
+                Some(Event::EXPIRE)
+            }
             // Only a real change may touch the key (WATCH sees every write).
-            None if options.persist && slot.expires_at().is_some() => slot.set_expires_at(None),
-            None => {}
+            None if options.persist && slot.expires_at().is_some() => {
+                slot.set_expires_at(None);
+                Some(PERSIST)
+            }
+            None => None,
+        };
+        if let Some(event) = event {
+            events.notify(event, key);
         }
         Ok(true)
     });
     match result {
-        Ok(hit) => ctx.count_lookup(hit),
+        Ok(found) => ctx.count_lookup(key, found),
         Err(bad) => bad.reply(ctx, "getex"),
     }
 }
 
+pub(super) const PERSIST: Event = Event::generic("persist");
+
 /// MGET key [key ...]
 fn mget(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let db = ctx.server.store.db(ctx.session.db);
+    let (db, events) = (ctx.server.store.db(ctx.session.db), ctx.events());
     ctx.out.array(args.len() - 1);
     let (mut hits, mut misses) = (0, 0);
     let out = &mut *ctx.out;
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
+    let mut key = keys.iter();
     db.view_many(&keys, ctx.now, |entry| {
+        let key = key.next().copied().unwrap_or_default();
+        events.keymisses([(key, entry.is_some())]);
         // Keys of another type read as missing, as in Redis.
         let hit = reply_string(out, entry.as_ref()).unwrap_or_else(|WrongType| {
             out.null();
@@ -472,7 +516,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
         ctx.error(&super::arity_message(command));
         return None;
     }
-    let now = ctx.now;
+    let (now, events) = (ctx.now, ctx.events());
     let pairs = || (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1)));
     let written = ctx.db().with_keys_locked(pairs().map(|(key, _)| key), |locked| {
         if only_if_none_exist && pairs().any(|(key, _)| locked.update(key, now, |slot| slot.exists())) {
@@ -480,6 +524,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
         }
         for (key, value) in pairs() {
             locked.update(key, now, |slot| slot.put(value, None));
+            events.notify(SET, key);
         }
         true
     });
@@ -492,18 +537,19 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, command: &str, only_if_none_exi
 
 /// APPEND key value
 fn append(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let suffix = args.get(2);
-    let limit = max_string_len(ctx);
+    let (suffix, limit, events) = (args.get(2), max_string_len(ctx), ctx.events());
+    let append = Event::string("append");
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let Some(old) = slot.string()? else {
             slot.put(suffix, None);
+            events.notify(append, slot.key());
             return Ok(suffix.len());
         };
         let len = checked_len(old.len(), suffix.len(), limit)?;
         let mut value = Vec::with_capacity(len);
         value.extend_from_slice(old);
         value.extend_from_slice(suffix);
-        put_keeping_ttl(slot, &value);
+        put_and_notify(slot, &value, events, append);
         Ok(len)
     });
     reply_length(ctx, result);
@@ -548,8 +594,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let Ok(offset) = usize::try_from(offset) else {
         return ctx.error("ERR offset is out of range");
     };
-    let patch = args.get(3);
-    let limit = max_string_len(ctx);
+    let (patch, limit, events) = (args.get(3), max_string_len(ctx), ctx.events());
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let old = slot.string()?.unwrap_or_default();
         if patch.is_empty() {
@@ -562,7 +607,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &Args<'_>) {
             value.resize(end, 0);
         }
         value[offset..end].copy_from_slice(patch);
-        put_keeping_ttl(slot, &value);
+        put_and_notify(slot, &value, events, Event::string("setrange"));
         Ok(value.len())
     });
     reply_length(ctx, result);
@@ -600,6 +645,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 /// Add `delta` to the integer stored at `key` (0 if absent), keeping its
 /// deadline, and reply with the new value.
 fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
+    let events = ctx.events();
     let result = ctx.db().update(key, ctx.now, |slot| {
         let old = match slot.string()? {
             Some(value) => parse_i64(value).ok_or(NOT_AN_INTEGER)?,
@@ -607,7 +653,7 @@ fn add_to_counter(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         };
         let new = old.checked_add(delta).ok_or(OVERFLOW)?;
         let mut digits = [0u8; 20];
-        put_keeping_ttl(slot, crate::protocol::reply::format_i64(new, &mut digits));
+        put_and_notify(slot, crate::protocol::reply::format_i64(new, &mut digits), events, Event::string("incrby"));
         Ok(new)
     });
     match result {
@@ -621,6 +667,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     // In Redis's `long double` arithmetic, the result stored and returned
     // as Redis prints it (see [`LongDouble`]); the deadline is kept. As in
     // Redis, the key's type is checked before either operand is read.
+    let events = ctx.events();
     let result = ctx.db().update(args.get(1), ctx.now, |slot| {
         let current = match slot.string()? {
             Some(value) => LongDouble::parse(value).ok_or(NOT_A_FLOAT)?,
@@ -628,7 +675,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &Args<'_>) {
         };
         let increment = LongDouble::parse(args.get(2)).ok_or(NOT_A_FLOAT)?;
         let sum = current.add(increment).to_human_string().ok_or("ERR increment would produce NaN or Infinity")?;
-        put_keeping_ttl(slot, sum.as_bytes());
+        put_and_notify(slot, sum.as_bytes(), events, Event::string("incrbyfloat"));
         Ok(sum)
     });
     match result {

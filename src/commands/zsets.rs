@@ -19,6 +19,7 @@ use super::family_flags::{BLOCKING, R, RF, W, WF, WRITE, WRITE_FAST};
 use super::keyspace::{parse_cursor, ScanOf, ScanOptions};
 use super::random::{self, Rng};
 use super::{is, specs, Command, Ctx, Family, Flags, KeyFlags, KeySpec, SYNTAX_ERROR, WRONGTYPE};
+use crate::notify::{Event, Events};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::reply::format_double_g17;
 use crate::protocol::{Args, Protocol, ReplyBuffer};
@@ -102,14 +103,16 @@ fn with_zset<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&ZSet>, &mu
     ctx.read_collection(key, f)
 }
 
-/// Change the sorted set at `key` (see [`Ctx::update_collection`]).
+/// Change the sorted set at `key`, then report `event` (see
+/// [`Ctx::update_collection`]).
 fn update_zset<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
+    event: Event,
     f: impl FnOnce(&mut ZSet, &mut ReplyBuffer) -> (R, bool),
 ) -> Option<Option<R>> {
-    ctx.update_collection(key, create, f)
+    ctx.update_collection(key, create, event, f)
 }
 
 // ---------------------------------------------------------------------------
@@ -524,7 +527,8 @@ fn add(ctx: &mut Ctx<'_>, args: &Args<'_>, mut flags: AddFlags) {
         return ctx.error(NOT_A_FLOAT);
     };
     let limits = limits(ctx);
-    let result = update_zset(ctx, args.get(1), !flags.xx, |zset, _| {
+    let event = Event::zset(if flags.incr { "zincr" } else { "zadd" });
+    let result = update_zset(ctx, args.get(1), !flags.xx, event, |zset, _| {
         zset.presize(pairs, args.get(at + 1).len(), limits);
         let (mut added, mut updated, mut last) = (0, 0, None);
         for (i, &score) in scores.iter().enumerate() {
@@ -553,7 +557,7 @@ fn add(ctx: &mut Ctx<'_>, args: &Args<'_>, mut flags: AddFlags) {
 
 /// ZREM key member [member ...]
 fn zrem(ctx: &mut Ctx<'_>, args: &Args<'_>) {
-    let removed = update_zset(ctx, args.get(1), false, |zset, _| {
+    let removed = update_zset(ctx, args.get(1), false, Event::zset("zrem"), |zset, _| {
         let removed = args.iter().skip(2).filter(|m| zset.remove(m).is_some()).count();
         (removed as i64, removed > 0)
     });
@@ -789,8 +793,12 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let form = Form { source: 2, store: true, ..ZRANGE };
     let Some((query, _)) = parse_range(ctx, args, form) else { return };
     let (dst, src, now, limits) = (args.get(1), args.get(2), ctx.now, limits(ctx));
+    let events = ctx.events();
     let stored = ctx.db().with_keys_locked([dst, src].into_iter(), |locked| {
         let items = locked.update(src, now, |slot| {
+            if !slot.exists() {
+                events.notify(Event::KEYMISS, src);
+            }
             read_zset(slot, |zset| {
                 let mut items = Members::with_capacity(query.span(zset).len);
                 query.span(zset).walk(zset, |m, s| items.push((m.to_vec(), s)));
@@ -800,7 +808,8 @@ fn zrangestore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
                 items
             })
         })?;
-        Ok(store(locked, dst, now, items.iter().map(|(m, s)| (&m[..], *s)), limits))
+        let items = items.iter().map(|(m, s)| (&m[..], *s));
+        Ok(store(locked, Target { key: dst, event: Event::zset("zrangestore"), events }, now, items, limits))
     });
     match stored {
         Ok(len) => ctx.out.integer(len as i64),
@@ -813,25 +822,38 @@ fn read_zset<R: Default>(slot: &mut SlotMut<'_>, f: impl FnOnce(&ZSet) -> R) -> 
     slot.update_collection::<ZSet, R>(false, |zset| (f(zset), false)).map(Option::unwrap_or_default)
 }
 
-/// Store `items` (in order, distinct) at `dst` in place of whatever it
-/// held, in the encoding Redis gives a stored result; no items deletes
-/// `dst`. Returns how many were stored.
+/// Where a STORE form puts its result, and the event it reports.
+#[derive(Clone, Copy)]
+struct Target<'k> {
+    key: &'k [u8],
+    event: Event,
+    events: Events<'k>,
+}
+
+/// Store `items` (in order, distinct) at the target key in place of
+/// whatever it held, in the encoding Redis gives a stored result; no items
+/// deletes it. Reports the target's event, or `del` if it was deleted.
+/// Returns how many were stored.
 fn store<'a>(
     locked: &mut LockedKeys<'_>,
-    dst: &[u8],
+    target: Target<'_>,
     now: u64,
     items: impl Iterator<Item = (&'a [u8], f64)>,
     limits: PackLimits,
 ) -> usize {
     let zset = ZSet::from_sorted(items, limits);
     let len = zset.len();
-    locked.update(dst, now, |slot| {
+    let event = locked.update(target.key, now, |slot| {
         if len == 0 {
-            slot.remove();
+            slot.remove().then_some(Event::DEL)
         } else {
             slot.put_owned(OwnedValue::Object(zset.into()), None);
+            Some(target.event)
         }
     });
+    if let Some(event) = event {
+        target.events.notify(event, target.key);
+    }
     len
 }
 
@@ -842,26 +864,27 @@ fn store<'a>(
 /// ZREMRANGEBYRANK key start stop
 fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if let Some(bounds) = rank_bounds(ctx, args, 2, 3) {
-        remove_range(ctx, args.get(1), bounds);
+        remove_range(ctx, args.get(1), bounds, "zremrangebyrank");
     }
 }
 
 /// ZREMRANGEBYSCORE key min max
 fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if let Some(bounds) = score_bounds(ctx, args.get(2), args.get(3)) {
-        remove_range(ctx, args.get(1), bounds);
+        remove_range(ctx, args.get(1), bounds, "zremrangebyscore");
     }
 }
 
 /// ZREMRANGEBYLEX key min max
 fn zremrangebylex(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     if let Some(bounds) = lex_bounds(ctx, args.get(2), args.get(3)) {
-        remove_range(ctx, args.get(1), bounds);
+        remove_range(ctx, args.get(1), bounds, "zremrangebylex");
     }
 }
 
-fn remove_range(ctx: &mut Ctx<'_>, key: &[u8], bounds: Bounds<'_>) {
-    let removed = update_zset(ctx, key, false, |zset, _| {
+/// Remove the members in `bounds`; the event is the command's name.
+fn remove_range(ctx: &mut Ctx<'_>, key: &[u8], bounds: Bounds<'_>, command: &'static str) {
+    let removed = update_zset(ctx, key, false, Event::zset(command), |zset, _| {
         let (lo, hi) = Query::of(bounds).span(zset).ranks();
         let removed = zset.remove_ranks(lo, hi);
         (removed as i64, removed > 0)
@@ -914,8 +937,12 @@ pub(crate) fn pop(zset: &mut ZSet, end: End, count: usize) -> Members {
 /// None after WRONGTYPE. The one pop of ZPOPMIN, ZPOPMAX, ZMPOP and the
 /// blocking variants.
 pub(crate) fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize, shape: PopReply) -> Option<bool> {
+    let event = Event::zset(match end {
+        End::Min => "zpopmin",
+        End::Max => "zpopmax",
+    });
     for key in keys {
-        let popped = update_zset(ctx, key, false, |zset, out| {
+        let popped = update_zset(ctx, key, false, event, |zset, out| {
             let popped = pop(zset, end, count);
             reply_popped(out, shape.with_key.then_some(*key), shape.nested, &popped);
             ((), !popped.is_empty())
@@ -1336,14 +1363,25 @@ fn member_maps(sources: &[Members]) -> Vec<HashMap<'_>> {
 fn set_operation(ctx: &mut Ctx<'_>, args: &Args<'_>, form: SetForm) {
     let Some((keys, parsed)) = parse_set_query(ctx, args, form) else { return };
     let dst = form.store.then(|| args.get(1));
-    let (now, limits) = (ctx.now, limits(ctx));
+    let (now, limits, events) = (ctx.now, limits(ctx), ctx.events());
     let out = &mut *ctx.out;
     let outcome = ctx.server.store.db(ctx.session.db).with_keys_locked(keys.iter().copied().chain(dst), |locked| {
-        let sources = keys.iter().map(|key| locked.update(key, now, read_source)).collect::<Result<Vec<_>, _>>()?;
+        let read = |key: &&[u8]| {
+            locked.update(key, now, |slot| {
+                if !slot.exists() {
+                    events.notify(Event::KEYMISS, key);
+                }
+                read_source(slot)
+            })
+        };
+        let sources = keys.iter().map(read).collect::<Result<Vec<_>, _>>()?;
         let Ok(query) = &parsed else { return Ok(()) };
         let result = combine(query, &sources, query.limit);
         match dst {
-            Some(dst) => out.integer(store(locked, dst, now, result.into_iter(), limits) as i64),
+            Some(dst) => {
+                let target = Target { key: dst, event: Event::zset(form.name), events };
+                out.integer(store(locked, target, now, result.into_iter(), limits) as i64);
+            }
             None if form.cardinality => out.integer(result.len() as i64),
             None => {
                 members_header(out, result.len(), query.withscores);

@@ -26,6 +26,7 @@
 //! one segment (at most 64 KiB of records), so no client ever waits behind
 //! a scan of the whole shard.
 
+use super::events::KeyEvent;
 use super::segment::{loc, Loc, Log, LogFull, Queue};
 use super::table::{free_object, frequency, kill_record, needs_purge, relocated, IndexSlot, ShardData, ShardGuard};
 use super::EvictionPolicy;
@@ -217,6 +218,7 @@ impl ShardGuard<'_> {
         }
         stats.record_removal(hash, expires_at.is_some(), expired);
         table.key_changed(key, None);
+        table.emitter().emit(if expired { KeyEvent::Expired } else { KeyEvent::Evicted }, key);
         true
     }
 
@@ -259,6 +261,7 @@ impl ShardGuard<'_> {
             if let Ok(entry) = index.find_entry(hash, |slot| slot.loc() == old) {
                 entry.remove();
                 table.key_changed(log.record(old).key(), None);
+                table.emitter().emit(KeyEvent::Expired, log.record(old).key());
                 kill_record(log, objects, old);
                 stats.record_removal(hash, true, true);
             }

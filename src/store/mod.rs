@@ -6,6 +6,7 @@ pub mod access;
 pub mod arena;
 pub mod boxed_table;
 pub mod cursor;
+pub mod events;
 pub mod evict;
 pub mod expiry;
 pub mod ghost;
@@ -104,6 +105,9 @@ pub struct Store {
     pub watches: Arc<watch::Watches>,
     /// Clients blocked on keys (BLPOP...), woken by writes that fill them.
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// Where every database reports keys it creates, expires and evicts
+    /// (the server installs keyspace notifications there).
+    pub events: Arc<events::EventSink>,
 }
 
 impl Store {
@@ -117,13 +121,15 @@ impl Store {
         let watches = Arc::new(watch::Watches::default());
         let blocking = Arc::new(crate::blocking::Blocking::new(inboxes));
         let hasher = foldhash::fast::RandomState::default();
+        let events = Arc::new(events::EventSink::default());
         let dbs = (0..databases.max(1))
             .map(|db| {
                 let (watches, blocking) = (Arc::clone(&watches), Arc::clone(&blocking));
                 Table::for_db(db, shards, segment_size, Arc::clone(&pressure), watches, blocking, hasher.clone())
+                    .with_events(Arc::clone(&events))
             })
             .collect();
-        Self { dbs, pressure, watches, blocking }
+        Self { dbs, pressure, watches, blocking, events }
     }
 
     /// The store of a cluster node: one database, slot-sharded (see
@@ -154,8 +160,10 @@ impl Store {
     /// in ascending (database, shard) order, so none can deadlock): no
     /// client sees the key in both databases or in neither, and a
     /// collection changes hands whole instead of being copied. Returns
-    /// whether it moved.
-    pub fn move_key(&self, from: usize, to: usize, key: &[u8], now: u64) -> bool {
+    /// whether it moved; `moved` runs once it has, both shards still
+    /// locked (the command reports it there, before a client blocked on
+    /// the key in `to` can take it).
+    pub fn move_key(&self, from: usize, to: usize, key: &[u8], now: u64, moved: impl FnOnce()) -> bool {
         let (source, target) = (self.db(from), self.db(to));
         let hash = source.hash(key);
         let shard = source.shard_of(hash);
@@ -175,6 +183,7 @@ impl Store {
         });
         let Some((value, deadline)) = taken else { return false };
         target.update_hashed(hash, key, now, |slot| slot.put_owned(value, deadline));
+        moved();
         true
     }
 

@@ -35,6 +35,7 @@ use bytes::Bytes;
 
 use super::access::{self, Access};
 use super::cursor::Cursor;
+use super::events::{Emitter, EventSink, KeyEvent};
 use super::ghost::Ghost;
 use super::object::{Collection, Kind, Object, Objects, WrongType};
 use super::prefetch::IndexAddress;
@@ -191,6 +192,12 @@ impl ShardData {
         let entry = EntryRef { record, log: &self.log, objects: &self.objects, index_slot, slot };
         (!record.is_expired(now)).then_some(entry)
     }
+
+    /// Whether `key` is here but expired (to be reclaimed).
+    fn holds_expired(&self, hash: u64, key: &[u8], now: u64) -> bool {
+        let slot = self.index.find(hash, |slot| self.log.record(slot.loc()).key() == key);
+        slot.is_some_and(|slot| self.log.record(slot.loc()).is_expired(now))
+    }
 }
 
 /// Free a record's collection, if it has one: in the background when it
@@ -226,6 +233,8 @@ pub struct Table {
     /// Cluster mode: a key's shard follows its hash slot (see
     /// [`Table::with_slot_sharding`]).
     slot_sharded: bool,
+    /// Where keys created, expired and evicted are reported.
+    events: Arc<EventSink>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
@@ -270,7 +279,20 @@ impl Table {
             watches,
             blocking,
             slot_sharded: false,
+            events: Arc::default(),
         }
+    }
+
+    /// This table, reporting the keys it creates, expires and evicts to
+    /// `events` (see `events.rs`).
+    pub(crate) fn with_events(mut self, events: Arc<EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// How this database reports key events.
+    pub(crate) fn emitter(&self) -> Emitter<'_> {
+        Emitter { sink: &self.events, db: self.db }
     }
 
     /// The table of a cluster node: a key's shard is chosen by its hash
@@ -498,18 +520,23 @@ impl Table {
         order.sort_unstable();
         order.dedup();
         let guards: Vec<RwLockReadGuard<'_, ShardData>> = order.iter().map(|&i| read(&self.shards[i].data)).collect();
-        let live: Vec<Option<EntryRef<'_>>> = keys
-            .iter()
-            .zip(hashed)
-            .map(|(key, (hash, shard))| {
-                let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
-                guards[position].live_entry(hash, key, now)
-            })
+        let guard = |shard: usize| {
+            let Ok(position) = order.binary_search(&shard) else { unreachable!("every key's shard is locked") };
+            &guards[position]
+        };
+        let live: Vec<Option<EntryRef<'_>>> =
+            keys.iter().zip(&hashed).map(|(key, &(hash, shard))| guard(shard).live_entry(hash, key, now)).collect();
+        // Expired keys are reclaimed first, in key order, as a write
+        // would, and so are collections with expired elements.
+        let stale = |key: &[u8], &(hash, shard): &(u64, usize), entry: &Option<EntryRef<'_>>| match entry {
+            Some(entry) => entry.needs_purge(now),
+            None => guard(shard).holds_expired(hash, key, now),
+        };
+        let stale_keys: Vec<&[u8]> = (keys.iter().zip(&hashed).zip(&live))
+            .filter(|((key, hashed), entry)| may_purge && stale(key, hashed, entry))
+            .map(|((key, _), _)| *key)
             .collect();
-        let stale = |entry: &Option<EntryRef<'_>>| entry.as_ref().is_some_and(|e| e.needs_purge(now));
-        if may_purge && live.iter().any(stale) {
-            let stale_keys: Vec<&[u8]> =
-                keys.iter().zip(&live).filter(|(_, entry)| stale(entry)).map(|(k, _)| *k).collect();
+        if !stale_keys.is_empty() {
             drop(live);
             drop(guards);
             stale_keys.iter().for_each(|key| self.update(key, now, |_| ()));
@@ -810,6 +837,7 @@ impl ShardGuard<'_> {
         super::cursor::reserve_one(index, layout, rehash);
         let entry = index.entry(hash, |slot| log.record(slot.loc()).key() == key, rehash);
         let (result, modified, kind) = {
+            let events = table.emitter();
             let mut slot = SlotMut {
                 key,
                 hash,
@@ -821,6 +849,7 @@ impl ShardGuard<'_> {
                 state: Some(entry),
                 modified: false,
                 access: None,
+                events,
             };
             slot.reclaim_expired(now);
             let existed = slot.exists();
@@ -1017,9 +1046,16 @@ pub struct SlotMut<'a> {
     modified: bool,
     /// The access word RESTORE asked for, set when `f` is done.
     access: Option<Access>,
+    /// Where a key created or reclaimed here is reported.
+    events: Emitter<'a>,
 }
 
-impl SlotMut<'_> {
+impl<'a> SlotMut<'a> {
+    /// The key this slot is for.
+    pub fn key(&self) -> &'a [u8] {
+        self.key
+    }
+
     fn index_slot(&self) -> Option<&IndexSlot> {
         match &self.state {
             Some(TableEntry::Occupied(o)) => Some(o.get()),
@@ -1062,6 +1098,7 @@ impl SlotMut<'_> {
         if record.is_expired(now) {
             self.remove();
             self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            self.events.emit(KeyEvent::Expired, self.key);
             return;
         }
         let Some(handle) = record.handle().filter(|_| needs_purge(self.objects, &record, now)) else { return };
@@ -1070,6 +1107,9 @@ impl SlotMut<'_> {
         self.stats.expired_elements.fetch_add(purged as u64, Ordering::Relaxed);
         if emptied {
             self.remove();
+        }
+        if purged > 0 {
+            self.events.emit(KeyEvent::ElementsExpired { emptied }, self.key);
         }
     }
 
@@ -1204,6 +1244,7 @@ impl SlotMut<'_> {
                 };
                 self.stats.count_key(self.hash, true, expires_at.is_some());
                 let slot = IndexSlot::new(new, access::created(self.now));
+                self.events.emit(KeyEvent::Created, self.key);
                 (Some(TableEntry::Occupied(v.insert(slot))), true)
             }
             None => (None, false),

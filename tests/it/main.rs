@@ -44,6 +44,7 @@ mod lifecycle;
 mod limits;
 mod lists;
 mod memory;
+mod notifications;
 mod observability;
 mod protocol;
 mod pubsub;
