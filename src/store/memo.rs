@@ -22,6 +22,10 @@ struct Memo {
     /// (address, length, hash) of each key.
     keys: [(usize, usize, u64); ENTRIES],
     len: usize,
+    /// Where the last key was found: commands run in the order their
+    /// keys were remembered, and the routing check and the lookup ask for
+    /// the same key in turn, so a search starts there.
+    hint: usize,
 }
 
 thread_local! {
@@ -44,8 +48,15 @@ pub fn remember(key: &[u8], hash: u64) {
 pub fn recall(key: &[u8]) -> Option<u64> {
     let (address, len) = (key.as_ptr() as usize, key.len());
     MEMO.with(|memo| {
-        let memo = memo.borrow();
-        memo.keys[..memo.len].iter().find(|&&(a, l, _)| a == address && l == len).map(|&(_, _, hash)| hash)
+        let mut memo = memo.borrow_mut();
+        let is_key = |&(a, l, _): &(usize, usize, u64)| a == address && l == len;
+        let (hint, keys) = (memo.hint, &memo.keys[..memo.len]);
+        let at = match keys.get(hint..).and_then(|after| after.iter().take(2).position(is_key)) {
+            Some(offset) => hint + offset,
+            None => keys.iter().position(is_key)?,
+        };
+        memo.hint = at;
+        Some(memo.keys[at].2)
     })
 }
 
@@ -55,7 +66,11 @@ pub struct Batch;
 
 impl Drop for Batch {
     fn drop(&mut self) {
-        MEMO.with(|memo| memo.borrow_mut().len = 0);
+        MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            memo.len = 0;
+            memo.hint = 0;
+        });
     }
 }
 
