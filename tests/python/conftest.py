@@ -189,6 +189,20 @@ def make_client(server):
         c.close()
 
 
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def protocol(request):
+    """The RESP version of `client`: a test that uses it runs with both."""
+    return request.param
+
+
+@pytest.fixture
+def client(make_client, protocol):
+    """A redis-py client speaking `protocol`, on an empty keyspace."""
+    c = make_client(protocol=protocol)
+    c.flushall()
+    return c
+
+
 @pytest.fixture
 def r(server, make_client):
     """A default redis-py client (RESP3, bytes replies) on an empty keyspace."""

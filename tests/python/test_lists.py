@@ -11,20 +11,6 @@ timeout reply is a null either way.
 import threading
 import time
 
-import pytest
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def protocol(request):
-    return request.param
-
-
-@pytest.fixture
-def client(make_client, protocol):
-    c = make_client(protocol=protocol)
-    c.flushall()
-    return c
-
 
 # --------------------------------------------------------------------------
 # Latest N: a capped list of recent events per user

@@ -17,11 +17,6 @@ import time
 import pytest
 
 
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def protocol(request):
-    return request.param
-
-
 @pytest.fixture
 def client(make_client, protocol):
     c = make_client(protocol=protocol)
