@@ -12,6 +12,7 @@ pub mod hash;
 pub mod lazyfree;
 pub mod list;
 pub mod object;
+pub mod observer;
 pub mod policy;
 pub mod prefetch;
 pub mod ranked;
@@ -102,6 +103,8 @@ pub struct Store {
     pub watches: Arc<watch::Watches>,
     /// Clients blocked on keys (BLPOP...), woken by writes that fill them.
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// Hears of every change of a key (see [`observer`]).
+    pub observer: Arc<observer::Observer>,
 }
 
 impl Store {
@@ -114,14 +117,19 @@ impl Store {
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
         let watches = Arc::new(watch::Watches::default());
         let blocking = Arc::new(crate::blocking::Blocking::new(inboxes));
+        let observer = Arc::new(observer::Observer::default());
         let hasher = foldhash::fast::RandomState::default();
         let dbs = (0..databases.max(1))
             .map(|db| {
-                let (watches, blocking) = (Arc::clone(&watches), Arc::clone(&blocking));
-                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), watches, blocking, hasher.clone())
+                let hooks = table::Hooks {
+                    watches: Arc::clone(&watches),
+                    blocking: Arc::clone(&blocking),
+                    observer: Arc::clone(&observer),
+                };
+                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), hooks, hasher.clone())
             })
             .collect();
-        Self { dbs, pressure, watches, blocking }
+        Self { dbs, pressure, watches, blocking, observer }
     }
 
     pub fn db(&self, index: usize) -> &Table {
@@ -170,7 +178,8 @@ impl Store {
     /// Delete every key of every database (`lazy`: free them in the
     /// background).
     pub fn flush_all(&self, lazy: bool) {
-        self.dbs.iter().for_each(|db| db.clear(lazy));
+        self.dbs.iter().for_each(|db| db.clear_quietly(lazy));
+        self.observer.keyspace_replaced();
     }
 
     /// Bytes held by all segments and index tables.
