@@ -33,3 +33,4 @@ pub mod slowlog;
 pub mod store;
 pub mod sync;
 pub mod systemd;
+pub mod tracking;

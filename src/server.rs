@@ -47,7 +47,7 @@ pub struct Server {
     startup_memory: AtomicU64,
     /// One per worker, held while it executes commands (see [`Gate`]).
     gates: Box<[CachePadded<Mutex<()>>]>,
-    pub clients: crate::clients::Clients,
+    pub clients: Arc<crate::clients::Clients>,
     pub slowlog: crate::slowlog::SlowLog,
     /// CLIENT PAUSE, consulted before every command.
     pub pause: crate::pause::Pause,
@@ -58,7 +58,9 @@ pub struct Server {
     /// The script cache, the libraries of functions, and the script running now.
     pub scripts: crate::scripting::Scripts,
     /// Channels, patterns and shard channels, and their subscribers.
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// CLIENT TRACKING: which clients may cache which keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl Server {
@@ -73,7 +75,9 @@ impl Server {
         let workers = config.server.worker_threads();
         let metrics = Metrics::new(workers);
         let live = LiveSettings::new(&config, Arc::clone(&store.pressure));
-        let pubsub = crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits));
+        let pubsub = Arc::new(crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits)));
+        let clients = Arc::new(crate::clients::Clients::default());
+        let tracking = crate::tracking::Tracking::new(Arc::clone(&pubsub), Arc::clone(&clients), &store.observer);
         Self {
             config,
             store: Arc::new(store),
@@ -90,12 +94,13 @@ impl Server {
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
-            clients: crate::clients::Clients::default(),
+            clients,
             slowlog: crate::slowlog::SlowLog::default(),
             pause: crate::pause::Pause::default(),
             inboxes,
             scripts: crate::scripting::Scripts::default(),
             pubsub,
+            tracking,
         }
     }
 

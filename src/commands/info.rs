@@ -105,6 +105,7 @@ fn clients_section(server: &Server, out: &mut String) {
     // Clients in a blocking command, and (as Redis counts them) the clients
     // CLIENT PAUSE holds.
     field!(out, "blocked_clients", server.store.blocking.blocked_clients() + server.pause.held_clients());
+    field!(out, "tracking_clients", server.tracking.tracking_clients());
     field!(out, "pubsub_clients", server.pubsub.clients());
 }
 
@@ -186,6 +187,9 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "pubsub_channels", server.pubsub.count(Kind::Channel));
     field!(out, "pubsub_patterns", server.pubsub.count(Kind::Pattern));
     field!(out, "pubsubshard_channels", server.pubsub.count(Kind::Shard));
+    field!(out, "tracking_total_keys", server.tracking.total_keys());
+    field!(out, "tracking_total_items", server.tracking.total_items());
+    field!(out, "tracking_total_prefixes", server.tracking.total_prefixes());
     field!(out, "total_error_replies", stats.error_replies);
     field!(out, "client_output_buffer_limit_disconnections", server.live.output_limits.disconnections());
 }

@@ -28,6 +28,7 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+pub mod tracking;
 pub mod transactions;
 pub mod zsets;
 
@@ -571,7 +572,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>) -> Dispatched {
             }
         }
     }
+    let scope = tracking::open_scope(ctx);
     run_command(ctx, args);
+    tracking::close_scope(ctx, scope, args);
     Dispatched::Done
 }
 
@@ -637,8 +640,12 @@ pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>) {
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
+    let read = tracking::before_read(ctx, command, args);
     let started = crate::clock::command_ticks();
     (command.run)(ctx, args);
+    if let Some(read) = read {
+        tracking::after_read(ctx, read);
+    }
     let elapsed_ns = crate::clock::ticks_to_ns(crate::clock::command_ticks().saturating_sub(started));
     ctx.server.slowlog.record(elapsed_ns, args, || {
         let names = ctx.session.client.names();

@@ -109,8 +109,9 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     unsubscribe_from(ctx, args, Kind::Shard);
 }
 
-/// The client's subscriber, created on its first (un)subscription.
-fn subscriber_of<'s>(session: &'s mut Session, server: &Server) -> &'s mut Subscriber {
+/// The client's subscriber, created on its first (un)subscription (or
+/// when it switches to RESP3, see `connection::hello`).
+pub(super) fn subscriber_of<'s>(session: &'s mut Session, server: &Server) -> &'s mut Subscriber {
     let (client, address) = (&session.client, (session.worker, session.token));
     session
         .pubsub

@@ -294,6 +294,13 @@ impl PubSub {
         true
     }
 
+    /// Run `f` on client `id`'s mailbox, if it has one (under the
+    /// registry's read lock: `f` may post, not subscribe). For senders
+    /// whose message depends on the receiver (CLIENT TRACKING's).
+    pub fn with_mailbox<R>(&self, id: u64, f: impl FnOnce(&Mailbox) -> R) -> Option<R> {
+        self.registry.read().mailboxes.get(&id).map(|mailbox| f(mailbox))
+    }
+
     /// PUBSUB NUMSUB / SHARDNUMSUB: the subscribers of one name.
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
         self.registry.read().names[kind as usize].get(name).map_or(0, HashMap::len)
