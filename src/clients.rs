@@ -40,6 +40,8 @@ pub struct ClientInfo {
     resp: AtomicU8,
     names: Mutex<Names>,
     killed: AtomicBool,
+    /// Closing after its last reply (QUIT): as good as gone to others.
+    closing: AtomicBool,
     /// In a blocking command (CLIENT LIST's `b` flag).
     blocked: AtomicBool,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST's
@@ -62,6 +64,7 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             names: Mutex::new(Names::default()),
             killed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             subscriptions: Default::default(),
             tracking: Default::default(),
@@ -128,6 +131,17 @@ impl ClientInfo {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
+    }
+
+    /// The client asked to be closed (QUIT): once its reply is written it
+    /// is, and nothing more should be sent to it.
+    pub fn mark_closing(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Killed, or closing after QUIT: what is still sent to it is lost.
+    pub fn is_gone(&self) -> bool {
+        self.is_killed() || self.closing.load(Ordering::Acquire)
     }
 
     /// One line of CLIENT LIST, in Redis's format (fields Redistill has no

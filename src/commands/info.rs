@@ -138,6 +138,8 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "maxmemory_human", human_bytes(max));
     field!(out, "maxmemory_policy", server.live.eviction_policy().as_str());
     field!(out, "mem_fragmentation_ratio", ratio(rss, used));
+    // Replication and AOF buffers, which Redistill does not have.
+    field!(out, "mem_not_counted_for_evict", 0);
     field!(out, "lazyfree_pending_objects", crate::store::lazyfree::pending());
     field!(out, "lazyfreed_objects", crate::store::lazyfree::freed());
     // Redis has this under stats only; it is printed there too.

@@ -438,6 +438,7 @@ impl Connection {
                     self.session.after_command(&mut self.out, mark);
                     self.start += len;
                     if self.session.close_after_reply {
+                        self.session.client.mark_closing();
                         self.closing = Some(CloseReason::Quit);
                     }
                 }

@@ -51,10 +51,8 @@ impl Flags {
     /// CACHING YES came before, or under OPTOUT, CLIENT CACHING NO did not.
     pub fn remembers_reads(self) -> bool {
         let caching = self.contains(Flags::CACHING);
-        self.contains(Flags::ON)
-            && !self.contains(Flags::BCAST)
-            && !(self.contains(Flags::OPTIN) && !caching)
-            && !(self.contains(Flags::OPTOUT) && caching)
+        let opted_out = if self.contains(Flags::OPTIN) { !caching } else { self.contains(Flags::OPTOUT) && caching };
+        self.contains(Flags::ON) && !self.contains(Flags::BCAST) && !opted_out
     }
 }
 

@@ -322,14 +322,21 @@ impl Tracking {
             });
             return;
         }
-        let reached = self.pubsub.with_mailbox(redirect, |mailbox| {
-            if mailbox.protocol() == Protocol::Resp3 {
+        let reach = self.pubsub.with_mailbox(redirect, |mailbox| {
+            if mailbox.client.is_gone() {
+                Reach::Gone
+            } else if mailbox.protocol() == Protocol::Resp3 {
                 self.pubsub.post(mailbox, &message.push);
+                Reach::Sent
             } else if mailbox.client.is_pubsub() {
                 self.pubsub.post(mailbox, &message.channel);
+                Reach::Sent
+            } else {
+                Reach::Deaf
             }
         });
-        if reached.is_none() && !self.clients.contains(redirect) {
+        let reach = reach.unwrap_or_else(|| if self.clients.contains(redirect) { Reach::Deaf } else { Reach::Gone });
+        if reach == Reach::Gone {
             self.redirect_broken(target, redirect);
         }
     }
@@ -394,6 +401,16 @@ fn defer(pending: Pending) {
             scope.pending.push(pending);
         }
     });
+}
+
+/// What became of an invalidation sent to a redirection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Sent,
+    /// The client exists but cannot receive it (RESP2, not subscribed).
+    Deaf,
+    /// The client has left, was killed, or is closing.
+    Gone,
 }
 
 /// What an invalidation says is no longer valid.
