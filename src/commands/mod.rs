@@ -248,6 +248,9 @@ pub struct Session {
     /// Where the pushes the running command wrote end (an output position),
     /// while CLIENT REPLY drops its reply: pushes are sent anyway (0: none).
     pub pushed_until: usize,
+    /// Invalidations its commands sent other clients, which its replies
+    /// wait for (see `crate::tracking::barrier`).
+    pub barrier: crate::tracking::barrier::Barrier,
 }
 
 /// What a blocking command waits for (see `crate::blocking`).
@@ -285,6 +288,7 @@ impl Session {
             token,
             pubsub: None,
             pushed_until: 0,
+            barrier: Default::default(),
         }
     }
 

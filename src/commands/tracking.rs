@@ -14,6 +14,8 @@
 //! follows its reply with an invalidation of its own: the client drops
 //! what it read and reads it again, safe whichever came first.
 
+use std::mem::take;
+
 use super::{is, keyspec, Command, Ctx, Flags as CommandFlags, SYNTAX_ERROR};
 use crate::protocol::parse::parse_i64;
 use crate::protocol::Args;
@@ -183,12 +185,16 @@ pub fn open_scope(ctx: &Ctx<'_>) -> Option<scope::Guard> {
 
 /// After a command a client sent (and its reply): send what its scope
 /// held, putting what is for the client itself after the reply (if
-/// replies are on; otherwise its worker sends it as other messages); and
+/// replies are on; otherwise its worker sends it as other messages), and
+/// leave the connection the barrier its replies wait behind; and
 /// forget CLIENT CACHING's answer unless the command was CLIENT itself or
 /// is queued in MULTI, as Redis's `resetClient` does.
 pub fn close_scope(ctx: &mut Ctx<'_>, guard: Option<scope::Guard>, args: &Args<'_>) {
     if let Some(guard) = guard {
-        ctx.server.tracking.finish(guard.close(), &ctx.session.client);
+        let held = scope::with(|scope| scope.map(|scope| (take(&mut scope.pending), take(&mut scope.changed))));
+        let (pending, changed) = held.unwrap_or_default();
+        ctx.server.tracking.finish(&pending, &changed, &ctx.session.client);
+        ctx.session.barrier.merge(guard.close().barrier);
         if ctx.session.reply == super::connection::ReplyMode::On {
             if let Some(subscriber) = &ctx.session.pubsub {
                 // An overflow is left for the connection, which closes it.

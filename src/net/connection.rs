@@ -342,6 +342,11 @@ impl Connection {
     fn run(&mut self, env: &mut Env<'_>) -> Status {
         for _ in 0..MAX_ROUNDS {
             let more_commands = self.execute(env);
+            if !self.session.barrier.passed() {
+                // Its replies wait for invalidations it sent others to reach
+                // them: try again once the worker has looked at its inbox.
+                return Status::Yield;
+            }
             if self.held {
                 // Answer what ran before the held command; read no more.
                 return self.flush(env).unwrap_or(Status::Open);

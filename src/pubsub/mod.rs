@@ -275,14 +275,17 @@ impl PubSub {
     }
 
     fn post_all(&self, subscribers: &Subscribers, push: &Push<'_>) -> usize {
-        subscribers.values().for_each(|mailbox| self.post(mailbox, push));
+        subscribers.values().for_each(|mailbox| {
+            self.post(mailbox, push);
+        });
         subscribers.len()
     }
 
-    /// Send `push` to one mailbox, in the protocol its client speaks.
-    pub fn post(&self, mailbox: &Mailbox, push: &Push<'_>) {
+    /// Send `push` to one mailbox, in the protocol its client speaks;
+    /// returns its sequence number there (see [`Mailbox::taken`]).
+    pub fn post(&self, mailbox: &Mailbox, push: &Push<'_>) -> u64 {
         let hard_limit = self.limits.hard(mailbox.client.class());
-        mailbox.post(push.encoded(mailbox.protocol()), hard_limit, &self.inboxes);
+        mailbox.post(push.encoded(mailbox.protocol()), hard_limit, &self.inboxes)
     }
 
     /// Send `push` to client `id`, in the protocol it speaks, through its
@@ -297,7 +300,7 @@ impl PubSub {
     /// Run `f` on client `id`'s mailbox, if it has one (under the
     /// registry's read lock: `f` may post, not subscribe). For senders
     /// whose message depends on the receiver (CLIENT TRACKING's).
-    pub fn with_mailbox<R>(&self, id: u64, f: impl FnOnce(&Mailbox) -> R) -> Option<R> {
+    pub fn with_mailbox<R>(&self, id: u64, f: impl FnOnce(&Arc<Mailbox>) -> R) -> Option<R> {
         self.registry.read().mailboxes.get(&id).map(|mailbox| f(mailbox))
     }
 

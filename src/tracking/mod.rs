@@ -24,6 +24,7 @@
 //! While no client tracks anything the store's hook is disarmed, so a
 //! write pays one relaxed load for all this.
 
+pub mod barrier;
 pub mod client;
 pub mod keys;
 pub mod prefixes;
@@ -39,9 +40,9 @@ pub use client::{ClientTracking, Flags};
 
 use crate::clients::{ClientInfo, Clients};
 use crate::protocol::{Protocol, ReplyBuffer};
-use crate::pubsub::{PubSub, Push};
+use crate::pubsub::{Mailbox, PubSub, Push};
 use crate::store::observer::{KeyObserver, Observer};
-use scope::{Pending, Scope};
+use scope::Pending;
 
 /// The channel a RESP2 connection receives redirected invalidations on.
 pub const CHANNEL: &[u8] = b"__redis__:invalidate";
@@ -287,13 +288,14 @@ impl Tracking {
     }
 
     /// Send the invalidations a client's command held back (see [`scope`])
-    /// now that it has replied: its own, and its changes to BCAST
-    /// listeners. `client` is the one that ran it.
-    pub fn finish(&self, scope: Scope, client: &ClientInfo) {
-        if !scope.changed.is_empty() && self.total_prefixes() > 0 {
-            self.broadcast(&scope.changed, Some(scope.client));
+    /// now that it has replied: its own (`pending`), and its `changed`
+    /// keys to BCAST listeners. `client` is the one that ran it; its scope
+    /// is still open, to gather what this sends to others.
+    pub fn finish(&self, pending: &[Pending], changed: &[Box<[u8]>], client: &ClientInfo) {
+        if !changed.is_empty() && self.total_prefixes() > 0 {
+            self.broadcast(changed, Some(client.id));
         }
-        for pending in &scope.pending {
+        for pending in pending {
             let keys;
             let payload = match pending {
                 Pending::Key(key) => {
@@ -317,7 +319,7 @@ impl Tracking {
         if redirect == 0 {
             self.pubsub.with_mailbox(target.id, |mailbox| {
                 if mailbox.protocol() == Protocol::Resp3 {
-                    self.pubsub.post(mailbox, &message.push);
+                    self.post(mailbox, &message.push);
                 }
             });
             return;
@@ -326,10 +328,10 @@ impl Tracking {
             if mailbox.client.is_gone() {
                 Reach::Gone
             } else if mailbox.protocol() == Protocol::Resp3 {
-                self.pubsub.post(mailbox, &message.push);
+                self.post(mailbox, &message.push);
                 Reach::Sent
             } else if mailbox.client.is_pubsub() {
-                self.pubsub.post(mailbox, &message.channel);
+                self.post(mailbox, &message.channel);
                 Reach::Sent
             } else {
                 Reach::Deaf
@@ -352,8 +354,19 @@ impl Tracking {
         let push = Push::new(2, &body);
         self.pubsub.with_mailbox(target.id, |mailbox| {
             if mailbox.protocol() == Protocol::Resp3 {
-                self.pubsub.post(mailbox, &push);
+                self.post(mailbox, &push);
             }
+        });
+    }
+
+    /// Post `push` to `mailbox`; from a client's command, its replies then
+    /// wait for the frame to reach that client (see [`barrier`]), unless
+    /// it is the client's own.
+    fn post(&self, mailbox: &Arc<Mailbox>, push: &Push<'_>) {
+        let seq = self.pubsub.post(mailbox, push);
+        scope::with(|scope| match scope {
+            Some(scope) if scope.client != mailbox.id() => scope.barrier.add(mailbox, seq),
+            _ => {}
         });
     }
 }

@@ -15,6 +15,9 @@
 //! message with all of them, as Redis sends one per event loop cycle.
 //! Changes made outside any command (the expiry and eviction sweeps) have
 //! no scope and are sent at once.
+//!
+//! What a command sends to other clients is noted in its scope too: the
+//! command's reply waits for it (see `super::barrier`).
 
 use std::cell::RefCell;
 
@@ -36,6 +39,8 @@ pub struct Scope {
     pub pending: Vec<Pending>,
     /// Changed keys, for BCAST listeners.
     pub changed: Vec<Box<[u8]>>,
+    /// What it sent to other clients, which its reply must not overtake.
+    pub barrier: super::barrier::Barrier,
 }
 
 thread_local! {
