@@ -301,7 +301,7 @@ impl PubSub {
     /// registry's read lock: `f` may post, not subscribe). For senders
     /// whose message depends on the receiver (CLIENT TRACKING's).
     pub fn with_mailbox<R>(&self, id: u64, f: impl FnOnce(&Arc<Mailbox>) -> R) -> Option<R> {
-        self.registry.read().mailboxes.get(&id).map(|mailbox| f(mailbox))
+        self.registry.read().mailboxes.get(&id).map(f)
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB: the subscribers of one name.
