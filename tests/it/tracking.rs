@@ -243,6 +243,27 @@ fn many_prefixes_are_checked_without_delay() {
 }
 
 #[test]
+fn client_help_lists_the_tracking_subcommands() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let help: Vec<String> = c.call_resp(&["CLIENT", "HELP"]).items().iter().map(Resp::text).collect();
+    let entries: [&[&str]; 4] = [
+        &["CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes."],
+        &["GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled."],
+        &[
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+        ],
+        &["TRACKINGINFO", "    Report tracking status for the current connection."],
+    ];
+    for entry in entries {
+        let at = help.iter().position(|line| line == entry[0]).unwrap_or_else(|| panic!("{:?} in {help:?}", entry[0]));
+        assert_eq!(help[at..at + entry.len()], *entry, "{help:?}");
+    }
+}
+
+#[test]
 fn caching_errors_and_answers() {
     let s = TestServer::start();
     let mut c = s.raw();
