@@ -245,8 +245,10 @@ pub struct Session {
     /// The client's subscriptions and mailbox, from its first subscription
     /// on (see `crate::pubsub`).
     pub pubsub: Option<Box<crate::pubsub::Subscriber>>,
-    /// Where the pushes the running command wrote end (an output position),
-    /// while CLIENT REPLY drops its reply: pushes are sent anyway (0: none).
+    /// Where the pushes written before or by the running command (messages
+    /// drained from its mailbox, (un)subscribe confirmations) end, as an
+    /// output position: CLIENT REPLY OFF or SKIP drops its reply but sends
+    /// those anyway (0: none). Reset after each command.
     pub pushed_until: usize,
     /// Invalidations its commands sent other clients, which its replies
     /// wait for (see `crate::tracking::barrier`).
@@ -313,9 +315,9 @@ impl Session {
     /// was `mark`: take that reply back if CLIENT REPLY drops it (see
     /// [`connection::ReplyMode`]), but not the pushes it wrote.
     pub fn after_command(&mut self, out: &mut ReplyBuffer, mark: usize) {
+        let pushed_until = std::mem::take(&mut self.pushed_until);
         if self.reply != connection::ReplyMode::On {
-            let keep = mark.max(std::mem::take(&mut self.pushed_until));
-            self.reply.after_command(out, keep);
+            self.reply.after_command(out, mark.max(pushed_until));
         }
     }
 

@@ -48,11 +48,17 @@ pub static COMMANDS: &[Command] = &[
 /// refuses there. True if the command was refused.
 pub fn before_command(ctx: &mut Ctx<'_>, args: &Args<'_>) -> bool {
     let Some(subscriber) = &ctx.session.pubsub else { return false };
-    if ctx.session.reply == ReplyMode::On {
+    let replies_on = ctx.session.reply == ReplyMode::On;
+    if replies_on {
         // An overflow is left for the connection, which closes the client.
         subscriber.mailbox().drain_into(ctx.out);
     }
-    if ctx.out.protocol != Protocol::Resp2 || subscriber.total() == 0 {
+    let subscribed = subscriber.total() > 0;
+    if replies_on {
+        // Sent even if this command turns replies off (CLIENT REPLY).
+        ctx.session.pushed_until = ctx.out.pending();
+    }
+    if ctx.out.protocol != Protocol::Resp2 || !subscribed {
         return false;
     }
     let Some((id, command)) = lookup_with_id(args.get(0)) else { return false };
