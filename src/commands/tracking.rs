@@ -195,7 +195,8 @@ pub fn close_scope(ctx: &mut Ctx<'_>, guard: Option<scope::Guard>, args: &Args<'
         let (pending, changed) = held.unwrap_or_default();
         ctx.server.tracking.finish(&pending, &changed, &ctx.session.client);
         ctx.session.barrier.merge(guard.close().barrier);
-        if ctx.session.reply == super::connection::ReplyMode::On {
+        let sent_itself = !pending.is_empty() || !changed.is_empty();
+        if sent_itself && ctx.session.reply == super::connection::ReplyMode::On {
             if let Some(subscriber) = &ctx.session.pubsub {
                 // An overflow is left for the connection, which closes it.
                 subscriber.mailbox().drain_into(ctx.out);
