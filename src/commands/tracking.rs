@@ -52,10 +52,13 @@ fn parse_options<'a>(ctx: &mut Ctx<'_>, args: &Args<'a>) -> Option<Options<'a>> 
             i += 1;
             options.prefixes.push(args.get(i));
         } else {
-            let flag = [("BCAST", Flags::BCAST), ("OPTIN", Flags::OPTIN), ("OPTOUT", Flags::OPTOUT)]
-                .into_iter()
-                .chain([("NOLOOP", Flags::NOLOOP)])
-                .find(|(name, _)| is(option, name));
+            const FLAGS: [(&str, Flags); 4] = [
+                ("BCAST", Flags::BCAST),
+                ("OPTIN", Flags::OPTIN),
+                ("OPTOUT", Flags::OPTOUT),
+                ("NOLOOP", Flags::NOLOOP),
+            ];
+            let flag = FLAGS.into_iter().find(|(name, _)| is(option, name));
             let Some((_, flag)) = flag else {
                 ctx.error(SYNTAX_ERROR);
                 return None;
