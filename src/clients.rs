@@ -40,11 +40,15 @@ pub struct ClientInfo {
     resp: AtomicU8,
     names: Mutex<Names>,
     killed: AtomicBool,
+    /// Closing after its last reply (QUIT): as good as gone to others.
+    closing: AtomicBool,
     /// In a blocking command (CLIENT LIST's `b` flag).
     blocked: AtomicBool,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST's
     /// `sub`, `psub` and `ssub`; any makes it a pubsub client).
     subscriptions: [AtomicU32; 3],
+    /// CLIENT TRACKING's state (CLIENT LIST's `t`, `R`, `B` and `redir`).
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 impl ClientInfo {
@@ -60,8 +64,10 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             names: Mutex::new(Names::default()),
             killed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             subscriptions: Default::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -127,6 +133,17 @@ impl ClientInfo {
         self.killed.load(Ordering::Relaxed)
     }
 
+    /// The client asked to be closed (QUIT): once its reply is written it
+    /// is, and nothing more should be sent to it.
+    pub fn mark_closing(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Killed, or closing after QUIT: what is still sent to it is lost.
+    pub fn is_gone(&self) -> bool {
+        self.is_killed() || self.closing.load(Ordering::Acquire)
+    }
+
     /// One line of CLIENT LIST, in Redis's format (fields Redistill has no
     /// notion of, like the query buffer of another thread's client, are 0).
     pub fn describe(&self) -> String {
@@ -148,6 +165,7 @@ impl ClientInfo {
         if self.blocked.load(Ordering::Relaxed) {
             flags.push('b');
         }
+        flags.push_str(&self.tracking.list_flags());
         if flags.is_empty() {
             flags.push('N');
         }
@@ -156,12 +174,13 @@ impl ClientInfo {
             line,
             "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={command} \
-             user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             addr(self.addr),
             addr(self.local_addr),
             text(&names.name),
             self.db.load(Ordering::Relaxed),
+            self.tracking.redirect_shown(),
             self.resp.load(Ordering::Relaxed),
             text(&names.lib_name),
             text(&names.lib_ver),
@@ -190,6 +209,11 @@ impl Clients {
 
     pub fn remove(&self, id: u64) {
         self.map().remove(&id);
+    }
+
+    /// Whether client `id` is connected (and not killed).
+    pub fn contains(&self, id: u64) -> bool {
+        self.map().contains_key(&id)
     }
 
     /// Mark `client` for closing by the worker that owns it, and take it

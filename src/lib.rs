@@ -35,3 +35,4 @@ pub mod slowlog;
 pub mod store;
 pub mod sync;
 pub mod systemd;
+pub mod tracking;

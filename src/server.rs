@@ -47,7 +47,7 @@ pub struct Server {
     startup_memory: AtomicU64,
     /// One per worker, held while it executes commands (see [`Gate`]).
     gates: Box<[CachePadded<Mutex<()>>]>,
-    pub clients: crate::clients::Clients,
+    pub clients: Arc<crate::clients::Clients>,
     pub slowlog: crate::slowlog::SlowLog,
     /// CLIENT PAUSE, consulted before every command.
     pub pause: crate::pause::Pause,
@@ -63,6 +63,8 @@ pub struct Server {
     pub cluster: Option<Box<crate::cluster::Cluster>>,
     /// Keyspace notifications: which are on, and where they are published.
     pub notify: Arc<crate::notify::Notifier>,
+    /// CLIENT TRACKING: which clients may cache which keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl Server {
@@ -82,6 +84,8 @@ impl Server {
         let pubsub = Arc::new(crate::pubsub::PubSub::new(Arc::clone(&inboxes), Arc::clone(&live.output_limits)));
         let notify = Arc::new(crate::notify::Notifier::new(config.server.notify_keyspace_events, Arc::clone(&pubsub)));
         store.events.install(Arc::clone(&notify) as Arc<dyn crate::store::events::KeyEvents>);
+        let clients = Arc::new(crate::clients::Clients::default());
+        let tracking = crate::tracking::Tracking::new(Arc::clone(&pubsub), Arc::clone(&clients), &store.observer);
         Self {
             config,
             store,
@@ -98,7 +102,7 @@ impl Server {
             run_id: random_hex_id(),
             startup_memory: AtomicU64::new(0),
             gates: (0..workers).map(|_| CachePadded::new(Mutex::new(()))).collect(),
-            clients: crate::clients::Clients::default(),
+            clients,
             slowlog: crate::slowlog::SlowLog::default(),
             pause: crate::pause::Pause::default(),
             inboxes,
@@ -106,6 +110,7 @@ impl Server {
             pubsub,
             cluster,
             notify,
+            tracking,
         }
     }
 

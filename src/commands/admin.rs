@@ -230,7 +230,8 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
 }
 
-/// RESET: back to RESP2, database 0, no name, unauthenticated if a password is set.
+/// RESET: back to RESP2, database 0, no name, unauthenticated if a password
+/// is set, no subscriptions, tracking off.
 fn reset(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     // The client library's name and version stay, as in Redis 7.2.
     ctx.out.protocol = Protocol::Resp2;
@@ -241,5 +242,6 @@ fn reset(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     ctx.session.multi = None;
     ctx.session.watch = None;
     super::connection::leave_pubsub(ctx);
+    ctx.server.tracking.disable(&ctx.session.client);
     ctx.out.simple("RESET");
 }

@@ -75,6 +75,11 @@ const PARAMETERS: &[Parameter] = &[
     Parameter { name: "zset-max-listpack-value", get: get_zset_value, set: Some(set_zset_value) },
     Parameter { name: "zset-max-ziplist-entries", get: get_zset_entries, set: Some(set_zset_entries) },
     Parameter { name: "zset-max-ziplist-value", get: get_zset_value, set: Some(set_zset_value) },
+    Parameter {
+        name: "tracking-table-max-keys",
+        get: |s| s.tracking.max_keys().to_string(),
+        set: Some(set_tracking_max_keys),
+    },
     Parameter { name: "list-max-listpack-size", get: get_list_fill, set: Some(set_list_fill) },
     // Redis's older name for it.
     Parameter { name: "list-max-ziplist-size", get: get_list_fill, set: Some(set_list_fill) },
@@ -278,6 +283,16 @@ fn set_usize(value: &str, apply: bool, install: impl FnOnce(usize)) -> Result<()
     let n = usize::try_from(non_negative(value)?).map_err(|_| "argument couldn't be parsed into an integer")?;
     if apply {
         install(n);
+    }
+    Ok(())
+}
+
+/// `tracking-table-max-keys`: 0 to `LONG_MAX`, with Redis's errors.
+fn set_tracking_max_keys(server: &Server, value: &str, apply: bool) -> Result<(), &'static str> {
+    let n = parse_i64(value.as_bytes()).ok_or(NOT_AN_INTEGER)?;
+    let n = usize::try_from(n).map_err(|_| "argument must be between 0 and 9223372036854775807 inclusive")?;
+    if apply {
+        server.tracking.set_max_keys(n);
     }
     Ok(())
 }

@@ -175,6 +175,11 @@ fn hello(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     }
     ctx.out.protocol = protocol;
     ctx.session.client.set_resp(if protocol == Protocol::Resp3 { 3 } else { 2 });
+    if protocol == Protocol::Resp3 {
+        // A RESP3 client can be sent pushes at any time (the invalidations
+        // of clients that redirect theirs to it): it gets its mailbox now.
+        super::pubsub::subscriber_of(ctx.session, ctx.server);
+    }
     hello_reply(ctx, protocol);
 }
 
@@ -224,6 +229,10 @@ const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     Subcommand { name: "pause", arity: -3, run: client_pause },
     Subcommand { name: "unpause", arity: 2, run: client_unpause },
     Subcommand { name: "unblock", arity: -3, run: client_unblock },
+    Subcommand { name: "tracking", arity: -3, run: super::tracking::client_tracking },
+    Subcommand { name: "caching", arity: 3, run: super::tracking::client_caching },
+    Subcommand { name: "getredir", arity: 2, run: super::tracking::client_getredir },
+    Subcommand { name: "trackinginfo", arity: 2, run: super::tracking::client_trackinginfo },
     Subcommand { name: "help", arity: 2, run: client_help },
     Subcommand { name: "unblock", arity: -3, run: client_unblock },
 ];
@@ -581,6 +590,10 @@ fn client_setinfo(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -623,6 +636,11 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &Args<'_>) {
         "    * LIB-VER: the client lib version.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "NO-TOUCH (ON|OFF)",

@@ -105,6 +105,7 @@ fn clients_section(server: &Server, out: &mut String) {
     // Clients in a blocking command, and (as Redis counts them) the clients
     // CLIENT PAUSE holds.
     field!(out, "blocked_clients", server.store.blocking.blocked_clients() + server.pause.held_clients());
+    field!(out, "tracking_clients", server.tracking.tracking_clients());
     field!(out, "pubsub_clients", server.pubsub.clients());
 }
 
@@ -152,6 +153,8 @@ fn memory_section(server: &Server, out: &mut String) {
     field!(out, "maxmemory_human", human_bytes(max));
     field!(out, "maxmemory_policy", server.live.eviction_policy().as_str());
     field!(out, "mem_fragmentation_ratio", ratio(rss, used));
+    // Replication and AOF buffers, which Redistill does not have.
+    field!(out, "mem_not_counted_for_evict", 0);
     field!(out, "lazyfree_pending_objects", crate::store::lazyfree::pending());
     field!(out, "lazyfreed_objects", crate::store::lazyfree::freed());
     // Redis has this under stats only; it is printed there too.
@@ -201,6 +204,9 @@ fn stats_section(server: &Server, out: &mut String) {
     field!(out, "pubsub_channels", server.pubsub.count(Kind::Channel));
     field!(out, "pubsub_patterns", server.pubsub.count(Kind::Pattern));
     field!(out, "pubsubshard_channels", server.pubsub.count(Kind::Shard));
+    field!(out, "tracking_total_keys", server.tracking.total_keys());
+    field!(out, "tracking_total_items", server.tracking.total_items());
+    field!(out, "tracking_total_prefixes", server.tracking.total_prefixes());
     field!(out, "total_error_replies", stats.error_replies);
     field!(out, "client_output_buffer_limit_disconnections", server.live.output_limits.disconnections());
 }

@@ -29,6 +29,7 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod strings;
+pub mod tracking;
 pub mod transactions;
 pub mod zsets;
 
@@ -248,12 +249,17 @@ pub struct Session {
     /// The client's subscriptions and mailbox, from its first subscription
     /// on (see `crate::pubsub`).
     pub pubsub: Option<Box<crate::pubsub::Subscriber>>,
-    /// Where the pushes the running command wrote end (an output position),
-    /// while CLIENT REPLY drops its reply: pushes are sent anyway (0: none).
+    /// Where the pushes written before or by the running command (messages
+    /// drained from its mailbox, (un)subscribe confirmations) end, as an
+    /// output position: CLIENT REPLY OFF or SKIP drops its reply but sends
+    /// those anyway (0: none). Reset after each command.
     pub pushed_until: usize,
     /// The session of a script's `redis.call` (SORT orders a set it is
     /// told not to sort, as Redis does for scripts).
     pub in_script: bool,
+    /// Invalidations its commands sent other clients, which its replies
+    /// wait for (see `crate::tracking::barrier`).
+    pub barrier: crate::tracking::barrier::Barrier,
 }
 
 /// What a blocking command waits for (see `crate::blocking`).
@@ -295,6 +301,7 @@ impl Session {
             pubsub: None,
             pushed_until: 0,
             in_script: false,
+            barrier: Default::default(),
         }
     }
 
@@ -320,9 +327,9 @@ impl Session {
     /// was `mark`: take that reply back if CLIENT REPLY drops it (see
     /// [`connection::ReplyMode`]), but not the pushes it wrote.
     pub fn after_command(&mut self, out: &mut ReplyBuffer, mark: usize) {
+        let pushed_until = std::mem::take(&mut self.pushed_until);
         if self.reply != connection::ReplyMode::On {
-            let keep = mark.max(std::mem::take(&mut self.pushed_until));
-            self.reply.after_command(out, keep);
+            self.reply.after_command(out, mark.max(pushed_until));
         }
     }
 
@@ -653,7 +660,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> Dispatched 
             }
         }
     }
+    let scope = tracking::open_scope(ctx);
     run_command(ctx, args, found);
+    tracking::close_scope(ctx, scope, args);
     Dispatched::Done
 }
 
@@ -736,8 +745,12 @@ pub fn run_command(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) {
 pub fn execute(ctx: &mut Ctx<'_>, id: usize, command: &Command, args: &Args<'_>) {
     ctx.session.client.note_command(id, ctx.now);
     let errors_before = ctx.stats.error_replies.get();
+    let read = tracking::before_read(ctx, command, args);
     let started = crate::clock::command_ticks();
     (command.run)(ctx, args);
+    if let Some(read) = read {
+        tracking::after_read(ctx, read);
+    }
     let elapsed_ns = crate::clock::ticks_to_ns(crate::clock::command_ticks().saturating_sub(started));
     ctx.server.slowlog.record(elapsed_ns, args, || {
         let names = ctx.session.client.names();

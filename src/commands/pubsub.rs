@@ -48,11 +48,17 @@ pub static COMMANDS: &[Command] = &[
 /// refuses there. True if the command was refused.
 pub fn before_command(ctx: &mut Ctx<'_>, args: &Args<'_>, found: Found) -> bool {
     let Some(subscriber) = &ctx.session.pubsub else { return false };
-    if ctx.session.reply == ReplyMode::On {
+    let replies_on = ctx.session.reply == ReplyMode::On;
+    if replies_on {
         // An overflow is left for the connection, which closes the client.
         subscriber.mailbox().drain_into(ctx.out);
     }
-    if ctx.out.protocol != Protocol::Resp2 || subscriber.total() == 0 {
+    let subscribed = subscriber.total() > 0;
+    if replies_on {
+        // Sent even if this command turns replies off (CLIENT REPLY).
+        ctx.session.pushed_until = ctx.out.pending();
+    }
+    if ctx.out.protocol != Protocol::Resp2 || !subscribed {
         return false;
     }
     let Some((id, command)) = found else { return false };
@@ -109,8 +115,8 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     unsubscribe_from(ctx, args, Kind::Shard);
 }
 
-/// The client's subscriber, created on its first (un)subscription: its
-/// mailbox is how anything reaches the client from another thread.
+/// The client's subscriber, created on its first (un)subscription (or
+/// when it switches to RESP3, see `connection::hello`).
 pub(crate) fn subscriber_of<'s>(session: &'s mut Session, server: &Server) -> &'s mut Subscriber {
     let (client, address) = (&session.client, (session.worker, session.token));
     session

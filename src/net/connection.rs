@@ -421,6 +421,11 @@ impl Connection {
     fn run(&mut self, env: &mut Env<'_>) -> Status {
         for _ in 0..MAX_ROUNDS {
             let more_commands = self.execute(env);
+            if !self.session.barrier.passed() {
+                // Its replies wait for invalidations it sent others to reach
+                // them: try again once the worker has looked at its inbox.
+                return Status::Yield;
+            }
             if self.held {
                 // Answer what ran before the held command; read no more.
                 return self.flush(env).unwrap_or(Status::Open);
@@ -535,6 +540,7 @@ impl Connection {
                     self.session.after_command(&mut self.out, mark);
                     self.start += len;
                     if self.session.close_after_reply {
+                        self.session.client.mark_closing();
                         self.closing = Some(CloseReason::Quit);
                     }
                     // Its next command waits until they are served.

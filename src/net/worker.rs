@@ -332,14 +332,17 @@ impl Worker {
         }
         conn.forget_hold(&self.server);
         conn.leave_wait(&self.server);
+        // Off the client list before its mailbox goes: a client whose
+        // invalidations it received then finds its redirection broken.
+        self.server.clients.remove(conn.session.id);
         conn.leave_pubsub(&self.server);
+        self.server.tracking.disable(&conn.session.client);
         let timers = conn.take_timer().into_iter().chain(conn.take_done_timers());
         timers.for_each(|(deadline, ticket)| {
             self.timers.remove(&(deadline, key, ticket));
         });
         let _ = self.poll.registry().deregister(conn.stream_mut());
         crate::log_debug!("worker {}: client {:?} closed ({reason:?})", self.index, conn.peer());
-        self.server.clients.remove(conn.session.id);
         conn.recycle(&mut self.pool);
         self.forget_client();
     }

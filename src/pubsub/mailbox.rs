@@ -15,6 +15,7 @@
 //! speaking that protocol needs it, and every receiver shares those bytes.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -73,6 +74,10 @@ pub struct Mailbox {
     worker: usize,
     token: usize,
     queue: Mutex<Queue>,
+    /// The sequence number of the last frame its connection has taken
+    /// (or that was dropped): a sender that must not get ahead of its
+    /// frame waits for this to reach the number [`Mailbox::post`] gave it.
+    taken: AtomicU64,
 }
 
 #[derive(Default)]
@@ -85,11 +90,13 @@ struct Queue {
     /// Over the hard limit: later frames are dropped until the worker
     /// closes the client.
     overflowed: bool,
+    /// Frames posted so far (the last one's sequence number).
+    posted: u64,
 }
 
 impl Mailbox {
     pub fn new(client: Arc<ClientInfo>, worker: usize, token: usize) -> Self {
-        Self { client, worker, token, queue: Mutex::default() }
+        Self { client, worker, token, queue: Mutex::default(), taken: AtomicU64::new(0) }
     }
 
     pub fn id(&self) -> u64 {
@@ -109,16 +116,21 @@ impl Mailbox {
     /// pending already. `hard_limit` (0: none) bounds what may pile up
     /// here while the worker cannot take it: past it the frames are dropped
     /// and the client is closed. The publisher is never made to wait.
-    pub fn post(&self, frame: &Bytes, hard_limit: u64, inboxes: &Inboxes) {
+    /// Returns the frame's sequence number (see [`Mailbox::taken`]).
+    pub fn post(&self, frame: &Bytes, hard_limit: u64, inboxes: &Inboxes) -> u64 {
         let mut queue = self.queue.lock();
+        queue.posted += 1;
+        let seq = queue.posted;
         if queue.overflowed {
-            return;
+            self.taken.store(seq, Ordering::Release);
+            return seq;
         }
         queue.bytes += frame.len() as u64;
         if hard_limit > 0 && queue.bytes >= hard_limit {
             queue.overflowed = true;
             queue.frames = VecDeque::new();
             queue.bytes = 0;
+            self.taken.store(seq, Ordering::Release);
         } else {
             queue.frames.push_back(frame.clone());
         }
@@ -126,6 +138,13 @@ impl Mailbox {
             drop(queue);
             inboxes.send(self.worker, Wakeup::Deliver { token: self.token, id: self.client.id });
         }
+        seq
+    }
+
+    /// The sequence number of the last frame taken into the connection's
+    /// output (or dropped).
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
     }
 
     /// Move every posted frame into `out`, in order. A delivery wakeup
@@ -141,6 +160,7 @@ impl Mailbox {
             out.encoded(&frame);
         }
         queue.bytes = 0;
+        self.taken.store(queue.posted, Ordering::Release);
         Drained::Ok
     }
 }
@@ -175,8 +195,10 @@ mod tests {
         let inboxes = Inboxes::default();
         let mailbox = Mailbox::new(Arc::new(ClientInfo::new(7, None, None)), 0, 3);
         mailbox.post(&Bytes::from_static(b"one "), 10, &inboxes);
-        mailbox.post(&Bytes::from_static(b"two "), 10, &inboxes);
+        assert_eq!(mailbox.post(&Bytes::from_static(b"two "), 10, &inboxes), 2);
+        assert_eq!(mailbox.taken(), 0);
         assert_eq!(drain(&mailbox), (Drained::Ok, b"one two ".to_vec()));
+        assert_eq!(mailbox.taken(), 2);
         mailbox.post(&Bytes::from_static(b"0123456789"), 10, &inboxes);
         mailbox.post(&Bytes::from_static(b"more"), 10, &inboxes);
         assert_eq!(drain(&mailbox), (Drained::Overflowed, Vec::new()));

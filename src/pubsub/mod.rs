@@ -15,10 +15,10 @@
 //! read-locked map probe (plus a match against each pattern, as in Redis),
 //! without allocating.
 //!
-//! The same delivery serves other pushes to a client: [`PubSub::deliver`]
-//! sends a [`Push`] built by the caller to a client by id (CLIENT TRACKING's
-//! invalidation messages), [`PubSub::deliver_encoded`] a frame already
-//! encoded; a client gets a mailbox with its session's subscriber
+//! The same delivery serves other pushes to a client: [`PubSub::with_mailbox`]
+//! finds a client's mailbox by id and [`PubSub::post`] sends it a [`Push`]
+//! built by the caller (CLIENT TRACKING's invalidation messages); a client
+//! gets a mailbox with its session's subscriber
 //! (`commands::pubsub::subscriber_of`, which a client that only tracks
 //! keys calls too). Keyspace notifications are plain publishes.
 
@@ -278,32 +278,24 @@ impl PubSub {
     }
 
     fn post_all(&self, subscribers: &Subscribers, push: &Push<'_>) -> usize {
-        subscribers.values().for_each(|mailbox| self.post(mailbox, push));
+        subscribers.values().for_each(|mailbox| {
+            self.post(mailbox, push);
+        });
         subscribers.len()
     }
 
-    /// Send `push` to one mailbox, in the protocol its client speaks.
-    pub fn post(&self, mailbox: &Mailbox, push: &Push<'_>) {
+    /// Send `push` to one mailbox, in the protocol its client speaks;
+    /// returns its sequence number there (see [`Mailbox::taken`]).
+    pub fn post(&self, mailbox: &Mailbox, push: &Push<'_>) -> u64 {
         let hard_limit = self.limits.hard(mailbox.client.class());
-        mailbox.post(push.encoded(mailbox.protocol()), hard_limit, &self.inboxes);
+        mailbox.post(push.encoded(mailbox.protocol()), hard_limit, &self.inboxes)
     }
 
-    /// Send `push` to client `id`, in the protocol it speaks, through its
-    /// mailbox; false if it has none (it never subscribed, or is gone).
-    pub fn deliver(&self, id: u64, push: &Push<'_>) -> bool {
-        let registry = self.registry.read();
-        let Some(mailbox) = registry.mailboxes.get(&id) else { return false };
-        self.post(mailbox, push);
-        true
-    }
-
-    /// Send client `id` a frame already encoded for it, as it is; false if
-    /// it has no mailbox.
-    pub fn deliver_encoded(&self, id: u64, frame: &bytes::Bytes) -> bool {
-        let registry = self.registry.read();
-        let Some(mailbox) = registry.mailboxes.get(&id) else { return false };
-        mailbox.post(frame, self.limits.hard(mailbox.client.class()), &self.inboxes);
-        true
+    /// Run `f` on client `id`'s mailbox, if it has one (under the
+    /// registry's read lock: `f` may post, not subscribe). For senders
+    /// whose message depends on the receiver (CLIENT TRACKING's).
+    pub fn with_mailbox<R>(&self, id: u64, f: impl FnOnce(&Arc<Mailbox>) -> R) -> Option<R> {
+        self.registry.read().mailboxes.get(&id).map(f)
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB: the subscribers of one name.
@@ -372,11 +364,11 @@ mod tests {
         assert_eq!((a.total(), pubsub.count(Kind::Channel), pubsub.count(Kind::Pattern)), (0, 0, 0));
         assert_eq!(pubsub.clients(), 1);
         let body = |out: &mut ReplyBuffer| out.bulk(b"invalidate");
-        assert!(pubsub.deliver(1, &Push::new(1, &body)), "a client keeps its mailbox until it is removed");
-        assert!(pubsub.deliver_encoded(1, &bytes::Bytes::from_static(b"+raw\r\n")));
-        assert_eq!(received(&a), "*1\r\n$10\r\ninvalidate\r\n+raw\r\n");
+        let deliver = |id| pubsub.with_mailbox(id, |mailbox| pubsub.post(mailbox, &Push::new(1, &body))).is_some();
+        assert!(deliver(1), "a client keeps its mailbox until it is removed");
+        assert_eq!(received(&a), "*1\r\n$10\r\ninvalidate\r\n");
         pubsub.remove(b);
-        assert!(!pubsub.deliver(2, &Push::new(1, &body)));
+        assert!(!deliver(2));
         assert_eq!((pubsub.count(Kind::Shard), pubsub.clients()), (0, 0));
     }
 }

@@ -70,7 +70,9 @@ impl Emitter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::table::Hooks;
     use crate::store::{EvictionPolicy, Hash, Pressure, Table};
+    use foldhash::fast::RandomState;
     use parking_lot::Mutex;
 
     /// A sink that records what it is told.
@@ -94,7 +96,8 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         let sink = Arc::new(EventSink::default());
         sink.install(Arc::clone(&recorder) as Arc<dyn KeyEvents>);
-        (Table::new(1, 4096, Arc::new(Pressure::default())).with_events(sink), recorder)
+        let hooks = Hooks { events: sink, ..Hooks::default() };
+        (Table::for_db(0, 1, 4096, Arc::new(Pressure::default()), hooks, RandomState::default()), recorder)
     }
 
     fn event(event: KeyEvent, key: &str) -> (KeyEvent, String) {

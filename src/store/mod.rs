@@ -15,6 +15,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod memo;
 pub mod object;
+pub mod observer;
 pub mod policy;
 pub mod prefetch;
 pub mod ranked;
@@ -108,6 +109,8 @@ pub struct Store {
     /// Where every database reports keys it creates, expires and evicts
     /// (the server installs keyspace notifications there).
     pub events: Arc<events::EventSink>,
+    /// Hears of every change of a key (see [`observer`]).
+    pub observer: Arc<observer::Observer>,
 }
 
 impl Store {
@@ -120,16 +123,21 @@ impl Store {
         let segment_size = segment::segment_size_for(max_memory / shards as u64);
         let watches = Arc::new(watch::Watches::default());
         let blocking = Arc::new(crate::blocking::Blocking::new(inboxes));
+        let observer = Arc::new(observer::Observer::default());
         let hasher = foldhash::fast::RandomState::default();
         let events = Arc::new(events::EventSink::default());
         let dbs = (0..databases.max(1))
             .map(|db| {
-                let (watches, blocking) = (Arc::clone(&watches), Arc::clone(&blocking));
-                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), watches, blocking, hasher.clone())
-                    .with_events(Arc::clone(&events))
+                let hooks = table::Hooks {
+                    watches: Arc::clone(&watches),
+                    blocking: Arc::clone(&blocking),
+                    observer: Arc::clone(&observer),
+                    events: Arc::clone(&events),
+                };
+                Table::for_db(db, shards, segment_size, Arc::clone(&pressure), hooks, hasher.clone())
             })
             .collect();
-        Self { dbs, pressure, watches, blocking, events }
+        Self { dbs, pressure, watches, blocking, observer, events }
     }
 
     /// The store of a cluster node: one database, slot-sharded (see
@@ -190,7 +198,8 @@ impl Store {
     /// Delete every key of every database (`lazy`: free them in the
     /// background).
     pub fn flush_all(&self, lazy: bool) {
-        self.dbs.iter().for_each(|db| db.clear(lazy));
+        self.dbs.iter().for_each(|db| db.clear_quietly(lazy));
+        self.observer.keyspace_replaced();
     }
 
     /// Bytes held by all segments and index tables.

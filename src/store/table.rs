@@ -38,6 +38,7 @@ use super::cursor::Cursor;
 use super::events::{Emitter, EventSink, KeyEvent};
 use super::ghost::Ghost;
 use super::object::{Collection, Kind, Object, Objects, WrongType};
+use super::observer::Observer;
 use super::prefetch::IndexAddress;
 use super::segment::{Loc, Log, LogFull, Queue, Record, LOC_MASK, MAX_SEGMENTS};
 use super::watch::Watches;
@@ -235,6 +236,22 @@ pub struct Table {
     slot_sharded: bool,
     /// Where keys created, expired and evicted are reported.
     events: Arc<EventSink>,
+    /// Told of every change (client-side caching).
+    observer: Arc<Observer>,
+}
+
+/// Who hears of a table's changes; the databases of a store share them.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Clients watching keys (WATCH), dirtied by changes.
+    pub watches: Arc<Watches>,
+    /// Clients blocked on keys, woken when a write fills one.
+    pub blocking: Arc<Blocking>,
+    /// Told of every change (client-side caching).
+    pub observer: Arc<Observer>,
+    /// Told of the keys it creates, expires and evicts (keyspace
+    /// notifications; see `events.rs`).
+    pub events: Arc<EventSink>,
 }
 
 /// Write access to one shard, with the bookkeeping that goes with it.
@@ -253,21 +270,21 @@ impl Table {
     /// A table with `shards` shards (rounded up to a power of two).
     /// `segment_size` is the capacity of each shard's log segments.
     pub fn new(shards: usize, segment_size: usize, pressure: Arc<Pressure>) -> Self {
-        Self::for_db(0, shards, segment_size, pressure, Arc::default(), Arc::default(), RandomState::default())
+        Self::for_db(0, shards, segment_size, pressure, Hooks::default(), RandomState::default())
     }
 
-    /// A table for database `db`, reporting changes to `watches` and
-    /// filled keys to `blocking`. All the databases of a store share one
-    /// `hasher`, so SWAPDB can exchange their shards as they are.
+    /// A table for database `db`, reporting to `hooks`. All the databases
+    /// of a store share one `hasher`, so SWAPDB can exchange their shards
+    /// as they are.
     pub fn for_db(
         db: usize,
         shards: usize,
         segment_size: usize,
         pressure: Arc<Pressure>,
-        watches: Arc<Watches>,
-        blocking: Arc<Blocking>,
+        hooks: Hooks,
         hasher: RandomState,
     ) -> Self {
+        let Hooks { watches, blocking, observer, events } = hooks;
         let count = shards.max(1).next_power_of_two();
         let shard = || Shard { data: RwLock::new(ShardData::new(segment_size)), stats: ShardStats::default() };
         Self {
@@ -279,15 +296,9 @@ impl Table {
             watches,
             blocking,
             slot_sharded: false,
-            events: Arc::default(),
+            observer,
+            events,
         }
-    }
-
-    /// This table, reporting the keys it creates, expires and evicts to
-    /// `events` (see `events.rs`).
-    pub(crate) fn with_events(mut self, events: Arc<EventSink>) -> Self {
-        self.events = events;
-        self
     }
 
     /// How this database reports key events.
@@ -704,12 +715,15 @@ impl Table {
         self.watches.touch_db(Some(other.db));
         self.keys_replaced();
         other.keys_replaced();
+        self.observer.keyspace_replaced();
     }
 
-    /// Tell WATCH that `key` changed, and the clients blocked on it that
-    /// it now holds a value of `kind` (if it still exists).
+    /// Tell WATCH and the observer that `key` changed, and the clients
+    /// blocked on it that it now holds a value of `kind` (if it still
+    /// exists).
     pub(crate) fn key_changed(&self, key: &[u8], kind: Option<Kind>) {
         self.watches.touch(self.db, key);
+        self.observer.key_changed(self.db, key);
         if let Some(kind) = kind {
             self.blocking.key_ready(self.db, key, kind);
         }
@@ -748,10 +762,18 @@ impl Table {
         stats.expires.load(Ordering::Relaxed) > 0 || stats.volatile_objects.load(Ordering::Relaxed) > 0
     }
 
-    /// Delete every key. Each shard's contents are swapped out under its
-    /// lock and freed after the lock is released: here, or with `lazy`
-    /// (FLUSHDB ASYNC) on the background thread of `lazyfree.rs`.
+    /// Delete every key (FLUSHDB), telling the observer.
     pub fn clear(&self, lazy: bool) {
+        self.clear_quietly(lazy);
+        self.observer.keyspace_replaced();
+    }
+
+    /// Delete every key, telling WATCH but not the observer (FLUSHALL
+    /// tells it once for all databases). Each shard's contents are
+    /// swapped out under its lock and freed after the lock is released:
+    /// here, or with `lazy` (FLUSHDB ASYNC) on the background thread of
+    /// `lazyfree.rs`.
+    pub(crate) fn clear_quietly(&self, lazy: bool) {
         for index in 0..self.shards.len() {
             let old = self.lock_shard(index).take_all();
             if lazy {

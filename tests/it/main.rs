@@ -60,6 +60,7 @@ mod strings;
 mod strings_ext;
 mod systemd;
 mod tls;
+mod tracking;
 mod transactions;
 mod types;
 mod zsets;
