@@ -3,7 +3,10 @@
 //!
 //! Memory is measured as jemalloc's allocated bytes above the server's idle
 //! footprint (`used_memory_startup`: buffer pools and empty tables). While
-//! a limit is set the thread checks it every millisecond; above 95% of the
+//! a limit is set the thread checks it every millisecond once usage passes
+//! half the limit, and every 10 ms below that (a measurement asks jemalloc
+//! to merge its statistics; a thousand a second kept an idle server at a
+//! tenth of a core); above 95% of the
 //! limit it sweeps the oldest segment of one shard after another (see
 //! `store/evict.rs`) until usage is back under that mark. If a write flood
 //! outruns it and usage crosses the limit itself, writers help: each write
@@ -65,7 +68,7 @@ impl Maintenance {
 
     fn run(mut self) {
         while !self.server.is_shutting_down() {
-            let busy = self.enforce_limit();
+            let (busy, near_limit) = self.enforce_limit();
             if self.last_slow_tick.elapsed() >= SLOW_TICK {
                 self.last_slow_tick = Instant::now();
                 let store = &self.server.store;
@@ -73,14 +76,14 @@ impl Maintenance {
                 expiry::compact_sparse(store, &mut self.compact_cursor, clock::now_ms(), SLOW_BUDGET);
             }
             if !busy {
-                let idle = if self.server.live.max_memory() > 0 { 1 } else { 10 };
-                thread::sleep(Duration::from_millis(idle));
+                thread::sleep(Duration::from_millis(if near_limit { 1 } else { 10 }));
             }
         }
     }
 
-    /// Measure memory and evict if needed. Returns true while evicting.
-    fn enforce_limit(&mut self) -> bool {
+    /// Measure memory and evict if needed. Returns whether it is evicting,
+    /// and whether usage is past half the limit (checked often then).
+    fn enforce_limit(&mut self) -> (bool, bool) {
         let server = Arc::clone(&self.server);
         let pressure = &server.store.pressure;
         let policy = server.live.eviction_policy();
@@ -89,24 +92,25 @@ impl Maintenance {
             pressure.set_over_limit(false);
             pressure.set_debt(0);
             pressure.set_stuck(false);
-            return false;
+            return (false, false);
         }
         let used = server.used_memory_over_startup();
+        let near_limit = used > max / 2;
         pressure.set_over_limit(used > max);
         pressure.set_debt(used.saturating_sub(max));
         if used <= max / 100 * LOW_WATER_PERCENT {
             self.fruitless = 0;
             pressure.set_stuck(false);
-            return false;
+            return (false, near_limit);
         }
         if policy == EvictionPolicy::NoEviction {
             pressure.set_stuck(used > max);
-            return false;
+            return (false, near_limit);
         }
         let candidates = self.evict_batch(policy);
         let stuck = !candidates || self.fruitless >= STUCK_ROUNDS * self.total_shards();
         pressure.set_stuck(used > max && stuck);
-        true
+        (true, near_limit)
     }
 
     /// Sweep up to [`EVICTION_BATCH`] shards the policy may evict from.
